@@ -1,0 +1,913 @@
+r"""PyTorch's six regression losses, exact, in NumPy.
+
+Every class here reproduces the PyTorch 2.13 module of the same name (values, gradients,
+reductions, broadcasting and edge cases) and, in addition, carries what a likelihood-based
+estimator needs: the per-sample loss and its gradient with respect to the model's *raw*
+outputs, the number of raw outputs per target, the target domain, the inverse link and the best
+constant prediction.
+
+Two interfaces
+--------------
+**The PyTorch interface.** ``loss(input, target)`` (``loss(input, target, var)`` for
+:class:`GaussianNLLLoss`) returns the reduced loss, a Python float for ``reduction="mean"`` and
+``"sum"`` and an ndarray for ``"none"``. ``loss.value_and_grad(...)`` returns the same value
+together with the gradient of the reduced value with respect to ``input`` (and ``var``), which is
+what ``torch.autograd`` gives for ``loss(...).backward()`` (for ``"none"``, the gradient of the sum
+of the elementwise loss). All arithmetic is in float64.
+
+**The estimator interface.** A model produces ``raw`` of shape ``(n_params, *y.shape)``: one
+array per distribution parameter, in link space.
+
+- ``raw_loss_gradient(y, raw)`` returns the elementwise loss (shape ``y.shape``) and its
+  derivative with respect to ``raw`` (shape ``raw.shape``).
+- ``inverse_link(raw)`` maps raw outputs to the predicted mean on the response scale.
+- ``init_raw(y, sample_weight)`` is the constant ``raw`` minimising the weighted mean loss; it
+  starts intercepts.
+- ``n_params``, ``param_names``, ``y_domain`` and ``check_y`` describe the parameterisation and
+  the valid targets.
+
+The parameterisations are: identity link for :class:`MSELoss`, :class:`L1Loss`,
+:class:`HuberLoss` and :class:`SmoothL1Loss`; ``(mean, log variance)`` for
+:class:`GaussianNLLLoss`; the log rate for :class:`PoissonNLLLoss`.
+
+Adding a loss
+-------------
+Subclass :class:`BaseLoss`, set ``name`` and implement ``_elementwise`` (and, where a closed form
+exists, ``init_raw``); then add the class to ``_LOSS_CLASSES`` at the bottom of this module. The
+estimators, scorers and the registry-driven tests pick it up from :data:`LOSSES`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.optimize import brentq
+from sklearn.base import BaseEstimator, clone
+
+__all__ = [
+    "BaseLoss",
+    "L1Loss",
+    "MSELoss",
+    "HuberLoss",
+    "SmoothL1Loss",
+    "GaussianNLLLoss",
+    "PoissonNLLLoss",
+    "LOSSES",
+    "get_loss",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+# exp(x) overflows float64 above this; raw log-rates are clipped here before exp.
+_MAX_EXP_ARG = math.log(np.finfo(np.float64).max)
+
+
+# ---------------------------------------------------------------------------------------------
+# array helpers
+
+
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    """Convert to a float64 ndarray, rejecting what cannot be read as real numbers."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real; got complex values.")
+    if arr.dtype.kind not in "biuf":
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{name} must be numeric; got an array of dtype {arr.dtype}."
+            ) from exc
+    return arr.astype(np.float64, copy=False)
+
+
+def _broadcast_shape(input_shape: tuple, other_shape: tuple, other: str) -> tuple:
+    try:
+        return np.broadcast_shapes(input_shape, other_shape)
+    except ValueError:
+        raise ValueError(
+            f"input of shape {input_shape} and {other} of shape {other_shape} cannot be "
+            f"broadcast together; pass arrays of the same shape."
+        ) from None
+
+
+def _sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a broadcast gradient back to ``shape`` (what autograd does for expanded tensors)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead:
+        grad = grad.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _weighted_median(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    return np.quantile(y, 0.5, axis=0, weights=sample_weight, method="inverted_cdf")
+
+
+def _check_real(value: Any, name: str, cls_name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(
+            f"{cls_name}: {name} must be a real number; got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    return float(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# base class
+
+
+class BaseLoss(BaseEstimator):
+    """Base class of sklik's losses.
+
+    Subclasses define the elementwise loss in ``_elementwise`` and inherit the PyTorch call
+    semantics (reduction, broadcasting, gradient summation over broadcast axes) and the
+    estimator interface (raw outputs, inverse link, best constant, target domain).
+
+    Loss objects follow scikit-learn's parameter protocol: ``get_params`` / ``set_params``
+    work, so an estimator's ``loss__delta`` can be tuned in ``GridSearchCV``; two losses
+    compare equal when they are of the same class with the same parameters; parameters are
+    validated when the loss is used, not when it is built (as in PyTorch and scikit-learn).
+
+    Attributes
+    ----------
+    name : str
+        Registry key of the loss (``"mse"``, ``"l1"``, ...).
+    n_params : int
+        Number of raw model outputs per target (2 for Gaussian NLL: mean and log variance).
+    param_names : tuple of str
+        What each raw output is, in order.
+    y_domain : tuple of float
+        Closed interval ``(low, high)`` of valid targets.
+    differentiable : bool
+        Whether the elementwise loss is continuously differentiable in the raw outputs.
+    """
+
+    name: ClassVar[str] = ""
+    n_params: ClassVar[int] = 1
+    param_names: ClassVar[tuple[str, ...]] = ("mean",)
+    y_domain: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    differentiable: ClassVar[bool] = True
+    # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
+    # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
+    _torch_legacy_checks: ClassVar[bool] = True
+
+    reduction: str
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def check_params(self) -> None:
+        """Validate the loss's parameters.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid; the message names the parameter and the valid values.
+        """
+        self._reduction()
+
+    def _reduction(self) -> str:
+        reduction = self.reduction
+        if reduction == "elementwise_mean" and self._torch_legacy_checks:
+            warnings.warn(
+                "reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
+                "instead.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return "mean"
+        if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"{reduction!r} is not a valid value for reduction of {type(self).__name__}; "
+                f"use one of 'none', 'mean' or 'sum'."
+            )
+        return reduction
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.get_params() == other.get_params()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
+
+    # -- the elementwise kernel (subclasses) ----------------------------------------------------
+
+    def _elementwise(
+        self, x: np.ndarray, t: np.ndarray, grad: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Elementwise loss of input ``x`` against target ``t`` and, if ``grad``, d loss/d x.
+
+        ``x`` and ``t`` are float64 arrays that broadcast; the results have the broadcast shape.
+        """
+        raise NotImplementedError
+
+    # -- the PyTorch interface ------------------------------------------------------------------
+
+    def _prepare(self, input: Any, target: Any) -> tuple[np.ndarray, np.ndarray, str]:
+        self.check_params()
+        reduction = self._reduction()
+        x = _as_float_array(input, "input")
+        t = _as_float_array(target, "target")
+        if self._torch_legacy_checks and x.shape != t.shape:
+            warnings.warn(
+                f"Using a target shape {t.shape} that is different to the input shape "
+                f"{x.shape}. This will likely lead to incorrect results due to broadcasting. "
+                f"Please ensure they have the same shape.",
+                UserWarning,
+                stacklevel=3,
+            )
+        _broadcast_shape(x.shape, t.shape, "target")
+        return x, t, reduction
+
+    @staticmethod
+    def _reduce(loss: np.ndarray, reduction: str) -> float | np.ndarray:
+        if reduction == "none":
+            return loss
+        total = float(loss.sum())
+        if reduction == "sum":
+            return total
+        return total / loss.size if loss.size else math.nan
+
+    @staticmethod
+    def _grad_scale(loss_size: int, reduction: str) -> float:
+        return 1.0 / loss_size if reduction == "mean" and loss_size else 1.0
+
+    def __call__(self, input: Any, target: Any) -> float | np.ndarray:
+        """Compute the loss as ``torch.nn.<Loss>(...)(input, target)`` does.
+
+        Parameters
+        ----------
+        input : array-like
+            Predictions.
+        target : array-like
+            Targets; must broadcast with ``input``.
+
+        Returns
+        -------
+        float or ndarray
+            The reduced loss (a float for ``"mean"``/``"sum"``), or the elementwise loss of the
+            broadcast shape for ``"none"``.
+        """
+        x, t, reduction = self._prepare(input, target)
+        loss, _ = self._elementwise(x, t, grad=False)
+        return self._reduce(loss, reduction)
+
+    def value_and_grad(self, input: Any, target: Any) -> tuple[float | np.ndarray, np.ndarray]:
+        """Loss and its gradient with respect to ``input``.
+
+        Parameters
+        ----------
+        input : array-like
+            Predictions.
+        target : array-like
+            Targets; must broadcast with ``input``.
+
+        Returns
+        -------
+        value : float or ndarray
+            As returned by ``__call__``.
+        grad_input : ndarray of the shape of ``input``
+            Gradient of the reduced value (of the sum of the elementwise loss for ``"none"``),
+            summed over broadcast axes, equal to ``input.grad`` after ``backward()`` in torch.
+        """
+        x, t, reduction = self._prepare(input, target)
+        loss, g = self._elementwise(x, t, grad=True)
+        g *= self._grad_scale(loss.size, reduction)
+        return self._reduce(loss, reduction), _sum_to_shape(g, x.shape)
+
+    # -- the estimator interface ----------------------------------------------------------------
+
+    def raw_loss_gradient(self, y: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Elementwise loss and its gradient with respect to the raw model outputs.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        raw : ndarray of shape (n_params, *y.shape)
+            Raw model outputs in link space, one array per distribution parameter.
+
+        Returns
+        -------
+        loss : ndarray of shape y.shape
+            The torch elementwise loss (``reduction="none"``) of each target.
+        grad : ndarray of shape raw.shape
+            d loss / d raw, elementwise.
+        """
+        loss, g = self._elementwise(raw[0], y, grad=True)
+        return loss, g[np.newaxis]
+
+    def raw_loss(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Elementwise loss of raw model outputs ``raw`` (shape ``(n_params, *y.shape)``)."""
+        return self._elementwise(raw[0], y, grad=False)[0]
+
+    def inverse_link(self, raw: np.ndarray) -> np.ndarray:
+        """Predicted mean on the response scale from raw outputs ``(n_params, *y.shape)``."""
+        return raw[0]
+
+    def init_raw(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
+        """Constant raw prediction minimising the weighted mean loss.
+
+        The default solves ``sum_i w_i * d loss(y_i, c) / d c = 0`` by Brent's method on
+        ``[min(y), max(y)]``, which is exact for any convex one-parameter loss; subclasses with
+        a closed form override it.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,), default=None
+            Non-negative weights; None means equal weights.
+
+        Returns
+        -------
+        ndarray of shape (n_params, *y.shape[1:])
+            The optimal constant raw output for each parameter and output.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        w = np.ones(y.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+        cols = y.reshape(y.shape[0], -1)
+        out = np.empty(cols.shape[1])
+        for j, col in enumerate(cols.T):
+            lo, hi = float(col.min()), float(col.max())
+            if lo == hi:
+                out[j] = lo
+                continue
+
+            def wgrad(c: float, col: np.ndarray = col) -> float:
+                return float(w @ self._elementwise(np.full_like(col, c), col, grad=True)[1])
+
+            out[j] = brentq(wgrad, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi)))
+        return out.reshape((1, *y.shape[1:]))
+
+    def check_y(self, y: np.ndarray) -> None:
+        """Raise a ValueError if a target lies outside ``y_domain``.
+
+        Parameters
+        ----------
+        y : ndarray
+            Targets.
+        """
+        low, high = self.y_domain
+        y = np.asarray(y)
+        if y.size and (y.min() < low or y.max() > high):
+            raise ValueError(
+                f"{type(self).__name__} requires targets in [{low}, {high}]; got values from "
+                f"{y.min()} to {y.max()}. Use a loss whose domain contains the targets "
+                f"(e.g. 'mse'), or transform y."
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# the six losses
+
+
+class L1Loss(BaseLoss):
+    r"""Mean absolute error: the negative log-likelihood of a Laplace distribution.
+
+    .. math:: \ell(x, t) = |x - t|
+
+    - Domain: ``t`` real, ``x`` real. Link: identity (``raw`` is the prediction).
+    - Likelihood: Laplace with location ``x`` and unit scale, up to the constant ``log 2``.
+      The best constant prediction is the (weighted) median.
+    - Gradient: ``sign(x - t)``, which is 0 at ``x == t`` and at a NaN difference (as in torch).
+    - PyTorch: ``torch.nn.L1Loss(reduction=reduction)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+
+    Examples
+    --------
+    >>> from sklik.losses import L1Loss
+    >>> L1Loss()([1.0, 2.0, 4.0], [1.5, 2.0, 2.0])
+    0.8333333333333334
+    """
+
+    name = "l1"
+    differentiable = False
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
+
+    def _elementwise(self, x, t, grad):
+        d = np.subtract(x, t)
+        if not grad:
+            return np.abs(d), None
+        g = np.sign(d)
+        g[np.isnan(d)] = 0.0
+        return np.abs(d), g
+
+    def init_raw(self, y, sample_weight=None):  # noqa: D102 (documented on BaseLoss)
+        return _weighted_median(np.asarray(y, float), sample_weight)[np.newaxis]
+
+
+class MSELoss(BaseLoss):
+    r"""Mean squared error: the negative log-likelihood of a Gaussian with fixed variance.
+
+    .. math:: \ell(x, t) = (x - t)^2
+
+    - Domain: ``t`` real, ``x`` real. Link: identity.
+    - Likelihood: Normal with mean ``x`` and variance 1/2, up to a constant. Note that this is
+      twice scikit-learn's ``HalfSquaredError``. The best constant is the weighted mean.
+    - Gradient: ``2 (x - t)``.
+    - PyTorch: ``torch.nn.MSELoss(reduction=reduction)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+
+    Examples
+    --------
+    >>> from sklik.losses import MSELoss
+    >>> MSELoss()([1.0, 2.0, 4.0], [1.5, 2.0, 2.0])
+    1.4166666666666667
+    """
+
+    name = "mse"
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
+
+    def _elementwise(self, x, t, grad):
+        d = np.subtract(x, t)
+        if not grad:
+            return np.square(d), None
+        loss = np.square(d)
+        d *= 2.0
+        return loss, d
+
+    def init_raw(self, y, sample_weight=None):  # noqa: D102
+        return np.average(np.asarray(y, float), axis=0, weights=sample_weight)[np.newaxis]
+
+
+class HuberLoss(BaseLoss):
+    r"""Huber loss: Gaussian core, Laplace tails.
+
+    .. math::
+
+        \ell(x, t) = \begin{cases} \tfrac12 z^2 & z < \delta \\
+                     \delta\,(z - \tfrac12 \delta) & z \ge \delta \end{cases},
+        \qquad z = |x - t|
+
+    - Domain: ``t`` real, ``x`` real. Link: identity.
+    - Likelihood: the density proportional to :math:`e^{-\ell}`, quadratic within ``delta`` of
+      the mean and exponential beyond. ``delta`` is in the units of ``y`` (unlike
+      scikit-learn's ``HuberRegressor``, which also estimates a scale).
+    - Gradient: ``clip(x - t, -delta, delta)``. Relation: ``huber_delta = delta *
+      smooth_l1_{beta=delta}``.
+    - PyTorch: ``torch.nn.HuberLoss(reduction=reduction, delta=delta)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+    delta : float, default=1.0
+        Where the loss turns from quadratic to linear; must be > 0.
+
+    Examples
+    --------
+    >>> from sklik.losses import HuberLoss
+    >>> HuberLoss(delta=0.5)([0.0, 0.0], [0.2, 3.0])
+    0.6975
+    """
+
+    name = "huber"
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
+        self.reduction = reduction
+        self.delta = delta
+
+    def check_params(self) -> None:  # noqa: D102
+        super().check_params()
+        if not _check_real(self.delta, "delta", "HuberLoss") > 0:
+            raise ValueError(
+                f"HuberLoss: delta must be > 0; got delta={self.delta!r}. Use a positive "
+                f"threshold, e.g. delta=1.0."
+            )
+
+    def _elementwise(self, x, t, grad):
+        delta = float(self.delta)
+        d = np.subtract(x, t)
+        z = np.abs(d)
+        q = np.minimum(z, delta)
+        z -= 0.5 * q
+        z *= q
+        if not grad:
+            return z, None
+        return z, np.clip(d, -delta, delta, out=d)
+
+
+class SmoothL1Loss(BaseLoss):
+    r"""Smooth L1 loss: Gaussian core, Laplace tails, slope 1.
+
+    .. math::
+
+        \ell(x, t) = \begin{cases} \tfrac12 z^2 / \beta & z < \beta \\
+                     z - \tfrac12 \beta & z \ge \beta \end{cases},
+        \qquad z = |x - t|
+
+    - Domain: ``t`` real, ``x`` real. Link: identity.
+    - Likelihood: the density proportional to :math:`e^{-\ell}`. With ``beta=0`` the loss is
+      exactly :class:`L1Loss` (Laplace), as in torch.
+    - Gradient: ``clip((x - t) / beta, -1, 1)``; ``sign(x - t)`` for ``beta=0``.
+    - PyTorch: ``torch.nn.SmoothL1Loss(reduction=reduction, beta=beta)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+    beta : float, default=1.0
+        Where the loss turns from quadratic to linear; must be >= 0.
+
+    Examples
+    --------
+    >>> from sklik.losses import SmoothL1Loss
+    >>> SmoothL1Loss(beta=0.5)([0.0, 0.0], [0.2, 3.0])
+    1.395
+    """
+
+    name = "smooth_l1"
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        self.reduction = reduction
+        self.beta = beta
+
+    @property
+    def differentiable(self) -> bool:  # type: ignore[override]
+        """Whether the loss is smooth: False for ``beta == 0`` (then it is L1)."""
+        return self.beta != 0
+
+    def check_params(self) -> None:  # noqa: D102
+        super().check_params()
+        if not _check_real(self.beta, "beta", "SmoothL1Loss") >= 0:
+            raise ValueError(
+                f"SmoothL1Loss: beta must be >= 0; got beta={self.beta!r}. Use beta=0 for L1 "
+                f"or a positive threshold."
+            )
+
+    def _elementwise(self, x, t, grad):
+        beta = float(self.beta)
+        if beta == 0.0:
+            return L1Loss._elementwise(self, x, t, grad)
+        d = np.subtract(x, t)
+        z = np.abs(d)
+        q = np.minimum(z, beta)
+        z -= 0.5 * q
+        z *= q
+        z /= beta
+        if not grad:
+            return z, None
+        d /= beta
+        return z, np.clip(d, -1.0, 1.0, out=d)
+
+
+class PoissonNLLLoss(BaseLoss):
+    r"""Poisson negative log-likelihood with a log link.
+
+    With ``log_input=True`` the input is the log rate :math:`x = \log\lambda`:
+
+    .. math:: \ell(x, t) = e^{x} - t\,x
+
+    With ``log_input=False`` the input is the rate :math:`\lambda`:
+    :math:`\ell(\lambda, t) = \lambda - t \log(\lambda + \varepsilon)`. With ``full=True`` the
+    Stirling term :math:`t \log t - t + \tfrac12 \log(2\pi t)` is added where ``t > 1`` (only
+    there, as in torch), approximating :math:`\log t!`.
+
+    - Domain: ``t >= 0``. Link: log; in the estimators the model always outputs the log rate
+      and ``predict`` returns :math:`e^{raw}`.
+    - Likelihood: Poisson with rate :math:`\lambda`, up to :math:`\log t!` (``full=False``).
+    - Gradient: :math:`e^x - t` (log input); :math:`1 - t / (\lambda + \varepsilon)` (rate).
+    - PyTorch: ``torch.nn.PoissonNLLLoss(log_input, full, eps=eps, reduction=reduction)``.
+
+    Parameters
+    ----------
+    log_input : bool, default=True
+        Whether the loss's input is the log rate (True) or the rate (False).
+    full : bool, default=False
+        Add the Stirling approximation of :math:`\log t!` for targets > 1.
+    eps : float, default=1e-8
+        Added to the rate inside the log when ``log_input=False``; must be >= 0.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+
+    Examples
+    --------
+    >>> from sklik.losses import PoissonNLLLoss
+    >>> round(PoissonNLLLoss()([0.0, 1.0], [1.0, 2.0]), 10)
+    0.8591409142
+    """
+
+    name = "poisson_nll"
+    param_names = ("log_rate",)
+    y_domain = (0.0, math.inf)
+    _torch_legacy_checks = False
+
+    def __init__(
+        self,
+        log_input: bool = True,
+        full: bool = False,
+        eps: float = 1e-8,
+        reduction: str = "mean",
+    ) -> None:
+        self.log_input = log_input
+        self.full = full
+        self.eps = eps
+        self.reduction = reduction
+
+    def check_params(self) -> None:  # noqa: D102
+        super().check_params()
+        if not _check_real(self.eps, "eps", "PoissonNLLLoss") >= 0:
+            raise ValueError(f"PoissonNLLLoss: eps must be >= 0; got eps={self.eps!r}.")
+
+    @staticmethod
+    def _stirling(t: np.ndarray) -> np.ndarray:
+        s = np.zeros_like(t)
+        m = t > 1
+        tm = t[m]
+        s[m] = tm * np.log(tm) - tm + 0.5 * np.log(2.0 * math.pi * tm)
+        return s
+
+    def _elementwise(self, x, t, grad):
+        if self.log_input:
+            with np.errstate(over="ignore"):
+                rate = np.exp(x)
+            with np.errstate(invalid="ignore"):
+                loss = rate - t * x
+            g = rate - t if grad else None
+        else:
+            xe = x + float(self.eps)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = x - t * np.log(xe)
+                g = 1.0 - t / xe if grad else None
+        if self.full:
+            loss = loss + self._stirling(np.broadcast_to(t, loss.shape))
+        return loss, g
+
+    def raw_loss_gradient(self, y, raw):  # noqa: D102
+        eta = raw[0]
+        if self.log_input:
+            loss, g = self._elementwise(eta, y, grad=True)
+        else:
+            rate = np.exp(np.minimum(eta, _MAX_EXP_ARG))
+            loss, g = self._elementwise(rate, y, grad=True)
+            g *= rate
+        return loss, g[np.newaxis]
+
+    def raw_loss(self, y, raw):  # noqa: D102
+        return self.raw_loss_gradient(y, raw)[0]
+
+    def inverse_link(self, raw):  # noqa: D102
+        return np.exp(np.minimum(raw[0], _MAX_EXP_ARG))
+
+    def init_raw(self, y, sample_weight=None):  # noqa: D102
+        mean = np.average(np.asarray(y, float), axis=0, weights=sample_weight)
+        return np.log(np.maximum(mean, 1e-10))[np.newaxis]
+
+
+class GaussianNLLLoss(BaseLoss):
+    r"""Gaussian negative log-likelihood with a predicted variance.
+
+    .. math::
+
+        \ell(x, t, v) = \tfrac12 \left(\log \max(v, \varepsilon)
+                        + \frac{(x - t)^2}{\max(v, \varepsilon)}\right)
+                        \;[+\; \tfrac12 \log 2\pi \text{ if full}]
+
+    - Domain: ``t`` real; ``x`` real; ``var >= 0``, clamped below at ``eps`` (a clamp, not an
+      addition).
+    - PyTorch call: ``loss(input, target, var)`` with var of the input's shape, of one dimension
+      fewer, with one axis of size 1, or a Python float; the var gradient passes straight
+      through the clamp, as in torch.
+    - Estimators: two raw outputs, the mean and the log variance (:math:`v = e^{raw_1}`, so the
+      variance is positive), with ``d loss / d raw_1 = 0`` where the clamp is active (the exact
+      derivative of the clamped objective).
+    - Likelihood: Normal with mean ``x`` and variance ``max(v, eps)`` (exact with
+      ``full=True``).
+    - PyTorch: ``torch.nn.GaussianNLLLoss(full=full, eps=eps, reduction=reduction)``.
+
+    Parameters
+    ----------
+    full : bool, default=False
+        Add the constant :math:`\tfrac12 \log 2\pi`.
+    eps : float, default=1e-6
+        Lower clamp of the variance; must be >= 0.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+
+    Examples
+    --------
+    >>> from sklik.losses import GaussianNLLLoss
+    >>> GaussianNLLLoss()([0.0, 1.0], [0.5, 1.0], [1.0, 4.0])
+    0.40907359027997264
+    """
+
+    name = "gaussian_nll"
+    n_params = 2
+    param_names = ("mean", "log_var")
+    _torch_legacy_checks = False
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        self.full = full
+        self.eps = eps
+        self.reduction = reduction
+
+    def check_params(self) -> None:  # noqa: D102
+        super().check_params()
+        if not _check_real(self.eps, "eps", "GaussianNLLLoss") >= 0:
+            raise ValueError(f"GaussianNLLLoss: eps must be >= 0; got eps={self.eps!r}.")
+
+    def _reduction(self) -> str:
+        if self.reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"{self.reduction!r} is not valid for reduction of GaussianNLLLoss; use one of "
+                f"'none', 'mean' or 'sum'."
+            )
+        return self.reduction
+
+    def _nll(self, r: np.ndarray, v: np.ndarray, grad: bool):
+        """Loss and gradients in residual ``r`` and clamped variance ``v``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inv = 1.0 / v
+            rv = r * inv
+            loss = 0.5 * (np.log(v) + r * rv)
+            if self.full:
+                loss += _HALF_LOG_2PI
+            if not grad:
+                return loss, None, None
+            return loss, rv, 0.5 * (inv - rv * rv)
+
+    def __call__(self, input: Any, target: Any, var: Any) -> float | np.ndarray:
+        """Compute ``torch.nn.GaussianNLLLoss(...)(input, target, var)``.
+
+        Parameters
+        ----------
+        input : array-like
+            Predicted means.
+        target : array-like
+            Targets; broadcast silently with ``input``.
+        var : array-like or float
+            Predicted variances (>= 0): the input's shape, its shape without the last axis,
+            that shape with one axis of size 1, or a Python float.
+
+        Returns
+        -------
+        float or ndarray
+            The reduced loss, or the elementwise loss for ``reduction="none"``.
+        """
+        x, t, v, _, reduction = self._prepare_var(input, target, var)
+        loss, _, _ = self._nll(x - t, v, grad=False)
+        return self._reduce(loss, reduction)
+
+    def value_and_grad(  # type: ignore[override]
+        self, input: Any, target: Any, var: Any
+    ) -> tuple[float | np.ndarray, np.ndarray, np.ndarray | None]:
+        """Loss and its gradients with respect to ``input`` and ``var``.
+
+        Parameters
+        ----------
+        input, target, var
+            As for ``__call__``.
+
+        Returns
+        -------
+        value : float or ndarray
+            As returned by ``__call__``.
+        grad_input : ndarray of the shape of ``input``
+            ``(x - t) / v`` scaled by the reduction.
+        grad_var : ndarray of the shape of ``var``, or None
+            ``(1/v - (x - t)^2 / v^2) / 2`` at the clamped ``v`` (straight through the clamp,
+            as in torch), summed over broadcast axes; None when ``var`` is a Python float.
+        """
+        x, t, v, var_shape, reduction = self._prepare_var(input, target, var)
+        loss, gx, gv = self._nll(x - t, v, grad=True)
+        scale = self._grad_scale(loss.size, reduction)
+        gx = _sum_to_shape(gx * scale, x.shape)
+        if var_shape is None:
+            return self._reduce(loss, reduction), gx, None
+        gv = _sum_to_shape(gv * scale, v.shape).reshape(var_shape)
+        return self._reduce(loss, reduction), gx, gv
+
+    def _prepare_var(self, input, target, var):
+        self.check_params()
+        reduction = self._reduction()
+        x = _as_float_array(input, "input")
+        t = _as_float_array(target, "target")
+        if isinstance(var, numbers.Real) and not isinstance(var, bool):
+            if var < 0:
+                raise ValueError("var has negative entry/entries; variances must be >= 0.")
+            v, var_shape = np.full(x.shape, float(var)), None
+        else:
+            v = _as_float_array(var, "var")
+            var_shape = v.shape
+            if np.any(v < 0):
+                raise ValueError("var has negative entry/entries; variances must be >= 0.")
+            if v.shape != x.shape:
+                if v.shape == x.shape[:-1]:
+                    v = v[..., np.newaxis]
+                elif not (
+                    v.ndim == x.ndim
+                    and sum(n for n, m in zip(v.shape, x.shape, strict=True) if n != m) == 1
+                ):
+                    raise ValueError(
+                        f"var is of incorrect size: got shape {v.shape} for input of shape "
+                        f"{x.shape}. Use the input's shape, the input's shape without its last "
+                        f"axis, or the input's shape with one axis set to 1."
+                    )
+        shape = _broadcast_shape(x.shape, t.shape, "target")
+        _broadcast_shape(shape, v.shape, "var")
+        v = np.maximum(v, float(self.eps))
+        return x, t, v, var_shape, reduction
+
+    def raw_loss_gradient(self, y, raw):  # noqa: D102
+        mean, log_var = raw[0], raw[1]
+        log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
+        clamped = log_var < log_eps
+        v = np.exp(np.clip(log_var, log_eps, _MAX_EXP_ARG))
+        loss, g_mean, g_var = self._nll(mean - y, v, grad=True)
+        g_log_var = g_var * v
+        g_log_var[clamped] = 0.0
+        return loss, np.stack([g_mean, g_log_var])
+
+    def raw_loss(self, y, raw):  # noqa: D102
+        return self.raw_loss_gradient(y, raw)[0]
+
+    def variance(self, raw: np.ndarray) -> np.ndarray:
+        """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs."""
+        return np.maximum(np.exp(np.minimum(raw[1], _MAX_EXP_ARG)), float(self.eps))
+
+    def init_raw(self, y, sample_weight=None):  # noqa: D102
+        y = np.asarray(y, float)
+        mean = np.average(y, axis=0, weights=sample_weight)
+        var = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
+        floor = max(float(self.eps), np.finfo(np.float64).tiny)
+        return np.stack([mean, np.log(np.maximum(var, floor))])
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+
+_LOSS_CLASSES: tuple[type[BaseLoss], ...] = (
+    MSELoss,
+    L1Loss,
+    HuberLoss,
+    SmoothL1Loss,
+    GaussianNLLLoss,
+    PoissonNLLLoss,
+)
+
+#: Registry of the losses by name: ``{"mse": MSELoss, "l1": L1Loss, ...}``.
+LOSSES: dict[str, type[BaseLoss]] = {cls.name: cls for cls in _LOSS_CLASSES}
+
+
+def get_loss(loss: str | BaseLoss) -> BaseLoss:
+    """Resolve a loss name or instance to a fresh, validated loss object.
+
+    Parameters
+    ----------
+    loss : str or BaseLoss
+        A key of :data:`LOSSES` (``"mse"``, ``"l1"``, ``"huber"``, ``"smooth_l1"``,
+        ``"gaussian_nll"``, ``"poisson_nll"``) or a loss instance such as
+        ``HuberLoss(delta=2.0)``.
+
+    Returns
+    -------
+    BaseLoss
+        A new instance: default parameters for a name, an unfitted copy (``sklearn.clone``) for
+        an instance, so the caller's object is never modified.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, an object that is not a loss, or invalid loss parameters.
+
+    Examples
+    --------
+    >>> from sklik.losses import get_loss, HuberLoss
+    >>> get_loss("huber")
+    HuberLoss()
+    >>> get_loss(HuberLoss(delta=2.0))
+    HuberLoss(delta=2.0)
+    """
+    if isinstance(loss, BaseLoss):
+        resolved = clone(loss)
+    elif isinstance(loss, str) and loss in LOSSES:
+        resolved = LOSSES[loss]()
+    else:
+        raise ValueError(
+            f"loss must be one of {sorted(LOSSES)} or a loss instance from sklik.losses; "
+            f"got {loss!r}."
+        )
+    resolved.check_params()
+    return resolved
