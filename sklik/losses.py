@@ -79,9 +79,7 @@ def _as_float_array(value: Any, name: str) -> np.ndarray:
         try:
             return arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"{name} must be numeric; got an array of dtype {arr.dtype}."
-            ) from exc
+            raise ValueError(f"{name} must be numeric; got an array of dtype {arr.dtype}.") from exc
     return arr.astype(np.float64, copy=False)
 
 
@@ -178,8 +176,7 @@ class BaseLoss(BaseEstimator):
         reduction = self.reduction
         if reduction == "elementwise_mean" and self._torch_legacy_checks:
             warnings.warn(
-                "reduction='elementwise_mean' is deprecated. Please use reduction='mean' "
-                "instead.",
+                "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
                 UserWarning,
                 stacklevel=4,
             )
@@ -673,6 +670,8 @@ class PoissonNLLLoss(BaseLoss):
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102
         mean = np.average(np.asarray(y, float), axis=0, weights=sample_weight)
+        if not self.log_input:  # the optimum of rate - t log(rate + eps) is mean - eps
+            mean = mean - float(self.eps)
         return np.log(np.maximum(mean, 1e-10))[np.newaxis]
 
 

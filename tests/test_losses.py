@@ -1,0 +1,348 @@
+"""Properties of every loss in the registry, and the errors bad input must raise."""
+
+import math
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from loss_cases import LOSS_INSTANCES, loss_id, targets_for
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+
+from sklik.losses import (
+    LOSSES,
+    BaseLoss,
+    GaussianNLLLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+    get_loss,
+)
+
+each_loss = pytest.mark.parametrize("loss", LOSS_INSTANCES, ids=loss_id)
+
+
+def _raw(loss, y, rng):
+    """Raw outputs away from every kink of the loss (|d| far from 0, delta and beta)."""
+    raw = np.empty((loss.n_params, *y.shape))
+    raw[0] = y + rng.choice([-1, 1], size=y.shape) * rng.uniform(0.05, 4.0, size=y.shape)
+    if loss.y_domain[0] >= 0:  # Poisson: log rates
+        raw[0] = rng.normal(size=y.shape)
+    for kink in (getattr(loss, "delta", None), getattr(loss, "beta", None)):
+        if kink:
+            d = raw[0] - y
+            near = np.abs(np.abs(d) - kink) < 0.02
+            raw[0][near] += 0.05 * np.sign(d[near])
+    if loss.n_params == 2:
+        raw[1] = rng.normal(size=y.shape)
+    return raw
+
+
+def _five_point(f, raw, h=1e-4):
+    """Elementwise 5-point central difference of an elementwise function of each raw array."""
+    grads = np.empty_like(raw)
+    for k in range(raw.shape[0]):
+
+        def at(step, k=k):
+            r = raw.copy()
+            r[k] += step
+            return f(r)
+
+        grads[k] = (at(-2 * h) - 8 * at(-h) + 8 * at(h) - at(2 * h)) / (12 * h)
+    return grads
+
+
+@each_loss
+@pytest.mark.parametrize("shape", [(40,), (25, 3)])
+def test_raw_gradient_matches_finite_differences(loss, shape):
+    rng = np.random.default_rng(0)
+    y = targets_for(loss, shape, rng)
+    raw = _raw(loss, y, rng)
+    value, grad = loss.raw_loss_gradient(y, raw)
+    assert value.shape == y.shape and grad.shape == raw.shape
+    assert_allclose(value, loss.raw_loss(y, raw), rtol=1e-14)
+    fd = _five_point(lambda r: loss.raw_loss(y, r), raw)
+    assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+@each_loss
+def test_raw_loss_is_the_torch_elementwise_loss(loss):
+    """raw_loss is loss(reduction="none") at the parameterisation the estimators use."""
+    rng = np.random.default_rng(1)
+    y = targets_for(loss, (30,), rng)
+    raw = _raw(loss, y, rng)
+    elementwise = clone(loss).set_params(reduction="none")
+    if isinstance(loss, GaussianNLLLoss):
+        expected = elementwise(raw[0], y, np.exp(raw[1]))
+    elif isinstance(loss, PoissonNLLLoss) and not loss.log_input:
+        expected = elementwise(np.exp(raw[0]), y)
+    else:
+        expected = elementwise(raw[0], y)
+    assert_allclose(loss.raw_loss(y, raw), expected, rtol=1e-13)
+    assert_allclose(
+        loss.inverse_link(raw), np.exp(raw[0]) if loss.name == "poisson_nll" else raw[0]
+    )
+
+
+def _weighted_objective(loss, y, w):
+    def f(c):
+        raw = np.broadcast_to(
+            np.asarray(c, float).reshape(-1, *([1] * y.ndim)), (loss.n_params, *y.shape)
+        )
+        return np.average(loss.raw_loss(y, raw), axis=0, weights=w)
+
+    return f
+
+
+@each_loss
+@pytest.mark.parametrize("weighted", [False, True])
+def test_init_raw_is_the_best_constant(loss, weighted):
+    rng = np.random.default_rng(2)
+    y = targets_for(loss, (60,), rng)
+    w = rng.uniform(0.1, 3.0, size=60) if weighted else None
+    c = loss.init_raw(y, w)
+    assert c.shape == (loss.n_params,)
+    f = _weighted_objective(loss, y, w)
+    if loss.differentiable:
+        # smooth: the weighted mean raw gradient vanishes at the optimum
+        raw = np.broadcast_to(c[:, None], (loss.n_params, 60))
+        g = np.average(loss.raw_loss_gradient(y, raw)[1], axis=1, weights=w)
+        assert_allclose(g, 0.0, atol=1e-9)
+    # and no constant on a fine grid (or a data point) does better
+    candidates = np.concatenate([np.linspace(y.min(), y.max(), 2001), y])
+    if loss.name == "poisson_nll":
+        candidates = np.log(np.maximum(candidates, 1e-3))
+    for k in range(loss.n_params):
+        for cand in candidates:
+            trial = c.copy()
+            trial[k] = cand
+            assert f(c) <= f(trial) + 1e-12
+
+
+@each_loss
+def test_init_raw_multioutput_and_integer_weights_equal_repeats(loss):
+    rng = np.random.default_rng(3)
+    y = targets_for(loss, (30, 2), rng)
+    sw = rng.integers(0, 4, size=30)
+    sw[0] = 1
+    c = loss.init_raw(y, sw)
+    assert c.shape == (loss.n_params, 2)
+    repeated = loss.init_raw(np.repeat(y, sw, axis=0))
+    assert_allclose(c, repeated, rtol=1e-9, atol=1e-12)
+    assert_allclose(c[:, 1], loss.init_raw(y[:, 1], sw), rtol=1e-12)
+
+
+@each_loss
+def test_inputs_are_not_modified(loss):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(6, 4))
+    t = np.abs(targets_for(loss, (6, 4), rng))
+    args = [x, t] + ([np.full((6, 4), 0.5)] if loss.n_params == 2 else [])
+    copies = [a.copy() for a in args]
+    for reduction in ("none", "mean", "sum"):
+        loss_r = clone(loss).set_params(reduction=reduction)
+        loss_r(*args)
+        loss_r.value_and_grad(*args)
+    raw = np.stack([x] * loss.n_params)
+    raw_copy = raw.copy()
+    loss.raw_loss_gradient(t, raw)
+    for a, c in zip(args + [raw], copies + [raw_copy], strict=True):
+        assert_allclose(a, c, rtol=0, atol=0)
+
+
+@each_loss
+def test_reductions(loss):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(5, 3))
+    t = np.abs(rng.normal(size=(5, 3)))
+    extra = [np.full((5, 3), 0.7)] if loss.n_params == 2 else []
+    none = clone(loss).set_params(reduction="none")(x, t, *extra)
+    total = clone(loss).set_params(reduction="sum")(x, t, *extra)
+    mean = clone(loss).set_params(reduction="mean")(x, t, *extra)
+    assert isinstance(none, np.ndarray) and none.shape == (5, 3)
+    assert type(total) is float and type(mean) is float
+    assert_allclose(total, none.sum(), rtol=1e-14)
+    assert_allclose(mean, none.sum() / 15, rtol=1e-14)
+    _, g_none, *_ = clone(loss).set_params(reduction="none").value_and_grad(x, t, *extra)
+    _, g_mean, *_ = clone(loss).set_params(reduction="mean").value_and_grad(x, t, *extra)
+    assert_allclose(g_mean, g_none / 15, rtol=1e-14)
+
+
+@each_loss
+def test_empty_input(loss):
+    extra = [np.empty(0)] if loss.n_params == 2 else []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(loss(np.empty(0), np.empty(0), *extra))
+        assert clone(loss).set_params(reduction="sum")(np.empty(0), np.empty(0), *extra) == 0.0
+
+
+@each_loss
+def test_parameter_protocol(loss):
+    params = loss.get_params()
+    twin = type(loss)(**params)
+    assert twin == loss and hash(twin) == hash(loss)
+    assert clone(loss) == loss and clone(loss) is not loss
+    assert pickle.loads(pickle.dumps(loss)) == loss
+    assert get_loss(loss) == loss and get_loss(loss) is not loss
+    assert type(loss).__name__ in repr(loss)
+    other = clone(loss).set_params(reduction="sum")
+    assert other != loss and other.reduction == "sum" and loss.reduction == "mean"
+    assert loss != "mse" and loss != MSELoss() or isinstance(loss, MSELoss)
+
+
+@each_loss
+def test_invalid_reduction_raises_when_called(loss):
+    bad = clone(loss).set_params(reduction="average")  # building it must not raise
+    args = [np.zeros(3), np.ones(3)] + ([np.ones(3)] if loss.n_params == 2 else [])
+    with pytest.raises(ValueError, match="reduction"):
+        bad(*args)
+    with pytest.raises(ValueError, match="reduction"):
+        get_loss(bad)
+
+
+@each_loss
+def test_unbroadcastable_shapes_raise(loss):
+    extra = [1.0] if loss.n_params == 2 else []
+    with pytest.raises(ValueError, match="cannot be broadcast"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        loss(np.zeros(3), np.zeros(4), *extra)
+
+
+@each_loss
+@pytest.mark.parametrize("bad", [np.array([1 + 2j, 3.0]), np.array(["a", "b"])])
+def test_non_real_input_raises(loss, bad):
+    extra = [1.0] if loss.n_params == 2 else []
+    with pytest.raises(ValueError, match="input must be"):
+        loss(bad, np.zeros(2), *extra)
+
+
+@each_loss
+def test_check_y(loss):
+    y = np.array([0.0, 2.0, 5.0])
+    loss.check_y(y)
+    if loss.y_domain[0] >= 0:
+        with pytest.raises(ValueError, match=rf"{type(loss).__name__} requires targets in \[0.0"):
+            loss.check_y(np.array([1.0, -0.5]))
+    else:
+        loss.check_y(-y)
+
+
+# --- loss-specific behaviour and errors (not parametrized over the registry) ---------------
+
+
+def test_registry():
+    assert set(LOSSES) == {"mse", "l1", "huber", "smooth_l1", "gaussian_nll", "poisson_nll"}
+    for name, cls in LOSSES.items():
+        assert issubclass(cls, BaseLoss) and cls.name == name
+        assert get_loss(name) == cls() and get_loss(name) is not get_loss(name)
+    assert GaussianNLLLoss.n_params == 2 and GaussianNLLLoss.param_names == ("mean", "log_var")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        get_loss("hinge")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        get_loss(42)
+
+
+@pytest.mark.parametrize("delta", [0, -1.0, "1", None])
+def test_huber_bad_delta(delta):
+    bad = HuberLoss(delta=delta)
+    with pytest.raises(ValueError, match="delta"):
+        bad(np.zeros(2), np.ones(2))
+    with pytest.raises(ValueError, match="delta"):
+        get_loss(bad)
+
+
+@pytest.mark.parametrize("beta", [-1e-3, "x"])
+def test_smooth_l1_bad_beta(beta):
+    with pytest.raises(ValueError, match="beta"):
+        SmoothL1Loss(beta=beta)(np.zeros(2), np.ones(2))
+
+
+@pytest.mark.parametrize("cls", [GaussianNLLLoss, PoissonNLLLoss])
+def test_negative_eps(cls):
+    args = [np.zeros(2), np.ones(2)] + ([np.ones(2)] if cls is GaussianNLLLoss else [])
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        cls(eps=-1e-6)(*args)
+
+
+def test_gaussian_var_errors():
+    g = GaussianNLLLoss()
+    x = np.zeros((4, 3))
+    with pytest.raises(ValueError, match="var has negative"):
+        g(x, x, -1.0)
+    with pytest.raises(ValueError, match="var has negative"):
+        g(x, x, np.full((4, 3), -1.0))
+    with pytest.raises(ValueError, match="var has negative"):  # checked before the shape
+        g(x, x, -np.ones(7))
+    for shape in [(4, 1, 1), (3,), (2, 3), (1, 1), ()]:
+        with pytest.raises(ValueError, match="var is of incorrect size"):
+            g(x, x, np.ones(shape))
+    with pytest.raises(ValueError, match="var is of incorrect size"):
+        g(np.zeros(4), np.zeros(4), np.ones((4, 1)))
+
+
+def test_gaussian_var_shapes_and_float_var():
+    g = GaussianNLLLoss(reduction="none")
+    rng = np.random.default_rng(6)
+    x, t = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    per_row = rng.uniform(0.5, 2, size=4)
+    # a (N,) var on an (N, N) input is one variance per row, as in torch
+    assert_allclose(g(x, t, per_row), g(x, t, np.repeat(per_row[:, None], 4, axis=1)))
+    _, _, gv = g.value_and_grad(x, t, per_row)
+    assert gv.shape == (4,)
+    value, gx, gv = g.value_and_grad(x, t, 0.8)
+    assert gv is None
+    assert_allclose(value, g(x, t, np.full((4, 4), 0.8)))
+
+
+def test_gaussian_raw_gradient_is_zero_where_clamped():
+    g = GaussianNLLLoss(eps=1e-3)
+    y = np.array([0.0, 1.0])
+    raw = np.array([[0.5, 0.2], [math.log(1e-3) - 1.0, 0.0]])
+    _, grad = g.raw_loss_gradient(y, raw)
+    assert grad[1, 0] == 0.0 and grad[1, 1] != 0.0
+    assert_allclose(g.variance(raw), [1e-3, 1.0])
+
+
+def test_legacy_elementwise_mean_alias():
+    x, t = np.array([0.0, 2.0]), np.array([1.0, 1.0])
+    for cls in (L1Loss, MSELoss, HuberLoss, SmoothL1Loss):
+        with pytest.warns(UserWarning, match="elementwise_mean"):
+            assert cls(reduction="elementwise_mean")(x, t) == cls()(x, t)
+    with pytest.raises(ValueError, match="reduction"):
+        PoissonNLLLoss(reduction="elementwise_mean")(x, t)
+    with pytest.raises(ValueError, match="reduction"):
+        GaussianNLLLoss(reduction="elementwise_mean")(x, t, 1.0)
+
+
+def test_relations_between_losses():
+    rng = np.random.default_rng(7)
+    x, t = rng.normal(size=50), rng.normal(size=50)
+    x[:5] = t[:5]  # d = 0 exactly
+    x[5] = -0.0
+    t[5] = 0.0
+    l1 = L1Loss().value_and_grad(x, t)
+    sl0 = SmoothL1Loss(beta=0.0).value_and_grad(x, t)
+    assert l1[0] == sl0[0] and np.array_equal(l1[1], sl0[1])
+    assert np.all(l1[1][:6] == 0.0)
+    for delta in (0.3, 1.0, 2.5):
+        hv, hg = HuberLoss(delta=delta).value_and_grad(x, t)
+        sv, sg = SmoothL1Loss(beta=delta).value_and_grad(x, t)
+        assert_allclose(hv, delta * sv, rtol=1e-15)
+        assert_allclose(hg, delta * sg, rtol=1e-15)
+
+
+def test_l1_gradient_at_nan_and_inf():
+    value, grad = L1Loss(reduction="sum").value_and_grad([np.nan, np.inf, -np.inf], [0.0, 0.0, 0.0])
+    assert math.isnan(value)
+    assert np.array_equal(grad, [0.0, 1.0, -1.0])
+
+
+def test_poisson_inverse_link_never_overflows():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rate = PoissonNLLLoss().inverse_link(np.array([[1e4, 0.0, -1e4]]))
+    assert np.all(np.isfinite(rate)) and rate[1] == 1.0
