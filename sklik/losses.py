@@ -147,6 +147,8 @@ class BaseLoss(BaseEstimator):
         Closed interval ``(low, high)`` of valid targets.
     differentiable : bool
         Whether the elementwise loss is continuously differentiable in the raw outputs.
+    convex : bool
+        Whether the elementwise loss is convex in the raw outputs.
     """
 
     name: ClassVar[str] = ""
@@ -154,6 +156,7 @@ class BaseLoss(BaseEstimator):
     param_names: ClassVar[tuple[str, ...]] = ("mean",)
     y_domain: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
     differentiable: ClassVar[bool] = True
+    convex: ClassVar[bool] = True
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
     _torch_legacy_checks: ClassVar[bool] = True
@@ -307,6 +310,26 @@ class BaseLoss(BaseEstimator):
         """Elementwise loss of raw model outputs ``raw`` (shape ``(n_params, *y.shape)``)."""
         return self._elementwise(raw[0], y, grad=False)[0]
 
+    def raw_hessian(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Second derivative of the elementwise loss in the raw output (one-parameter losses).
+
+        Used by Newton-type solvers. Where the loss has a kink the one-sided value of the
+        smooth piece is returned (a generalised Hessian).
+
+        Parameters
+        ----------
+        y : ndarray
+            Targets.
+        raw : ndarray of shape (1, *y.shape)
+            Raw model outputs.
+
+        Returns
+        -------
+        ndarray of shape raw.shape
+            d^2 loss / d raw^2, elementwise.
+        """
+        raise NotImplementedError(f"{type(self).__name__} provides no Hessian.")
+
     def inverse_link(self, raw: np.ndarray) -> np.ndarray:
         """Predicted mean on the response scale from raw outputs ``(n_params, *y.shape)``."""
         return raw[0]
@@ -448,6 +471,9 @@ class MSELoss(BaseLoss):
     def init_raw(self, y, sample_weight=None):  # noqa: D102
         return np.average(np.asarray(y, float), axis=0, weights=sample_weight)[np.newaxis]
 
+    def raw_hessian(self, y, raw):  # noqa: D102
+        return np.full(np.broadcast_shapes(raw.shape, (1, *np.shape(y))), 2.0)
+
 
 class HuberLoss(BaseLoss):
     r"""Huber loss: Gaussian core, Laplace tails.
@@ -504,6 +530,9 @@ class HuberLoss(BaseLoss):
         if not grad:
             return z, None
         return z, np.clip(d, -delta, delta, out=d)
+
+    def raw_hessian(self, y, raw):  # noqa: D102
+        return (np.abs(raw - y) < float(self.delta)).astype(np.float64)
 
 
 class SmoothL1Loss(BaseLoss):
@@ -568,6 +597,12 @@ class SmoothL1Loss(BaseLoss):
             return z, None
         d /= beta
         return z, np.clip(d, -1.0, 1.0, out=d)
+
+    def raw_hessian(self, y, raw):  # noqa: D102
+        beta = float(self.beta)
+        if beta == 0.0:
+            raise NotImplementedError("SmoothL1Loss(beta=0) is L1 and has no Hessian.")
+        return (np.abs(raw - y) < beta) / beta
 
 
 class PoissonNLLLoss(BaseLoss):
@@ -668,6 +703,14 @@ class PoissonNLLLoss(BaseLoss):
     def inverse_link(self, raw):  # noqa: D102
         return np.exp(np.minimum(raw[0], _MAX_EXP_ARG))
 
+    def raw_hessian(self, y, raw):  # noqa: D102
+        rate = np.exp(np.minimum(raw, _MAX_EXP_ARG))
+        if self.log_input:
+            return np.broadcast_to(rate, np.broadcast_shapes(rate.shape, (1, *np.shape(y)))).copy()
+        # l = r - y log(r + eps), r = exp(raw): d2l/draw2 = r (1 - y/(r+eps)) + y r^2/(r+eps)^2
+        re = rate + float(self.eps)
+        return rate * (1.0 - y / re) + y * (rate / re) ** 2
+
     def init_raw(self, y, sample_weight=None):  # noqa: D102
         mean = np.average(np.asarray(y, float), axis=0, weights=sample_weight)
         if not self.log_input:  # the optimum of rate - t log(rate + eps) is mean - eps
@@ -714,6 +757,7 @@ class GaussianNLLLoss(BaseLoss):
 
     name = "gaussian_nll"
     n_params = 2
+    convex = False
     param_names = ("mean", "log_var")
     _torch_legacy_checks = False
 

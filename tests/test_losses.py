@@ -69,6 +69,21 @@ def test_raw_gradient_matches_finite_differences(loss, shape):
 
 
 @each_loss
+def test_raw_hessian_matches_finite_differences(loss):
+    rng = np.random.default_rng(8)
+    y = targets_for(loss, (40,), rng)
+    raw = _raw(loss, y, rng)
+    try:
+        hess = loss.raw_hessian(y, raw)
+    except NotImplementedError:  # only losses a Newton solver cannot use may omit it
+        assert loss.n_params > 1 or not loss.differentiable
+        return
+    assert hess.shape == raw.shape and np.all(hess >= 0) == loss.convex
+    fd = _five_point(lambda r: loss.raw_loss_gradient(y, r)[1][0], raw)
+    assert_allclose(hess, fd, rtol=1e-6, atol=1e-8)
+
+
+@each_loss
 def test_raw_loss_is_the_torch_elementwise_loss(loss):
     """raw_loss is loss(reduction="none") at the parameterisation the estimators use."""
     rng = np.random.default_rng(1)

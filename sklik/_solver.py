@@ -1,0 +1,251 @@
+r"""Solvers: thin wrappers around ``scipy.optimize`` (and ``scipy.linalg`` for least squares).
+
+Conventions:
+
+- :func:`minimize` works on any :class:`~sklik._objective.Objective` and a flat float64
+  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is the trust-region
+  Newton-CG method (``trust-ncg``) with exact Hessian-vector products, for convex smooth
+  one-parameter losses.
+- :func:`least_squares` and :func:`least_absolute_deviations` solve the linear model's
+  ``mse`` and ``l1`` objectives exactly; they return ``coef`` of shape
+  ``(n_targets, n_features)`` and ``intercept`` of shape ``(n_targets,)``.
+- ``tol`` is a bound on the gradient of the objective (the projected gradient's largest entry
+  for L-BFGS-B, its norm for Newton-CG). Non-convergence is a :class:`ConvergenceWarning` naming
+  ``max_iter`` and ``tol``; the last (best) iterate is returned.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+from sklik._objective import Objective
+
+METHODS = ("lbfgs", "newton")
+_FTOL = 64 * np.finfo(np.float64).eps
+# The scaled Gram matrix is solved by Cholesky only below this condition number; above it
+# the weighted least-squares problem goes to an SVD-based solver (LAPACK gelsd).
+_CHOLESKY_MAX_COND = 1e8
+
+
+@dataclass
+class SolverResult:
+    """Outcome of a solver run.
+
+    Attributes
+    ----------
+    theta : ndarray
+        The solution (the last iterate if the run did not converge).
+    n_iter : int
+        Number of iterations, at least 1.
+    converged : bool
+        Whether the stopping criterion was met.
+    fun : float
+        Objective value at ``theta``.
+    """
+
+    theta: np.ndarray
+    n_iter: int
+    converged: bool
+    fun: float
+
+
+def minimize(
+    objective: Objective,
+    theta0: np.ndarray,
+    *,
+    method: str,
+    max_iter: int,
+    tol: float,
+    verbose: int = 0,
+    owner: str = "",
+) -> SolverResult:
+    """Minimise ``objective`` from ``theta0`` with ``scipy.optimize.minimize``.
+
+    Parameters
+    ----------
+    objective : Objective
+        Callable returning ``(value, gradient)``; ``objective.hessp`` is used by ``"newton"``.
+    theta0 : ndarray
+        Starting point.
+    method : {"lbfgs", "newton"}
+        ``"lbfgs"``: L-BFGS-B (``gtol=tol``, ``ftol=64 eps``, ``maxls=50``, as scikit-learn's
+        GLMs). ``"newton"``: ``trust-ncg`` with exact Hessian-vector products.
+    max_iter : int
+        Maximum number of iterations.
+    tol : float
+        Gradient tolerance.
+    verbose : int, default=0
+        Print the objective every iteration if > 0.
+    owner : str, default=""
+        Name of the estimator, for the warning message.
+
+    Returns
+    -------
+    SolverResult
+    """
+    callback = None
+    if verbose:
+        counter = iter(range(1, max_iter + 2))
+
+        def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+            print(
+                f"{owner} {method} iteration {next(counter)}: objective {intermediate_result.fun:.10g}"
+            )
+
+    if method == "lbfgs":
+        res = scipy.optimize.minimize(
+            objective,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            callback=callback,
+            options={
+                "maxiter": max_iter,
+                "maxfun": max(15000, 2 * max_iter),
+                "gtol": tol,
+                "ftol": _FTOL,
+                "maxls": 50,
+            },
+        )
+    elif method == "newton":
+        res = scipy.optimize.minimize(
+            objective,
+            theta0,
+            jac=True,
+            hessp=objective.hessp,
+            method="trust-ncg",
+            callback=callback,
+            options={"maxiter": max_iter, "gtol": tol},
+        )
+    else:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    n_iter = max(1, int(res.nit))
+    if not res.success:
+        warnings.warn(
+            f"{owner}: the {method} solver did not converge after {n_iter} iteration(s) "
+            f"(max_iter={max_iter}, tol={tol}): {str(res.message).rstrip('.')}. Increase max_iter "
+            f"or tol, or standardise the features (e.g. with StandardScaler).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), float(res.fun))
+
+
+def _center(
+    X: np.ndarray, y: np.ndarray, c: np.ndarray, fit_intercept: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted means of X and y (zeros without an intercept) and the centred arrays."""
+    if not fit_intercept:
+        return X, y, np.zeros(X.shape[1]), np.zeros(y.shape[1])
+    x_mean, y_mean = c @ X, c @ y
+    return X - x_mean, y - y_mean, x_mean, y_mean
+
+
+def least_squares(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    alpha: float,
+    fit_intercept: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact minimiser of :math:`\sum_i c_i \lVert y_i - W x_i - b \rVert^2 / K + \tfrac{\alpha}{2}\lVert W \rVert^2`.
+
+    With ``c = sample_weight / sum(sample_weight)``. The data are centred (weighted) for the
+    intercept and the columns scaled to unit norm; the scaled normal equations are solved by
+    Cholesky when their condition number is below 1e8 and by an SVD-based least-squares solve
+    (LAPACK ``gelsd``) of the augmented system otherwise, so ill-conditioned problems keep their
+    accuracy.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,)
+    alpha : float
+    fit_intercept : bool
+
+    Returns
+    -------
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+    """
+    c = sample_weight / sample_weight.sum()
+    Xc, yc, x_mean, y_mean = _center(X, y, c, fit_intercept)
+    root = np.sqrt(c)[:, np.newaxis]
+    A = Xc * root
+    B = yc * root
+    norms = np.linalg.norm(A, axis=0)
+    norms[norms == 0] = 1.0
+    A /= norms
+    # the objective is ||A v - B||^2 / K + alpha/2 ||v / norms||^2 with v = norms * w
+    ridge = 0.5 * alpha * y.shape[1] / norms**2
+    gram = A.T @ A
+    gram[np.diag_indices_from(gram)] += ridge
+    eig = np.linalg.eigvalsh(gram)
+    if eig[0] > 0 and eig[-1] / eig[0] < _CHOLESKY_MAX_COND:
+        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), A.T @ B)
+    else:
+        if alpha > 0:
+            A = np.vstack([A, np.diag(np.sqrt(ridge))])
+            B = np.vstack([B, np.zeros((A.shape[1], B.shape[1]))])
+        v = scipy.linalg.lstsq(A, B, lapack_driver="gelsd")[0]
+    coef = (v / norms[:, np.newaxis]).T
+    return coef, y_mean - coef @ x_mean
+
+
+def least_absolute_deviations(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    fit_intercept: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact minimiser of :math:`\sum_i c_i |y_i - w^\top x_i - b|` by linear programming.
+
+    Solves the dual linear program :math:`\max_u y^\top u` subject to :math:`X^\top u = 0`,
+    :math:`\mathbf 1^\top u = 0` (with an intercept) and :math:`|u_i| \le c_i`, with HiGHS
+    (``scipy.optimize.linprog``). It has ``n_samples`` bounded variables and only
+    ``n_features + 1`` equality constraints; the coefficients are the negated marginals of
+    those constraints. Rows of zero weight are dropped. Each target is solved separately.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,)
+    fit_intercept : bool
+
+    Returns
+    -------
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+    """
+    keep = sample_weight > 0
+    X, y, c = X[keep], y[keep], sample_weight[keep] / sample_weight.sum()
+    A = X.T if not fit_intercept else np.vstack([X.T, np.ones(X.shape[0])])
+    bounds = np.column_stack([-c, c])
+    n_features = X.shape[1]
+    coef = np.empty((y.shape[1], n_features))
+    intercept = np.zeros(y.shape[1])
+    for k in range(y.shape[1]):
+        res = scipy.optimize.linprog(
+            -y[:, k], A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs"
+        )
+        if res.status != 0:
+            warnings.warn(
+                f"The linear program for the l1 loss stopped early: {res.message}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if res.eqlin is None or res.x is None:
+            raise ValueError(f"The linear program for the l1 loss failed: {res.message}")
+        marginals = -np.asarray(res.eqlin.marginals)
+        coef[k] = marginals[:n_features]
+        if fit_intercept:
+            intercept[k] = marginals[n_features]
+    return coef, intercept

@@ -1,0 +1,58 @@
+"""Input validation, and the only module that imports private scikit-learn helpers.
+
+scikit-learn's own estimators validate their hyper-parameters declaratively with
+``_parameter_constraints`` checked by the ``_fit_context`` decorator; sklik does the same so that
+its errors read exactly like scikit-learn's. Those pieces live in private scikit-learn modules
+(stable since 1.2 and used the same way by scikit-learn-contrib projects), so they are imported
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import _fit_context  # noqa: F401  (re-exported)
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401  (re-exported)
+
+__all__ = ["Interval", "StrOptions", "_fit_context", "check_sample_weight"]
+
+
+def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
+    """Validate sample weights: finite, non-negative, shape (n_samples,), not all zero.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), float or None
+        None means equal weights; a number is used for every sample.
+    n_samples : int
+        Number of samples in X.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        A new float64 array (never the caller's).
+
+    Raises
+    ------
+    ValueError
+        For NaN/inf, negative values, a wrong shape, or all-zero weights.
+    """
+    if sample_weight is None:
+        return np.ones(n_samples)
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    sw = check_array(
+        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight", copy=True
+    )
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sw.shape}, expected {(n_samples,)}: pass one weight per "
+            f"sample."
+        )
+    if np.any(sw < 0):
+        raise ValueError("Negative values in data passed to sample_weight: weights must be >= 0.")
+    if not np.any(sw > 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sw
