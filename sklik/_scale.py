@@ -31,7 +31,7 @@ def _rho(loss: BaseLoss, u: np.ndarray) -> np.ndarray:
 
 
 def _psi(loss: BaseLoss, u: np.ndarray) -> np.ndarray:
-    """d rho / du."""
+    """Derivative of the loss in the residual."""
     return loss.raw_loss_gradient(np.zeros_like(u), u[np.newaxis])[1][0]
 
 

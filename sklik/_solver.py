@@ -94,9 +94,8 @@ def minimize(
         counter = iter(range(1, max_iter + 2))
 
         def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-            print(
-                f"{owner} {method} iteration {next(counter)}: objective {intermediate_result.fun:.10g}"
-            )
+            fun = intermediate_result.fun
+            print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
 
     if method == "lbfgs":
         res = scipy.optimize.minimize(
@@ -154,13 +153,14 @@ def least_squares(
     alpha: float,
     fit_intercept: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Exact minimiser of :math:`\sum_i c_i \lVert y_i - W x_i - b \rVert^2 / K + \tfrac{\alpha}{2}\lVert W \rVert^2`.
+    r"""Exact minimiser of the weighted, ridge-penalised mean squared error.
 
-    With ``c = sample_weight / sum(sample_weight)``. The data are centred (weighted) for the
-    intercept and the columns scaled to unit norm; the scaled normal equations are solved by
-    Cholesky when their condition number is below 1e8 and by an SVD-based least-squares solve
-    (LAPACK ``gelsd``) of the augmented system otherwise, so ill-conditioned problems keep their
-    accuracy.
+    The objective is :math:`\sum_i c_i \lVert y_i - W x_i - b \rVert^2 / K
+    + \tfrac{\alpha}{2}\lVert W \rVert^2` with ``c = sample_weight / sum(sample_weight)``.
+    The data are centred (weighted) for the intercept and the columns scaled to unit norm.
+    The scaled normal equations are solved by Cholesky when their condition number is below
+    1e8, and otherwise the augmented least-squares system is solved by SVD (LAPACK
+    ``gelsd``), so ill-conditioned problems keep their accuracy.
 
     Parameters
     ----------
