@@ -194,7 +194,11 @@ def least_squares(
         if alpha > 0:
             A = np.vstack([A, np.diag(np.sqrt(ridge))])
             B = np.vstack([B, np.zeros((A.shape[1], B.shape[1]))])
-        v = scipy.linalg.lstsq(A, B, lapack_driver="gelsd")[0]
+        # numpy's rank cutoff: singular values below eps * max(shape) * s_max are zero, so
+        # weighted and repeated-row versions of a rank-deficient problem give the same
+        # minimum-norm solution
+        cond = np.finfo(np.float64).eps * max(A.shape)
+        v = scipy.linalg.lstsq(A, B, cond=cond, lapack_driver="gelsd")[0]
     coef = (v / norms[:, np.newaxis]).T
     return coef, y_mean - coef @ x_mean
 

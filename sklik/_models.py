@@ -1,0 +1,893 @@
+r"""Model layer: parametrisations mapping a flat parameter vector and data to raw outputs.
+
+A model turns a flat float64 parameter vector ``theta`` and a design matrix ``X`` into raw
+outputs ``out`` (link space, one column per raw output) and back-propagates a gradient with
+respect to ``out`` into a gradient with respect to ``theta``. It knows nothing about losses,
+targets, sample weights or penalties; the objective combines it with a loss.
+
+Conventions
+-----------
+Shapes and dtypes:
+
+- ``X``: float64, shape ``(n_samples, n_features)``, C-contiguous (the estimator guarantees it;
+  the models do not copy or convert ``X``).
+- ``theta``: float64, shape ``(n_coef,)``.
+- ``out``, ``grad_out`` and the result of ``jvp``: float64, shape ``(n_samples, n_outputs)``.
+- ``out_init`` (``init_params``): shape ``(n_outputs,)``, usually the loss's best constant
+  ``init_raw`` arranged as one value per raw output.
+
+Layout of ``theta``: **all penalised weights first, all biases (intercepts) last**::
+
+    theta = [ weights (n_weights entries) | biases (n_coef - n_weights entries) ]
+
+so the objective's penalty is ``0.5 * alpha * ||theta[:n_weights]||^2`` for every model, and
+the *last* ``n_outputs`` entries of ``theta`` are always the output layer's bias when the model
+has one.
+
+- :class:`LinearModel`: ``theta = [coef.ravel(), intercept]`` with ``coef`` of shape
+  ``(n_outputs, n_features)`` raveled in C order (row ``k`` holds the coefficients of output
+  ``k``) and ``intercept`` of shape ``(n_outputs,)``, present only if ``fit_intercept``.
+- :class:`MLPModel`: ``theta = [W_0.ravel(), ..., W_L.ravel(), b_0, ..., b_L]`` with ``W_l`` of
+  shape ``(fan_in, fan_out)`` raveled in C order. This is exactly the vector built by
+  scikit-learn's ``_pack(coefs_, intercepts_)`` in ``sklearn.neural_network``, so an MLP's
+  ``coefs_``/``intercepts_`` and sklik's ``theta`` convert into each other without reordering.
+
+The protocol (every entry of :data:`MODELS` implements it):
+
+- ``n_coef``: ``len(theta)``; ``n_weights``: ``theta[:n_weights]`` are the penalised weights.
+- ``init_params(random_state, out_init) -> theta``: starting point.
+- ``forward(theta, X, *, need_cache=True) -> (out, cache)``; ``cache`` is opaque, is only
+  valid together with the same ``theta`` and ``X``, and is never modified afterwards, so
+  ``backward`` and ``jvp`` may be called any number of times with it (``None`` when
+  ``need_cache=False``).
+- ``backward(theta, cache, grad_out) -> grad_theta``: the vector-Jacobian product
+  :math:`J^\top g`, i.e. the gradient of ``sum(grad_out * out)`` with respect to ``theta``.
+- ``jvp(theta, cache, v) -> d_out``: the Jacobian-vector product :math:`J v`, the directional
+  derivative of ``out`` along ``v`` (forward mode), used for Gauss-Newton products
+  :math:`J^\top H J v`.
+- ``unpack(theta) -> dict`` of named arrays (copies) and ``pack(params) -> theta``, its inverse.
+
+Every method is re-entrant: nothing is stored on the model between calls, and the inputs
+``theta``, ``X``, ``grad_out``, ``v`` and ``cache`` are never written to.
+
+Adding an activation is one entry in :data:`ACTIVATIONS`; adding a model is one class that
+implements the protocol plus one entry in :data:`MODELS`. The tests are generated from both
+registries.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg import blas
+from sklearn.utils import check_random_state
+
+__all__ = ["Activation", "ACTIVATIONS", "LinearModel", "MLPModel", "MODELS"]
+
+# Rows per block in the MLP's passes are chosen so that one block of the widest layer holds
+# about this many float64 values (256 KiB): the per-block activations, deltas and temporaries
+# then stay in the L2 cache, and the deltas never need a full (n_samples, width) buffer.
+_BLOCK_ELEMENTS = 32768
+
+
+# ---------------------------------------------------------------------------------------------
+# activations
+
+
+def _identity(z: np.ndarray) -> None:
+    """Leave ``z`` unchanged: :math:`f(z) = z`."""
+
+
+def _identity_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """Multiply by :math:`f'(z) = 1`: leave ``delta`` unchanged."""
+
+
+def _relu(z: np.ndarray) -> None:
+    """Apply :math:`f(z) = \\max(z, 0)` in place."""
+    np.maximum(z, 0.0, out=z)
+
+
+def _relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """Multiply ``delta`` in place by :math:`f'(z) = [a > 0]` (0 at the kink, as sklearn)."""
+    np.multiply(delta, a > 0.0, out=delta)
+
+
+def _tanh(z: np.ndarray) -> None:
+    """Apply :math:`f(z) = \\tanh z` in place."""
+    np.tanh(z, out=z)
+
+
+def _tanh_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """Multiply ``delta`` in place by :math:`f'(z) = 1 - a^2`."""
+    t = np.multiply(a, a)
+    np.subtract(1.0, t, out=t)
+    np.multiply(delta, t, out=delta)
+
+
+def _logistic(z: np.ndarray) -> None:
+    """Apply :math:`f(z) = 1 / (1 + e^{-z})` in place.
+
+    Written with ``exp`` rather than ``scipy.special.expit``, which is several times slower;
+    the result is within an ulp or two of ``expit`` (``exp(-z)`` overflowing to inf gives the
+    correct 0).
+    """
+    np.negative(z, out=z)
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+    z += 1.0
+    np.reciprocal(z, out=z)
+
+
+def _logistic_derivative(a: np.ndarray, delta: np.ndarray) -> None:
+    """Multiply ``delta`` in place by :math:`f'(z) = a (1 - a)`."""
+    t = np.subtract(1.0, a)
+    np.multiply(t, a, out=t)
+    np.multiply(delta, t, out=delta)
+
+
+class Activation(NamedTuple):
+    r"""A hidden-layer activation :math:`a = f(z)`, applied elementwise and in place.
+
+    The derivative is expressed through the *output* :math:`a`, which is what the forward pass
+    keeps, so no pre-activation has to be stored.
+
+    Attributes
+    ----------
+    function : callable
+        ``function(z)`` overwrites ``z`` with :math:`f(z)`.
+    derivative : callable
+        ``derivative(a, delta)`` multiplies ``delta`` in place by :math:`f'(z)`, written as a
+        function of :math:`a = f(z)`; ``a`` is not modified. Used both for back-propagation
+        (``delta`` is :math:`\partial L / \partial a`) and for forward-mode tangents.
+    init_factor : float
+        Glorot-uniform factor: weights are drawn from :math:`U(-r, r)` with
+        :math:`r = \sqrt{\text{init\_factor} / (\text{fan\_in} + \text{fan\_out})}`
+        (scikit-learn's ``_init_coef``: 2 for logistic, 6 otherwise).
+    """
+
+    function: Callable[[np.ndarray], None]
+    derivative: Callable[[np.ndarray, np.ndarray], None]
+    init_factor: float = 6.0
+
+
+#: Hidden-layer activations by name. The output layer of an :class:`MLPModel` is always the
+#: identity (it produces raw, link-space outputs).
+ACTIVATIONS: dict[str, Activation] = {
+    "identity": Activation(_identity, _identity_derivative),
+    "logistic": Activation(_logistic, _logistic_derivative, init_factor=2.0),
+    "tanh": Activation(_tanh, _tanh_derivative),
+    "relu": Activation(_relu, _relu_derivative),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b, out=out)`` for 2-D float64 arrays, with a BLAS outer product.
+
+    NumPy does not call BLAS when the inner dimension is 1 (an outer product, e.g. the first
+    back-propagated delta of a single-output network, or the first layer for one feature) and
+    is then about 8x slower than ``dgemm``. ``out`` must be C-contiguous.
+    """
+    if a.shape[1] == 1 and a.flags.f_contiguous and b.flags.c_contiguous:
+        # out.T (Fortran order) = b.T @ a.T; all three are contiguous, so nothing is copied.
+        blas.dgemm(1.0, b.T, a.T, beta=0.0, c=out.T, overwrite_c=1)
+        return out
+    return np.matmul(a, b, out=out)
+
+
+def _check_positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def _check_theta(theta: np.ndarray, n_coef: int, cls_name: str) -> np.ndarray:
+    theta = np.asarray(theta, dtype=np.float64)
+    if theta.shape != (n_coef,):
+        raise ValueError(
+            f"{cls_name}: theta must have shape ({n_coef},); got an array of shape {theta.shape}."
+        )
+    return theta
+
+
+def _check_X(X: np.ndarray, n_features: int, cls_name: str) -> np.ndarray:
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"{cls_name}: X must have shape (n_samples, {n_features}); got {X.shape}.")
+    return X
+
+
+def _check_out_like(
+    arr: np.ndarray, n_samples: int, n_outputs: int, name: str, cls_name: str
+) -> np.ndarray:
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.shape != (n_samples, n_outputs):
+        raise ValueError(
+            f"{cls_name}: {name} must have shape ({n_samples}, {n_outputs}) like the model's "
+            f"output; got {arr.shape}."
+        )
+    return arr
+
+
+def _check_out_init(out_init: np.ndarray, n_outputs: int, cls_name: str) -> np.ndarray:
+    arr = np.asarray(out_init, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n_outputs, float(arr))
+    if arr.shape != (n_outputs,):
+        raise ValueError(f"{cls_name}: out_init must have shape ({n_outputs},); got {arr.shape}.")
+    return arr
+
+
+def _check_param(value: object, shape: tuple[int, ...], name: str, cls_name: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"{cls_name}: {name} must have shape {shape}; got {arr.shape}.")
+    return arr
+
+
+def _refcount(obj: object) -> int:
+    return sys.getrefcount(obj)
+
+
+def _calibrate_refcount() -> int:
+    obj = np.empty(0)  # referenced by this local variable only
+    return _refcount(obj)
+
+
+# What _refcount reports for an object held by exactly one local variable of the caller (the
+# value differs between Python versions, so it is measured rather than assumed).
+_SOLE_OWNER_REFCOUNT = _calibrate_refcount()
+
+
+class _BufferPool:
+    """Recycle large float64 buffers once nothing references them any more.
+
+    ``MLPModel.forward`` needs a fresh ``(n_samples, width)`` array per hidden layer on every
+    call. Freshly allocated large arrays are returned to the OS when freed and page-faulted in
+    again on the next call, which costs as much as the arithmetic (measured: 3 of 9 ms for a
+    (50, 50) network on 10^4 samples). The pool keeps the most recently handed-out buffers and
+    hands one out again only when its reference count shows that no cache, activation array or
+    view of it is alive any more, so caches stay valid for as long as the caller holds them
+    (re-entrancy is preserved). ``list.pop``/``append`` are atomic, so two threads never get
+    the same buffer. Nothing is pickled.
+    """
+
+    def __init__(self, max_buffers: int = 2) -> None:
+        self._free: list[np.ndarray] = []
+        self._max_buffers = max_buffers
+
+    def take(self, size: int) -> np.ndarray:
+        """Return a 1-D float64 buffer of ``size`` entries, recycled if one is unused."""
+        while True:
+            try:
+                buf = self._free.pop()
+            except IndexError:
+                return np.empty(size)
+            if buf.size == size and _refcount(buf) == _SOLE_OWNER_REFCOUNT:
+                return buf
+            # Still referenced by a live cache (it stays valid there) or the wrong size: forget.
+
+    def give(self, buf: np.ndarray) -> None:
+        """Remember ``buf`` so that a later :meth:`take` may reuse it once it is unused."""
+        if len(self._free) < self._max_buffers:
+            self._free.append(buf)
+
+
+# ---------------------------------------------------------------------------------------------
+# linear model
+
+
+class LinearModel:
+    r"""Linear model: :math:`\text{out} = X\,\text{coef}^\top + \text{intercept}`.
+
+    Each raw output ``k`` is an affine function of the features,
+
+    .. math::
+
+        \text{out}_{ik} = \sum_j X_{ij}\,\text{coef}_{kj} + \text{intercept}_k .
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features (columns of ``X``).
+    n_outputs : int
+        Number of raw outputs (columns of ``out``).
+    fit_intercept : bool, default=True
+        Whether ``theta`` holds an intercept per output. If False the intercept is fixed at 0.
+
+    Attributes
+    ----------
+    n_coef : int
+        Length of ``theta``: ``n_outputs * n_features`` plus ``n_outputs`` if
+        ``fit_intercept``.
+    n_weights : int
+        ``n_outputs * n_features``: ``theta[:n_weights]`` is ``coef`` raveled in C order (the
+        penalised part); the intercept, if any, is ``theta[n_weights:]``.
+
+    Notes
+    -----
+    With :math:`G` = ``grad_out`` and a direction :math:`v = (V, v_b)` in ``theta``-layout,
+
+    .. math::
+
+        \frac{\partial}{\partial\,\text{coef}} \sum G \odot \text{out} = G^\top X, \qquad
+        \frac{\partial}{\partial\,\text{intercept}} \sum G \odot \text{out} = \mathbf 1^\top G,
+        \qquad J v = X V^\top + \mathbf 1 v_b^\top .
+    """
+
+    def __init__(self, n_features: int, n_outputs: int, fit_intercept: bool = True) -> None:
+        self.n_features = _check_positive_int(n_features, "n_features")
+        self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
+        self.fit_intercept = bool(fit_intercept)
+        self.n_weights = self.n_outputs * self.n_features
+        self.n_coef = self.n_weights + (self.n_outputs if self.fit_intercept else 0)
+
+    def __repr__(self) -> str:
+        return (
+            f"LinearModel(n_features={self.n_features}, n_outputs={self.n_outputs}, "
+            f"fit_intercept={self.fit_intercept})"
+        )
+
+    def _coef(self, theta: np.ndarray) -> np.ndarray:
+        """View of ``coef`` (n_outputs, n_features) inside ``theta``."""
+        return theta[: self.n_weights].reshape(self.n_outputs, self.n_features)
+
+    def init_params(
+        self, random_state: int | np.random.RandomState | None, out_init: np.ndarray
+    ) -> np.ndarray:
+        """Return the starting ``theta``: zero coefficients, intercept ``out_init``.
+
+        Parameters
+        ----------
+        random_state : int, RandomState instance or None
+            Ignored (the start is deterministic); accepted for protocol compatibility.
+        out_init : array-like of shape (n_outputs,)
+            Raw outputs of the best constant model (the loss's ``init_raw``); becomes the
+            intercept. A scalar is broadcast. Ignored if ``fit_intercept=False``.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_coef,)
+            Starting parameters; with them ``out`` equals ``out_init`` on every row.
+        """
+        out_init = _check_out_init(out_init, self.n_outputs, type(self).__name__)
+        theta = np.zeros(self.n_coef)
+        if self.fit_intercept:
+            theta[self.n_weights :] = out_init
+        return theta
+
+    def forward(
+        self, theta: np.ndarray, X: np.ndarray, *, need_cache: bool = True
+    ) -> tuple[np.ndarray, object]:
+        """Compute the raw outputs ``out = X @ coef.T + intercept``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            Parameters in the layout described in the module docstring.
+        X : ndarray of shape (n_samples, n_features)
+            Input data, float64.
+        need_cache : bool, default=True
+            Whether to return what ``backward`` and ``jvp`` need.
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_outputs)
+            Raw outputs (a new array).
+        cache : object
+            Opaque data for ``backward``/``jvp`` (a reference to ``X``), or None if
+            ``need_cache=False``.
+        """
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        X = _check_X(X, self.n_features, type(self).__name__)
+        out = X @ self._coef(theta).T
+        if self.fit_intercept:
+            out += theta[self.n_weights :]
+        return out, (X if need_cache else None)
+
+    def backward(self, theta: np.ndarray, cache: object, grad_out: np.ndarray) -> np.ndarray:
+        r"""Back-propagate ``grad_out`` into the gradient with respect to ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            The parameters ``forward`` was called with (unused by the linear model).
+        cache : object
+            The cache returned by ``forward(theta, X)``.
+        grad_out : ndarray of shape (n_samples, n_outputs)
+            :math:`G`, typically the derivative of the objective with respect to ``out``.
+
+        Returns
+        -------
+        grad_theta : ndarray of shape (n_coef,)
+            :math:`\nabla_\theta \sum_{ik} G_{ik}\,\text{out}_{ik}`: ``[(G.T @ X).ravel(),
+            G.sum(axis=0)]``.
+        """
+        X = cache
+        grad_out = _check_out_like(
+            grad_out, X.shape[0], self.n_outputs, "grad_out", type(self).__name__
+        )
+        grad = np.empty(self.n_coef)
+        np.matmul(grad_out.T, X, out=self._coef(grad))
+        if self.fit_intercept:
+            np.sum(grad_out, axis=0, out=grad[self.n_weights :])
+        return grad
+
+    def jvp(self, theta: np.ndarray, cache: object, v: np.ndarray) -> np.ndarray:
+        r"""Jacobian-vector product: the derivative of ``out`` along the direction ``v``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            The parameters ``forward`` was called with (unused by the linear model).
+        cache : object
+            The cache returned by ``forward(theta, X)``.
+        v : ndarray of shape (n_coef,)
+            Direction in parameter space, in ``theta``'s layout.
+
+        Returns
+        -------
+        d_out : ndarray of shape (n_samples, n_outputs)
+            :math:`J v = X V^\top + v_b`, where :math:`V` and :math:`v_b` are the coef and
+            intercept parts of ``v``.
+        """
+        X = cache
+        v = _check_theta(v, self.n_coef, type(self).__name__)
+        d_out = X @ self._coef(v).T
+        if self.fit_intercept:
+            d_out += v[self.n_weights :]
+        return d_out
+
+    def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Split ``theta`` into named arrays (copies, safe to store as fitted attributes).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            Parameters.
+
+        Returns
+        -------
+        params : dict
+            ``"coef"``: ndarray of shape (n_outputs, n_features); ``"intercept"``: ndarray of
+            shape (n_outputs,), zeros if ``fit_intercept=False``.
+        """
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        coef = self._coef(theta).copy()
+        if self.fit_intercept:
+            intercept = theta[self.n_weights :].copy()
+        else:
+            intercept = np.zeros(self.n_outputs)
+        return {"coef": coef, "intercept": intercept}
+
+    def pack(self, params: dict) -> np.ndarray:
+        """Build ``theta`` from named arrays; the inverse of :meth:`unpack`.
+
+        Parameters
+        ----------
+        params : dict
+            ``"coef"``: array-like of shape (n_outputs, n_features), or (n_features,) when
+            ``n_outputs == 1``; ``"intercept"`` (optional, default 0): array-like of shape
+            (n_outputs,), or a scalar when ``n_outputs == 1``.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_coef,)
+            A new parameter vector.
+
+        Raises
+        ------
+        ValueError
+            If a shape does not match, or a non-zero intercept is given to a model with
+            ``fit_intercept=False``.
+        """
+        name = type(self).__name__
+        coef = np.asarray(params["coef"], dtype=np.float64)
+        if self.n_outputs == 1 and coef.ndim == 1:
+            coef = coef[np.newaxis, :]
+        coef = _check_param(coef, (self.n_outputs, self.n_features), "coef", name)
+        intercept = np.asarray(params.get("intercept", 0.0), dtype=np.float64)
+        if intercept.ndim == 0 and self.n_outputs == 1:
+            intercept = intercept.reshape(1)
+        if intercept.ndim == 0 and float(intercept) == 0.0:
+            intercept = np.zeros(self.n_outputs)
+        intercept = _check_param(intercept, (self.n_outputs,), "intercept", name)
+        theta = np.empty(self.n_coef)
+        theta[: self.n_weights] = coef.ravel()
+        if self.fit_intercept:
+            theta[self.n_weights :] = intercept
+        elif np.any(intercept != 0.0):
+            raise ValueError(f"{name}: a non-zero intercept needs fit_intercept=True.")
+        return theta
+
+
+# ---------------------------------------------------------------------------------------------
+# multi-layer perceptron
+
+
+class _MLPCache(NamedTuple):
+    """What :meth:`MLPModel.forward` keeps for ``backward`` and ``jvp``."""
+
+    X: np.ndarray
+    hidden: list[np.ndarray]  # post-activation outputs a_1..a_L of the hidden layers
+
+
+class MLPModel:
+    r"""Fully connected feed-forward network with an identity output layer.
+
+    With :math:`a_0 = X` and :math:`L` hidden layers,
+
+    .. math::
+
+        z_l = a_{l-1} W_{l-1} + b_{l-1}, \quad a_l = f(z_l) \quad (l = 1, \dots, L), \qquad
+        \text{out} = a_L W_L + b_L ,
+
+    where :math:`f` is the hidden activation, :math:`W_l` has shape
+    ``(layer_units[l], layer_units[l + 1])`` and the output layer is the identity, so ``out``
+    is the raw (link-space) prediction. This is scikit-learn's ``MLPRegressor`` network.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    n_outputs : int
+        Number of raw outputs.
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer. An empty sequence gives a linear model (no hidden layer).
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden-layer activation; any key of :data:`ACTIVATIONS`.
+
+    Attributes
+    ----------
+    hidden_layer_sizes : tuple of int
+        The hidden widths.
+    layer_units : list of int
+        ``[n_features, *hidden_layer_sizes, n_outputs]``.
+    n_weights : int
+        :math:`\sum_l` ``layer_units[l] * layer_units[l + 1]``; ``theta[:n_weights]`` holds
+        ``W_0, ..., W_L`` raveled in C order.
+    n_coef : int
+        ``n_weights`` plus the number of biases, ``sum(layer_units[1:])``.
+
+    Notes
+    -----
+    Back-propagation, with :math:`\delta_{L+1} = G` (``grad_out``):
+
+    .. math::
+
+        \nabla_{W_l} = a_l^\top \delta_{l+1}, \quad \nabla_{b_l} = \mathbf 1^\top \delta_{l+1},
+        \quad \delta_l = (\delta_{l+1} W_l^\top) \odot f'(z_l) ,
+
+    for :math:`l = L, \dots, 0`; :math:`\delta_0` (with respect to ``X``) is never formed.
+    Forward mode (``jvp``), for a direction :math:`(\dot W_l, \dot b_l)` and :math:`\dot a_0 = 0`:
+
+    .. math::
+
+        \dot z_{l+1} = \dot a_l W_l + a_l \dot W_l + \dot b_l, \quad
+        \dot a_{l+1} = f'(z_{l+1}) \odot \dot z_{l+1}, \qquad J v = \dot z_{L+1} .
+
+    Samples are processed in blocks of rows so that per-block intermediates stay in cache;
+    the result does not depend on the block size up to floating-point summation order.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
+    ) -> None:
+        self.n_features = _check_positive_int(n_features, "n_features")
+        self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
+        if isinstance(hidden_layer_sizes, numbers.Integral):
+            hidden_layer_sizes = (hidden_layer_sizes,)
+        self.hidden_layer_sizes = tuple(
+            _check_positive_int(h, "each hidden layer size") for h in hidden_layer_sizes
+        )
+        if not isinstance(activation, str) or activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}."
+            )
+        self.activation = activation
+        self._act = ACTIVATIONS[activation]
+        self.layer_units = [self.n_features, *self.hidden_layer_sizes, self.n_outputs]
+        self.n_layers = len(self.layer_units)
+
+        # (start, stop, shape) of every W_l, then (start, stop) of every b_l, in theta.
+        self._w_index: list[tuple[int, int, tuple[int, int]]] = []
+        self._b_index: list[tuple[int, int]] = []
+        start = 0
+        for fan_in, fan_out in zip(self.layer_units[:-1], self.layer_units[1:]):
+            self._w_index.append((start, start + fan_in * fan_out, (fan_in, fan_out)))
+            start += fan_in * fan_out
+        self.n_weights = start
+        for fan_out in self.layer_units[1:]:
+            self._b_index.append((start, start + fan_out))
+            start += fan_out
+        self.n_coef = start
+        self._pool = _BufferPool()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_pool"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._pool = _BufferPool()
+
+    def __repr__(self) -> str:
+        return (
+            f"MLPModel(n_features={self.n_features}, n_outputs={self.n_outputs}, "
+            f"hidden_layer_sizes={self.hidden_layer_sizes}, activation={self.activation!r})"
+        )
+
+    def _views(self, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views ``W_0..W_L`` and ``b_0..b_L`` into ``theta`` (writes go to ``theta``)."""
+        coefs = [theta[s:e].reshape(shape) for s, e, shape in self._w_index]
+        intercepts = [theta[s:e] for s, e in self._b_index]
+        return coefs, intercepts
+
+    def _block_rows(self, n_samples: int) -> int:
+        return max(1, min(n_samples, _BLOCK_ELEMENTS // max(self.layer_units[1:])))
+
+    def init_params(
+        self, random_state: int | np.random.RandomState | None, out_init: np.ndarray
+    ) -> np.ndarray:
+        r"""Return a Glorot-uniform starting ``theta``, with the output bias at ``out_init``.
+
+        As scikit-learn's ``MLPRegressor._init_coef``: for each layer in turn, ``W_l`` and then
+        ``b_l`` are drawn from :math:`U(-r_l, r_l)`,
+        :math:`r_l = \sqrt{c / (\text{fan\_in} + \text{fan\_out})}` with :math:`c` = 2 for the
+        logistic activation and 6 otherwise, from
+        ``sklearn.utils.check_random_state(random_state)`` in the same order and with the
+        same calls as scikit-learn, so all weights and hidden biases equal those of an
+        ``MLPRegressor`` with the same ``random_state``. The output bias ``b_L`` is still drawn
+        (to keep the random stream aligned) but then replaced by ``out_init``, so that the
+        initial network predicts roughly the loss's best constant.
+
+        Parameters
+        ----------
+        random_state : int, RandomState instance or None
+            Seed or generator; an instance is advanced, None uses NumPy's global generator.
+        out_init : array-like of shape (n_outputs,)
+            Raw outputs of the best constant model (the loss's ``init_raw``); becomes
+            ``b_L``. A scalar is broadcast.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_coef,)
+            Starting parameters.
+        """
+        out_init = _check_out_init(out_init, self.n_outputs, type(self).__name__)
+        rng = check_random_state(random_state)
+        theta = np.empty(self.n_coef)
+        coefs, intercepts = self._views(theta)
+        factor = self._act.init_factor
+        for W, b in zip(coefs, intercepts):
+            fan_in, fan_out = W.shape
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            b[...] = rng.uniform(-bound, bound, fan_out)
+        intercepts[-1][...] = out_init
+        return theta
+
+    def forward(
+        self, theta: np.ndarray, X: np.ndarray, *, need_cache: bool = True
+    ) -> tuple[np.ndarray, object]:
+        """Compute the raw outputs of the network.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            Parameters in the layout described in the module docstring.
+        X : ndarray of shape (n_samples, n_features)
+            Input data, float64.
+        need_cache : bool, default=True
+            Whether to keep the hidden activations for ``backward``/``jvp``. Without the cache
+            only one block of rows per hidden layer is kept in memory (prediction).
+
+        Returns
+        -------
+        out : ndarray of shape (n_samples, n_outputs)
+            Raw outputs (a new array).
+        cache : object
+            Opaque data for ``backward``/``jvp`` (``X`` and every hidden layer's activations,
+            ``n_samples * sum(hidden_layer_sizes)`` floats), or None if ``need_cache=False``.
+        """
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        X = _check_X(X, self.n_features, type(self).__name__)
+        coefs, intercepts = self._views(theta)
+        act = self._act.function
+        n = X.shape[0]
+        rows = self._block_rows(n)
+        if need_cache:
+            # All hidden activations live in one pooled buffer, layer after layer.
+            buf = self._pool.take(n * sum(self.hidden_layer_sizes))
+            hidden, offset = [], 0
+            for h in self.hidden_layer_sizes:
+                hidden.append(buf[offset : offset + n * h].reshape(n, h))
+                offset += n * h
+            self._pool.give(buf)
+        else:
+            hidden = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
+        out = np.empty((n, self.n_outputs))
+        n_hidden = len(hidden)
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            a = X[start:stop]
+            for l in range(n_hidden):
+                z = hidden[l][start:stop] if need_cache else hidden[l][: stop - start]
+                _matmul(a, coefs[l], out=z)
+                z += intercepts[l]
+                act(z)
+                a = z
+            o = out[start:stop]
+            _matmul(a, coefs[-1], out=o)
+            o += intercepts[-1]
+        return out, (_MLPCache(X, hidden) if need_cache else None)
+
+    def backward(self, theta: np.ndarray, cache: object, grad_out: np.ndarray) -> np.ndarray:
+        r"""Back-propagate ``grad_out`` into the gradient with respect to ``theta``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            The parameters ``forward`` was called with.
+        cache : object
+            The cache returned by ``forward(theta, X)``.
+        grad_out : ndarray of shape (n_samples, n_outputs)
+            :math:`G`, typically the derivative of the objective with respect to ``out``.
+
+        Returns
+        -------
+        grad_theta : ndarray of shape (n_coef,)
+            :math:`\nabla_\theta \sum_{ik} G_{ik}\,\text{out}_{ik}` in ``theta``'s layout (see
+            the class Notes for the recursion).
+        """
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        X, hidden = cache
+        n = X.shape[0]
+        grad_out = np.ascontiguousarray(
+            _check_out_like(grad_out, n, self.n_outputs, "grad_out", type(self).__name__)
+        )
+        coefs, _ = self._views(theta)
+        deriv = self._act.derivative
+        rows = self._block_rows(n)
+        ones = np.ones(rows)
+        deltas = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
+        grad = np.zeros(self.n_coef)
+        # With several blocks, each block's gradient goes to `part` and is added into `grad`.
+        part = grad if n <= rows else np.empty(self.n_coef)
+        p_coefs, p_intercepts = self._views(part)
+        n_hidden = len(hidden)
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            d = grad_out[start:stop]
+            for l in range(n_hidden, -1, -1):
+                a = hidden[l - 1][start:stop] if l else X[start:stop]
+                np.matmul(a.T, d, out=p_coefs[l])
+                np.matmul(ones[: stop - start], d, out=p_intercepts[l])
+                if l:
+                    d_prev = deltas[l - 1][: stop - start]
+                    _matmul(d, coefs[l].T, out=d_prev)
+                    deriv(a, d_prev)
+                    d = d_prev
+            if part is not grad:
+                grad += part
+        return grad
+
+    def jvp(self, theta: np.ndarray, cache: object, v: np.ndarray) -> np.ndarray:
+        r"""Jacobian-vector product: the derivative of ``out`` along the direction ``v``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            The parameters ``forward`` was called with.
+        cache : object
+            The cache returned by ``forward(theta, X)``.
+        v : ndarray of shape (n_coef,)
+            Direction in parameter space, in ``theta``'s layout.
+
+        Returns
+        -------
+        d_out : ndarray of shape (n_samples, n_outputs)
+            :math:`J v`, computed in forward mode (see the class Notes).
+        """
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        v = _check_theta(v, self.n_coef, type(self).__name__)
+        X, hidden = cache
+        n = X.shape[0]
+        coefs, _ = self._views(theta)
+        d_coefs, d_intercepts = self._views(v)
+        deriv = self._act.derivative
+        rows = self._block_rows(n)
+        dz_buf = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
+        tmp_buf = [np.empty((rows, h)) for h in self.layer_units[2:]]
+        d_out = np.empty((n, self.n_outputs))
+        n_hidden = len(hidden)
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            m = stop - start
+            a = X[start:stop]
+            da = None
+            for l in range(n_hidden + 1):
+                dz = dz_buf[l][:m] if l < n_hidden else d_out[start:stop]
+                _matmul(a, d_coefs[l], out=dz)
+                dz += d_intercepts[l]
+                if da is not None:
+                    t = tmp_buf[l - 1][:m]
+                    _matmul(da, coefs[l], out=t)
+                    dz += t
+                if l < n_hidden:
+                    a = hidden[l][start:stop]
+                    deriv(a, dz)
+                    da = dz
+        return d_out
+
+    def unpack(self, theta: np.ndarray) -> dict[str, list[np.ndarray]]:
+        """Split ``theta`` into per-layer arrays (copies, safe to store as fitted attributes).
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_coef,)
+            Parameters.
+
+        Returns
+        -------
+        params : dict
+            ``"coefs"``: list of ``W_l``, ndarrays of shape (layer_units[l],
+            layer_units[l + 1]); ``"intercepts"``: list of ``b_l``, ndarrays of shape
+            (layer_units[l + 1],). These match ``MLPRegressor.coefs_`` and ``intercepts_``.
+        """
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        coefs, intercepts = self._views(theta)
+        return {
+            "coefs": [W.copy() for W in coefs],
+            "intercepts": [b.copy() for b in intercepts],
+        }
+
+    def pack(self, params: dict) -> np.ndarray:
+        """Build ``theta`` from per-layer arrays; the inverse of :meth:`unpack`.
+
+        Parameters
+        ----------
+        params : dict
+            ``"coefs"`` and ``"intercepts"``: sequences of ``n_layers - 1`` array-likes with
+            the shapes returned by :meth:`unpack` (e.g. an ``MLPRegressor``'s ``coefs_`` and
+            ``intercepts_``).
+
+        Returns
+        -------
+        theta : ndarray of shape (n_coef,)
+            A new parameter vector.
+
+        Raises
+        ------
+        ValueError
+            If the number of layers or a shape does not match.
+        """
+        name = type(self).__name__
+        coefs_in, intercepts_in = list(params["coefs"]), list(params["intercepts"])
+        n_layers = self.n_layers - 1
+        if len(coefs_in) != n_layers or len(intercepts_in) != n_layers:
+            raise ValueError(
+                f"{name}: expected {n_layers} coefs and intercepts; got {len(coefs_in)} and "
+                f"{len(intercepts_in)}."
+            )
+        theta = np.empty(self.n_coef)
+        coefs, intercepts = self._views(theta)
+        for l, (W, b) in enumerate(zip(coefs, intercepts)):
+            W[...] = _check_param(coefs_in[l], W.shape, f"coefs[{l}]", name)
+            b[...] = _check_param(intercepts_in[l], b.shape, f"intercepts[{l}]", name)
+        return theta
+
+
+#: Models by name; the estimators build one from its name and the tests run over all of them.
+MODELS: dict[str, type] = {"linear": LinearModel, "mlp": MLPModel}

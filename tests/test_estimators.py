@@ -1,0 +1,308 @@
+"""Behaviour of LinearRegressor and MLPRegressor as a scikit-learn user meets it."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import get_tags
+
+from sklik import LinearRegressor, MLPRegressor
+from sklik.losses import LOSSES, GaussianNLLLoss, HuberLoss
+
+ESTIMATORS = [LinearRegressor, MLPRegressor]
+FAST_MLP = {"hidden_layer_sizes": (16,), "max_iter": 300, "random_state": 0}
+
+
+def _make(Est, loss, **kwargs):
+    return Est(loss, **({**FAST_MLP, **kwargs} if Est is MLPRegressor else kwargs))
+
+
+def _data(loss_name, n=300, p=4, seed=0, n_targets=None):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    coef = rng.normal(size=(p, n_targets or 1)) * 0.5
+    eta = X @ coef + 0.5
+    y = (
+        rng.poisson(np.exp(eta)).astype(float)
+        if loss_name == "poisson_nll"
+        else eta + rng.normal(scale=0.3, size=eta.shape)
+    )
+    return X, (y[:, 0] if n_targets is None else y)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+# --- API and fitted attributes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_fit_predict_shapes_and_attributes(Est, loss):
+    X, y = _data(loss)
+    est = _make(Est, loss).fit(X, y)
+    assert est.loss == loss and est.loss_ == LOSSES[loss]()
+    assert est.n_iter_ >= 1 and est.n_features_in_ == 4 and np.isfinite(est.objective_)
+    mean, std = est.predict(X, return_std=True)
+    assert mean.shape == std.shape == (300,)
+    assert np.all(np.isfinite(mean)) and np.all(std > 0)
+    if loss == "poisson_nll":
+        assert np.all(mean > 0)
+        assert_allclose(std, np.sqrt(mean))
+    assert_allclose(est.predict(X), mean)
+    if Est is LinearRegressor:
+        assert est.coef_.shape == (4,) and isinstance(est.intercept_, float)
+        assert hasattr(est, "log_var_coef_") == (loss == "gaussian_nll")
+    else:
+        assert [c.shape for c in est.coefs_] == [(4, 16), (16, LOSSES[loss].n_params)]
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "gaussian_nll", "poisson_nll"])
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_multioutput(Est, loss):
+    X, Y = _data(loss, n_targets=3)
+    est = _make(Est, loss).fit(X, Y)
+    mean, std = est.predict(X, return_std=True)
+    assert mean.shape == std.shape == (300, 3)
+    if Est is LinearRegressor:
+        assert est.coef_.shape == (3, 4) and est.intercept_.shape == (3,)
+        single = LinearRegressor(loss, tol=1e-10).fit(X, Y[:, 1])
+        joint = LinearRegressor(loss, tol=1e-10).fit(X, Y)
+        # targets are independent in the objective, so the joint fit equals separate fits
+        assert_allclose(joint.coef_[1], single.coef_, rtol=1e-5, atol=1e-7)
+
+
+def test_loss_instance_is_cloned_and_tunable():
+    X, y = _data("huber")
+    loss = HuberLoss(delta=0.5)
+    est = LinearRegressor(loss).fit(X, y)
+    assert est.loss is loss and est.loss_ == loss and est.loss_ is not loss
+    search = GridSearchCV(LinearRegressor(HuberLoss()), {"loss__delta": [0.1, 1.0, 5.0]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_["loss__delta"] in {0.1, 1.0, 5.0}
+    assert search.best_estimator_.loss_.delta == search.best_params_["loss__delta"]
+    assert search.cv_results_["params"][0]["loss__delta"] == 0.1
+
+
+def test_gridsearch_over_losses_in_a_pipeline_with_pandas():
+    X, y = _data("mse")
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    pipe = make_pipeline(StandardScaler(), LinearRegressor())
+    search = GridSearchCV(pipe, {"linearregressor__loss": ["mse", "l1", "huber"]}, cv=3)
+    search.fit(df, pd.Series(y))
+    assert search.best_estimator_[-1].loss_.name in {"mse", "l1", "huber"}
+    est = LinearRegressor().fit(df, y)
+    assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+    with pytest.warns(UserWarning, match="feature names"):
+        est.predict(X)
+    scores = cross_validate(make_pipeline(StandardScaler(), MLPRegressor(**FAST_MLP)), df, y, cv=3)
+    assert np.all(scores["test_score"] > 0.5)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_pickle_and_clone_roundtrip(Est):
+    X, y = _data("gaussian_nll")
+    est = _make(Est, "gaussian_nll").fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    assert_allclose(again.predict(X, return_std=True), est.predict(X, return_std=True))
+    fresh = clone(est)
+    assert not hasattr(fresh, "n_iter_") and fresh.get_params() == est.get_params()
+
+
+def test_pipeline_forwards_return_std():
+    X, y = _data("gaussian_nll")
+    pipe = make_pipeline(StandardScaler(), LinearRegressor("gaussian_nll")).fit(X, y)
+    mean, std = pipe.predict(X, return_std=True)
+    assert mean.shape == std.shape == (300,)
+
+
+def test_tags_follow_the_loss():
+    assert get_tags(LinearRegressor("poisson_nll")).target_tags.positive_only
+    assert not get_tags(LinearRegressor("mse")).target_tags.positive_only
+    assert get_tags(MLPRegressor(GaussianNLLLoss())).target_tags.multi_output
+
+
+# --- solvers, convergence, warm start -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "loss, solver",
+    [("mse", "lstsq"), ("l1", "highs"), ("huber", "newton"), ("poisson_nll", "newton")]
+    + [("gaussian_nll", "lbfgs"), ("smooth_l1", "newton")],
+)
+def test_auto_solver_agrees_with_lbfgs(loss, solver):
+    X, y = _data(loss)
+    auto = LinearRegressor(loss).fit(X, y)
+    explicit = LinearRegressor(loss, solver=solver).fit(X, y)
+    lbfgs = LinearRegressor(loss, solver="lbfgs", tol=1e-10, max_iter=10000).fit(X, y)
+    assert_allclose(auto.coef_, explicit.coef_)
+    assert auto.objective_ <= lbfgs.objective_ + 1e-9
+    rtol = 1e-3 if loss == "l1" else 1e-5  # L-BFGS only approaches the kinked L1 optimum
+    assert_allclose(auto.coef_, lbfgs.coef_, rtol=rtol, atol=rtol)
+
+
+def test_solver_loss_mismatch_is_a_clear_error():
+    X, y = _data("huber")
+    with pytest.raises(ValueError, match="solver='lstsq' cannot minimise HuberLoss"):
+        LinearRegressor("huber", solver="lstsq").fit(X, y)
+    with pytest.raises(ValueError, match="'highs' only loss='l1' with alpha=0"):
+        LinearRegressor("l1", solver="highs", alpha=0.1).fit(X, y)
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_convergence_warning_names_max_iter_and_tol(Est):
+    X, y = _data("gaussian_nll")
+    est = _make(Est, "gaussian_nll", max_iter=2, tol=1e-12)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=2, tol=1e-12"):
+        est.fit(X, y)
+    assert est.n_iter_ == 2 and np.all(np.isfinite(est.predict(X)))
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_warm_start_continues_from_the_previous_solution(Est):
+    X, y = _data("gaussian_nll")
+    est = _make(Est, "gaussian_nll", max_iter=5).fit(X, y)
+    first = est.objective_
+    est.set_params(warm_start=True).fit(X, y)
+    assert est.objective_ < first
+    cold = _make(Est, "gaussian_nll", max_iter=5).fit(X, y)
+    assert cold.objective_ == pytest.approx(first)
+
+
+def test_exp_overflow_is_guarded():
+    X, y = _data("poisson_nll")
+    est = LinearRegressor("poisson_nll").fit(X, y)
+    mean, std = est.predict(X * 1e4, return_std=True)
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(std))
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_bad_input_raises_clear_errors(Est):
+    X, y = _data("mse", n=20)
+    est = _make(Est, "mse")
+    for bad_X, match in [
+        (np.where(np.arange(80).reshape(20, 4) == 5, np.nan, X), "NaN"),
+        (np.where(np.arange(80).reshape(20, 4) == 5, np.inf, X), "infinity"),
+        (X[:, 0], "Expected 2D array"),
+        (np.full((20, 4), "a"), "could not convert|numeric"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            est.fit(bad_X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(X, np.where(np.arange(20) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        est.fit(X, y[:-1])
+    for sw, match in [
+        (-np.ones(20), "Negative values"),
+        (np.r_[np.inf, np.ones(19)], "infinity"),
+        (np.ones(19), "sample_weight.shape"),
+        (np.zeros(20), "at least one non-zero"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            est.fit(X, y, sample_weight=sw)
+    with pytest.raises(ValueError, match="Poisson"):
+        _make(Est, "poisson_nll").fit(X, y - 10)
+    est.fit(X, y)
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        est.predict(X[:, :3])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"alpha": -1.0}, "'alpha' parameter"),
+        ({"loss": "hinge"}, "'loss' parameter"),
+        ({"max_iter": 0}, "'max_iter' parameter"),
+        ({"tol": 0.0}, "'tol' parameter"),
+        ({"loss": HuberLoss(delta=-1.0)}, "delta must be > 0"),
+    ],
+)
+@pytest.mark.parametrize("Est", ESTIMATORS)
+def test_invalid_parameters_name_the_parameter(Est, params, match):
+    X, y = _data("mse", n=20)
+    with pytest.raises(ValueError, match=match):
+        _make(Est, **{"loss": "mse", **params}).fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(0,), (3, -1), (2.5,)])
+def test_invalid_hidden_layer_sizes(sizes):
+    X, y = _data("mse", n=20)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        MLPRegressor(hidden_layer_sizes=sizes).fit(X, y)
+
+
+# --- the models learn what they should ------------------------------------------------------------
+
+
+def _nonlinear(loss_name, n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 2))
+    f = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] ** 2
+    if loss_name == "poisson_nll":
+        return X, rng.poisson(np.exp(f)).astype(float)
+    return X, f + rng.normal(scale=0.2, size=n)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_mlp_beats_linear_on_nonlinear_data(loss):
+    X, y = _nonlinear(loss, 800, 0)
+    X_test, y_test = _nonlinear(loss, 2000, 1)
+    linear = LinearRegressor(loss).fit(X, y)
+    mlp = MLPRegressor(
+        loss, hidden_layer_sizes=(32,), activation="tanh", max_iter=1000, random_state=0
+    )
+    mlp.fit(X, y)
+    held_out = LOSSES[loss]()
+    args = (lambda est: (est.predict(X_test),)) if loss != "gaussian_nll" else None
+    if loss == "gaussian_nll":
+        r_lin, r_mlp = (est._raw(X_test)[0][:, :, 0] for est in (linear, mlp))
+        l_lin = held_out.raw_loss(y_test, r_lin).mean()
+        l_mlp = held_out.raw_loss(y_test, r_mlp).mean()
+    elif loss == "poisson_nll":
+        l_lin, l_mlp = (held_out(np.log(est.predict(X_test)), y_test) for est in (linear, mlp))
+    else:
+        l_lin, l_mlp = (held_out(*args(est), y_test) for est in (linear, mlp))
+    assert l_mlp < l_lin - 0.1 * abs(l_lin)
+
+
+def test_mlp_gaussian_std_tracks_the_true_noise():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(1500, 1))
+    true_std = 0.1 + 0.4 * np.abs(X[:, 0])
+    y = np.sin(2 * X[:, 0]) + rng.normal(size=1500) * true_std
+    est = MLPRegressor(
+        "gaussian_nll", hidden_layer_sizes=(16,), activation="tanh", max_iter=800, random_state=0
+    ).fit(X, y)
+    grid = np.linspace(-1.8, 1.8, 50)[:, None]
+    _, std = est.predict(grid, return_std=True)
+    truth = 0.1 + 0.4 * np.abs(grid[:, 0])
+    assert np.corrcoef(std, truth)[0, 1] > 0.95
+    assert_allclose(std, truth, rtol=0.25)
+
+
+# Gaussian noise of sd 0.3: the Normal fit recovers 0.3; the Laplace fit has scale
+# b = E|r| = 0.3 sqrt(2/pi), so its sd is sqrt(2) b = 0.3 * 2 / sqrt(pi); the Huber density
+# (delta=1 on residuals of sd 0.3, nearly all in the quadratic core) lies in between.
+@pytest.mark.parametrize(
+    "loss, low, high",
+    [("mse", 0.294, 0.306), ("l1", 0.3385 * 0.98, 0.3385 * 1.02), ("huber", 0.3, 0.3385)],
+)
+def test_constant_scale_std_matches_the_residual_spread(loss, low, high):
+    X, y = _data("mse", n=20000)
+    _, std = LinearRegressor(loss).fit(X, y).predict(X[:5], return_std=True)
+    assert np.all((low < std) & (std < high)) and np.ptp(std) == 0
