@@ -224,10 +224,9 @@ class LinearRegressor(_BaseRegressor):
 
     where :math:`\ell_i` is the torch elementwise loss of sample :math:`i` (averaged over
     targets), :math:`s_i` the sample weight and :math:`w` all coefficients (never the
-    intercepts). Relation to scikit-learn: ``loss="mse"`` with ``alpha=a`` equals
-    ``Ridge(alpha=a * n / 2)`` (sklik's MSE is the full, not half, squared error, averaged
-    rather than summed); ``loss="poisson_nll"`` with ``alpha=a`` equals
-    ``PoissonRegressor(alpha=a)``.
+    intercepts). Relation to scikit-learn: ``loss="mse"`` with ``alpha=a`` on ``n`` samples
+    equals ``Ridge(alpha=a * n / 2)`` (sklik averages the full squared error, Ridge sums it);
+    ``loss="poisson_nll"`` with ``alpha=a`` equals ``PoissonRegressor(alpha=a)``.
 
     Parameters
     ----------
@@ -391,8 +390,8 @@ class MLPRegressor(_BaseRegressor):
 
     over all weight matrices :math:`W_l` (biases are not penalised) with exact gradients by
     back-propagation from the loss's gradient. Relation to scikit-learn: sklearn's
-    ``MLPRegressor`` divides its penalty by the number of samples, so its ``alpha=a`` on ``n``
-    samples corresponds to sklik's ``alpha=a / n`` for the same data term.
+    ``MLPRegressor`` minimises half the mean squared error plus ``alpha / (2 n) * ||W||^2``, so
+    its ``alpha=a`` on ``n`` samples corresponds to sklik's ``loss="mse", alpha=2 * a / n``.
 
     Not to be confused with :class:`sklearn.neural_network.MLPRegressor`, which supports only
     the squared error and Poisson losses.
