@@ -225,7 +225,9 @@ class LinearRegressor(_BaseRegressor):
     where :math:`\ell_i` is the torch elementwise loss of sample :math:`i` (averaged over
     targets), :math:`s_i` the sample weight and :math:`w` all coefficients (never the
     intercepts). Relation to scikit-learn: ``loss="mse"`` with ``alpha=a`` on ``n`` samples
-    equals ``Ridge(alpha=a * n / 2)`` (sklik averages the full squared error, Ridge sums it);
+    equals ``Ridge(alpha=a * n / 2)`` (sklik averages the full squared error, Ridge sums it;
+    with sample weights, ``Ridge(alpha=a * sum(sample_weight) / 2)``, times ``n_targets`` for
+    a 2-D ``y``);
     ``loss="poisson_nll"`` with ``alpha=a`` equals ``PoissonRegressor(alpha=a)``.
 
     Parameters
