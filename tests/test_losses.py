@@ -187,6 +187,22 @@ def test_reductions(loss):
 
 
 @each_loss
+@pytest.mark.parametrize("shape", [(100_003,), (301, 333)])
+def test_large_reductions_equal_the_elementwise_path(loss, shape):
+    """Large same-shape inputs take the cache-blocked reduction; it must match "none"."""
+    rng = np.random.default_rng(9)
+    x = rng.uniform(0.01, 4.0, size=shape)  # positive: also valid rates for Poisson
+    t = np.abs(targets_for(loss, shape, rng))
+    extra = [rng.uniform(0.1, 3, size=shape)] if loss.n_params == 2 else []
+    value_none, *grads_none = clone(loss).set_params(reduction="none").value_and_grad(x, t, *extra)
+    for reduction, scale in (("sum", 1.0), ("mean", 1.0 / x.size)):
+        value, *grads = clone(loss).set_params(reduction=reduction).value_and_grad(x, t, *extra)
+        assert value == pytest.approx(value_none.sum() * scale, rel=1e-12)
+        for g, g_none in zip(grads, grads_none, strict=True):
+            assert_allclose(g, g_none * scale, rtol=1e-15)
+
+
+@each_loss
 def test_empty_input(loss):
     extra = [np.empty(0)] if loss.n_params == 2 else []
     with warnings.catch_warnings():
