@@ -1,9 +1,14 @@
 """scikit-learn's estimator checks on every estimator x every registered loss."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklik import LinearRegressor, MLPRegressor
 from sklik.losses import LOSSES
+
+# The checks fit the MLPs with max_iter=100 on data they cannot always fit that fast; the
+# resulting ConvergenceWarnings are expected and say nothing about the API being checked.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 # A small network keeps the ~60 checks per MLP instance fast; the checks only exercise the API.
 ESTIMATORS = [LinearRegressor(loss) for loss in LOSSES] + [
