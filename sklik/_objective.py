@@ -68,6 +68,7 @@ class Objective:
         self._w = (sample_weight / (sample_weight.sum() * k))[:, np.newaxis]
         self._shape = (n, loss.n_params, k)
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
+        self._last: tuple[np.ndarray, float, np.ndarray] | None = None
 
     def raw(self, out: np.ndarray) -> np.ndarray:
         """View model outputs ``(n, n_params * K)`` as loss raw outputs ``(n_params, n, K)``."""
@@ -81,21 +82,31 @@ class Objective:
         weights = theta[: self.model.n_weights]
         return 0.5 * self.alpha * float(weights @ weights), self.alpha * weights
 
-    def value(self, theta: np.ndarray) -> float:
-        """Objective value at ``theta``."""
-        out, _ = self.model.forward(theta, self.X, need_cache=False)
+    def value(self, theta: np.ndarray, out: np.ndarray | None = None) -> float:
+        """Objective value at ``theta`` (``out``: the model's outputs there, if known)."""
+        if out is None:
+            out, _ = self.model.forward(theta, self.X, need_cache=False)
         loss = self.loss.raw_loss(self.y, self.raw(out))
         return float(np.sum(self._w * loss)) + self._penalty(theta)[0]
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Objective value and gradient at ``theta`` (the ``jac=True`` form of scipy)."""
+        """Objective value and gradient at ``theta`` (the ``jac=True`` form of scipy).
+
+        The last evaluation is remembered: solvers often ask for the same point twice (the
+        estimator's finiteness check of the start, a rejected trust-region step).
+        """
+        last = self._last
+        if last is not None and np.array_equal(last[0], theta):
+            return last[1], last[2].copy()
         out, cache = self.model.forward(theta, self.X)
         loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
         grad_raw *= self._w
         grad = self.model.backward(theta, cache, self._out(grad_raw))
         penalty, penalty_grad = self._penalty(theta)
         grad[: self.model.n_weights] += penalty_grad
-        return float(np.sum(self._w * loss)) + penalty, grad
+        value = float(np.sum(self._w * loss)) + penalty
+        self._last = (theta.copy(), value, grad.copy())
+        return value, grad
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha P)\,v` at ``theta``.

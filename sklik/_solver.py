@@ -189,29 +189,39 @@ def least_squares(
     intercept : ndarray of shape (n_targets,)
     """
     c = sample_weight / sample_weight.sum()
-    Xc, yc, x_mean, y_mean = _center(X, y, c, fit_intercept)
-    root = np.sqrt(c)[:, np.newaxis]
-    A = Xc * root
-    B = yc * root
-    norms = np.linalg.norm(A, axis=0)
+    A, B, x_mean, y_mean = _center(X, y, c, fit_intercept)
+    if np.all(sample_weight == sample_weight[0]):
+        weight = 1.0 / X.shape[0]  # c_i for every row: folded into the small matrices
+    else:  # rows times sqrt(c_i); in place only on the centred copy, never on the caller's X
+        root = np.sqrt(c)[:, np.newaxis]
+        if fit_intercept:
+            A *= root
+        else:
+            A = A * root
+        B = B * root
+        weight = 1.0
+    gram = (A.T @ A) * weight
+    rhs = (A.T @ B) * weight
+    norms = np.sqrt(np.diag(gram)).copy()  # column norms of the weighted, centred design
     norms[norms == 0] = 1.0
-    A /= norms
-    # the objective is ||A v - B||^2 / K + alpha/2 ||v / norms||^2 with v = norms * w
+    # the objective is ||A_s v - B_s||^2 / K + alpha/2 ||v / norms||^2 with v = norms * w
     ridge = 0.5 * alpha * y.shape[1] / norms**2
-    gram = A.T @ A
+    gram /= np.outer(norms, norms)
     gram[np.diag_indices_from(gram)] += ridge
     eig = np.linalg.eigvalsh(gram)
     if eig[0] > 0 and eig[-1] / eig[0] < _CHOLESKY_MAX_COND:
-        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), A.T @ B)
+        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), rhs / norms[:, np.newaxis])
     else:
+        As = A * (np.sqrt(weight) / norms)
+        Bs = B * np.sqrt(weight)
         if alpha > 0:
-            A = np.vstack([A, np.diag(np.sqrt(ridge))])
-            B = np.vstack([B, np.zeros((A.shape[1], B.shape[1]))])
+            As = np.vstack([As, np.diag(np.sqrt(ridge))])
+            Bs = np.vstack([Bs, np.zeros((As.shape[1], Bs.shape[1]))])
         # numpy's rank cutoff: singular values below eps * max(shape) * s_max are zero, so
         # weighted and repeated-row versions of a rank-deficient problem give the same
         # minimum-norm solution
-        cond = np.finfo(np.float64).eps * max(A.shape)
-        v = scipy.linalg.lstsq(A, B, cond=cond, lapack_driver="gelsd")[0]
+        cond = np.finfo(np.float64).eps * max(As.shape)
+        v = scipy.linalg.lstsq(As, Bs, cond=cond, lapack_driver="gelsd")[0]
     coef = (v / norms[:, np.newaxis]).T
     return coef, y_mean - coef @ x_mean
 
