@@ -12,6 +12,7 @@ with :math:`\bar\ell_i` the torch elementwise loss of sample :math:`i` averaged 
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any
 
@@ -23,9 +24,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklik import _solver
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
 from sklik._objective import Objective
-from sklik._scale import fit_scale, unit_std
 from sklik._validation import Interval, StrOptions, _fit_context, check_sample_weight
-from sklik.losses import LOSSES, BaseLoss, GaussianNLLLoss, L1Loss, MSELoss, SmoothL1Loss, get_loss
+from sklik.losses import LOSSES, BaseLoss, L1Loss, MSELoss, SmoothL1Loss, get_loss
 
 _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 
@@ -138,10 +138,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = n_iter
         self.n_outputs_ = Y.shape[1]
         self._y_is_1d = one_target
-        self.objective_ = objective.value(theta)
+        out, _ = model.forward(theta, X, need_cache=False)
+        self.objective_ = objective.value(theta, out=out)
         self._set_fitted_params(model.unpack(theta), one_target)
-        self.scale_ = self._fit_residual_scale(model, theta, X, Y, sw, one_target)
-        self._residual_std = None if self.scale_ is None else self.scale_ * unit_std(loss)
+        self.scale_ = None
+        if loss.needs_scale:  # ML scale of the residual density, per target
+            scale = np.array([loss.fit_scale(Y[:, k] - out[:, k], sw) for k in range(Y.shape[1])])
+            self.scale_ = float(scale[0]) if one_target else scale
         return self
 
     def _initial_theta(self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray):
@@ -153,23 +156,100 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         out_init = loss.init_raw(Y, sw).ravel()
         return model.init_params(check_random_state(getattr(self, "random_state", None)), out_init)
 
-    def _fit_residual_scale(self, model, theta, X, Y, sw, one_target):
-        """ML scale of the loss's residual density (constant-scale losses), else None."""
-        loss = self.loss_
-        if loss.n_params != 1 or loss.y_domain[0] >= 0:
-            return None
-        out, _ = model.forward(theta, X, need_cache=False)
-        residuals = Y - out
-        scale = np.array([fit_scale(loss, residuals[:, k], sw) for k in range(Y.shape[1])])
-        return float(scale[0]) if one_target else scale
+    def _fitted_model(self) -> Any:
+        return self._make_model(self.n_features_in_, self.loss_.n_params * self.n_outputs_)
 
-    def _raw(self, X: Any) -> tuple[np.ndarray, bool]:
+    def _raw(self, X: Any) -> np.ndarray:
+        """Raw outputs of shape ``(n_params, n_samples, n_targets)``.
+
+        The target axis is dropped when ``y`` was 1-D.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        model = self._make_model(self.n_features_in_, self.loss_.n_params * self.n_outputs_)
+        model = self._fitted_model()
         out, _ = model.forward(model.pack(self._fitted_params()), X, need_cache=False)
         raw = out.reshape(X.shape[0], self.loss_.n_params, -1).transpose(1, 0, 2)
-        return raw, self._y_is_1d
+        return raw[..., 0] if self._y_is_1d else raw
+
+    def predict_dist(self, X: Any) -> Any:
+        """Predictive distribution of y given each row of X, as a frozen scipy distribution.
+
+        The distribution is the one whose negative log-density is the loss (see the user
+        guide): Normal for ``"mse"`` and ``"gaussian_nll"`` (with the learned variance),
+        Laplace for ``"l1"`` (and ``"smooth_l1"`` with ``beta=0``), Poisson for
+        ``"poisson_nll"``, and :data:`sklik.distributions.huber` (Gaussian core, Laplace
+        tails) for ``"huber"`` and ``"smooth_l1"``. Constant scales are the maximum-likelihood
+        estimates from the training residuals (``scale_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scipy.stats frozen distribution
+            Vectorised over the rows of X (shape ``(n_samples,)``, or ``(n_samples,
+            n_targets)`` for a 2-D y): ``mean``, ``std``, ``pdf``/``pmf``,
+            ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``.
+        """
+        return self.loss_.predictive_distribution(self._raw(X), self.scale_)
+
+    def log_likelihood(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        r"""Log-likelihood of ``y`` under the predictive distribution, on the density scale.
+
+        :math:`\log L = \sum_i s_i \sum_k \log p(y_{ik} \mid x_i)` with the density (the
+        probability mass for ``"poisson_nll"``) of :meth:`predict_dist`; the full density,
+        including the constants that the torch losses omit (``log 2``, ``log y!``,
+        ``0.5 log 2 pi``, the Huber normaliser), so that models fitted with different losses can
+        be compared. Weights act as frequency weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights :math:`s_i`; None means 1.
+
+        Returns
+        -------
+        float
+            The (weighted) total log-likelihood.
+        """
+        dist = self.predict_dist(X)
+        y = np.asarray(y, dtype=np.float64)
+        logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
+        logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
+        sw = check_sample_weight(sample_weight, logp.shape[0])
+        return float(sw @ logp)
+
+    def n_parameters(self) -> int:
+        """Number of estimated parameters.
+
+        All coefficients and biases, plus one scale per target for the constant-scale losses
+        (``scale_``).
+        """
+        check_is_fitted(self)
+        n_scales = self.n_outputs_ if self.loss_.needs_scale else 0
+        return int(self._fitted_model().n_coef) + n_scales
+
+    def aic(self, X: Any, y: Any) -> float:
+        r"""Akaike information criterion :math:`2k - 2\log L` on (X, y).
+
+        ``k`` is :meth:`n_parameters` (the estimated scale counts), ``log L`` is
+        :meth:`log_likelihood`. Lower is better.
+        """
+        return 2.0 * self.n_parameters() - 2.0 * self.log_likelihood(X, y)
+
+    def bic(self, X: Any, y: Any) -> float:
+        r"""Bayesian information criterion :math:`k \log n - 2\log L` on (X, y).
+
+        ``n`` is the number of samples in X; see :meth:`aic`. Lower is better.
+        """
+        n = np.shape(X)[0]
+        return math.log(n) * self.n_parameters() - 2.0 * self.log_likelihood(X, y)
 
     def predict(
         self, X: Any, return_std: bool = False
@@ -195,17 +275,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         y_std : ndarray of the same shape
             Only with ``return_std=True``.
         """
-        raw, one_target = self._raw(X)
+        raw = self._raw(X)
         mean = self.loss_.inverse_link(raw)
         if return_std:
-            if isinstance(self.loss_, GaussianNLLLoss):
-                std = np.sqrt(self.loss_.variance(raw))
-            elif self.scale_ is None:  # Poisson: variance = mean
-                std = np.sqrt(mean)
-            else:
-                std = np.broadcast_to(self._residual_std, mean.shape).copy()
-            return (mean.ravel(), std.ravel()) if one_target else (mean, std)
-        return mean.ravel() if one_target else mean
+            std = self.loss_.predictive_distribution(raw, self.scale_).std()
+            return mean, np.broadcast_to(std, mean.shape).copy()
+        return mean
 
 
 class LinearRegressor(_BaseRegressor):

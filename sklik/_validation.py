@@ -2,9 +2,11 @@
 
 scikit-learn's own estimators validate their hyper-parameters declaratively with
 ``_parameter_constraints`` checked by the ``_fit_context`` decorator; sklik does the same so that
-its errors read exactly like scikit-learn's. Those pieces live in private scikit-learn modules
-(stable since 1.2 and used the same way by scikit-learn-contrib projects), so they are imported
-here and nowhere else.
+its errors read exactly like scikit-learn's. sklik's distribution scorers subclass
+``_BaseScorer``, which gives them scikit-learn's metadata routing (``set_score_request``),
+``sample_weight`` forwarding and repr. Those pieces live in private scikit-learn modules (stable
+since 1.4 and used the same way by scikit-learn-contrib projects), so they are imported here and
+nowhere else.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import numbers
 
 import numpy as np
 from sklearn.base import _fit_context  # noqa: F401  (re-exported)
+from sklearn.metrics._scorer import _BaseScorer  # noqa: F401  (re-exported)
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions  # noqa: F401  (re-exported)
 
-__all__ = ["Interval", "StrOptions", "_fit_context", "check_sample_weight"]
+__all__ = ["Interval", "StrOptions", "_BaseScorer", "_fit_context", "check_sample_weight"]
 
 
 def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:

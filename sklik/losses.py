@@ -45,8 +45,11 @@ import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from scipy import stats
 from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, clone
+
+from sklik.distributions import huber
 
 __all__ = [
     "BaseLoss",
@@ -163,6 +166,9 @@ class BaseLoss(BaseEstimator):
     ----------
     name : str
         Registry key of the loss (``"mse"``, ``"l1"``, ...).
+    metric_name : str
+        Name of its metric: ``sklik.metrics.mean_<metric_name>`` and the scorer
+        ``"neg_mean_<metric_name>"`` (``"squared_error"``, ``"huber_loss"``, ...).
     n_params : int
         Number of raw model outputs per target (2 for Gaussian NLL: mean and log variance).
     param_names : tuple of str
@@ -173,14 +179,19 @@ class BaseLoss(BaseEstimator):
         Whether the elementwise loss is continuously differentiable in the raw outputs.
     convex : bool
         Whether the elementwise loss is convex in the raw outputs.
+    needs_scale : bool
+        Whether the predictive distribution has a constant scale estimated from residuals
+        (True for the identity-link losses; False where the model predicts the spread).
     """
 
     name: ClassVar[str] = ""
+    metric_name: ClassVar[str] = ""
     n_params: ClassVar[int] = 1
     param_names: ClassVar[tuple[str, ...]] = ("mean",)
     y_domain: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
     differentiable: ClassVar[bool] = True
     convex: ClassVar[bool] = True
+    needs_scale: ClassVar[bool] = True
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
     _torch_legacy_checks: ClassVar[bool] = True
@@ -393,6 +404,93 @@ class BaseLoss(BaseEstimator):
         """Predicted mean on the response scale from raw outputs ``(n_params, *y.shape)``."""
         return raw[0]
 
+    def link(self, y_pred: np.ndarray) -> np.ndarray:
+        """Raw output of a response-scale prediction: the inverse of ``inverse_link``.
+
+        Parameters
+        ----------
+        y_pred : ndarray
+            Predicted means (rates for Poisson).
+
+        Returns
+        -------
+        ndarray of shape (1, *y_pred.shape)
+        """
+        return np.asarray(y_pred, dtype=np.float64)[np.newaxis]
+
+    def predictive_distribution(self, raw: np.ndarray, scale: Any = None) -> Any:
+        r"""The distribution whose negative log-density is this loss, as a frozen scipy one.
+
+        Parameters
+        ----------
+        raw : ndarray of shape (n_params, *shape)
+            Raw model outputs.
+        scale : float or ndarray, default=None
+            The scale :math:`\sigma` of the residual density
+            :math:`e^{-\ell(r/\sigma)} / (\sigma Z)` for the losses with a constant scale
+            (``needs_scale``); ignored by the losses that model their spread.
+
+        Returns
+        -------
+        scipy.stats frozen distribution
+            Vectorised over ``raw``'s trailing shape.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no predictive distribution.")
+
+    def fit_scale(self, residuals: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+        r"""Weighted maximum-likelihood scale of the residual density (constant-scale losses).
+
+        The density is :math:`p(r \mid \sigma) = e^{-\ell(r/\sigma)} / (\sigma Z)` with
+        :math:`\ell` the elementwise loss of the residual. The estimate solves the stationarity
+        condition :math:`\sum_i c_i u_i \ell'(u_i) = 1`, :math:`u_i = r_i / \sigma`,
+        :math:`c_i = s_i / \sum s`, whose left side decreases in :math:`\sigma` (Brent's
+        method on :math:`\log\sigma`); losses with a closed form override it. If all
+        residuals are 0, the smallest positive float is returned, so that the predictive
+        distribution stays defined.
+
+        Parameters
+        ----------
+        residuals : ndarray of shape (n_samples,)
+            ``y - prediction``.
+        sample_weight : ndarray of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        float
+        """
+        r, c = self._nonzero_residuals(residuals, sample_weight)
+        if r.size == 0:
+            return float(np.finfo(np.float64).tiny)
+
+        def stationarity(log_sigma: float) -> float:
+            u = r / math.exp(log_sigma)
+            return float(c @ (u * self._elementwise(u, 0.0, grad=True)[1])) - 1.0
+
+        lo = hi = 0.5 * math.log(float(c @ r**2))
+        while stationarity(lo) < 0:
+            lo -= 1.0
+        while stationarity(hi) > 0:
+            hi += 1.0
+        return math.exp(brentq(stationarity, lo, hi, xtol=1e-13))
+
+    @staticmethod
+    def _nonzero_residuals(residuals, sample_weight):
+        """Residuals with positive weight, and their weights normalised to sum 1 over all."""
+        r = np.asarray(residuals, dtype=np.float64)
+        c = np.ones(r.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+        c = c / c.sum()
+        keep = (c > 0) & (r != 0)
+        return r[keep], c[keep]
+
+    def _scale(self, scale: Any) -> np.ndarray:
+        if scale is None:
+            raise ValueError(
+                f"{type(self).__name__} needs the scale of its residual density; pass the "
+                f"fitted scale (an estimator's scale_)."
+            )
+        return np.asarray(scale, dtype=np.float64)
+
     def init_raw(self, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Constant raw prediction minimising the weighted mean loss.
 
@@ -474,6 +572,7 @@ class L1Loss(BaseLoss):
     """
 
     name = "l1"
+    metric_name = "absolute_error"
     differentiable = False
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -496,6 +595,14 @@ class L1Loss(BaseLoss):
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102 (documented on BaseLoss)
         return _weighted_median(np.asarray(y, float), sample_weight)[np.newaxis]
+
+    def fit_scale(self, residuals, sample_weight=None):  # noqa: D102
+        # the Laplace scale: sum c |u| = 1 at u = r / sigma, so sigma = sum c |r|
+        r, c = self._nonzero_residuals(residuals, sample_weight)
+        return float(c @ np.abs(r)) if r.size else float(np.finfo(float).tiny)
+
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        return stats.laplace(loc=raw[0], scale=self._scale(scale))
 
 
 class MSELoss(BaseLoss):
@@ -522,6 +629,7 @@ class MSELoss(BaseLoss):
     """
 
     name = "mse"
+    metric_name = "squared_error"
 
     def __init__(self, reduction: str = "mean") -> None:
         self.reduction = reduction
@@ -543,6 +651,15 @@ class MSELoss(BaseLoss):
 
     def raw_hessian(self, y, raw):  # noqa: D102
         return np.full(np.broadcast_shapes(raw.shape, (1, *np.shape(y))), 2.0)
+
+    def fit_scale(self, residuals, sample_weight=None):  # noqa: D102
+        # sum c u^2 = 1/2 at u = r / sigma: sigma^2 = 2 sum c r^2 (sigma / sqrt(2) is the sd)
+        r, c = self._nonzero_residuals(residuals, sample_weight)
+        return math.sqrt(2.0 * float(c @ (r * r))) if r.size else float(np.finfo(float).tiny)
+
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        # exp(-(r / sigma)^2) is a normal density with standard deviation sigma / sqrt(2)
+        return stats.norm(loc=raw[0], scale=self._scale(scale) / math.sqrt(2.0))
 
 
 class HuberLoss(BaseLoss):
@@ -577,6 +694,7 @@ class HuberLoss(BaseLoss):
     """
 
     name = "huber"
+    metric_name = "huber_loss"
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         self.reduction = reduction
@@ -605,6 +723,9 @@ class HuberLoss(BaseLoss):
 
     def raw_hessian(self, y, raw):  # noqa: D102
         return (np.abs(raw - y) < float(self.delta)).astype(np.float64)
+
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        return huber(float(self.delta), loc=raw[0], scale=self._scale(scale))
 
 
 class SmoothL1Loss(BaseLoss):
@@ -637,6 +758,7 @@ class SmoothL1Loss(BaseLoss):
     """
 
     name = "smooth_l1"
+    metric_name = "smooth_l1_loss"
 
     def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
         self.reduction = reduction
@@ -682,6 +804,14 @@ class SmoothL1Loss(BaseLoss):
             raise NotImplementedError("SmoothL1Loss(beta=0) is L1 and has no Hessian.")
         return (np.abs(raw - y) < beta) / beta
 
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        beta = float(self.beta)
+        if beta == 0.0:
+            return stats.laplace(loc=raw[0], scale=self._scale(scale))
+        # exp(-smooth_l1_beta(u)) = exp(-huber_{sqrt(beta)}(u / sqrt(beta)))
+        root = math.sqrt(beta)
+        return huber(root, loc=raw[0], scale=self._scale(scale) * root)
+
 
 class PoissonNLLLoss(BaseLoss):
     r"""Poisson negative log-likelihood with a log link.
@@ -720,7 +850,9 @@ class PoissonNLLLoss(BaseLoss):
     """
 
     name = "poisson_nll"
+    metric_name = "poisson_nll"
     param_names = ("log_rate",)
+    needs_scale = False
     y_domain = (0.0, math.inf)
     _torch_legacy_checks = False
 
@@ -796,6 +928,13 @@ class PoissonNLLLoss(BaseLoss):
     def inverse_link(self, raw):  # noqa: D102
         return np.exp(np.minimum(raw[0], _MAX_EXP_ARG))
 
+    def link(self, y_pred):  # noqa: D102
+        with np.errstate(divide="ignore"):
+            return np.log(np.asarray(y_pred, dtype=np.float64))[np.newaxis]
+
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        return stats.poisson(mu=self.inverse_link(raw))
+
     def raw_hessian(self, y, raw):  # noqa: D102
         rate = np.exp(np.minimum(raw, _MAX_EXP_ARG))
         if self.log_input:
@@ -849,8 +988,10 @@ class GaussianNLLLoss(BaseLoss):
     """
 
     name = "gaussian_nll"
+    metric_name = "gaussian_nll"
     n_params = 2
     convex = False
+    needs_scale = False
     param_names = ("mean", "log_var")
     _torch_legacy_checks = False
 
@@ -1007,6 +1148,16 @@ class GaussianNLLLoss(BaseLoss):
 
     def raw_loss(self, y, raw):  # noqa: D102
         return self.raw_loss_gradient(y, raw)[0]
+
+    def link(self, y_pred, var=None):  # noqa: D102
+        if var is None:
+            raise ValueError("GaussianNLLLoss needs the predicted variance: link(y_pred, var).")
+        with np.errstate(divide="ignore"):
+            log_var = np.log(np.asarray(var, dtype=np.float64))
+        return np.stack(np.broadcast_arrays(np.asarray(y_pred, dtype=np.float64), log_var))
+
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        return stats.norm(loc=raw[0], scale=np.sqrt(self.variance(raw)))
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
         """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs."""

@@ -1,0 +1,443 @@
+"""sklik.distributions: the Huber distribution and the closed-form CRPS functions."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import integrate, stats
+
+from sklik.distributions import (
+    crps_huber,
+    crps_laplace,
+    crps_normal,
+    crps_poisson,
+    huber,
+    huber_normaliser,
+)
+
+DELTAS = [0.1, 0.5, 1.0, 1.345, 3.0, 10.0]
+each_delta = pytest.mark.parametrize("delta", DELTAS)
+
+
+def rho(u, delta):
+    a = np.abs(u)
+    return np.where(a <= delta, 0.5 * a * a, delta * a - 0.5 * delta * delta)
+
+
+def smooth_l1(u, beta):
+    a = np.abs(u)
+    return np.where(a < beta, 0.5 * a * a / beta, a - 0.5 * beta)
+
+
+def quad(f, a, b, kinks=()):
+    """Integral of f over (a, b), split at the kinks inside, to near machine precision."""
+    pts = [a] + sorted(k for k in kinks if a < k < b) + [b]
+    return math.fsum(
+        integrate.quad(f, lo, hi, epsabs=0.0, epsrel=1e-12, limit=500)[0]
+        for lo, hi in zip(pts[:-1], pts[1:], strict=True)
+    )
+
+
+def mp_huber_cdf(x, delta, dps=50):
+    """High-precision reference (cdf, log cdf) of the unit-scale Huber distribution (mpmath)."""
+    mp = pytest.importorskip("mpmath")
+    with mp.workdps(dps):
+        x, d = mp.mpf(x), mp.mpf(delta)
+        z = mp.sqrt(2 * mp.pi) * mp.erf(d / mp.sqrt(2)) + 2 * mp.exp(-d * d / 2) / d
+
+        def low(w):  # w <= 0
+            if w <= -d:
+                return mp.exp(d * w + d * d / 2) / (d * z)
+            return (mp.exp(-d * d / 2) / d + mp.sqrt(2 * mp.pi) * (mp.ncdf(w) - mp.ncdf(-d))) / z
+
+        if x <= 0:
+            cdf = low(x)
+            return float(cdf), (float(mp.log(cdf)) if cdf > 0 else -np.inf)
+        return float(1 - low(-x)), float(mp.log1p(-low(-x)))
+
+
+# ---------------------------------------------------------------------------------------------
+# the Huber distribution
+
+
+def test_name_and_signature():
+    assert huber.name == "huber"
+    assert huber.shapes == "delta"
+    assert huber(1.0).dist.name == "huber"
+    assert "huber" in repr(huber)
+
+
+@each_delta
+def test_pdf_integrates_to_one(delta):
+    total = quad(lambda x: huber.pdf(x, delta), -np.inf, np.inf, kinks=(-delta, 0.0, delta))
+    assert_allclose(total, 1.0, rtol=1e-12)
+
+
+@each_delta
+def test_cdf_is_integral_of_pdf(delta):
+    xs = np.concatenate([np.linspace(-3 * delta - 4, 3 * delta + 4, 23), [-delta, delta, 0.0]])
+    for x in xs:
+        below = quad(lambda t: huber.pdf(t, delta), -np.inf, x, kinks=(-delta, 0.0, delta))
+        above = quad(lambda t: huber.pdf(t, delta), x, np.inf, kinks=(-delta, 0.0, delta))
+        assert_allclose(huber.cdf(x, delta), below, rtol=1e-11, atol=1e-300)
+        assert_allclose(huber.sf(x, delta), above, rtol=1e-11, atol=1e-300)
+
+
+@each_delta
+def test_cdf_matches_high_precision_reference(delta):
+    xs = [-40.0, -12.0, -delta - 0.5, -delta, -delta + 1e-3, -1.0, -0.3, -1e-6, 0.0, 0.7, 25.0]
+    for x in xs:
+        ref, log_ref = mp_huber_cdf(x, delta)
+        assert_allclose(huber.cdf(x, delta), ref, rtol=1e-13, atol=1e-300)
+        assert_allclose(huber.sf(-x, delta), ref, rtol=1e-13, atol=1e-300)
+        assert_allclose(huber.logcdf(x, delta), log_ref, rtol=1e-13)
+        assert_allclose(huber.logsf(-x, delta), log_ref, rtol=1e-13)
+
+
+@each_delta
+def test_ppf_cdf_roundtrip(delta):
+    # lower half and moderate upper values through cdf/ppf; the far upper tail through sf/isf
+    xs = np.array([-40.0, -20.0, -7.5, -delta - 0.1, -delta, -delta + 0.1, -1.3, -0.4, -0.01])
+    xs = np.concatenate([xs, [0.01, 0.4, 1.3]])
+    assert_allclose(huber.ppf(huber.cdf(xs, delta), delta), xs, rtol=1e-12)
+    xs_up = np.abs(np.concatenate([xs, [delta, 3 * delta]]))
+    assert_allclose(huber.isf(huber.sf(xs_up, delta), delta), xs_up, rtol=1e-12)
+    assert huber.ppf(huber.cdf(0.0, delta), delta) == 0.0
+
+    qs = np.array([1e-300, 1e-100, 1e-12, 1e-6, 0.01, 0.1, 0.25, 0.3, 0.4999, 0.5, 0.6, 0.9])
+    assert_allclose(huber.cdf(huber.ppf(qs, delta), delta), qs, rtol=1e-12)
+    assert_allclose(huber.sf(huber.isf(qs, delta), delta), qs, rtol=1e-12)
+    assert_allclose(huber.isf(qs, delta), -huber.ppf(qs, delta), rtol=1e-15)
+    assert_allclose(huber.ppf(1 - 1e-12, delta), huber.isf(1e-12, delta), rtol=1e-4)
+
+
+@each_delta
+def test_ppf_boundaries_and_monotone(delta):
+    assert huber.ppf(0.0, delta) == -np.inf
+    assert huber.ppf(1.0, delta) == np.inf
+    assert huber.ppf(0.5, delta) == 0.0
+    q = np.linspace(1e-9, 1 - 1e-9, 4001)
+    assert np.all(np.diff(huber.ppf(q, delta)) > 0)
+    x = np.linspace(-30, 30, 4001)
+    assert np.all(np.diff(huber.cdf(x, delta)) >= 0)
+    assert np.all(np.diff(huber.pdf(x[x > 0], delta)) <= 0)
+
+
+@each_delta
+def test_logpdf_and_normaliser(delta):
+    x = np.linspace(-20, 20, 81)
+    assert_allclose(huber.logpdf(x, delta), np.log(huber.pdf(x, delta)), rtol=1e-13)
+    # the negative log-likelihood is the Huber function plus the constant log Z(delta)
+    assert_allclose(
+        -huber.logpdf(x, delta) - rho(x, delta), np.log(huber_normaliser(delta)), rtol=1e-13
+    )
+    far = np.array([-1e6, -1e4, 1e4, 1e6])
+    lp = huber.logpdf(far, delta)
+    assert np.all(np.isfinite(lp))
+    assert_allclose(lp, -rho(far, delta) - np.log(huber_normaliser(delta)), rtol=1e-15)
+    assert np.all(np.isfinite(huber.logcdf(-far[2:], delta)))
+    assert np.all(np.isfinite(huber.logsf(far[2:], delta)))
+
+
+def test_normaliser_closed_form_and_limits():
+    d = np.array(DELTAS)
+    numeric = [quad(lambda u, dd=dd: np.exp(-rho(u, dd)), -np.inf, np.inf, (-dd, dd)) for dd in d]
+    assert_allclose(huber_normaliser(d), numeric, rtol=1e-12)
+    assert_allclose(huber_normaliser(60.0), math.sqrt(2 * math.pi), rtol=1e-15)
+    assert_allclose(huber_normaliser(1e-8), 2e8, rtol=1e-7)
+    assert np.isnan(huber_normaliser(0.0)) and np.isnan(huber_normaliser(-1.0))
+    assert huber_normaliser([[1.0, 2.0]]).shape == (1, 2)
+
+
+@each_delta
+def test_moments_match_numeric_integration(delta):
+    pdf = lambda x: huber.pdf(x, delta)  # noqa: E731
+    m2 = 2 * quad(lambda x: x * x * pdf(x), 0.0, np.inf, (delta,))
+    m4 = 2 * quad(lambda x: x**4 * pdf(x), 0.0, np.inf, (delta,))
+    mean, var, skew, kurt = huber.stats(delta, moments="mvsk")
+    assert mean == 0.0 and skew == 0.0
+    assert_allclose(var, m2, rtol=1e-12)
+    assert_allclose(huber.var(delta), m2, rtol=1e-12)
+    assert_allclose(huber.std(delta), math.sqrt(m2), rtol=1e-12)
+    assert_allclose(kurt + 3.0, m4 / m2**2, rtol=1e-12)
+    assert kurt > 0
+    if delta <= 3:  # where the excess is well resolved by the numeric moments
+        assert_allclose(kurt, m4 / m2**2 - 3.0, rtol=1e-9)
+    ent = -2 * quad(lambda x: pdf(x) * huber.logpdf(x, delta), 0.0, np.inf, (delta,))
+    assert_allclose(huber.entropy(delta), ent, rtol=1e-12)
+    assert_allclose(huber.entropy(delta, scale=3.0), ent + math.log(3.0), rtol=1e-12)
+
+
+def test_moment_limits():
+    # delta -> 0 with scale delta: standard Laplace (variance 2, excess kurtosis 3)
+    d = 1e-6
+    m, v, s, k = huber.stats(d, scale=d, moments="mvsk")
+    assert_allclose([v, k], [2.0, 3.0], rtol=1e-5)
+    for d in [40.0, 1e3, 1e200]:
+        m, v, s, k = huber.stats(d, moments="mvsk")
+        assert (m, v, s, k) == (0.0, 1.0, 0.0, 0.0)
+    assert_allclose(huber.entropy(1e3), stats.norm.entropy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("delta", [12.0, 40.0, 1e3])
+def test_large_delta_is_normal(delta):
+    x = np.linspace(-8, 8, 161)
+    assert_allclose(huber.pdf(x, delta), stats.norm.pdf(x), rtol=1e-13, atol=1e-300)
+    assert_allclose(huber.cdf(x, delta), stats.norm.cdf(x), rtol=1e-12)
+    assert_allclose(huber.logcdf(x, delta), stats.norm.logcdf(x), rtol=1e-12)
+    q = np.array([1e-10, 1e-3, 0.1, 0.3, 0.5, 0.7, 0.999])
+    assert_allclose(huber.ppf(q, delta), stats.norm.ppf(q), rtol=1e-10, atol=1e-15)
+
+
+def test_approaches_normal_as_delta_grows():
+    x = np.linspace(-4, 4, 41)
+    errs = [np.max(np.abs(huber.cdf(x, d) - stats.norm.cdf(x))) for d in (1.0, 2.0, 4.0, 6.0)]
+    assert all(a > b for a, b in zip(errs[:-1], errs[1:], strict=True))
+    assert errs[-1] < 1e-8
+
+
+def test_small_delta_is_laplace():
+    d = 1e-7
+    x = np.linspace(-5, 5, 21)
+    frozen = huber(d, loc=0.5, scale=d)
+    lap = stats.laplace(loc=0.5)
+    assert_allclose(frozen.cdf(x), lap.cdf(x), rtol=1e-6)
+    assert_allclose(frozen.ppf([0.01, 0.3, 0.9]), lap.ppf([0.01, 0.3, 0.9]), rtol=1e-6)
+
+
+def test_frozen_vectorised_over_rows():
+    rng = np.random.default_rng(0)
+    loc = rng.normal(size=7) * 5
+    scale = rng.uniform(0.1, 3.0, size=7)
+    dist = huber(1.3, loc=loc, scale=scale)
+    x = loc + scale * rng.normal(size=7) * 2
+    for name in ["pdf", "logpdf", "cdf", "sf", "logcdf", "logsf"]:
+        got = getattr(dist, name)(x)
+        want = [
+            getattr(huber, name)(xi, 1.3, loc=li, scale=si)
+            for xi, li, si in zip(x, loc, scale, strict=True)
+        ]
+        assert got.shape == (7,)
+        assert_allclose(got, want, rtol=1e-15)
+    assert_allclose(dist.mean(), loc, rtol=0)
+    assert_allclose(dist.std(), scale * huber.std(1.3), rtol=1e-15)
+    assert_allclose(dist.var(), scale**2 * huber.var(1.3), rtol=1e-15)
+    assert_allclose(dist.ppf(0.8), loc + scale * huber.ppf(0.8, 1.3), rtol=1e-14)
+    lo, hi = dist.interval(0.9)
+    assert_allclose(lo, dist.ppf(0.05), rtol=1e-15)
+    assert_allclose(hi, dist.ppf(0.95), rtol=1e-15)
+    assert_allclose(dist.cdf(hi) - dist.cdf(lo), 0.9, rtol=1e-13)
+    draws = dist.rvs(size=(3, 7), random_state=1)
+    assert draws.shape == (3, 7)
+    assert_array_equal(draws, dist.rvs(size=(3, 7), random_state=1))
+    # broadcasting a column of x against the rows, and array-valued delta
+    assert dist.cdf(np.zeros((4, 1))).shape == (4, 7)
+    deltas = np.array([0.2, 1.0, 5.0])
+    assert_allclose(huber.cdf(0.7, deltas), [huber.cdf(0.7, d) for d in deltas], rtol=1e-15)
+    assert_allclose(huber.var(deltas), [huber.var(d) for d in deltas], rtol=1e-15)
+
+
+@pytest.mark.parametrize("delta", [0.3, 1.345, 5.0])
+def test_rvs_moments(delta):
+    n = 400_000
+    dist = huber(delta, loc=2.0, scale=1.5)
+    sample = dist.rvs(size=n, random_state=np.random.default_rng(12))
+    _, var, _, kurt = dist.stats(moments="mvsk")
+    assert abs(sample.mean() - 2.0) < 5 * math.sqrt(var / n)
+    sd_var = var * math.sqrt((kurt + 2.0) / n)
+    assert abs(sample.var() - var) < 5 * sd_var
+    assert stats.kstest(sample, dist.cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
+def test_invalid_delta_gives_nan(bad):
+    with np.errstate(invalid="ignore"):
+        for value in [
+            huber.pdf(0.1, bad),
+            huber.logpdf(0.1, bad),
+            huber.cdf(0.1, bad),
+            huber.sf(0.1, bad),
+            huber.ppf(0.3, bad),
+            huber.isf(0.3, bad),
+            huber.mean(bad),
+            huber.var(bad),
+            huber(bad, loc=1.0).std(),
+        ]:
+            assert np.isnan(value)
+        mixed = huber.cdf(0.1, np.array([1.0, bad]))
+        assert np.isfinite(mixed[0]) and np.isnan(mixed[1])
+
+
+@pytest.mark.parametrize("delta", [1e-300, 1e-20, 1e-3, 37.0, 1e3, 1e300])
+def test_extreme_delta_is_quiet_and_sane(delta):
+    x = np.array([-np.inf, -1e300, -1e10, -50.0, -1.0, 0.0, 1.0, 50.0, 1e10, 1e300, np.inf])
+    q = np.array([0.0, 5e-324, 1e-300, 1e-12, 0.3, 0.5, 0.7, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cdf = huber.cdf(x, delta)
+        logcdf = huber.logcdf(x, delta)
+        ppf = huber.ppf(q, delta)
+        logpdf = huber.logpdf(x[1:-1], delta)
+        _, var, _, kurt = huber.stats(delta, moments="mvsk")
+        crps = crps_huber([0.0, 1.0, -1e10, np.inf], delta)
+    # monotone up to rounding (for delta = 1e-300 the core is narrower than an ulp of 0.5)
+    assert np.all(np.diff(cdf) >= -2e-16) and cdf[0] == 0.0 and cdf[-1] == 1.0 and cdf[5] == 0.5
+    assert np.all(logcdf[1:] >= logcdf[:-1] - 1e-15) and logcdf[5] == math.log(0.5)
+    assert np.all(np.diff(ppf) > 0) and ppf[5] == 0.0
+    assert not np.any(np.isnan(logpdf)) and np.all(logpdf <= logpdf[4])
+    assert var > 0 and 0 <= kurt <= 3
+    assert np.all(crps > 0) and crps[-1] == np.inf
+
+
+def test_crps_edge_values_are_quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_array_equal(crps_normal([np.inf, -1e300], 0.0, 1.0), [np.inf, 1e300])
+        assert_array_equal(crps_laplace([np.inf, -1e300], 0.0, 1.0), [np.inf, 1e300])
+        pois = crps_poisson([np.inf, -np.inf, 3.0, 3.0, np.nan], [2.0, 2.0, np.inf, -1.0, 2.0])
+    assert_array_equal(pois[:2], [np.inf, np.inf])
+    assert np.all(np.isnan(pois[2:]))
+    assert_allclose(crps_poisson(1e6, 1e6), crps_normal(1e6, 1e6, 1e3), rtol=1e-3)
+
+
+@pytest.mark.parametrize("beta", [0.3, 1.0, 2.5])
+def test_smooth_l1_is_huber_family(beta):
+    root = math.sqrt(beta)
+    u = np.linspace(-6, 6, 241)
+    diff = -huber.logpdf(u, root, scale=root) - smooth_l1(u, beta)
+    assert_allclose(diff, diff[0], rtol=1e-13)
+    assert_allclose(diff[0], math.log(root * huber_normaliser(root)), rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------------------------
+# CRPS
+
+
+def crps_numeric(cdf, y, kinks=()):
+    """int (F(x) - 1{y <= x})^2 dx by quadrature, split at y and the kinks of F."""
+    below = quad(lambda x: cdf(x) ** 2, -np.inf, y, kinks)
+    above = quad(lambda x: (1.0 - cdf(x)) ** 2, y, np.inf, kinks)
+    return below + above
+
+
+LOC_SCALE_Y = [
+    (0.0, 1.0, 0.0),
+    (0.0, 1.0, 0.37),
+    (1.5, 0.4, -2.0),
+    (-3.0, 2.5, 9.0),
+    (10.0, 0.01, 10.003),
+    (0.0, 3.0, -40.0),
+    (2.0, 1.0, 2.0 + 1e-7),
+]
+
+
+@pytest.mark.parametrize(("loc", "scale", "y"), LOC_SCALE_Y)
+def test_crps_normal_matches_integral(loc, scale, y):
+    want = crps_numeric(lambda x: stats.norm.cdf(x, loc, scale), y, (loc,))
+    assert_allclose(crps_normal(y, loc, scale), want, rtol=1e-8)
+
+
+@pytest.mark.parametrize(("loc", "scale", "y"), LOC_SCALE_Y)
+def test_crps_laplace_matches_integral(loc, scale, y):
+    want = crps_numeric(lambda x: stats.laplace.cdf(x, loc, scale), y, (loc,))
+    assert_allclose(crps_laplace(y, loc, scale), want, rtol=1e-8)
+
+
+@pytest.mark.parametrize("delta", [0.05, *DELTAS, 25.0])
+@pytest.mark.parametrize(("loc", "scale", "y"), LOC_SCALE_Y)
+def test_crps_huber_matches_integral(delta, loc, scale, y):
+    kinks = (loc - delta * scale, loc, loc + delta * scale)
+    want = crps_numeric(lambda x: huber.cdf(x, delta, loc, scale), y, kinks)
+    assert_allclose(crps_huber(y, delta, loc, scale), want, rtol=1e-8)
+
+
+def poisson_crps_numeric(y, mu):
+    """Exact sum over the unit intervals on which the Poisson cdf is constant."""
+    top = int(mu + 40 * math.sqrt(mu) + 60)
+    grid = np.union1d(np.arange(0, top + 1, dtype=float), [y])
+    grid = grid[grid >= min(y, 0.0)]
+    left, width = grid[:-1], np.diff(grid)
+    integrand = (stats.poisson.cdf(left, mu) - (left >= y)) ** 2
+    return math.fsum(integrand * width)
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.1, 1.0, 3.7, 25.0, 400.0])
+@pytest.mark.parametrize("y", [0, 1, 2, 4, 7, 30, 410, 2.5, -1.5])
+def test_crps_poisson_matches_sum(y, mu):
+    assert_allclose(crps_poisson(y, mu), poisson_crps_numeric(y, mu), rtol=1e-8, atol=1e-300)
+
+
+def test_crps_poisson_special_values():
+    assert_allclose(crps_poisson([0.0, 3.0, -2.0], 0.0), [0.0, 3.0, 2.0], rtol=1e-15)
+    assert np.isnan(crps_poisson(1.0, -0.5))
+    # continuity in y across the integers
+    for k in [0, 1, 3, 8]:
+        lo, hi = crps_poisson([k - 1e-9, k + 1e-9], 2.7)
+        assert abs(hi - lo) < 1e-8
+
+
+def test_crps_normal_known_value():
+    phi0 = 1 / math.sqrt(2 * math.pi)
+    for s in [0.5, 1.0, 7.0]:
+        assert_allclose(
+            crps_normal(3.0, 3.0, s), s * (2 * phi0 - 1 / math.sqrt(math.pi)), rtol=1e-15
+        )
+    assert_allclose(crps_laplace(1.0, 1.0, 2.0), 0.5, rtol=1e-15)
+
+
+def test_crps_huber_limits():
+    y = np.linspace(-6, 6, 25)
+    assert_allclose(crps_huber(y, 40.0, 0.3, 1.7), crps_normal(y, 0.3, 1.7), rtol=1e-13)
+    d = 1e-6
+    assert_allclose(crps_huber(y, d, 0.3, 1.7 * d), crps_laplace(y, 0.3, 1.7), rtol=1e-5)
+
+
+def test_crps_nonnegative_and_point_limit():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=500) * rng.choice([0.01, 1.0, 100.0], size=500)
+    loc = rng.normal(size=500)
+    scale = rng.uniform(1e-3, 10.0, size=500)
+    for vals in [
+        crps_normal(y, loc, scale),
+        crps_laplace(y, loc, scale),
+        crps_huber(y, 1.345, loc, scale),
+        crps_huber(y, 0.2, loc, scale),
+        crps_poisson(np.round(np.abs(y)), np.abs(loc)),
+    ]:
+        assert np.all(vals >= 0)
+    # a tiny scale leaves the absolute error
+    assert_allclose(crps_huber(y, 1.0, loc, 1e-12), np.abs(y - loc), rtol=1e-9, atol=1e-11)
+    assert_allclose(crps_normal(y, loc, 1e-12), np.abs(y - loc), rtol=1e-9, atol=1e-11)
+
+
+def test_crps_broadcasting_and_invalid():
+    y = np.arange(6.0).reshape(3, 2, 1)
+    out = crps_huber(y, np.array([0.5, 2.0, 4.0]), 1.0, 2.0)
+    assert isinstance(out, np.ndarray) and out.shape == (3, 2, 3)
+    assert_allclose(out[2, 1, 1], crps_huber(5.0, 2.0, 1.0, 2.0), rtol=1e-15)
+    for f in (crps_normal, crps_laplace):
+        assert f(np.zeros((2, 1)), np.zeros(3), 1.0).shape == (2, 3)
+        assert isinstance(f(0.0, 0.0, 1.0), np.ndarray)
+        assert np.all(np.isnan(f([0.0, 1.0], 0.0, [0.0, -1.0])))
+    assert crps_poisson(np.arange(4)[:, None], [1.0, 2.0]).shape == (4, 2)
+    bad = crps_huber(0.0, [1.0, 0.0, -1.0, np.inf, 1.0], 0.0, [1.0, 1.0, 1.0, 1.0, 0.0])
+    assert np.isfinite(bad[0]) and np.all(np.isnan(bad[1:]))
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.345])
+def test_crps_huber_is_proper(delta):
+    # Expected score under the true huber(delta, 0, 1) is smallest at the true parameters.
+    def expected(d, loc, scale):
+        f = lambda y: crps_huber(y, d, loc, scale) * huber.pdf(y, delta)  # noqa: E731
+        return quad(f, -np.inf, np.inf, (-delta, 0.0, delta, loc))
+
+    best = expected(delta, 0.0, 1.0)
+    # the minimum expected score is half the mean absolute difference, E|X - X'| / 2
+    half_mad = quad(
+        lambda x: huber.cdf(x, delta) * huber.sf(x, delta), -np.inf, np.inf, (-delta, delta)
+    )
+    assert_allclose(best, half_mad, rtol=1e-9)
+    for other in [(delta, 0.2, 1.0), (delta, 0.0, 1.3), (delta, 0.0, 0.8), (2 * delta, 0, 1)]:
+        assert expected(*other) > best
