@@ -318,8 +318,8 @@ class LinearRegressor(_BaseRegressor):
     solver : {"auto", "lbfgs", "newton", "lstsq", "highs"}, default="auto"
         ``"lstsq"``: exact least squares (``"mse"`` only). ``"highs"``: exact linear program
         with HiGHS (``"l1"``, or ``"smooth_l1"`` with ``beta=0``, and ``alpha=0``).
-        ``"newton"``: trust-region Newton-CG with exact Hessian-vector products (convex
-        smooth losses: ``"mse"``, ``"huber"``, ``"smooth_l1"``, ``"poisson_nll"``).
+        ``"newton"``: trust-region Newton with the exact Hessian (convex smooth losses:
+        ``"mse"``, ``"huber"``, ``"smooth_l1"``, ``"poisson_nll"``).
         ``"lbfgs"``: L-BFGS-B, any loss. ``"auto"`` picks ``"lstsq"`` for mse, ``"highs"`` for
         l1 without penalty, ``"newton"`` for the other convex smooth losses and ``"lbfgs"``
         otherwise.

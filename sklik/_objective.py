@@ -68,7 +68,8 @@ class Objective:
         self._w = (sample_weight / (sample_weight.sum() * k))[:, np.newaxis]
         self._shape = (n, loss.n_params, k)
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
-        self._last: tuple[np.ndarray, float, np.ndarray] | None = None
+        # (theta, value, gradient, out, forward cache) of the last evaluation
+        self._last: tuple | None = None
 
     def raw(self, out: np.ndarray) -> np.ndarray:
         """View model outputs ``(n, n_params * K)`` as loss raw outputs ``(n_params, n, K)``."""
@@ -105,8 +106,36 @@ class Objective:
         penalty, penalty_grad = self._penalty(theta)
         grad[: self.model.n_weights] += penalty_grad
         value = float(np.sum(self._w * loss)) + penalty
-        self._last = (theta.copy(), value, grad.copy())
+        # the forward cache is kept only where a Hessian may be asked for at the same point
+        keep = (out, cache) if self.has_hessian else (None, None)
+        self._last = (theta.copy(), value, grad.copy(), *keep)
         return value, grad
+
+    @property
+    def has_hessian(self) -> bool:
+        """Whether :meth:`hessian` is available.
+
+        It is for one-parameter convex smooth losses on a model that builds its Gauss-Newton
+        matrix (the linear model).
+        """
+        return (
+            self.loss.n_params == 1
+            and self.loss.convex
+            and self.loss.differentiable
+            and hasattr(self.model, "gauss_newton")
+        )
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        r"""Exact Hessian :math:`J^\top D J + \alpha P` at ``theta`` (see :attr:`has_hessian`)."""
+        last = self._last
+        if last is not None and np.array_equal(last[0], theta):
+            out, fwd = last[3], last[4]
+        else:
+            out, fwd = self.model.forward(theta, self.X)
+        hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
+        H = self.model.gauss_newton(theta, fwd, hess)
+        H[np.diag_indices(self.model.n_weights)] += self.alpha
+        return H
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha P)\,v` at ``theta``.

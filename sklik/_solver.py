@@ -3,9 +3,10 @@ r"""Solvers: thin wrappers around ``scipy.optimize`` (and ``scipy.linalg`` for l
 Conventions:
 
 - :func:`minimize` works on any :class:`~sklik._objective.Objective` and a flat float64
-  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is the trust-region
-  Newton-CG method (``trust-ncg``) with exact Hessian-vector products, for convex smooth
-  one-parameter losses.
+  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is a trust-region
+  Newton method for convex smooth one-parameter losses: ``trust-exact`` with the exact
+  Hessian matrix when the model builds it (the linear model), else ``trust-ncg`` with exact
+  Hessian-vector products.
 - :func:`least_squares` and :func:`least_absolute_deviations` solve the linear model's
   ``mse`` and ``l1`` objectives exactly; they return ``coef`` of shape
   ``(n_targets, n_features)`` and ``intercept`` of shape ``(n_targets,)``.
@@ -101,20 +102,29 @@ def minimize(
     if method == "lbfgs":
         res = _lbfgs(objective, theta0, max_iter=max_iter, tol=tol, callback=callback)
     elif method == "newton":
+        # with the explicit Hessian (linear models): trust-region Newton whose subproblems are
+        # solved by Cholesky factorisations (trust-exact), robust to ill-conditioned features;
+        # otherwise Newton-CG with Hessian-vector products (trust-ncg)
+        curvature = (
+            {"hess": objective.hessian, "method": "trust-exact"}
+            if objective.has_hessian
+            else {"hessp": objective.hessp, "method": "trust-ncg"}
+        )
         res = scipy.optimize.minimize(
             objective,
             theta0,
             jac=True,
-            hessp=objective.hessp,
-            method="trust-ncg",
             callback=callback,
             options={"maxiter": max_iter, "gtol": tol},
+            **curvature,
         )
-        if res.status == 2:
-            # trust-ncg stops when float64 can no longer resolve the predicted improvement,
-            # which happens next to the optimum when tol is tiny; polish with L-BFGS-B from
-            # there and let it decide convergence (scikit-learn's Newton solver falls back the
-            # same way)
+        if res.status == 2 and _at_float_precision(objective, res):
+            res.success, res.status = True, 0
+        elif res.status == 2:
+            # the trust-region methods stop when float64 can no longer resolve the predicted
+            # improvement, which happens next to the optimum when tol is tiny; polish with
+            # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
+            # falls back the same way)
             nit = res.nit
             res = _lbfgs(objective, res.x, max_iter=max(1, max_iter - nit), tol=tol)
             res.nit += nit
@@ -130,6 +140,22 @@ def minimize(
             stacklevel=4,
         )
     return SolverResult(np.asarray(res.x), n_iter, bool(res.success), float(res.fun))
+
+
+def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult) -> bool:
+    """Whether no Newton step can change the objective by more than float64 resolves.
+
+    Uses the Newton decrement: half of g^T H^-1 g, the decrease a Newton step predicts, below
+    64 eps |f| (the criterion of scikit-learn's Newton-Cholesky solver, at machine precision).
+    """
+    if not objective.has_hessian:
+        return False
+    value, grad = objective(res.x)
+    try:
+        step = scipy.linalg.solve(objective.hessian(res.x), grad, assume_a="pos")
+    except (np.linalg.LinAlgError, ValueError):
+        return False
+    return 0.5 * float(grad @ step) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(value))
 
 
 def _lbfgs(objective, theta0, *, max_iter, tol, callback=None) -> scipy.optimize.OptimizeResult:
