@@ -28,8 +28,23 @@ _MLP_WEIGHT_EQUIVALENCE = (
 )
 
 
+_ILL_POSED_WEIGHT_EQUIVALENCE = (
+    "The check fits 15 samples with 30 features at the default alpha=0, where the optimum "
+    "is not unique (Huber and SmoothL1 interpolate on a flat set of minimisers) or not finite "
+    "(Poisson log-rates of zero counts diverge), so the weighted and the repeated-rows Newton "
+    "fits stop at different minimisers. With alpha > 0 the problem is strictly convex and they "
+    "agree to 1e-12: tests/test_estimators.py::test_sample_weight_equivalence_when_well_posed."
+)
+
+
 def expected_failed_checks(estimator) -> dict[str, str]:
     failures = {}
+    if isinstance(estimator, LinearRegressor) and estimator.loss in {
+        "huber",
+        "smooth_l1",
+        "poisson_nll",
+    }:
+        failures["check_sample_weight_equivalence_on_dense_data"] = _ILL_POSED_WEIGHT_EQUIVALENCE
     if estimator.loss == "poisson_nll":
         failures["check_regressor_multioutput"] = _MULTIOUTPUT_NEGATIVE_Y
     if isinstance(estimator, MLPRegressor) and estimator.loss in {

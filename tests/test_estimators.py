@@ -182,6 +182,20 @@ def test_warm_start_continues_from_the_previous_solution(Est):
     assert cold.objective_ == pytest.approx(first)
 
 
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_sample_weight_equivalence_when_well_posed(loss):
+    """Integer weights equal repeated rows, on scikit-learn's check data (15 x 30) with a
+    penalty that makes the objective strictly convex (l1 and gaussian_nll: n >> p data)."""
+    rng = np.random.RandomState(42)
+    n, p = (15, 30) if loss not in ("l1", "gaussian_nll") else (200, 3)
+    X, y, sw = rng.rand(n, p), rng.randint(0, 3, size=n).astype(float), rng.randint(0, 5, size=n)
+    alpha = 0.0 if loss in ("mse", "l1") else 1e-4  # mse: minimum-norm lstsq; l1: the LP
+    kwargs = {"alpha": alpha, "tol": 1e-10}
+    weighted = LinearRegressor(loss, **kwargs).fit(X, y, sample_weight=sw)
+    repeated = LinearRegressor(loss, **kwargs).fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
+    assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-7, atol=1e-9)
+
+
 def test_exp_overflow_is_guarded():
     X, y = _data("poisson_nll")
     est = LinearRegressor("poisson_nll").fit(X, y)
