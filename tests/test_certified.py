@@ -161,11 +161,16 @@ def test_data_reproduce_certified_values_exactly(name):
 @pytest.mark.parametrize("solver", ["auto", "lstsq"])
 @pytest.mark.parametrize("name", NAMES)
 def test_certified_coefficients(name, solver):
-    """At least 7 correct digits, or no worse than sklearn (- 0.5) where sklearn has fewer."""
+    """At least 7 correct digits wherever float64 can deliver them, whatever sklearn gets.
+
+    Every dataset but Wampler5 is within reach of a backward-stable float64 solve (QR gets
+    >= 7 digits); there sklik must reach 7. Wampler5 is beyond it for standard methods (QR:
+    6.5 digits; sklearn's LinearRegression gets 7.6 with scikit-learn 1.8 and 0.2 with 1.9 on
+    the same data: rounding luck, as reordering rows moves any solver by ~1.5 digits), so
+    there sklik must be within a digit of QR. sklearn's figure is reported, not required.
+    """
     lres = _lres(name, solver)
-    # sklearn's LinearRegression gets < 7 digits on Pontius, Filip and Wampler1-5; there the
-    # claim is relative to it.
-    required = MIN_DIGITS if lres["sklearn"] >= MIN_DIGITS else lres["sklearn"] - 0.5
+    required = MIN_DIGITS if lres["qr"] >= MIN_DIGITS else lres["qr"] - 1.0
     assert lres["sklik"] >= required, _table(name, lres)
 
 
