@@ -32,7 +32,7 @@ would show, that each peer's alpha mapping gives the same optimum as sklik, and 
 script's objective functions reproduce sklik's ``objective_``.
 
 Iterations and function evaluations of scipy-based solvers are read by wrapping
-``scipy.optimize.minimize`` (``nfev``; ``+h`` adds Hessian-vector products of trust-ncg).
+``scipy.optimize.minimize`` (``nfev``; ``+h``: Hessian evaluations of Newton).
 Fits whose first run takes longer than ``--single-run-above`` seconds are not repeated
 (marked ``¹``). BLAS/OpenMP are pinned to one thread. The script is a report, not a test:
 it exits 0.
@@ -387,7 +387,7 @@ def run_linear(data, n, args):
     # poisson
     y = data["poisson"]
     a = POISSON_ALPHA
-    sk = T("sklik newton (trust-ncg)", sklik.LinearRegressor("poisson_nll", alpha=a, tol=TIGHT), y)
+    sk = T("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a, tol=TIGHT), y)
     peers = [
         T(
             "Poisson newton-cholesky",
