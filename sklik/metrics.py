@@ -18,7 +18,7 @@ Three layers, as in scikit-learn:
   distribution with :func:`predictive_distribution` (``predict_dist``, through a ``Pipeline``,
   or a Normal from ``predict(X, return_std=True)``).
 
-Calibration helpers: :func:`pit_values` and :func:`coverage_table`.
+Calibration helpers: :func:`pit`, :func:`pit_values` and :func:`coverage_table`.
 
 With several targets, a sample's score is the mean over its targets; ``sample_weight``
 weights samples.
@@ -68,6 +68,7 @@ __all__ = [
     "mean_smooth_l1_loss",
     "mean_squared_error",
     "pinball_loss",
+    "pit",
     "pit_values",
     "predictive_distribution",
 ]
@@ -440,20 +441,20 @@ def get_scorer_names() -> list[str]:
 def get_scorer(scoring: str | Any) -> Any:
     """A scorer by name: sklik's, else scikit-learn's.
 
-    ========================== ==================================================== ======
-    name                       score                                                 needs
-    ========================== ==================================================== ======
-    ``neg_mean_squared_error`` ``-mean_squared_error`` (torch ``MSELoss``)           predict
-    ``neg_mean_absolute_error`` ``-mean_absolute_error`` (torch ``L1Loss``)          predict
-    ``neg_mean_huber_loss``    ``-mean_huber_loss`` (``delta=1``)                    predict
-    ``neg_mean_smooth_l1_loss`` ``-mean_smooth_l1_loss`` (``beta=1``)                predict
-    ``neg_mean_poisson_nll``   ``-mean_poisson_nll`` at the predicted rate           predict
-    ``neg_mean_gaussian_nll``  ``-mean_gaussian_nll`` at the predicted mean, variance dist
-    ``neg_log_score``          ``-log_score``: mean negative log-likelihood          dist
-    ``neg_crps``               ``-crps``                                             dist
-    ``neg_interval_score_90``  ``-interval_score`` of the central 90% interval       dist
-    ``coverage_90``            empirical coverage of the central 90% interval        dist
-    ========================== ==================================================== ======
+    =========================== ====================================================== =======
+    name                        score                                                  needs
+    =========================== ====================================================== =======
+    ``neg_mean_squared_error``  ``-mean_squared_error`` (torch ``MSELoss``)            predict
+    ``neg_mean_absolute_error`` ``-mean_absolute_error`` (torch ``L1Loss``)            predict
+    ``neg_mean_huber_loss``     ``-mean_huber_loss`` (``delta=1``)                     predict
+    ``neg_mean_smooth_l1_loss`` ``-mean_smooth_l1_loss`` (``beta=1``)                  predict
+    ``neg_mean_poisson_nll``    ``-mean_poisson_nll`` at the predicted rate            predict
+    ``neg_mean_gaussian_nll``   ``-mean_gaussian_nll`` at the predicted mean, variance dist
+    ``neg_log_score``           ``-log_score``: mean negative log-likelihood           dist
+    ``neg_crps``                ``-crps``                                              dist
+    ``neg_interval_score_90``   ``-interval_score`` of the central 90% interval        dist
+    ``coverage_90``             empirical coverage of the central 90% interval         dist
+    =========================== ====================================================== =======
 
     "dist" scorers use :func:`predictive_distribution`. Greater is better for all but
     ``coverage_90``, a diagnostic whose target is 0.9. Any other name is passed to
@@ -496,8 +497,29 @@ def pit_values(estimator: Any, X: Any, y: Any, *, random_state: Any = None) -> n
     -------
     ndarray of y's shape
     """
-    dist = predictive_distribution(estimator, X)
-    y = _check_dist_targets(y, dist)
+    return pit(y, predictive_distribution(estimator, X), random_state=random_state)
+
+
+def pit(y_true: Any, dist: Any, *, random_state: Any = None) -> np.ndarray:
+    r"""Probability integral transform :math:`F(y)` of targets under a predictive distribution.
+
+    The randomised PIT :math:`F(y - 1) + V (F(y) - F(y - 1))`, :math:`V \sim U(0, 1)`, for a
+    discrete ``dist``. :func:`pit_values` applies it to an estimator's predictions.
+
+    Parameters
+    ----------
+    y_true : array-like
+        Observed targets, of the distribution's shape.
+    dist : scipy.stats frozen distribution
+        The predictive distribution, vectorised over samples.
+    random_state : int, RandomState instance or None, default=None
+        For the randomised PIT of discrete distributions.
+
+    Returns
+    -------
+    ndarray of y_true's shape
+    """
+    y = _check_dist_targets(y_true, dist)
     if hasattr(dist, "pmf"):
         low, high = dist.cdf(y - 1), dist.cdf(y)
         u = check_random_state(random_state).uniform(size=y.shape)
