@@ -223,9 +223,12 @@ def compare_losses(
     >>> X, y = load_diabetes(return_X_y=True)
     >>> results = compare_losses(X, y, losses=["mse", "l1", "gaussian_nll"], cv=3)
     >>> results.index.tolist()
-    ['gaussian_nll', 'mse', 'l1']
-    >>> round(float(results.loc["mse", "rmse_mean"]), 1)
-    54.9
+    ['mse', 'gaussian_nll', 'l1']
+    >>> results.loc["mse", ["log_likelihood_mean", "rmse_mean", "coverage_mean"]].round(2)
+    log_likelihood_mean    -5.42
+    rmse_mean              54.71
+    coverage_mean           0.88
+    Name: mse, dtype: float64
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {sorted(MODELS)}; got {model!r}.")
