@@ -307,9 +307,9 @@ class LinearRegressor(_BaseRegressor):
 
     Parameters
     ----------
-    loss : {"mse", "l1", "huber", "smooth_l1", "gaussian_nll", "poisson_nll"} or BaseLoss, \
-            default="mse"
-        The loss, by name or as an instance from :mod:`sklik.losses` (e.g.
+    loss : str or BaseLoss, default="mse"
+        The loss: one of ``"mse"``, ``"l1"``, ``"huber"``, ``"smooth_l1"``,
+        ``"gaussian_nll"``, ``"poisson_nll"``, or an instance from :mod:`sklik.losses` (e.g.
         ``HuberLoss(delta=2.0)``), whose parameters can then be tuned as ``loss__delta``.
     alpha : float, default=0.0
         L2 penalty strength (>= 0) on the coefficients.
@@ -319,7 +319,7 @@ class LinearRegressor(_BaseRegressor):
         ``"lstsq"``: exact least squares (``"mse"`` only). ``"highs"``: exact linear program
         with HiGHS (``"l1"``, or ``"smooth_l1"`` with ``beta=0``, and ``alpha=0``).
         ``"newton"``: trust-region Newton with the exact Hessian (convex smooth losses:
-        ``"mse"``, ``"huber"``, ``"smooth_l1"``, ``"poisson_nll"``).
+        ``"mse"``, ``"huber"``, ``"smooth_l1"`` with ``beta > 0``, ``"poisson_nll"``).
         ``"lbfgs"``: L-BFGS-B, any loss. ``"auto"`` picks ``"lstsq"`` for mse, ``"highs"`` for
         l1 without penalty, ``"newton"`` for the other convex smooth losses and ``"lbfgs"``
         otherwise.
@@ -351,7 +351,7 @@ class LinearRegressor(_BaseRegressor):
         Number of solver iterations (1 for the exact solvers).
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -475,9 +475,9 @@ class MLPRegressor(_BaseRegressor):
 
     Parameters
     ----------
-    loss : {"mse", "l1", "huber", "smooth_l1", "gaussian_nll", "poisson_nll"} or BaseLoss, \
-            default="mse"
-        The loss, by name or as an instance from :mod:`sklik.losses`.
+    loss : str or BaseLoss, default="mse"
+        The loss: one of ``"mse"``, ``"l1"``, ``"huber"``, ``"smooth_l1"``,
+        ``"gaussian_nll"``, ``"poisson_nll"``, or an instance from :mod:`sklik.losses`.
     hidden_layer_sizes : tuple of int, default=(100,)
         Width of each hidden layer.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
@@ -514,7 +514,7 @@ class MLPRegressor(_BaseRegressor):
         Number of L-BFGS-B iterations.
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
         Feature names, when X was a DataFrame with string column names.
 
     See Also

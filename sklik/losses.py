@@ -363,7 +363,7 @@ class BaseLoss(BaseEstimator):
         ----------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
-        raw : ndarray of shape (n_params, *y.shape)
+        raw : ndarray of shape ``(n_params, *y.shape)``
             Raw model outputs in link space, one array per distribution parameter.
 
         Returns
@@ -390,7 +390,7 @@ class BaseLoss(BaseEstimator):
         ----------
         y : ndarray
             Targets.
-        raw : ndarray of shape (1, *y.shape)
+        raw : ndarray of shape ``(1, *y.shape)``
             Raw model outputs.
 
         Returns
@@ -414,7 +414,7 @@ class BaseLoss(BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (1, *y_pred.shape)
+        ndarray of shape ``(1, *y_pred.shape)``
         """
         return np.asarray(y_pred, dtype=np.float64)[np.newaxis]
 
@@ -423,7 +423,7 @@ class BaseLoss(BaseEstimator):
 
         Parameters
         ----------
-        raw : ndarray of shape (n_params, *shape)
+        raw : ndarray of shape ``(n_params, *shape)``
             Raw model outputs.
         scale : float or ndarray, default=None
             The scale :math:`\sigma` of the residual density
@@ -507,7 +507,7 @@ class BaseLoss(BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_params, *y.shape[1:])
+        ndarray of shape ``(n_params, *y.shape[1:])``
             The optimal constant raw output for each parameter and output.
         """
         y = np.asarray(y, dtype=np.float64)

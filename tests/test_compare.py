@@ -101,7 +101,10 @@ def test_the_generating_likelihood_wins(kind, winner):
 
 def test_poisson_is_skipped_for_negative_or_fractional_targets(diabetes):
     X, y = diabetes
-    for target, reason in [(y - 200.0, "requires targets in [0.0, inf]"), (y + 0.5, "integer counts")]:
+    for target, reason in [
+        (y - 200.0, "requires targets in [0.0, inf]"),
+        (y + 0.5, "integer counts"),
+    ]:
         results = compare_losses(X, target, losses=["poisson_nll", "mse"], cv=2)
         assert list(results.index) == ["mse", "poisson_nll"]
         assert results.loc["poisson_nll", "note"].startswith("skipped")
