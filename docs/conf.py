@@ -59,10 +59,7 @@ numpydoc_xref_param_type = False
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    # run the plot_* scripts; ignore the others (examples/quickstart.py is a command-line
-    # script, not a gallery example: it has no reST title and draws nothing)
     "filename_pattern": "/plot_",
-    "ignore_pattern": r"(^|[\\/])(?!plot_)[^\\/]+\.py$",
     "image_scrapers": ("matplotlib",),
     "download_all_examples": False,
     "remove_config_comments": True,
