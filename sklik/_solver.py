@@ -132,10 +132,16 @@ def minimize(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     n_iter = max(1, int(res.nit))
     if not res.success:
+        advice = (
+            "or standardise the features (e.g. with StandardScaler)"
+            if objective.loss.differentiable
+            else f"(the {objective.loss.name} loss has a kink at zero residual, which a gradient "
+            f"method only approaches)"
+        )
         warnings.warn(
             f"{owner}: the {method} solver did not converge after {n_iter} iteration(s) "
             f"(max_iter={max_iter}, tol={tol}): {str(res.message).rstrip('.')}. Increase max_iter "
-            f"or tol, or standardise the features (e.g. with StandardScaler).",
+            f"or tol, {advice}.",
             ConvergenceWarning,
             stacklevel=4,
         )

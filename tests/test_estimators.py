@@ -171,6 +171,15 @@ def test_convergence_warning_names_max_iter_and_tol(Est):
     assert est.n_iter_ == 2 and np.all(np.isfinite(est.predict(X)))
 
 
+@pytest.mark.parametrize(
+    "loss, advice", [("gaussian_nll", "standardise the features"), ("l1", "kink at zero residual")]
+)
+def test_convergence_warning_advice_fits_the_loss(loss, advice):
+    X, y = _data(loss)
+    with pytest.warns(ConvergenceWarning, match=advice):
+        LinearRegressor(loss, alpha=0.1, max_iter=2, tol=1e-12).fit(X, y)
+
+
 @pytest.mark.parametrize("Est", ESTIMATORS)
 def test_warm_start_continues_from_the_previous_solution(Est):
     X, y = _data("gaussian_nll")
