@@ -69,7 +69,7 @@ def format_table(results: pd.DataFrame) -> str:
     """The ranked results as a plain-text table, ``mean (sd)`` per metric."""
     level = results.attrs["coverage"]
     headers = ["rank", "loss"] + [
-        f"{level:.0%} coverage" if m == "coverage" else label for m, (label, _) in METRICS.items()
+        f"{level:.0%} coverage" if m == "coverage" else label for m, label in METRICS.items()
     ]
     columns = [results["rank"].astype(str).tolist(), results.index.astype(str).tolist()]
     columns += [_column(results[f"{m}_mean"], results[f"{m}_std"]) for m in METRICS]
