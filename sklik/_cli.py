@@ -28,7 +28,9 @@ class InputError(Exception):
     """Bad input from the user: reported as one line, exit status 1."""
 
 
-def load_data(csv: str | None, target: str | None) -> tuple[pd.DataFrame, pd.Series, str]:
+def load_data(
+    csv: str | None, target: str | None, sep: str = ","
+) -> tuple[pd.DataFrame, pd.Series, str]:
     """Features, target and a description: the CSV file's, or the diabetes data's."""
     if csv is None:
         data = load_diabetes(as_frame=True, scaled=False)
@@ -37,17 +39,29 @@ def load_data(csv: str | None, target: str | None) -> tuple[pd.DataFrame, pd.Ser
     if not path.is_file():
         raise InputError(f"no such file: {csv}")
     try:
-        frame = pd.read_csv(path)
-    except (ValueError, UnicodeDecodeError) as exc:
+        frame = pd.read_csv(path, sep=sep)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"
+        ) from exc
+    except ValueError as exc:
         raise InputError(f"cannot read {csv} as CSV: {exc}") from exc
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
-        raise InputError(f"no column {target!r} in {csv}; its columns are: {columns}")
+        hint = next(
+            (
+                f"; is it separated by {other!r}? Use --sep {other!r}"
+                for other in (";", "\t", "|")
+                if len(frame.columns) == 1 and other in str(frame.columns[0])
+            ),
+            "",
+        )
+        raise InputError(f"no column {target!r} in {csv}; its columns are: {columns}{hint}")
     y = frame[target]
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         raise InputError(
             f"the target column {target!r} is not numeric (dtype {y.dtype}, e.g. "
-            f"{y.dropna().iloc[0]!r}); sklik compare needs a numeric target"
+            f"{str(y.dropna().iloc[0])!r}); sklik compare needs a numeric target"
         )
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
@@ -141,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = compare.add_argument_group("data")
     data.add_argument("--csv", metavar="PATH", help="a CSV file with a header row")
     data.add_argument("--target", metavar="COLUMN", help="the target column of --csv")
+    data.add_argument("--sep", default=",", help="the column separator of --csv (default: ,)")
     fit = compare.add_argument_group("models")
     fit.add_argument(
         "--losses",
@@ -182,7 +197,7 @@ def compare_command(args: argparse.Namespace) -> int:
             matplotlib.use("Agg")
         except ImportError as exc:
             raise InputError("--plot needs matplotlib: pip install 'sklik[plot]'") from exc
-    X, y, description = load_data(args.csv, args.target)
+    X, y, description = load_data(args.csv, args.target, args.sep)
     params = {
         "alpha": args.alpha,
         "max_iter": args.max_iter,

@@ -103,11 +103,18 @@ def _check_data(X: Any, y: Any, n_splits: int) -> tuple[Any, np.ndarray]:
             f"Too few rows for {n_splits}-fold cross-validation: {len(y)} rows, at least "
             f"{2 * n_splits} needed (two per fold). Use fewer folds (cv) or more data."
         )
+    if isinstance(X, pd.DataFrame) and X.isna().any().any():
+        missing = X.isna().sum()
+        columns = ", ".join(f"{name!r} ({count})" for name, count in missing[missing > 0].items())
+        raise ValueError(
+            f"The features have missing values, in column(s) {columns}: drop or impute them first."
+        )
     try:
         check_array(make_preprocessor(X).fit_transform(X), input_name="X")
     except ValueError as exc:
         raise ValueError(
-            f"The features cannot be used as they are ({exc}). Drop or impute missing values first."
+            f"The features cannot be used as they are ({exc}). Drop or replace the missing or "
+            f"infinite values first."
         ) from exc
     return X, y
 

@@ -165,8 +165,12 @@ def test_invalid_data():
         compare_losses(X, np.r_[np.nan, np.ones(9)], cv=2)
     with pytest.raises(ValueError, match="X has 10 rows but y has 9"):
         compare_losses(X, np.ones(9), cv=2)
-    X[0, 0] = np.nan
-    with pytest.raises(ValueError, match="Drop or impute missing values"):
+    with pytest.raises(ValueError, match="missing values, in column.s. 'b' .1."):
+        compare_losses(pd.DataFrame(X, columns=["a", "b"]).replace(3.0, np.nan), y=X[:, 0], cv=2)
+    X[0, 0] = np.inf
+    with pytest.raises(
+        ValueError, match="contains infinity.*Drop or replace the missing or infinite values"
+    ):
         compare_losses(X, np.ones(10), cv=2)
 
 
@@ -222,6 +226,11 @@ def test_cli_csv_with_categorical_and_negative_targets(tmp_path, capsys):
     assert "data.csv (target: y), 60 rows, 2 features" in out
     assert "note: poisson_nll: skipped:" in out
     assert err == ""
+    frame.to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    status, out, err = run(
+        capsys, "--csv", str(tmp_path / "semi.csv"), "--sep", ";", "--target", "y", "--quiet"
+    )
+    assert status == 0 and "semi.csv (target: y), 60 rows, 2 features" in out
 
 
 @pytest.mark.parametrize(
@@ -233,13 +242,23 @@ def test_cli_csv_with_categorical_and_negative_targets(tmp_path, capsys):
         (["--csv", "{csv}"], "--csv and --target go together"),
         (["--csv", "{small}", "--target", "y", "--cv", "5"], "Too few rows for 5-fold"),
         (["--hidden-layer-sizes", "5"], "applies to --model mlp only"),
+        (["--csv", "{semi}", "--target", "y"], "is it separated by ';'? Use --sep ';'"),
+        (["--csv", "{latin1}", "--target", "y"], "not UTF-8 text"),
+        (["--csv", "{holes}", "--target", "y"], "missing values, in column(s) 'x' (1)"),
+        (["--csv", "{empty}", "--target", "y"], "cannot read"),
     ],
 )
 def test_cli_errors_are_one_line_messages(tmp_path, capsys, args, message):
     frame = pd.DataFrame({"x": np.arange(8.0), "label": list("abababab"), "y": np.arange(8.0)})
     frame.to_csv(tmp_path / "data.csv", index=False)
     frame.head(6).to_csv(tmp_path / "small.csv", index=False)
-    args = [a.format(csv=tmp_path / "data.csv", small=tmp_path / "small.csv") for a in args]
+    frame.to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    frame.assign(x=frame["x"].where(frame["x"] != 3)).to_csv(tmp_path / "holes.csv", index=False)
+    (tmp_path / "latin1.csv").write_bytes("y,x\n1,\xe9\n".encode("latin-1"))
+    (tmp_path / "empty.csv").write_text("")
+    files = {name: tmp_path / f"{name}.csv" for name in ["semi", "latin1", "holes", "empty"]}
+    files.update(csv=tmp_path / "data.csv", small=tmp_path / "small.csv")
+    args = [a.format(**files) for a in args]
     status, out, err = run(capsys, *args)
     assert status == 1
     assert err.startswith("sklik compare: error: ") and message in err
