@@ -85,7 +85,8 @@ def format_table(results: pd.DataFrame) -> str:
     headers = ["rank", "loss"] + [
         f"{level:.0%} coverage" if m == "coverage" else label for m, label in METRICS.items()
     ]
-    columns = [results["rank"].astype(str).tolist(), results.index.astype(str).tolist()]
+    ranks = ["-" if pd.isna(rank) else str(rank) for rank in results["rank"]]
+    columns = [ranks, results.index.astype(str).tolist()]
     columns += [_column(results[f"{m}_mean"], results[f"{m}_std"]) for m in METRICS]
     table = [headers, *zip(*columns, strict=True)]
     widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
@@ -99,7 +100,7 @@ def format_table(results: pd.DataFrame) -> str:
 
 def write_json(results: pd.DataFrame, path: str, description: str) -> None:
     """The results and their settings as JSON (NaN as null)."""
-    records = json.loads(results.reset_index().to_json(orient="records"))
+    records = json.loads(results.reset_index().to_json(orient="records", double_precision=15))
     payload = {
         "data": description,
         **results.attrs,

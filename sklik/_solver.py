@@ -157,10 +157,13 @@ def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult
     if not objective.has_hessian:
         return False
     value, grad = objective(res.x)
-    try:
-        step = scipy.linalg.solve(objective.hessian(res.x), grad, assume_a="pos")
-    except (np.linalg.LinAlgError, ValueError):
-        return False
+    with warnings.catch_warnings():
+        # a numerically singular Hessian gives no trustworthy decrement: polish instead
+        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+        try:
+            step = scipy.linalg.solve(objective.hessian(res.x), grad, assume_a="pos")
+        except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
+            return False
     return 0.5 * float(grad @ step) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(value))
 
 

@@ -157,7 +157,6 @@ def _fit_fold(estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng)
             }
         ),
         "converged": not any(issubclass(w.category, ConvergenceWarning) for w in caught),
-        "discrete": hasattr(dist, "pmf"),
     }
 
 
@@ -214,7 +213,8 @@ def compare_losses(
         ``<metric>_mean`` and ``<metric>_std`` (over folds) for ``log_likelihood`` (higher is
         better), ``crps``, ``rmse``, ``mae`` (lower is better), ``coverage`` (the fraction of
         held-out targets inside the central ``coverage`` interval; close to ``coverage`` is
-        calibrated) and ``fit_time`` (seconds), then ``rank`` (1 is the winner) and ``note``.
+        calibrated) and ``fit_time`` (seconds), then ``rank`` (1 is the winner; missing for a
+        skipped or failed loss) and ``note``.
         ``results.attrs`` holds ``model``, ``n_samples``, ``n_features``, ``n_splits`` and
         ``coverage``.
     predictions : pandas.DataFrame
@@ -282,7 +282,9 @@ def compare_losses(
     results = pd.DataFrame.from_dict(rows, orient="index")
     results = results[[f"{m}_{s}" for m in METRICS for s in ("mean", "std")] + ["note"]]
     results = results.sort_values("log_likelihood_mean", ascending=False, na_position="last")
-    results.insert(len(results.columns) - 1, "rank", np.arange(1, len(results) + 1))
+    fitted = results["log_likelihood_mean"].notna()
+    rank = pd.Series(np.cumsum(fitted), index=results.index, dtype="Int64").where(fitted)
+    results.insert(len(results.columns) - 1, "rank", rank)
     results.index.name = "loss"
     results.attrs.update(
         model=model,
@@ -313,9 +315,6 @@ def _cross_validate(make_estimator, name, X, y, folds, coverage, rng, bar) -> tu
         except (ValueError, np.linalg.LinAlgError) as exc:
             note = f"fit failed in fold {k + 1}: {exc}"
             break
-        if fit["discrete"] and not np.all(y == np.round(y)):
-            note = "skipped: the targets are not integer counts, which its distribution needs"
-            break
         fits.append((k, fit))
         bar.update()
     if note:
@@ -331,11 +330,15 @@ def _cross_validate(make_estimator, name, X, y, folds, coverage, rng, bar) -> tu
 
 
 def _domain_note(name: str, y: np.ndarray) -> str:
-    """A note saying why ``name`` cannot model ``y``, or an empty string."""
+    """A note saying why ``name``'s likelihood cannot describe ``y``, or an empty string."""
+    loss = get_loss(name)
     try:
-        get_loss(name).check_y(y)
+        loss.check_y(y)
     except ValueError as exc:
         return f"skipped: {exc}"
+    discrete = hasattr(loss.predictive_distribution(np.zeros((loss.n_params, 1)), 1.0), "pmf")
+    if discrete and not np.all(y == np.round(y)):
+        return "skipped: the targets are not integer counts, which its distribution needs"
     return ""
 
 

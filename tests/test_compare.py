@@ -109,7 +109,8 @@ def test_poisson_is_skipped_for_negative_or_fractional_targets(diabetes):
         assert list(results.index) == ["mse", "poisson_nll"]
         assert results.loc["poisson_nll", "note"].startswith("skipped")
         assert reason in results.loc["poisson_nll", "note"]
-        assert results.loc["poisson_nll", ["crps_mean", "fit_time_mean"]].isna().all()
+        assert results.loc["poisson_nll", ["crps_mean", "fit_time_mean", "rank"]].isna().all()
+        assert results.loc["mse", "rank"] == 1
         assert results.loc["mse", "note"] == ""
 
 
