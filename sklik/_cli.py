@@ -187,8 +187,6 @@ def compare_command(args: argparse.Namespace) -> int:
     """Run ``sklik compare``; return the exit status."""
     if (args.csv is None) != (args.target is None):
         raise InputError("--csv and --target go together: give both, or neither for the default")
-    if args.cv < 2:
-        raise InputError(f"--cv must be at least 2; got {args.cv}")
     if args.hidden_layer_sizes is not None and args.model != "mlp":
         raise InputError("--hidden-layer-sizes applies to --model mlp only")
     if args.plot is not None:
