@@ -41,6 +41,8 @@ exclude_patterns += ["compare_section.rst"]
 root_doc = "index"
 language = "en"
 default_role = "literal"
+# "On this page" lists ``fit``, not ``LinearRegressor.fit``: the full names overflow it
+toc_object_entries_show_parents = "hide"
 
 # -- autodoc, autosummary, numpydoc -------------------------------------------------------------
 
@@ -73,5 +75,7 @@ html_title = f"sklik {release}"
 # no logo, icon links or version switcher: nothing to fetch
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 html_static_path = []
+# the user guide is one page without sub-pages: no empty "Section Navigation" column beside it
+html_sidebars = {"user_guide": []}
 html_show_sourcelink = False
 html_copy_source = False

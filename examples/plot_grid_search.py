@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklik import LinearRegressor
@@ -47,25 +47,35 @@ y = 5.0 + X @ coef + noise_std * rng.normal(size=n_samples)
 # is slow (``"huber"`` is the smooth robust alternative). ``smooth_l1`` is left out because
 # with its default ``beta=1`` it gives the same fit as ``huber`` with ``delta=1``.
 
-pipe = Pipeline([("scaler", StandardScaler()), ("linearregressor", LinearRegressor())])
+pipe = make_pipeline(StandardScaler(), LinearRegressor())
 alphas = np.logspace(-4, 0, 9)
 param_grid = [
-    {"linearregressor__loss": ["mse", "huber", "gaussian_nll"], "linearregressor__alpha": alphas},
+    {
+        "linearregressor__loss": ["mse", "huber", "gaussian_nll"],
+        "linearregressor__alpha": alphas,
+    },
     {"linearregressor__loss": ["l1"], "linearregressor__alpha": [0.0]},
 ]
 cv = KFold(n_splits=5, shuffle=True, random_state=0)
-search = GridSearchCV(pipe, param_grid, scoring=get_scorer("neg_log_score"), cv=cv)
+log_score = get_scorer("neg_log_score")
+search = GridSearchCV(pipe, param_grid, scoring=log_score, cv=cv)
 search.fit(X, y)
 
 results = pd.DataFrame(search.cv_results_)
 results = results.rename(
-    columns={"param_linearregressor__loss": "loss", "param_linearregressor__alpha": "alpha"}
+    columns={
+        "param_linearregressor__loss": "loss",
+        "param_linearregressor__alpha": "alpha",
+    }
 )
 best_per_loss = results.loc[results.groupby("loss")["mean_test_score"].idxmax()]
 print("best alpha and mean held-out log score (lower is better) per loss:")
-for row in best_per_loss.sort_values("mean_test_score", ascending=False).itertuples():
-    print(f"  {row.loss:<14} alpha={row.alpha:<8.3g} log score {-row.mean_test_score:.3f}")
-loss, alpha = (search.best_params_[f"linearregressor__{k}"] for k in ("loss", "alpha"))
+ranked = best_per_loss.sort_values("mean_test_score", ascending=False)
+for row in ranked.itertuples():
+    score = -row.mean_test_score
+    print(f"  {row.loss:<14} alpha={row.alpha:<8.3g} log score {score:.3f}")
+params = search.best_params_
+loss, alpha = params["linearregressor__loss"], params["linearregressor__alpha"]
 print(f"selected by GridSearchCV: loss={loss!r}, alpha={alpha:.3g}")
 
 # %%
@@ -81,9 +91,17 @@ print(f"selected by GridSearchCV: loss={loss!r}, alpha={alpha:.3g}")
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 for i, loss in enumerate(["mse", "huber", "gaussian_nll"]):
     res = results[results["loss"] == loss].sort_values("alpha")
-    ax.semilogx(res["alpha"], -res["mean_test_score"], marker="o", color=f"C{i}", label=loss)
+    score = -res["mean_test_score"]
+    ax.semilogx(res["alpha"], score, marker="o", color=f"C{i}", label=loss)
     best = res.loc[res["mean_test_score"].idxmax()]
-    ax.plot(best["alpha"], -best["mean_test_score"], marker="*", ms=16, color=f"C{i}", mec="k")
+    ax.plot(
+        best["alpha"],
+        -best["mean_test_score"],
+        marker="*",
+        ms=16,
+        color=f"C{i}",
+        mec="k",
+    )
 l1_score = -results.loc[results["loss"] == "l1", "mean_test_score"].item()
 ax.axhline(l1_score, color="C3", ls="--", label="l1 (alpha=0)")
 ax.set(
@@ -113,13 +131,17 @@ scoring = {
     "coverage 90": get_scorer("coverage_90"),
     "MSE": get_scorer("neg_mean_squared_error"),
 }
+new_folds = KFold(5, shuffle=True, random_state=1)
 rows = {}
 for row in best_per_loss.itertuples():
-    model = pipe.set_params(linearregressor__loss=row.loss, linearregressor__alpha=row.alpha)
-    scores = cross_validate(model, X, y, scoring=scoring, cv=KFold(5, shuffle=True, random_state=1))
+    model = pipe.set_params(
+        linearregressor__loss=row.loss,
+        linearregressor__alpha=row.alpha,
+    )
+    scores = cross_validate(model, X, y, scoring=scoring, cv=new_folds)
     # negated scores back to losses; coverage stays as is
-    rows[row.loss] = {
-        name: (1 if name.startswith("coverage") else -1) * scores[f"test_{name}"].mean()
-        for name in scoring
-    }
+    rows[row.loss] = {}
+    for name in scoring:
+        sign = 1 if name.startswith("coverage") else -1
+        rows[row.loss][name] = sign * scores[f"test_{name}"].mean()
 print("\n" + pd.DataFrame(rows).T.round(3).to_string())

@@ -32,7 +32,8 @@ x = rng.uniform(0, 10, size=n)
 true_std = 0.2 * np.exp(0.25 * x)
 y = 1.0 + 0.8 * x + rng.normal(scale=true_std)
 X = x[:, np.newaxis]
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.4, random_state=0)
+split = train_test_split(X, y, test_size=0.4, random_state=0)
+X_train, X_test, y_train, y_test = split
 
 # %%
 # Two likelihoods, same mean model
@@ -46,7 +47,8 @@ models = {
     "gaussian_nll": LinearRegressor("gaussian_nll").fit(X_train, y_train),
 }
 gnll = models["gaussian_nll"]
-print(f"true log-variance head:    intercept {2 * np.log(0.2):+.3f}, slope {0.5:+.3f}")
+true_head = f"intercept {2 * np.log(0.2):+.3f}, slope {0.5:+.3f}"
+print(f"true log-variance head:    {true_head}")
 print(
     f"learned log-variance head: intercept {gnll.log_var_intercept_:+.3f}, "
     f"slope {gnll.log_var_coef_[0]:+.3f}"
@@ -62,8 +64,13 @@ print(
 # log score (the mean negative log-likelihood, lower is better) is much better.
 
 # coverage in three bands of x: quiet, medium and noisy
-bands = {"x < 3.3": (0, 10 / 3), "3.3-6.7": (10 / 3, 20 / 3), "x > 6.7": (20 / 3, 10)}
-print(f"\n{'loss':<14}{'log score':>10}{'coverage 90%':>14}" + "".join(f"{b:>10}" for b in bands))
+bands = {
+    "x < 3.3": (0, 10 / 3),
+    "3.3-6.7": (10 / 3, 20 / 3),
+    "x > 6.7": (20 / 3, 10),
+}
+band_names = "".join(f"{b:>10}" for b in bands)
+print(f"\n{'loss':<14}{'log score':>10}{'coverage 90%':>14}{band_names}")
 for name, est in models.items():
     dist = est.predict_dist(X_test)
     line = f"{name:<14}{log_score(y_test, dist):>10.3f}"
@@ -71,7 +78,8 @@ for name, est in models.items():
     for lo, hi in bands.values():
         band = (X_test[:, 0] >= lo) & (X_test[:, 0] < hi)
         band_dist = est.predict_dist(X_test[band])
-        line += f"{interval_coverage(y_test[band], band_dist, coverage=0.9):>10.3f}"
+        band_coverage = interval_coverage(y_test[band], band_dist, coverage=0.9)
+        line += f"{band_coverage:>10.3f}"
     print(line)
 
 # %%
@@ -88,16 +96,28 @@ for ax, (name, est) in zip(axes[:2], models.items(), strict=True):
     low, high = est.predict_dist(grid).interval(0.9)
     ax.scatter(X_test[:, 0], y_test, s=8, color="0.6", label="held-out data")
     ax.plot(grid[:, 0], mean, color="C0", label="predicted mean")
-    ax.fill_between(grid[:, 0], low, high, color="C0", alpha=0.2, label="90% interval")
+    ax.fill_between(
+        grid[:, 0],
+        low,
+        high,
+        color="C0",
+        alpha=0.2,
+        label="90% interval",
+    )
     ax.set(title=f'LinearRegressor("{name}")', xlabel="x", ylabel="y")
     ax.legend(loc="upper left")
 axes[1].sharey(axes[0])
 
 ax = axes[2]
-ax.plot(grid[:, 0], 0.2 * np.exp(0.25 * grid[:, 0]), "k--", label="true noise std")
+true_std_grid = 0.2 * np.exp(0.25 * grid[:, 0])
+ax.plot(grid[:, 0], true_std_grid, "k--", label="true noise std")
 for i, (name, est) in enumerate(models.items()):
     _, std = est.predict(grid, return_std=True)
     ax.plot(grid[:, 0], std, color=f"C{i + 1}", label=f"predicted std ({name})")
-ax.set(title="Predictive standard deviation", xlabel="x", ylabel="std of y given x")
+ax.set(
+    title="Predictive standard deviation",
+    xlabel="x",
+    ylabel="std of y given x",
+)
 ax.legend(loc="upper left")
 plt.show()

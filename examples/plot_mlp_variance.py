@@ -56,10 +56,16 @@ X_test, y_test = sample(2000)
 # added to losses of very different sizes (here a mean squared error of about 0.05), so each
 # loss gets its own value; ``tol`` bounds the largest gradient entry at convergence.
 
-params = {"hidden_layer_sizes": (10,), "activation": "tanh", "max_iter": 2000, "tol": 1e-3}
+params = {
+    "hidden_layer_sizes": (10,),
+    "activation": "tanh",
+    "max_iter": 2000,
+    "tol": 1e-3,
+    "random_state": 0,
+}
 models = {
-    "gaussian_nll": MLPRegressor("gaussian_nll", alpha=1e-2, random_state=0, **params),
-    "mse": MLPRegressor("mse", alpha=1e-4, random_state=0, **params),
+    "gaussian_nll": MLPRegressor("gaussian_nll", alpha=1e-2, **params),
+    "mse": MLPRegressor("mse", alpha=1e-4, **params),
 }
 for est in models.values():
     est.fit(X_train, y_train)
@@ -74,20 +80,22 @@ for est in models.values():
 
 noisy = (X_test[:, 0] > 0) & (X_test[:, 0] < 2)
 truth = stats.norm(true_mean(X_test[:, 0]), true_std(X_test[:, 0]))
-print(f"{'model':<14}{'RMSE of mean':>13}{'RMSE of std':>12}{'log score':>11}", end="")
-print(f"{'cov. 90%':>10}{'0 < x < 2':>11}{'elsewhere':>11}")
+print(f"{'model':<13}{'RMSE mean':>10}{'RMSE std':>9}{'log score':>10}", end="")
+print(f"{'cov. 90%':>9}{'0 < x < 2':>10}{'elsewhere':>10}")
 for name, est in models.items():
     mean, std = est.predict(X_test, return_std=True)
     dist = est.predict_dist(X_test)
     rmse_mean = np.sqrt(np.mean((mean - true_mean(X_test[:, 0])) ** 2))
     rmse_std = np.sqrt(np.mean((std - true_std(X_test[:, 0])) ** 2))
+    quiet = ~noisy
     cov_noisy = interval_coverage(y_test[noisy], est.predict_dist(X_test[noisy]))
-    cov_quiet = interval_coverage(y_test[~noisy], est.predict_dist(X_test[~noisy]))
+    cov_quiet = interval_coverage(y_test[quiet], est.predict_dist(X_test[quiet]))
+    score, cov = log_score(y_test, dist), interval_coverage(y_test, dist)
     print(
-        f"{name:<14}{rmse_mean:>13.3f}{rmse_std:>12.3f}{log_score(y_test, dist):>11.3f}"
-        f"{interval_coverage(y_test, dist):>10.3f}{cov_noisy:>11.3f}{cov_quiet:>11.3f}"
+        f"{name:<13}{rmse_mean:>10.3f}{rmse_std:>9.3f}{score:>10.3f}"
+        f"{cov:>9.3f}{cov_noisy:>10.3f}{cov_quiet:>10.3f}"
     )
-print(f"{'true model':<14}{0:>13.3f}{0:>12.3f}{log_score(y_test, truth):>11.3f}")
+print(f"{'true model':<13}{0:>10.3f}{0:>9.3f}{log_score(y_test, truth):>10.3f}")
 n_iter = {name: est.n_iter_ for name, est in models.items()}
 print(f"\nL-BFGS iterations: {n_iter}")
 
@@ -108,8 +116,20 @@ ax = axes[0]
 ax.scatter(X_train[:, 0], y_train, s=6, color="0.65", label="training data")
 ax.plot(grid[:, 0], true_mean(grid[:, 0]), "k--", label="true mean")
 ax.plot(grid[:, 0], mean, color="C0", label="predicted mean")
-ax.fill_between(grid[:, 0], low, high, color="C0", alpha=0.25, label="90% predictive interval")
-ax.set(title='MLPRegressor("gaussian_nll"), 10 tanh units', xlabel="x", ylabel="y", ylim=(-1.8, 3))
+ax.fill_between(
+    grid[:, 0],
+    low,
+    high,
+    color="C0",
+    alpha=0.25,
+    label="90% predictive interval",
+)
+ax.set(
+    title='MLPRegressor("gaussian_nll"), 10 tanh units',
+    xlabel="x",
+    ylabel="y",
+    ylim=(-1.8, 3),
+)
 ax.legend(loc="upper left", ncols=2)
 
 ax = axes[1]
@@ -121,6 +141,11 @@ for i, (name, est) in enumerate(models.items()):
         color=f"C{i}",
         label=f"predicted ({name})",
     )
-ax.set(title="Predicted standard deviation", xlabel="x", ylabel="std of y given x", ylim=(0, None))
+ax.set(
+    title="Predicted standard deviation",
+    xlabel="x",
+    ylabel="std of y given x",
+    ylim=(0, None),
+)
 ax.legend(loc="upper left")
 plt.show()

@@ -36,10 +36,12 @@ exposure = rng.uniform(0.05, 1.0, size=n)
 counts = rng.poisson(exposure * np.exp(true_intercept + X @ true_coef))
 rate = counts / exposure  # the target, as in scikit-learn's Poisson examples
 
-(X_train, X_test, rate_train, rate_test, expo_train, expo_test, _, counts_test) = train_test_split(
-    X, rate, exposure, counts, test_size=1 / 3, random_state=0
-)
-print(f"{n} policies, {counts.sum()} claims, {np.mean(counts == 0):.1%} without a claim")
+arrays = (X, rate, exposure, counts)
+split = train_test_split(*arrays, test_size=1 / 3, random_state=0)
+X_train, X_test, rate_train, rate_test = split[:4]
+expo_train, expo_test, _, counts_test = split[4:]
+no_claim = np.mean(counts == 0)
+print(f"{n} policies, {counts.sum()} claims, {no_claim:.1%} without a claim")
 
 # %%
 # Fit the rate, weighting by exposure
@@ -55,24 +57,29 @@ print(f"{n} policies, {counts.sum()} claims, {np.mean(counts == 0):.1%} without 
 alpha = 1e-4
 fit_kw = {"sample_weight": expo_train}
 models = {
-    'sklik LinearRegressor("poisson_nll")': LinearRegressor("poisson_nll", alpha=alpha),
-    "sklearn PoissonRegressor": PoissonRegressor(alpha=alpha, tol=1e-10, max_iter=1000),
-    'sklik LinearRegressor("mse")': LinearRegressor("mse"),
-    "constant rate (DummyRegressor)": DummyRegressor(strategy="mean"),
+    "sklik poisson_nll": LinearRegressor("poisson_nll", alpha=alpha),
+    "sklearn PoissonRegressor": PoissonRegressor(
+        alpha=alpha,
+        tol=1e-10,
+        max_iter=1000,
+    ),
+    "sklik mse": LinearRegressor("mse"),
+    "constant (DummyRegressor)": DummyRegressor(strategy="mean"),
 }
 for est in models.values():
     est.fit(X_train, rate_train, **fit_kw)
 
-sklik_poisson = models['sklik LinearRegressor("poisson_nll")']
-sklearn_poisson = models["sklearn PoissonRegressor"]
-print(f"\n{'':<26}{'intercept':>10}" + "".join(f"{f'coef[{j}]':>10}" for j in range(3)))
+sklik_poisson = models["sklik poisson_nll"]
+skl_poisson = models["sklearn PoissonRegressor"]
+coef_names = "".join(f"{f'coef[{j}]':>10}" for j in range(3))
+print(f"\n{'':<26}{'intercept':>10}{coef_names}")
 for label, b0, b in [
     ("true", true_intercept, true_coef),
     ("sklik poisson_nll", sklik_poisson.intercept_, sklik_poisson.coef_),
-    ("sklearn PoissonRegressor", sklearn_poisson.intercept_, sklearn_poisson.coef_),
+    ("sklearn PoissonRegressor", skl_poisson.intercept_, skl_poisson.coef_),
 ]:
     print(f"{label:<26}{b0:>10.4f}" + "".join(f"{c:>10.4f}" for c in b))
-max_diff = np.max(np.abs(sklik_poisson.coef_ - sklearn_poisson.coef_))
+max_diff = np.max(np.abs(sklik_poisson.coef_ - skl_poisson.coef_))
 print(f"largest coefficient difference, sklik vs scikit-learn: {max_diff:.1e}")
 
 # %%
@@ -86,17 +93,21 @@ print(f"largest coefficient difference, sklik vs scikit-learn: {max_diff:.1e}")
 
 preds = {label: est.predict(X_test) for label, est in models.items()}
 valid = np.all([p > 0 for p in preds.values()], axis=0)
-print(f"{valid.sum()} of {len(valid)} held-out policies have positive predictions from every model")
-print(f"\n{'model':<38}{'deviance':>10}{'rates <= 0':>12}{'deviance where all > 0':>24}")
+print(f"{valid.sum()} of {len(valid)} held-out policies: all predictions > 0")
+print(f"\n{'model':<26}{'deviance':>10}{'rates <= 0':>12}{'where all > 0':>15}")
 for label, pred in preds.items():
     n_bad = int(np.sum(pred <= 0))
-    dev_all = (
-        f"{mean_poisson_deviance(rate_test, pred, sample_weight=expo_test):>10.4f}"
-        if n_bad == 0
-        else f"{'n/a':>10}"
+    if n_bad == 0:
+        dev = mean_poisson_deviance(rate_test, pred, sample_weight=expo_test)
+        dev_all = f"{dev:>10.4f}"
+    else:
+        dev_all = f"{'n/a':>10}"
+    dev_valid = mean_poisson_deviance(
+        rate_test[valid],
+        pred[valid],
+        sample_weight=expo_test[valid],
     )
-    dev_valid = mean_poisson_deviance(rate_test[valid], pred[valid], sample_weight=expo_test[valid])
-    print(f"{label:<38}{dev_all}{n_bad:>12d}{dev_valid:>24.4f}")
+    print(f"{label:<26}{dev_all}{n_bad:>12d}{dev_valid:>15.4f}")
 
 # %%
 # Calibration by risk group
@@ -111,26 +122,27 @@ for label, pred in preds.items():
 
 def rate_by_risk_group(pred, counts, exposure, n_groups=10):
     order = np.argsort(pred)
-    groups = np.searchsorted(
-        np.cumsum(exposure[order]) / exposure.sum(), np.linspace(0, 1, n_groups + 1)[1:-1]
-    )
+    cum_exposure = np.cumsum(exposure[order]) / exposure.sum()
+    groups = np.searchsorted(cum_exposure, np.linspace(0, 1, n_groups + 1)[1:-1])
     predicted, observed = [], []
     for idx in np.split(order, groups):
-        predicted.append(np.sum(pred[idx] * exposure[idx]) / exposure[idx].sum())
-        observed.append(counts[idx].sum() / exposure[idx].sum())
+        group_exposure = exposure[idx].sum()
+        predicted.append(np.sum(pred[idx] * exposure[idx]) / group_exposure)
+        observed.append(counts[idx].sum() / group_exposure)
     return np.array(predicted), np.array(observed)
 
 
 fig, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
 for label, marker in [
-    ('sklik LinearRegressor("poisson_nll")', "o"),
-    ('sklik LinearRegressor("mse")', "s"),
+    ("sklik poisson_nll", "o"),
+    ("sklik mse", "s"),
 ]:
-    predicted, observed = rate_by_risk_group(preds[label], counts_test, expo_test)
-    ax.plot(predicted, observed, marker=marker, label=label)
+    rates = rate_by_risk_group(preds[label], counts_test, expo_test)
+    ax.plot(*rates, marker=marker, label=label)
 lims = [min(ax.get_xlim()[0], 0), ax.get_xlim()[1]]
 ax.plot(lims, lims, "k--", lw=1, label="perfect calibration")
-ax.axhline(rate_test @ expo_test / expo_test.sum(), color="0.5", lw=1, ls=":", label="overall rate")
+overall_rate = rate_test @ expo_test / expo_test.sum()
+ax.axhline(overall_rate, color="0.5", lw=1, ls=":", label="overall rate")
 ax.set(
     title="Held-out calibration: 10 risk groups of equal exposure",
     xlabel="mean predicted rate (claims per year)",

@@ -63,7 +63,8 @@ losses = {
 models = {name: LinearRegressor(loss).fit(X, y) for name, loss in losses.items()}
 
 print(f"{int(is_outlier.sum())} outliers among {len(y)} points")
-print(f"\n{'loss':<22}{'intercept':>10}{'slope':>8}{'|error| intercept':>19}{'|error| slope':>15}")
+header = f"{'loss':<22}{'intercept':>10}{'slope':>8}"
+print(f"\n{header}{'|error| intercept':>19}{'|error| slope':>15}")
 print(f"{'true':<22}{true_intercept:>10.3f}{true_slope:>8.3f}")
 for name, est in models.items():
     b0, b1 = est.intercept_, est.coef_[0]
@@ -87,11 +88,13 @@ for fraction in fractions:
     for seed in range(10):
         X_f, y_f, _ = make_data(fraction, seed=seed)
         for name, loss in losses.items():
-            errors[name].append(abs(LinearRegressor(loss).fit(X_f, y_f).coef_[0] - true_slope))
+            slope = LinearRegressor(loss).fit(X_f, y_f).coef_[0]
+            errors[name].append(abs(slope - true_slope))
     for name in losses:
         slope_error[name].append(np.mean(errors[name]))
 
-print(f"\nmean |slope error| over 10 data sets\n{'outlier fraction':<22}", end="")
+print("\nmean |slope error| over 10 data sets")
+print(f"{'outlier fraction':<22}", end="")
 print("".join(f"{f:>7.0%}" for f in fractions))
 for name in losses:
     print(f"{name:<22}" + "".join(f"{e:>7.3f}" for e in slope_error[name]))
@@ -104,10 +107,12 @@ for name in losses:
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 ax = axes[0]
-ax.scatter(X[~is_outlier, 0], y[~is_outlier], s=10, color="0.6", label="clean data")
-ax.scatter(X[is_outlier, 0], y[is_outlier], s=14, color="k", marker="x", label="outliers")
+clean, dirty = ~is_outlier, is_outlier
+ax.scatter(X[clean, 0], y[clean], s=10, color="0.6", label="clean data")
+ax.scatter(X[dirty, 0], y[dirty], s=14, color="k", marker="x", label="outliers")
 grid = np.linspace(0, 10, 2)[:, np.newaxis]
-ax.plot(grid[:, 0], true_intercept + true_slope * grid[:, 0], "k--", lw=2, label="true line")
+true_line = true_intercept + true_slope * grid[:, 0]
+ax.plot(grid[:, 0], true_line, "k--", lw=2, label="true line")
 styles = ["-", "-", "--", ":"]
 for (name, est), style in zip(models.items(), styles, strict=True):
     ax.plot(grid[:, 0], est.predict(grid), ls=style, lw=1.8, label=f'"{name}"')

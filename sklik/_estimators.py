@@ -351,7 +351,7 @@ class LinearRegressor(_BaseRegressor):
         Number of solver iterations (1 for the exact solvers).
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
+    feature_names_in_ : ndarray of shape (n_features_in\_,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -514,7 +514,7 @@ class MLPRegressor(_BaseRegressor):
         Number of L-BFGS-B iterations.
     n_features_in_ : int
         Number of features seen in fit.
-    feature_names_in_ : ndarray of shape ``(n_features_in_,)``
+    feature_names_in_ : ndarray of shape (n_features_in\_,)
         Feature names, when X was a DataFrame with string column names.
 
     See Also
@@ -528,8 +528,9 @@ class MLPRegressor(_BaseRegressor):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(-2, 2, size=(300, 1))
     >>> y = np.sin(2 * X[:, 0]) + rng.normal(scale=0.1 + 0.2 * np.abs(X[:, 0]))
-    >>> est = MLPRegressor("gaussian_nll", hidden_layer_sizes=(20,), activation="tanh",
-    ...                    max_iter=1000, tol=1e-3, random_state=0).fit(X, y)
+    >>> est = MLPRegressor("gaussian_nll", hidden_layer_sizes=(20,),
+    ...                    activation="tanh", max_iter=1000, tol=1e-3,
+    ...                    random_state=0).fit(X, y)
     >>> mean, std = est.predict(X[:3], return_std=True)
     >>> bool(np.all(std > 0))
     True

@@ -53,7 +53,7 @@ METRICS = {
 
 
 def make_preprocessor(X: Any) -> Any:
-    """The feature preprocessing of :func:`compare_losses`.
+    """The feature preprocessing of :func:`~sklik.compare.compare_losses`.
 
     Parameters
     ----------
@@ -236,7 +236,8 @@ def compare_losses(
     >>> results = compare_losses(X, y, losses=["mse", "l1", "gaussian_nll"], cv=3)
     >>> results.index.tolist()
     ['mse', 'gaussian_nll', 'l1']
-    >>> results.loc["mse", ["log_likelihood_mean", "rmse_mean", "coverage_mean"]].round(2)
+    >>> columns = ["log_likelihood_mean", "rmse_mean", "coverage_mean"]
+    >>> results.loc["mse", columns].round(2)
     log_likelihood_mean    -5.42
     rmse_mean              54.71
     coverage_mean           0.88

@@ -363,7 +363,10 @@ class huber_gen(stats.rv_continuous):  # noqa: N801 (scipy's naming convention)
 
 
 huber = huber_gen(name="huber", longname="A Huber (Gaussian core, Laplace tails)")
-"""The Huber distribution, an instance of :class:`huber_gen`; shape ``delta > 0``."""
+"""The Huber distribution, an instance of :class:`~sklik.distributions.huber_gen`.
+
+Its shape parameter is ``delta > 0``.
+"""
 
 
 # ---------------------------------------------------------------------------------------------

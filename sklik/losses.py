@@ -361,7 +361,7 @@ class BaseLoss(BaseEstimator):
 
         Parameters
         ----------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         raw : ndarray of shape ``(n_params, *y.shape)``
             Raw model outputs in link space, one array per distribution parameter.
@@ -500,7 +500,7 @@ class BaseLoss(BaseEstimator):
 
         Parameters
         ----------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         sample_weight : ndarray of shape (n_samples,), default=None
             Non-negative weights; None means equal weights.
@@ -508,7 +508,7 @@ class BaseLoss(BaseEstimator):
         Returns
         -------
         ndarray of shape ``(n_params, *y.shape[1:])``
-            The optimal constant raw output for each parameter and output.
+            The optimal constant raw output for each parameter and target.
         """
         y = np.asarray(y, dtype=np.float64)
         w = np.ones(y.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)

@@ -413,8 +413,9 @@ def make_loss_scorer(loss: str | BaseLoss) -> Any:
     >>> from sklik.losses import HuberLoss
     >>> from sklik.metrics import make_loss_scorer
     >>> make_loss_scorer(HuberLoss(delta=2.0))
-    make_scorer(mean_loss, greater_is_better=False, response_method='predict', loss=HuberLoss(delta=2.0))
-    """  # noqa: E501
+    make_scorer(mean_loss, greater_is_better=False, response_method='predict',
+                loss=HuberLoss(delta=2.0))
+    """
     loss = get_loss(loss)
     if loss.n_params == 1:
         return make_scorer(mean_loss, greater_is_better=False, loss=loss)
@@ -434,7 +435,7 @@ _SCORERS = _scorers()
 
 
 def get_scorer_names() -> list[str]:
-    """Names :func:`get_scorer` knows besides scikit-learn's own."""
+    """Names :func:`~sklik.metrics.get_scorer` knows besides scikit-learn's own."""
     return sorted(_SCORERS)
 
 
