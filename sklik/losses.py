@@ -539,7 +539,7 @@ class BaseLoss(BaseEstimator):
         if y.size and (y.min() < low or y.max() > high):
             raise ValueError(
                 f"{type(self).__name__} requires targets in [{low}, {high}]; got values from "
-                f"{y.min()} to {y.max()}. Use a loss whose domain contains the targets "
+                f"{y.min():.6g} to {y.max():.6g}. Use a loss whose domain contains the targets "
                 f"(e.g. 'mse'), or transform y."
             )
 
