@@ -25,9 +25,13 @@ import scipy.linalg
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
+from sklik._lad import frisch_newton
 from sklik._objective import Objective
 
 METHODS = ("lbfgs", "newton")
+# From this many rows on, exact l1 fits use the Frisch-Newton method (10x faster than HiGHS at
+# 1e4 rows and above); HiGHS keeps the small problems, where it takes milliseconds.
+_LAD_FRISCH_NEWTON_ROWS = 5000
 _FTOL = 64 * np.finfo(np.float64).eps
 # The scaled Gram matrix is solved by Cholesky only below this condition number (forward
 # error ~ cond * eps ~ 1e-12); above it the weighted least-squares problem goes to an SVD-based
@@ -269,12 +273,16 @@ def least_absolute_deviations(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact minimiser of :math:`\sum_i c_i |y_i - w^\top x_i - b|` by linear programming.
 
-    Solves the dual linear program :math:`\max_u y^\top u` subject to :math:`X^\top u = 0`,
-    :math:`\mathbf 1^\top u = 0` (with an intercept) and :math:`|u_i| \le c_i` with HiGHS's
-    interior-point method (``scipy.optimize.linprog(method="highs-ipm")``, about 13 times
-    faster than its simplex method at 10^6 rows). It has ``n_samples`` bounded variables and
-    only ``n_features + 1`` equality constraints; the coefficients are the negated marginals of
-    those constraints. Rows of zero weight are dropped. Each target is solved separately.
+    From ``_LAD_FRISCH_NEWTON_ROWS`` rows on, by the Frisch--Newton interior-point method with
+    a certified optimal vertex (:func:`sklik._lad.frisch_newton`, about 10 times faster than
+    HiGHS from 10^4 rows on). Below that, or when that method cannot certify a vertex (a
+    numerically rank-deficient design, a degenerate vertex), by the dual linear program
+    :math:`\max_u y^\top u` subject to :math:`X^\top u = 0`, :math:`\mathbf 1^\top u = 0` (with
+    an intercept) and :math:`|u_i| \le c_i`, solved with HiGHS's interior-point method
+    (``scipy.optimize.linprog(method="highs-ipm")``). It has ``n_samples`` bounded variables
+    and only ``n_features + 1`` equality constraints; the coefficients are the negated
+    marginals of those constraints. Rows of zero weight are dropped. Each target is solved
+    separately.
 
     Parameters
     ----------
@@ -296,6 +304,12 @@ def least_absolute_deviations(
     coef = np.empty((y.shape[1], n_features))
     intercept = np.zeros(y.shape[1])
     for k in range(y.shape[1]):
+        if X.shape[0] >= _LAD_FRISCH_NEWTON_ROWS:
+            try:
+                coef[k], intercept[k] = frisch_newton(X, y[:, k], c, fit_intercept)
+                continue
+            except (np.linalg.LinAlgError, ArithmeticError):
+                pass  # the general LP solver below handles every case
         res = scipy.optimize.linprog(
             -y[:, k], A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs-ipm"
         )
