@@ -316,8 +316,10 @@ class LinearRegressor(_BaseRegressor):
     fit_intercept : bool, default=True
         Whether to fit intercepts (never penalised).
     solver : {"auto", "lbfgs", "newton", "lstsq", "highs"}, default="auto"
-        ``"lstsq"``: exact least squares (``"mse"`` only). ``"highs"``: exact linear program
-        with HiGHS (``"l1"``, or ``"smooth_l1"`` with ``beta=0``, and ``alpha=0``).
+        ``"lstsq"``: exact least squares (``"mse"`` only). ``"highs"``: the exact linear
+        program of least absolute deviations (``"l1"``, or ``"smooth_l1"`` with ``beta=0``,
+        and ``alpha=0``), solved with HiGHS below 5000 rows and by the Frisch-Newton
+        interior-point method with a certified optimal vertex from 5000 rows on.
         ``"newton"``: trust-region Newton with the exact Hessian (convex smooth losses:
         ``"mse"``, ``"huber"``, ``"smooth_l1"`` with ``beta > 0``, ``"poisson_nll"``).
         ``"lbfgs"``: L-BFGS-B, any loss. ``"auto"`` picks ``"lstsq"`` for mse, ``"highs"`` for
