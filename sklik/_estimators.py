@@ -17,17 +17,29 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import check_random_state
+from sklearn.metrics import r2_score
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _solver
+from sklik._design import make_design
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
 from sklik._objective import Objective
-from sklik._validation import Interval, StrOptions, _fit_context, check_sample_weight
+from sklik._validation import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_offset,
+    check_sample_weight,
+)
 from sklik.losses import LOSSES, BaseLoss, L1Loss, MSELoss, SmoothL1Loss, get_loss
 
 _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
+# "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
+# (two passes over the data) is far cheaper than forming and factorising the Hessian.
+_NEWTON_MAX_COEF = 500
 
 
 def _loss_class(loss: Any) -> type[BaseLoss] | None:
@@ -73,105 +85,192 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         cls = _loss_class(self.loss)
         tags.target_tags.positive_only = cls is not None and cls.y_domain[0] >= 0
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseRegressor:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None
+    ) -> _BaseRegressor:
         """Fit the model by minimising the penalised weighted mean loss.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets; must lie in the loss's domain (``y >= 0`` for ``"poisson_nll"``).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative, finite weights ``s_i`` of the objective; None gives equal weights.
+            Non-negative, finite weights ``s_i`` of the objective, with a finite positive
+            sum; None gives equal weights.
+        offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            A fixed term added to the mean head's raw output (the link scale): for
+            ``"poisson_nll"``, ``offset=np.log(exposure)`` models counts with rate
+            ``exposure * exp(X @ coef_ + intercept_)``. Route it with
+            ``set_fit_request(offset=True)`` inside meta-estimators.
 
         Returns
         -------
         self
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, multi_output=True)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=np.float64,
+            y_numeric=True,
+            multi_output=True,
+        )
         y = np.asarray(y, dtype=np.float64)
         one_target = y.ndim == 1
         Y = y.reshape(y.shape[0], -1)
         sw = check_sample_weight(sample_weight, X.shape[0])
+        off = check_offset(offset, Y.shape)
         loss = get_loss(self.loss)
+        loss.check_params()
         loss.check_y(Y)
         self.loss_ = loss
+        owner = type(self).__name__
 
+        c = sw / sw.sum()
+        design, x_mean, x_scale = self._design(X, c)
         model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
-        objective = Objective(model, loss, X, Y, sw, self.alpha)
-        solver = self._choose_solver(loss)
+        penalty_weights = self._penalty_weights(model, x_scale)
+        objective = Objective(
+            model, loss, design, Y, sw, self.alpha, offset=off, penalty_weights=penalty_weights
+        )
+        solver = self._choose_solver(loss, X.shape[0], model.n_coef)
         if solver in ("lstsq", "highs"):
+            target = Y if off is None else Y - off
             if solver == "lstsq":
-                coef, intercept = _solver.least_squares(X, Y, sw, self.alpha, self.fit_intercept)
+                coef, intercept = _solver.least_squares(
+                    design.toarray(),
+                    target,
+                    sw,
+                    self.alpha,
+                    self.fit_intercept,
+                    penalty_weights=x_scale**-2.0,
+                )
             else:
-                coef, intercept = _solver.least_absolute_deviations(X, Y, sw, self.fit_intercept)
+                coef, intercept = _solver.least_absolute_deviations(
+                    design.toarray(), target, sw, self.fit_intercept
+                )
             theta = model.pack({"coef": coef, "intercept": intercept})
             n_iter = 1
         else:
-            theta0 = self._initial_theta(model, loss, Y, sw)
-            value0, grad0 = objective(theta0)
+            theta_cold = self._cold_start(model, loss, Y, sw, off)
+            value0, grad0 = objective(theta_cold)
             if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
                 raise ValueError(
-                    f"{type(self).__name__}: the objective is not finite at the starting point "
-                    f"(the loss overflows). Standardise X (e.g. with StandardScaler) or rescale y."
+                    f"{owner}: the {loss.name} loss overflows float64 at the starting point "
+                    f"(|y| up to {np.max(np.abs(Y)):.3g}). Rescale y (e.g. divide it by a power "
+                    f"of 10) so that the loss of a constant prediction is finite."
                 )
+            theta0 = self._warm_start(model, x_mean, x_scale)
+            if theta0 is None:
+                theta0 = theta_cold
             result = _solver.minimize(
                 objective,
                 theta0,
                 method=solver,
                 max_iter=self.max_iter,
                 tol=self.tol,
+                gradient_scale=float(np.max(np.abs(grad0))),
                 verbose=self.verbose,
-                owner=type(self).__name__,
+                owner=owner,
             )
             theta, n_iter = result.theta, result.n_iter
-        if not np.all(np.isfinite(theta)):
+        out, _ = objective.forward(theta, need_cache=False)
+        objective_value = objective.value(theta, out=out)
+        if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
             raise ValueError(
-                f"{type(self).__name__}: the fit diverged to non-finite parameters. Standardise "
+                f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
                 f"X, rescale y or increase alpha."
             )
         self.n_iter_ = n_iter
         self.n_outputs_ = Y.shape[1]
         self._y_is_1d = one_target
-        out, _ = model.forward(theta, X, need_cache=False)
-        self.objective_ = objective.value(theta, out=out)
-        self._set_fitted_params(model.unpack(theta), one_target)
+        self.objective_ = objective_value
+        params = self._to_user_units(model.unpack(theta), x_mean, x_scale)
+        self._set_fitted_params(params, one_target)
         self.scale_ = None
         if loss.needs_scale:  # ML scale of the residual density, per target
-            scale = np.array([loss.fit_scale(Y[:, k] - out[:, k], sw) for k in range(Y.shape[1])])
+            mean_out = out[:, : Y.shape[1]]
+            scale = np.array(
+                [loss.fit_scale(Y[:, k] - mean_out[:, k], sw) for k in range(Y.shape[1])]
+            )
+            if not np.all(np.isfinite(scale) & (scale > 0)):
+                raise ValueError(
+                    f"{owner}: the scale of the residuals is not a finite positive number "
+                    f"({scale}); rescale y."
+                )
             self.scale_ = float(scale[0]) if one_target else scale
         return self
 
-    def _initial_theta(self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray):
-        if self.warm_start and hasattr(self, "n_iter_"):
-            try:
-                return model.pack(self._fitted_params())
-            except (ValueError, AttributeError):  # the shapes or the loss changed: start afresh
-                pass
-        out_init = loss.init_raw(Y, sw).ravel()
-        return model.init_params(check_random_state(getattr(self, "random_state", None)), out_init)
+    # -- fitting helpers -------------------------------------------------------------------------
+
+    def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The design the objective reduces over, and the column shift and scale it used."""
+        raise NotImplementedError
+
+    def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        return params
+
+    def _warm_start(self, model: Any, x_mean: np.ndarray, x_scale: np.ndarray):
+        """The previous solution in the design's units, or None (no warm start)."""
+        if not (self.warm_start and hasattr(self, "n_iter_")):
+            return None
+        try:
+            return model.pack(self._from_user_units(self._fitted_params(), x_mean, x_scale))
+        except (ValueError, AttributeError):  # the shapes or the loss changed: start afresh
+            return None
+
+    def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        return params
+
+    def _cold_start(
+        self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray, off: np.ndarray | None
+    ) -> np.ndarray:
+        """The best constant model (shifted by the mean offset), or the MLP's random start.
+
+        The relative stopping rule measures the gradient against its value here.
+        """
+        out_init = np.array(loss.init_raw(Y, sw), dtype=np.float64)
+        if off is not None:  # the mean head's start, shifted by the mean offset
+            out_init[0] -= (sw / sw.sum()) @ off
+        rng = check_random_state(getattr(self, "random_state", None))
+        return model.init_params(rng, np.asarray(out_init).ravel())
 
     def _fitted_model(self) -> Any:
         return self._make_model(self.n_features_in_, self.loss_.n_params * self.n_outputs_)
 
-    def _raw(self, X: Any) -> np.ndarray:
-        """Raw outputs of shape ``(n_params, n_samples, n_targets)``.
+    def _raw(self, X: Any, offset: Any = None) -> np.ndarray:
+        """Raw outputs of shape ``(n_params, n_samples, n_targets)``, offset included.
 
         The target axis is dropped when ``y`` was 1-D.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False)
         model = self._fitted_model()
-        out, _ = model.forward(model.pack(self._fitted_params()), X, need_cache=False)
+        theta = model.pack(self._fitted_params())
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, _ = model.forward(theta, self._prediction_input(X), need_cache=False)
         raw = out.reshape(X.shape[0], self.loss_.n_params, -1).transpose(1, 0, 2)
+        off = check_offset(offset, (X.shape[0], self.n_outputs_))
+        if off is not None:
+            raw[0] += off
         return raw[..., 0] if self._y_is_1d else raw
 
-    def predict_dist(self, X: Any) -> Any:
+    def _prediction_input(self, X: Any) -> Any:
+        """What the fitted model multiplies: ``X`` itself (the MLP densifies sparse input)."""
+        return X
+
+    def predict_dist(self, X: Any, *, offset: Any = None) -> Any:
         """Predictive distribution of y given each row of X, as a frozen scipy distribution.
 
         The distribution is the one whose negative log-density is the loss (see the user
@@ -183,8 +282,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
+        offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Added to the mean head's raw output, as in :meth:`fit` (e.g. ``np.log(exposure)``
+            for counts over an exposure).
 
         Returns
         -------
@@ -193,37 +295,68 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             n_targets)`` for a 2-D y): ``mean``, ``std``, ``pdf``/``pmf``,
             ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``.
         """
-        return self.loss_.predictive_distribution(self._raw(X), self.scale_)
+        return self.loss_.predictive_distribution(self._raw(X, offset), self.scale_)
 
-    def log_likelihood(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        r"""Log-likelihood of ``y`` under the predictive distribution, on the density scale.
+    def log_likelihood(
+        self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None
+    ) -> float:
+        r"""Log-likelihood of ``y`` under the predictive distribution.
 
-        :math:`\log L = \sum_i s_i \sum_k \log p(y_{ik} \mid x_i)` with the density (the
-        probability mass for ``"poisson_nll"``) of :meth:`predict_dist`; the full density,
-        including the constants that the torch losses omit (``log 2``, ``log y!``,
-        ``0.5 log 2 pi``, the Huber normaliser), so that models fitted with different losses can
-        be compared. Weights act as frequency weights.
+        :math:`\log L = \sum_i s_i \sum_k \log p(y_{ik} \mid x_i)` with the density of
+        :meth:`predict_dist`, or for the count losses (``"poisson_nll"``) the probability mass
+        of the count; the full density, including the constants that the torch losses omit
+        (``log 2``, ``log y!``, ``0.5 log 2 pi``, the Huber normaliser), so that models fitted
+        with different losses can be compared. Weights act as frequency weights.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets.
+            Targets: finite, one per row of X, in the loss's domain; integers for a count
+            likelihood.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights :math:`s_i`; None means 1.
+        offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            As in :meth:`fit`.
 
         Returns
         -------
         float
             The (weighted) total log-likelihood.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is not finite, has the wrong length or lies outside the likelihood's
+            support (e.g. non-integer targets for a count likelihood: fit the counts with
+            ``offset=np.log(exposure)`` instead of rates).
         """
-        dist = self.predict_dist(X)
-        y = np.asarray(y, dtype=np.float64)
+        dist = self.predict_dist(X, offset=offset)
+        y = self._check_likelihood_target(y, dist)
         logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
         logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
         sw = check_sample_weight(sample_weight, logp.shape[0])
         return float(sw @ logp)
+
+    def _check_likelihood_target(self, y: Any, dist: Any) -> np.ndarray:
+        n = dist.mean().shape[0]
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} rows; X has {n}: pass one target per row of X.")
+        y = y.reshape(y.shape[0], -1)
+        if y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} targets; the model was fitted on {self.n_outputs_}."
+            )
+        self.loss_.check_y(y)
+        if hasattr(dist, "logpmf") and np.any(y != np.round(y)):
+            raise ValueError(
+                f"{self.loss_.name} is a likelihood for counts, but y has non-integer values "
+                f"(e.g. {y[y != np.round(y)][0]:.6g}). For rates (counts / exposure), fit and "
+                f"score the counts with offset=np.log(exposure)."
+            )
+        return y[:, 0] if self._y_is_1d else y
 
     def n_parameters(self) -> int:
         """Number of estimated parameters.
@@ -235,38 +368,44 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         n_scales = self.n_outputs_ if self.loss_.needs_scale else 0
         return int(self._fitted_model().n_coef) + n_scales
 
-    def aic(self, X: Any, y: Any) -> float:
+    def aic(self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None) -> float:
         r"""Akaike information criterion :math:`2k - 2\log L` on (X, y).
 
         ``k`` is :meth:`n_parameters` (the estimated scale counts), ``log L`` is
-        :meth:`log_likelihood`. Lower is better.
+        :meth:`log_likelihood` (with frequency weights ``sample_weight``). Lower is better.
         """
-        return 2.0 * self.n_parameters() - 2.0 * self.log_likelihood(X, y)
+        return 2.0 * self.n_parameters() - 2.0 * self.log_likelihood(
+            X, y, sample_weight, offset=offset
+        )
 
-    def bic(self, X: Any, y: Any) -> float:
+    def bic(self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None) -> float:
         r"""Bayesian information criterion :math:`k \log n - 2\log L` on (X, y).
 
-        ``n`` is the number of samples in X; see :meth:`aic`. Lower is better.
+        ``n`` is the number of observations, :math:`\sum_i s_i` with frequency weights
+        ``sample_weight`` (the number of rows without); see :meth:`aic`. Lower is better.
         """
-        n = np.shape(X)[0]
-        return math.log(n) * self.n_parameters() - 2.0 * self.log_likelihood(X, y)
+        loglik = self.log_likelihood(X, y, sample_weight, offset=offset)
+        sw = check_sample_weight(sample_weight, np.shape(X)[0])
+        return math.log(float(sw.sum())) * self.n_parameters() - 2.0 * loglik
 
     def predict(
-        self, X: Any, return_std: bool = False
+        self, X: Any, return_std: bool = False, *, offset: Any = None
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predict the mean (the median for ``"l1"``) and, optionally, its spread.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples.
         return_std : bool, default=False
-            Also return the standard deviation of the predictive distribution: the learned
-            standard deviation for ``"gaussian_nll"``, ``sqrt(rate)`` for ``"poisson_nll"``,
-            and otherwise that of the loss's own residual density (Normal for ``"mse"``,
-            Laplace for ``"l1"``, the Gaussian-core/Laplace-tail density for ``"huber"`` and
-            ``"smooth_l1"``) with the scale fitted by maximum likelihood to the training
-            residuals (``scale_``).
+            Also return the standard deviation of the predictive distribution
+            (:meth:`predict_dist`): the learned standard deviation for ``"gaussian_nll"``,
+            ``sqrt(rate)`` for ``"poisson_nll"``, and otherwise that of the loss's own residual
+            density (Normal for ``"mse"``, Laplace for ``"l1"``, the Gaussian-core/Laplace-tail
+            density for ``"huber"`` and ``"smooth_l1"``).
+        offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Added to the mean head's raw output, as in :meth:`fit`: with
+            ``offset=np.log(exposure)`` a Poisson model predicts the expected count.
 
         Returns
         -------
@@ -275,12 +414,20 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         y_std : ndarray of the same shape
             Only with ``return_std=True``.
         """
-        raw = self._raw(X)
-        mean = self.loss_.inverse_link(raw)
+        raw = self._raw(X, offset)
+        with np.errstate(over="ignore"):
+            mean = self.loss_.inverse_link(raw)
         if return_std:
             std = self.loss_.predictive_distribution(raw, self.scale_).std()
             return mean, np.broadcast_to(std, mean.shape).copy()
         return mean
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None) -> float:
+        """Coefficient of determination :math:`R^2` of :meth:`predict` on (X, y).
+
+        As :meth:`sklearn.base.RegressorMixin.score`, with the ``offset`` of :meth:`fit`.
+        """
+        return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
 
 
 class LinearRegressor(_BaseRegressor):
@@ -403,14 +550,31 @@ class LinearRegressor(_BaseRegressor):
     def _make_model(self, n_features: int, n_outputs: int) -> LinearModel:
         return LinearModel(n_features, n_outputs, fit_intercept=self.fit_intercept)
 
-    def _choose_solver(self, loss: BaseLoss) -> str:
-        has_hessian = loss.n_params == 1 and loss.convex and loss.differentiable
+    def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        return make_design(X, c, center=self.fit_intercept)
+
+    def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray:
+        # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2
+        return np.tile(x_scale**-2.0, model.n_outputs)
+
+    def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        coef = params["coef"] / x_scale
+        return {"coef": coef, "intercept": params["intercept"] - coef @ x_mean}
+
+    def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        coef = np.atleast_2d(params["coef"])
+        return {"coef": coef * x_scale, "intercept": params["intercept"] + coef @ x_mean}
+
+    def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
+        has_hessian = loss.has_curvature
         if self.solver == "auto":
             if isinstance(loss, MSELoss):
                 return "lstsq"
             if _is_absolute_error(loss) and self.alpha == 0:
                 return "highs"
-            return "newton" if has_hessian else "lbfgs"
+            # a dense Newton step costs n p^2 + p^3 where an L-BFGS step costs 2 n p
+            small = n_coef <= _NEWTON_MAX_COEF
+            return "newton" if has_hessian and small else "lbfgs"
         allowed = {
             "lbfgs": True,
             "newton": has_hessian,
@@ -580,8 +744,16 @@ class MLPRegressor(_BaseRegressor):
             )
         return MLPModel(n_features, n_outputs, hidden_layer_sizes=sizes, activation=self.activation)
 
-    def _choose_solver(self, loss: BaseLoss) -> str:
+    def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         return "lbfgs"
+
+    def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+        # the MLP multiplies X as given (standardise it in a pipeline); sparse is densified
+        X = self._prediction_input(X)
+        return X, np.zeros(X.shape[1]), np.ones(X.shape[1])
+
+    def _prediction_input(self, X: Any) -> Any:
+        return X.toarray() if sp.issparse(X) else X
 
     def _set_fitted_params(self, params: dict, one_target: bool) -> None:
         self.coefs_ = [np.array(c) for c in params["coefs"]]

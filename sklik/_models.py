@@ -75,8 +75,11 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import blas
 from sklearn.utils import check_random_state
+
+from sklik._design import DenseDesign, SparseDesign
 
 __all__ = ["Activation", "ACTIVATIONS", "LinearModel", "MLPModel", "MODELS"]
 
@@ -85,9 +88,6 @@ __all__ = ["Activation", "ACTIVATIONS", "LinearModel", "MLPModel", "MODELS"]
 # then stay in the L2 cache, and the deltas never need a full (n_samples, width) buffer.
 # Measured best (2 cores, 2 MiB L2 each) between 16384 and 32768 for (100,) and (50, 50).
 _BLOCK_ELEMENTS = 32768
-# Rows per block when the linear model accumulates its Gauss-Newton matrix (measured on
-# 10^6 x 20: 1024-2048 rows is fastest).
-_GRAM_BLOCK_ROWS = 2048
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +237,23 @@ def _check_theta(theta: np.ndarray, n_coef: int, cls_name: str) -> np.ndarray:
             f"{cls_name}: theta must have shape ({n_coef},); got an array of shape {theta.shape}."
         )
     return theta
+
+
+def _as_design(X: object, n_features: int, cls_name: str) -> DenseDesign | SparseDesign:
+    """``X`` as a design: a design is used as it is, an array is wrapped (not copied)."""
+    if isinstance(X, (DenseDesign, SparseDesign)):
+        if X.shape[1] != n_features:
+            raise ValueError(
+                f"{cls_name}: the design has {X.shape[1]} features; expected {n_features}."
+            )
+        return X
+    if sp.issparse(X):
+        if X.ndim != 2 or X.shape[1] != n_features:
+            raise ValueError(
+                f"{cls_name}: X must have shape (n_samples, {n_features}); got {X.shape}."
+            )
+        return SparseDesign(X, np.zeros(n_features), np.ones(n_features))
+    return DenseDesign(_check_X(X, n_features, cls_name))
 
 
 def _check_X(X: np.ndarray, n_features: int, cls_name: str) -> np.ndarray:
@@ -427,11 +444,11 @@ class LinearModel:
             ``need_cache=False``.
         """
         theta = _check_theta(theta, self.n_coef, type(self).__name__)
-        X = _check_X(X, self.n_features, type(self).__name__)
-        out = X @ self._coef(theta).T
+        design = _as_design(X, self.n_features, type(self).__name__)
+        out = design.matmat(self._coef(theta))
         if self.fit_intercept:
             out += theta[self.n_weights :]
-        return out, (X if need_cache else None)
+        return out, (design if need_cache else None)
 
     def backward(self, theta: np.ndarray, cache: object, grad_out: np.ndarray) -> np.ndarray:
         r"""Back-propagate ``grad_out`` into the gradient with respect to ``theta``.
@@ -451,12 +468,12 @@ class LinearModel:
             :math:`\nabla_\theta \sum_{ik} G_{ik}\,\text{out}_{ik}`: ``[(G.T @ X).ravel(),
             G.sum(axis=0)]``.
         """
-        X = cache
+        design = cache
         grad_out = _check_out_like(
-            grad_out, X.shape[0], self.n_outputs, "grad_out", type(self).__name__
+            grad_out, design.shape[0], self.n_outputs, "grad_out", type(self).__name__
         )
         grad = np.empty(self.n_coef)
-        np.matmul(grad_out.T, X, out=self._coef(grad))
+        design.rmatmat(grad_out, out=self._coef(grad))
         if self.fit_intercept:
             np.sum(grad_out, axis=0, out=grad[self.n_weights :])
         return grad
@@ -479,9 +496,9 @@ class LinearModel:
             :math:`J v = X V^\top + v_b`, where :math:`V` and :math:`v_b` are the coef and
             intercept parts of ``v``.
         """
-        X = cache
+        design = cache
         v = _check_theta(v, self.n_coef, type(self).__name__)
-        d_out = X @ self._coef(v).T
+        d_out = design.matmat(self._coef(v))
         if self.fit_intercept:
             d_out += v[self.n_weights :]
         return d_out
@@ -508,22 +525,15 @@ class LinearModel:
         -------
         ndarray of shape (n_coef, n_coef)
         """
-        X = cache
+        design = cache
         p, w = self.n_features, self.n_weights
         H = np.zeros((self.n_coef, self.n_coef))
-        block = np.empty((min(_GRAM_BLOCK_ROWS, X.shape[0]), p))
         for k in range(self.n_outputs):
-            dk = d[:, k]
-            root = np.sqrt(dk)[:, np.newaxis]  # d >= 0
+            dk = np.ascontiguousarray(d[:, k])  # d >= 0
             rows = slice(k * p, (k + 1) * p)
-            # sum over cache-sized row blocks of A_b.T @ A_b, A_b = sqrt(d_b) X_b: never
-            # materialises the n x p product (half the time of X.T @ (d X) at n = 10^6)
-            for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
-                stop = min(start + _GRAM_BLOCK_ROWS, X.shape[0])
-                A = np.multiply(X[start:stop], root[start:stop], out=block[: stop - start])
-                H[rows, rows] += A.T @ A
+            H[rows, rows] = design.sandwich(dk)
             if self.fit_intercept:
-                H[w + k, rows] = H[rows, w + k] = X.T @ dk
+                H[w + k, rows] = H[rows, w + k] = design.rmatvec(dk)
                 H[w + k, w + k] = dk.sum()
         return H
 

@@ -8,7 +8,14 @@ r"""The penalised, weighted objective: the only place where a model meets a loss
 
 where :math:`\ell` is the torch elementwise loss, :math:`s_i` the sample weights, :math:`K` the
 number of targets, and :math:`W` the entries ``theta[:model.n_weights]`` (all weights, no
-intercepts or biases).
+intercepts or biases). An ``offset`` :math:`o_{ik}` (fixed, per sample and target) is added to
+the first raw output (the mean head, on the link scale) before the loss sees it. A per-weight
+factor :math:`\pi_j` generalises the penalty to :math:`\tfrac{\alpha}{2}\sum_j \pi_j W_j^2`:
+it is :math:`1/s_j^2` when the model is fitted on a design standardised by :math:`s`
+(:mod:`sklik._design`), so that the penalty stays the one on the user's coefficients.
+
+The model multiplies a *design* (:mod:`sklik._design`), never the user's array directly:
+the objective reduces over whatever rows the design holds.
 
 Conventions:
 
@@ -23,6 +30,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,32 +39,45 @@ from sklik.losses import BaseLoss
 
 
 class Objective:
-    """Value and exact gradient of the penalised weighted mean loss of a model.
+    r"""Value and exact gradient of the penalised weighted mean loss of a model.
 
     Parameters
     ----------
     model : LinearModel or MLPModel
-        Maps ``theta`` and ``X`` to raw outputs (see ``sklik._models``).
+        Maps ``theta`` and the design to raw outputs (see ``sklik._models``).
     loss : BaseLoss
         The resolved loss.
-    X : ndarray of shape (n_samples, n_features)
-        Training inputs, float64.
+    X : ndarray or design of shape (n_samples, n_features)
+        Training inputs: a float64 array or a design from :mod:`sklik._design`.
     y : ndarray of shape (n_samples, n_targets)
         Training targets, float64.
     sample_weight : ndarray of shape (n_samples,)
-        Non-negative weights with a positive sum.
+        Non-negative weights with a positive, finite sum.
     alpha : float
         L2 penalty strength on the model's weights.
+    offset : ndarray of shape (n_samples, n_targets), default=None
+        Added to the mean head's raw output (link scale).
+    penalty_weights : ndarray of shape (n_weights,), default=None
+        The factors :math:`\pi_j` of the penalty (None: all 1).
+
+    Attributes
+    ----------
+    n_nonfinite : int
+        How many evaluations overflowed (a non-finite value or gradient). Such evaluations
+        return ``inf`` with a zero gradient, which makes a line search step back.
     """
 
     def __init__(
         self,
         model: Any,
         loss: BaseLoss,
-        X: np.ndarray,
+        X: Any,
         y: np.ndarray,
         sample_weight: np.ndarray,
         alpha: float,
+        *,
+        offset: np.ndarray | None = None,
+        penalty_weights: np.ndarray | None = None,
     ) -> None:
         self.model = model
         self.loss = loss
@@ -64,12 +85,24 @@ class Objective:
         self.y = y
         self.alpha = float(alpha)
         n, k = y.shape
+        self.offset = offset
+        # alpha * pi_j: the curvature of the penalty per weight
+        pw = np.ones(model.n_weights) if penalty_weights is None else penalty_weights
+        self._ridge = self.alpha * np.asarray(pw, dtype=np.float64)
         # weight of each elementwise loss in the objective: s_i / (sum s * K)
-        self._w = (sample_weight / (sample_weight.sum() * k))[:, np.newaxis]
+        self._w = (sample_weight / sample_weight.sum() / k)[:, np.newaxis]
         self._shape = (n, loss.n_params, k)
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
         # (theta, value, gradient, out, forward cache) of the last evaluation
         self._last: tuple | None = None
+        self.n_nonfinite = 0
+
+    def forward(self, theta: np.ndarray, need_cache: bool = True) -> tuple[np.ndarray, Any]:
+        """The model's outputs at ``theta``, offset included, and the forward cache."""
+        out, cache = self.model.forward(theta, self.X, need_cache=need_cache)
+        if self.offset is not None:
+            out[:, : self._shape[2]] += self.offset
+        return out, cache
 
     def raw(self, out: np.ndarray) -> np.ndarray:
         """View model outputs ``(n, n_params * K)`` as loss raw outputs ``(n_params, n, K)``."""
@@ -81,31 +114,38 @@ class Objective:
 
     def _penalty(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         weights = theta[: self.model.n_weights]
-        return 0.5 * self.alpha * float(weights @ weights), self.alpha * weights
+        grad = self._ridge * weights
+        return 0.5 * float(weights @ grad), grad
 
     def value(self, theta: np.ndarray, out: np.ndarray | None = None) -> float:
         """Objective value at ``theta`` (``out``: the model's outputs there, if known)."""
         if out is None:
-            out, _ = self.model.forward(theta, self.X, need_cache=False)
-        loss = self.loss.raw_loss(self.y, self.raw(out))
-        return float(np.sum(self._w * loss)) + self._penalty(theta)[0]
+            out, _ = self.forward(theta, need_cache=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = self.loss.raw_loss(self.y, self.raw(out))
+            return float(np.sum(self._w * loss)) + self._penalty(theta)[0]
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient at ``theta`` (the ``jac=True`` form of scipy).
 
         The last evaluation is remembered: solvers often ask for the same point twice (the
-        estimator's finiteness check of the start, a rejected trust-region step).
+        estimator's finiteness check of the start, a rejected trust-region step). Where the
+        loss overflows the value is ``inf`` and the gradient zero (see ``n_nonfinite``).
         """
         last = self._last
         if last is not None and np.array_equal(last[0], theta):
             return last[1], last[2].copy()
-        out, cache = self.model.forward(theta, self.X)
-        loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
-        grad_raw *= self._w
-        grad = self.model.backward(theta, cache, self._out(grad_raw))
-        penalty, penalty_grad = self._penalty(theta)
-        grad[: self.model.n_weights] += penalty_grad
-        value = float(np.sum(self._w * loss)) + penalty
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, cache = self.forward(theta)
+            loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
+            grad_raw *= self._w
+            grad = self.model.backward(theta, cache, self._out(grad_raw))
+            penalty, penalty_grad = self._penalty(theta)
+            grad[: self.model.n_weights] += penalty_grad
+            value = float(np.sum(self._w * loss)) + penalty
+        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+            self.n_nonfinite += 1
+            value, grad = math.inf, np.zeros_like(grad)
         # the forward cache is kept only where a Hessian may be asked for at the same point
         keep = (out, cache) if self.has_hessian else (None, None)
         self._last = (theta.copy(), value, grad.copy(), *keep)
@@ -115,42 +155,43 @@ class Objective:
     def has_hessian(self) -> bool:
         """Whether :meth:`hessian` is available.
 
-        It is for one-parameter convex smooth losses on a model that builds its Gauss-Newton
-        matrix (the linear model).
+        It is for losses with a positive curvature (``loss.has_curvature``: the exact Hessian
+        of the convex smooth one-parameter losses, the Fisher information of the others) on a
+        model that builds its Gauss-Newton matrix (the linear model).
         """
-        return (
-            self.loss.n_params == 1
-            and self.loss.convex
-            and self.loss.differentiable
-            and hasattr(self.model, "gauss_newton")
-        )
+        return self.loss.has_curvature and hasattr(self.model, "gauss_newton")
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        r"""Exact Hessian :math:`J^\top D J + \alpha P` at ``theta`` (see :attr:`has_hessian`)."""
+        r"""Exact Hessian :math:`J^\top D J + \alpha \operatorname{diag}(\pi)` at ``theta``.
+
+        See :attr:`has_hessian`.
+        """
         last = self._last
-        if last is not None and np.array_equal(last[0], theta):
+        if last is not None and np.array_equal(last[0], theta) and last[4] is not None:
             out, fwd = last[3], last[4]
         else:
-            out, fwd = self.model.forward(theta, self.X)
-        hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
+            out, fwd = self.forward(theta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
         H = self.model.gauss_newton(theta, fwd, hess)
-        H[np.diag_indices(self.model.n_weights)] += self.alpha
+        H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
-        r"""Gauss-Newton product :math:`(J^\top D J + \alpha P)\,v` at ``theta``.
+        r"""Gauss-Newton product :math:`(J^\top D J + \alpha \operatorname{diag}(\pi))\,v`.
 
         ``J`` is the Jacobian of the raw outputs, ``D`` the weighted per-sample loss Hessian
-        and ``P`` the projection on the penalised weights. For a linear model this is the exact
-        Hessian-vector product. Requires a one-parameter loss with ``raw_hessian``; the
-        forward pass and loss Hessian are cached for repeated products at the same ``theta``.
+        and :math:`\pi` the penalty factors (zero on the biases). For a linear model this is
+        the exact Hessian-vector product. Requires a one-parameter loss with ``raw_hessian``;
+        the forward pass and loss Hessian are cached for repeated products at the same
+        ``theta``.
         """
         cache = self._hess_cache
         if cache is None or not np.array_equal(cache[0], theta):
-            out, fwd = self.model.forward(theta, self.X)
+            out, fwd = self.forward(theta)
             hess = self.loss.raw_hessian(self.y, self.raw(out)) * self._w
             cache = self._hess_cache = (theta.copy(), fwd, self._out(hess))
         _, fwd, hess_out = cache
         hv = self.model.backward(theta, fwd, hess_out * self.model.jvp(theta, fwd, v))
-        hv[: self.model.n_weights] += self.alpha * v[: self.model.n_weights]
+        hv[: self.model.n_weights] += self._ridge * v[: self.model.n_weights]
         return hv

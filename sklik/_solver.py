@@ -10,9 +10,14 @@ Conventions:
 - :func:`least_squares` and :func:`least_absolute_deviations` solve the linear model's
   ``mse`` and ``l1`` objectives exactly; they return ``coef`` of shape
   ``(n_targets, n_features)`` and ``intercept`` of shape ``(n_targets,)``.
-- ``tol`` is a bound on the gradient of the objective (the projected gradient's largest entry
-  for L-BFGS-B, its norm for Newton-CG). Non-convergence is a :class:`ConvergenceWarning` naming
-  ``max_iter`` and ``tol``; the last (best) iterate is returned.
+- ``tol`` is *relative*: the solvers stop when the gradient of the objective, divided by
+  ``gradient_scale`` (the largest entry of the gradient at the estimator's cold start, the
+  best constant model), falls below ``tol`` (its largest entry for L-BFGS-B, its norm for
+  the trust-region Newton methods). So ``tol`` means the same on every dataset whatever the
+  units of y and of the loss's parameters; the estimators fit on standardised designs
+  (:mod:`sklik._design`), which makes it independent of the units of X too. Non-convergence
+  is a :class:`ConvergenceWarning` naming ``max_iter`` and ``tol`` and the reason; the last
+  (best) iterate is returned.
 """
 
 from __future__ import annotations
@@ -61,6 +66,25 @@ class SolverResult:
     fun: float
 
 
+class _Scaled:
+    """The objective divided by a constant: what the scipy solvers see."""
+
+    def __init__(self, objective: Objective, scale: float) -> None:
+        self.objective = objective
+        self.inv = 1.0 / scale
+        self.has_hessian = objective.has_hessian
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = self.objective(theta)
+        return value * self.inv, grad * self.inv
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        return self.objective.hessian(theta) * self.inv
+
+    def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return self.objective.hessp(theta, v) * self.inv
+
+
 def minimize(
     objective: Objective,
     theta0: np.ndarray,
@@ -68,6 +92,7 @@ def minimize(
     method: str,
     max_iter: int,
     tol: float,
+    gradient_scale: float = 1.0,
     verbose: int = 0,
     owner: str = "",
 ) -> SolverResult:
@@ -76,16 +101,21 @@ def minimize(
     Parameters
     ----------
     objective : Objective
-        Callable returning ``(value, gradient)``; ``objective.hessp`` is used by ``"newton"``.
+        Callable returning ``(value, gradient)``; ``objective.hessian``/``hessp`` are used by
+        ``"newton"``.
     theta0 : ndarray
         Starting point.
     method : {"lbfgs", "newton"}
         ``"lbfgs"``: L-BFGS-B (``gtol=tol``, ``ftol=64 eps``, ``maxls=50``, as scikit-learn's
-        GLMs). ``"newton"``: ``trust-ncg`` with exact Hessian-vector products.
+        GLMs). ``"newton"``: ``trust-exact`` with the exact Hessian, or ``trust-ncg`` with
+        exact Hessian-vector products.
     max_iter : int
         Maximum number of iterations.
     tol : float
-        Gradient tolerance.
+        Relative gradient tolerance (see the module docstring).
+    gradient_scale : float, default=1.0
+        The gradient's reference size; the solvers see the objective divided by it. Zero or a
+        non-finite value means 1.
     verbose : int, default=0
         Print the objective every iteration if > 0.
     owner : str, default=""
@@ -95,33 +125,39 @@ def minimize(
     -------
     SolverResult
     """
+    if not (np.isfinite(gradient_scale) and gradient_scale > 0):
+        gradient_scale = 1.0
+    scaled = _Scaled(objective, gradient_scale)
     callback = None
     if verbose:
         counter = iter(range(1, max_iter + 2))
 
         def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-            fun = intermediate_result.fun
+            fun = intermediate_result.fun * gradient_scale
             print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
 
     if method == "lbfgs":
-        res = _lbfgs(objective, theta0, max_iter=max_iter, tol=tol, callback=callback)
+        res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
     elif method == "newton":
         # with the explicit Hessian (linear models): trust-region Newton whose subproblems are
         # solved by Cholesky factorisations (trust-exact), robust to ill-conditioned features;
         # otherwise Newton-CG with Hessian-vector products (trust-ncg)
         curvature = (
-            {"hess": objective.hessian, "method": "trust-exact"}
+            {"hess": scaled.hessian, "method": "trust-exact"}
             if objective.has_hessian
-            else {"hessp": objective.hessp, "method": "trust-ncg"}
+            else {"hessp": scaled.hessp, "method": "trust-ncg"}
         )
-        res = scipy.optimize.minimize(
-            objective,
-            theta0,
-            jac=True,
-            callback=callback,
-            options={"maxiter": max_iter, "gtol": tol},
-            **curvature,
-        )
+        with warnings.catch_warnings():
+            # trust-exact's subproblem factorises indefinite shifted matrices on purpose
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            res = scipy.optimize.minimize(
+                scaled,
+                theta0,
+                jac=True,
+                callback=callback,
+                options={"maxiter": max_iter, "gtol": tol},
+                **curvature,
+            )
         if res.status == 2 and _at_float_precision(objective, res):
             res.success, res.status = True, 0
         elif res.status == 2:
@@ -130,26 +166,33 @@ def minimize(
             # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
             # falls back the same way)
             nit = res.nit
-            res = _lbfgs(objective, res.x, max_iter=max(1, max_iter - nit), tol=tol)
+            res = _lbfgs(scaled, res.x, max_iter=max(1, max_iter - nit), tol=tol)
             res.nit += nit
     else:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     n_iter = max(1, int(res.nit))
+    fun = float(res.fun) * gradient_scale
     if not res.success:
         advice = (
-            "or standardise the features (e.g. with StandardScaler)"
+            "Increase max_iter or tol"
             if objective.loss.differentiable
-            else f"(the {objective.loss.name} loss has a kink at zero residual, which a gradient "
-            f"method only approaches)"
+            else f"Increase max_iter or tol (the {objective.loss.name} loss has a kink at zero "
+            f"residual, which a gradient method only approaches)"
+        )
+        overflow = (
+            f" The loss overflowed at {objective.n_nonfinite} trial point(s); rescale y or "
+            f"increase alpha."
+            if objective.n_nonfinite
+            else ""
         )
         warnings.warn(
             f"{owner}: the {method} solver did not converge after {n_iter} iteration(s) "
-            f"(max_iter={max_iter}, tol={tol}): {str(res.message).rstrip('.')}. Increase max_iter "
-            f"or tol, {advice}.",
+            f"(max_iter={max_iter}, tol={tol}): {str(res.message).rstrip('.')}. {advice}."
+            f"{overflow}",
             ConvergenceWarning,
             stacklevel=4,
         )
-    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), float(res.fun))
+    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun)
 
 
 def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult) -> bool:
@@ -161,6 +204,8 @@ def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult
     if not objective.has_hessian:
         return False
     value, grad = objective(res.x)
+    if not np.isfinite(value):
+        return False
     with warnings.catch_warnings():
         # a numerically singular Hessian gives no trustworthy decrement: polish instead
         warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
@@ -204,15 +249,21 @@ def least_squares(
     sample_weight: np.ndarray,
     alpha: float,
     fit_intercept: bool,
+    penalty_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact minimiser of the weighted, ridge-penalised mean squared error.
 
     The objective is :math:`\sum_i c_i \lVert y_i - W x_i - b \rVert^2 / K
-    + \tfrac{\alpha}{2}\lVert W \rVert^2` with ``c = sample_weight / sum(sample_weight)``.
-    The data are centred (weighted) for the intercept and the columns scaled to unit norm.
-    The scaled normal equations are solved by Cholesky when their condition number is below
-    1e4 (forward error about 1e-12), and otherwise the augmented least-squares system is
-    solved by SVD (LAPACK ``gelsd``), so ill-conditioned problems keep their accuracy.
+    + \tfrac{\alpha}{2}\sum_j \pi_j \lVert W_{:j} \rVert^2` with
+    ``c = sample_weight / sum(sample_weight)`` and :math:`\pi` = ``penalty_weights`` (1 by
+    default). The data are centred (weighted) for the intercept and the columns scaled to unit
+    norm. With at least as many rows as columns, the scaled normal equations are solved by
+    Cholesky when their condition number is below 1e4 (forward error about 1e-12), and
+    otherwise the augmented least-squares system is solved by SVD (LAPACK ``gelsd``), so
+    ill-conditioned problems keep their accuracy. With more columns than rows the cost is
+    kept at :math:`O(n^2 p)`: the minimum-norm SVD solution of the n-by-p system without a
+    penalty, the dual (kernel) form :math:`v = A^\top (A A^\top + \Lambda)^{-1} B` (on
+    columns rescaled so that the penalty is isotropic) with one.
 
     Parameters
     ----------
@@ -221,6 +272,7 @@ def least_squares(
     sample_weight : ndarray of shape (n_samples,)
     alpha : float
     fit_intercept : bool
+    penalty_weights : ndarray of shape (n_features,), default=None
 
     Returns
     -------
@@ -229,6 +281,7 @@ def least_squares(
     """
     c = sample_weight / sample_weight.sum()
     A, B, x_mean, y_mean = _center(X, y, c, fit_intercept)
+    pw = np.ones(X.shape[1]) if penalty_weights is None else np.asarray(penalty_weights)
     if np.all(sample_weight == sample_weight[0]):
         weight = 1.0 / X.shape[0]  # c_i for every row: folded into the small matrices
     else:  # rows times sqrt(c_i); in place only on the centred copy, never on the caller's X
@@ -239,12 +292,16 @@ def least_squares(
             A = A * root
         B = B * root
         weight = 1.0
+    if A.shape[1] > A.shape[0]:
+        v = _wide_least_squares(A, B, weight, 0.5 * alpha * y.shape[1] * pw)
+        coef = v.T
+        return coef, y_mean - coef @ x_mean
     gram = (A.T @ A) * weight
     rhs = (A.T @ B) * weight
     norms = np.sqrt(np.diag(gram)).copy()  # column norms of the weighted, centred design
     norms[norms == 0] = 1.0
-    # the objective is ||A_s v - B_s||^2 / K + alpha/2 ||v / norms||^2 with v = norms * w
-    ridge = 0.5 * alpha * y.shape[1] / norms**2
+    # the objective is ||A_s v - B_s||^2 / K + alpha/2 sum pi_j (v_j / norms_j)^2, v = norms * w
+    ridge = 0.5 * alpha * y.shape[1] * pw / norms**2
     gram /= np.outer(norms, norms)
     gram[np.diag_indices_from(gram)] += ridge
     eig = np.linalg.eigvalsh(gram)
@@ -263,6 +320,30 @@ def least_squares(
         v = scipy.linalg.lstsq(As, Bs, cond=cond, lapack_driver="gelsd")[0]
     coef = (v / norms[:, np.newaxis]).T
     return coef, y_mean - coef @ x_mean
+
+
+def _wide_least_squares(
+    A: np.ndarray, B: np.ndarray, weight: float, ridge: np.ndarray
+) -> np.ndarray:
+    r"""Minimise :math:`w\lVert A u - B\rVert^2 + \sum_j \rho_j u_j^2` for a wide ``A``.
+
+    With :math:`u = D t`, :math:`D = \operatorname{diag}(\rho^{-1/2})`, the penalty is
+    :math:`\lVert t\rVert^2` and :math:`t = (AD)^\top (w AD(AD)^\top + I)^{-1} w B`, an
+    n-by-n solve. Without a penalty, the minimum-norm least-squares solution (SVD of the
+    n-by-p matrix with unit-norm columns).
+    """
+    if np.all(ridge > 0):
+        d = 1.0 / np.sqrt(ridge)
+        AD = A * d
+        K = weight * (AD @ AD.T)
+        K[np.diag_indices_from(K)] += 1.0
+        t = AD.T @ scipy.linalg.solve(K, weight * B, assume_a="pos")
+        return d[:, np.newaxis] * t
+    norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+    norms[norms == 0] = 1.0
+    cond = np.finfo(np.float64).eps * max(A.shape)
+    t = scipy.linalg.lstsq(A / norms, B, cond=cond, lapack_driver="gelsd")[0]
+    return t / norms[:, np.newaxis]
 
 
 def least_absolute_deviations(

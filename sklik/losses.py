@@ -182,6 +182,10 @@ class BaseLoss(BaseEstimator):
     needs_scale : bool
         Whether the predictive distribution has a constant scale estimated from residuals
         (True for the identity-link losses; False where the model predicts the spread).
+    fisher : bool
+        Whether ``raw_hessian`` is the expected (Fisher) information of each raw output rather
+        than the exact second derivative: a positive curvature that makes second-order
+        solvers (Fisher scoring) available for a non-convex multi-parameter loss.
     """
 
     name: ClassVar[str] = ""
@@ -192,6 +196,7 @@ class BaseLoss(BaseEstimator):
     differentiable: ClassVar[bool] = True
     convex: ClassVar[bool] = True
     needs_scale: ClassVar[bool] = True
+    fisher: ClassVar[bool] = False
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
     _torch_legacy_checks: ClassVar[bool] = True
@@ -379,6 +384,15 @@ class BaseLoss(BaseEstimator):
     def raw_loss(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """Elementwise loss of raw model outputs ``raw`` (shape ``(n_params, *y.shape)``)."""
         return self._elementwise(raw[0], y, grad=False)[0]
+
+    @property
+    def has_curvature(self) -> bool:
+        """Whether ``raw_hessian`` gives a usable positive curvature for Newton-type solvers.
+
+        True for the convex, smooth one-parameter losses (the exact Hessian) and for the
+        losses with a Fisher information (``fisher``).
+        """
+        return self.differentiable and ((self.n_params == 1 and self.convex) or self.fisher)
 
     def raw_hessian(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """Second derivative of the elementwise loss in the raw output (one-parameter losses).
@@ -993,6 +1007,7 @@ class GaussianNLLLoss(BaseLoss):
     convex = False
     needs_scale = False
     param_names = ("mean", "log_var")
+    fisher = True
     _torch_legacy_checks = False
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
@@ -1158,6 +1173,22 @@ class GaussianNLLLoss(BaseLoss):
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
         return stats.norm(loc=raw[0], scale=np.sqrt(self.variance(raw)))
+
+    def raw_hessian(self, y, raw):
+        r"""Expected (Fisher) information of the raw outputs, per sample and target.
+
+        For :math:`y \sim N(\mu, v)`, :math:`v = \max(e^{s}, \varepsilon)`:
+        :math:`E[\partial^2 \ell / \partial\mu^2] = 1/v`,
+        :math:`E[\partial^2 \ell / \partial s^2] = 1/2` (0 where the clamp is active) and the
+        cross term is 0, so Fisher scoring on a linear model has a block-diagonal Hessian.
+
+        Returns
+        -------
+        ndarray of shape ``(2, *y.shape)``
+        """
+        log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
+        d_log_var = np.where(raw[1] < log_eps, 0.0, 0.5)
+        return np.stack(np.broadcast_arrays(1.0 / self.variance(raw), d_log_var))
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
         """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs."""

@@ -78,6 +78,15 @@ def test_raw_hessian_matches_finite_differences(loss):
     except NotImplementedError:  # only losses a Newton solver cannot use may omit it
         assert loss.n_params > 1 or not loss.differentiable
         return
+    if loss.fisher:
+        # the expected information: the exact Hessian's diagonal where the residual is at its
+        # expected size (Gaussian: (y - mean)^2 = var)
+        assert hess.shape == raw.shape and np.all(hess >= 0)
+        y = raw[0] + np.sqrt(loss.variance(raw))
+        for k in range(loss.n_params):
+            fd = _five_point(lambda r, k=k: loss.raw_loss_gradient(y, r)[1][k], raw)[k]
+            assert_allclose(hess[k], fd, rtol=1e-6, atol=1e-8)
+        return
     assert hess.shape == raw.shape and np.all(hess >= 0) == loss.convex
     fd = _five_point(lambda r: loss.raw_loss_gradient(y, r)[1][0], raw)
     assert_allclose(hess, fd, rtol=1e-6, atol=1e-8)
