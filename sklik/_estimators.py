@@ -137,9 +137,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         c = sw / sw.sum()
         design, x_mean, x_scale = self._design(X, c)
         model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
-        penalty_weights = self._penalty_weights(model, x_scale)
+        alpha_l2, penalty_weights, l1_weights = self._penalties(model, x_scale)
         objective = Objective(
-            model, loss, design, Y, sw, self.alpha, offset=off, penalty_weights=penalty_weights
+            model, loss, design, Y, sw, alpha_l2, offset=off, penalty_weights=penalty_weights
         )
         solver = self._choose_solver(loss, X.shape[0], model.n_coef)
         if solver in ("lstsq", "highs"):
@@ -178,12 +178,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 max_iter=self.max_iter,
                 tol=self.tol,
                 gradient_scale=float(np.max(np.abs(grad0))),
+                l1_weights=l1_weights,
                 verbose=self.verbose,
                 owner=owner,
             )
             theta, n_iter = result.theta, result.n_iter
         out, _ = objective.forward(theta, need_cache=False)
         objective_value = objective.value(theta, out=out)
+        if l1_weights is not None:
+            objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
         if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
             raise ValueError(
                 f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
@@ -215,8 +218,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         """The design the objective reduces over, and the column shift and scale it used."""
         raise NotImplementedError
 
-    def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray | None:
-        return None
+    def _penalties(
+        self, model: Any, x_scale: np.ndarray
+    ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """The L2 strength, its per-weight factors and the per-weight L1 penalty (or None)."""
+        return self.alpha, None, None
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
@@ -459,7 +465,12 @@ class LinearRegressor(_BaseRegressor):
         ``"gaussian_nll"``, ``"poisson_nll"``, or an instance from :mod:`sklik.losses` (e.g.
         ``HuberLoss(delta=2.0)``), whose parameters can then be tuned as ``loss__delta``.
     alpha : float, default=0.0
-        L2 penalty strength (>= 0) on the coefficients.
+        Penalty strength (>= 0) on the coefficients.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1]: the penalty is
+        ``alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||^2)`` (glum's and
+        scikit-learn's convention; intercepts are never penalised). With ``l1_ratio > 0`` the
+        fit uses L-BFGS-B on split variables ``w = w+ - w-``, which gives exact zeros.
     fit_intercept : bool, default=True
         Whether to fit intercepts (never penalised).
     solver : {"auto", "lbfgs", "newton", "lstsq", "highs"}, default="auto"
@@ -523,6 +534,7 @@ class LinearRegressor(_BaseRegressor):
     _parameter_constraints: dict = {
         **_BaseRegressor._parameter_constraints,
         "fit_intercept": ["boolean"],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "solver": [StrOptions({"auto", "lbfgs", "newton", "lstsq", "highs"})],
     }
 
@@ -531,6 +543,7 @@ class LinearRegressor(_BaseRegressor):
         loss: str | BaseLoss = "mse",
         *,
         alpha: float = 0.0,
+        l1_ratio: float = 0.0,
         fit_intercept: bool = True,
         solver: str = "auto",
         max_iter: int = 1000,
@@ -540,6 +553,7 @@ class LinearRegressor(_BaseRegressor):
     ) -> None:
         self.loss = loss
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -553,9 +567,15 @@ class LinearRegressor(_BaseRegressor):
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         return make_design(X, c, center=self.fit_intercept)
 
-    def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray:
-        # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2
-        return np.tile(x_scale**-2.0, model.n_outputs)
+    def _penalties(
+        self, model: Any, x_scale: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray | None]:
+        # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2 and
+        # alpha l1_ratio sum |v_j| / s_j
+        l2 = self.alpha * (1.0 - self.l1_ratio)
+        l1 = self.alpha * self.l1_ratio
+        l1_weights = np.tile(l1 / x_scale, model.n_outputs) if l1 > 0 else None
+        return l2, np.tile(x_scale**-2.0, model.n_outputs), l1_weights
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = params["coef"] / x_scale
@@ -567,6 +587,13 @@ class LinearRegressor(_BaseRegressor):
 
     def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         has_hessian = loss.has_curvature
+        if self.l1_ratio > 0 and self.alpha > 0:  # elastic net: L-BFGS-B on split variables
+            if self.solver not in ("auto", "lbfgs"):
+                raise ValueError(
+                    f"solver={self.solver!r} cannot minimise an L1 penalty (l1_ratio="
+                    f"{self.l1_ratio}, alpha={self.alpha}); use solver='auto' or 'lbfgs'."
+                )
+            return "lbfgs"
         if self.solver == "auto":
             if isinstance(loss, MSELoss):
                 return "lstsq"
