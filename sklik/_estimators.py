@@ -40,6 +40,9 @@ _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 # "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
 # (two passes over the data) is far cheaper than forming and factorising the Hessian.
 _NEWTON_MAX_COEF = 500
+# The exact l1 solver works on a dense design: sparse X is densified up to this many entries
+# (160 MB), and refused beyond.
+_LAD_MAX_DENSE = 20_000_000
 
 
 def _loss_class(loss: Any) -> type[BaseLoss] | None:
@@ -154,6 +157,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     penalty_weights=x_scale**-2.0,
                 )
             else:
+                if sp.issparse(X) and X.shape[0] * X.shape[1] > _LAD_MAX_DENSE:
+                    raise ValueError(
+                        f"{owner}: the exact l1 solver needs a dense design and this sparse X "
+                        f"has {X.shape[0]} x {X.shape[1]} entries. Use SmoothL1Loss(beta=...) "
+                        f"or HuberLoss(delta=...) with a small threshold, or alpha > 0 (L-BFGS)."
+                    )
                 coef, intercept = _solver.least_absolute_deviations(
                     design.toarray(), target, sw, self.fit_intercept
                 )

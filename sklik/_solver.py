@@ -3,17 +3,17 @@ r"""Solvers: thin wrappers around ``scipy.optimize`` (and ``scipy.linalg`` for l
 Conventions:
 
 - :func:`minimize` works on any :class:`~sklik._objective.Objective` and a flat float64
-  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is a trust-region
-  Newton method for convex smooth one-parameter losses: ``trust-exact`` with the exact
-  Hessian matrix when the model builds it (the linear model), else ``trust-ncg`` with exact
-  Hessian-vector products.
+  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is a damped
+  Newton method (Cholesky solves of the explicit Hessian, or of the Fisher information for
+  ``gaussian_nll``, and an Armijo line search: :func:`_newton_cholesky`) when the model builds
+  that matrix (the linear model), else ``trust-ncg`` with exact Hessian-vector products.
 - :func:`least_squares` and :func:`least_absolute_deviations` solve the linear model's
   ``mse`` and ``l1`` objectives exactly; they return ``coef`` of shape
   ``(n_targets, n_features)`` and ``intercept`` of shape ``(n_targets,)``.
 - ``tol`` is *relative*: the solvers stop when the gradient of the objective, divided by
   ``gradient_scale`` (the largest entry of the gradient at the estimator's cold start, the
-  best constant model), falls below ``tol`` (its largest entry for L-BFGS-B, its norm for
-  the trust-region Newton methods). So ``tol`` means the same on every dataset whatever the
+  best constant model), falls below ``tol`` (its largest entry; its norm for ``trust-ncg``),
+  or when no step can decrease the objective by more than float64 resolves. So ``tol`` means the same on every dataset whatever the
   units of y and of the loss's parameters; the estimators fit on standardised designs
   (:mod:`sklik._design`), which makes it independent of the units of X too. Non-convergence
   is a :class:`ConvergenceWarning` naming ``max_iter`` and ``tol`` and the reason; the last
@@ -192,36 +192,27 @@ def minimize(
             )
     elif method == "lbfgs":
         res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
-    elif method == "newton":
-        # with the explicit Hessian (linear models): trust-region Newton whose subproblems are
-        # solved by Cholesky factorisations (trust-exact), robust to ill-conditioned features;
-        # otherwise Newton-CG with Hessian-vector products (trust-ncg)
-        curvature = (
-            {"hess": scaled.hessian, "method": "trust-exact"}
-            if objective.has_hessian
-            else {"hessp": scaled.hessp, "method": "trust-ncg"}
-        )
-        with warnings.catch_warnings():
-            # trust-exact's subproblem factorises indefinite shifted matrices on purpose
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            res = scipy.optimize.minimize(
-                scaled,
-                theta0,
-                jac=True,
-                callback=callback,
-                options={"maxiter": max_iter, "gtol": tol},
-                **curvature,
-            )
-        if res.status == 2 and _at_float_precision(objective, res):
-            res.success, res.status = True, 0
-        elif res.status == 2:
-            # the trust-region methods stop when float64 can no longer resolve the predicted
-            # improvement, which happens next to the optimum when tol is tiny; polish with
+    elif method == "newton" and objective.has_hessian:
+        res = _newton_cholesky(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
+        if not res.success and res.status == 2:
+            # the line search found no decrease that float64 resolves while the gradient is
+            # still above tol (a tiny tol, or a numerically singular Hessian): polish with
             # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
             # falls back the same way)
             nit = res.nit
             res = _lbfgs(scaled, res.x, max_iter=max(1, max_iter - nit), tol=tol)
             res.nit += nit
+    elif method == "newton":
+        # without the explicit Hessian: Newton-CG with Hessian-vector products
+        res = scipy.optimize.minimize(
+            scaled,
+            theta0,
+            jac=True,
+            callback=callback,
+            hessp=scaled.hessp,
+            method="trust-ncg",
+            options={"maxiter": max_iter, "gtol": tol},
+        )
     else:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     n_iter = max(1, int(res.nit))
@@ -299,25 +290,70 @@ def _polish_l1(
     return theta
 
 
-def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult) -> bool:
-    """Whether no Newton step can change the objective by more than float64 resolves.
+def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``H d = -g`` by Cholesky; a singular ``H`` gets the minimum-norm solution."""
+    try:
+        factor = scipy.linalg.cho_factor(H, check_finite=False)
+        d = -scipy.linalg.cho_solve(factor, g, check_finite=False)
+        if np.all(np.isfinite(d)):
+            return d
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    return -scipy.linalg.lstsq(H, g, cond=1e-12, check_finite=False)[0]
 
-    Uses the Newton decrement: half of g^T H^-1 g, the decrease a Newton step predicts, below
-    64 eps |f| (the criterion of scikit-learn's Newton-Cholesky solver, at machine precision).
+
+def _newton_cholesky(
+    objective: Any, theta0: np.ndarray, *, max_iter: int, tol: float, callback: Any = None
+) -> scipy.optimize.OptimizeResult:
+    r"""Damped Newton's method with the explicit Hessian and an Armijo backtracking line search.
+
+    Each iteration evaluates the gradient, stops if its largest entry is at most ``tol`` (no
+    Hessian is built for a step that is not taken), else solves :math:`H d = -g` by Cholesky
+    and backtracks from the full step until
+    :math:`f(\theta + t d) \le f(\theta) + 10^{-4}\, t\, g^\top d`. It also stops, converged,
+    once the Newton decrement :math:`-\tfrac12 g^\top d` is below what float64 resolves in
+    the objective (:math:`64\,\varepsilon\,|f|`, as scikit-learn's ``newton-cholesky``).
+    With the Fisher information (a positive definite approximation of the Hessian) this is
+    Fisher scoring with a line search. Returns an ``OptimizeResult`` with ``status`` 0
+    (converged), 1 (``max_iter``) or 2 (the line search found no decrease).
     """
-    if not objective.has_hessian:
-        return False
-    value, grad = objective(res.x)
-    if not np.isfinite(value):
-        return False
-    with warnings.catch_warnings():
-        # a numerically singular Hessian gives no trustworthy decrement: polish instead
-        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-        try:
-            step = scipy.linalg.solve(objective.hessian(res.x), grad, assume_a="pos")
-        except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
-            return False
-    return 0.5 * float(grad @ step) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(value))
+    theta = np.array(theta0, dtype=np.float64)
+    value, grad = objective(theta)
+    eps = np.finfo(np.float64).eps
+    status, message, nit = 1, "maximum number of iterations reached", 0
+    for nit in range(1, max_iter + 1):  # noqa: B007 (nit is the result's iteration count)
+        if np.max(np.abs(grad)) <= tol:
+            status, message, nit = 0, "the largest gradient entry is below tol", nit - 1
+            break
+        d = _newton_direction(objective.hessian(theta), grad)
+        slope = float(grad @ d)
+        if not slope < 0:  # not a descent direction (numerically singular H): steepest descent
+            d, slope = -grad, -float(grad @ grad)
+        if -0.5 * slope <= 64 * eps * max(1.0, abs(value)):
+            status, message = 0, "the Newton decrement is at float64 precision"
+            break
+        t = 1.0
+        for _ in range(40):
+            trial = theta + t * d
+            new_value, new_grad = objective(trial)
+            if new_value <= value + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            status, message = 2, "the line search found no decrease"
+            break
+        theta, value, grad = trial, new_value, new_grad
+        if callback is not None:
+            callback(scipy.optimize.OptimizeResult(x=theta, fun=value))
+    return scipy.optimize.OptimizeResult(
+        x=theta,
+        fun=value,
+        jac=grad,
+        nit=max(nit, 1),
+        status=status,
+        success=status == 0,
+        message=message,
+    )
 
 
 def _lbfgs(
