@@ -410,6 +410,8 @@ _BESSEL_ASYMPTOTIC_X = 1e6
 _STIRLING_K = 16.0
 # The Poisson quantile search: bisection steps (bounded; 2**80 exceeds every float64 range).
 _PPF_MAX_STEPS = 90
+# Above this mean the entropy is its asymptotic series (omitted term O(mu**-4) < 1e-13).
+_ENTROPY_SERIES_MU = 1000.0
 
 
 def _stirlerr(k):
@@ -489,8 +491,9 @@ class poisson_gen(stats.rv_discrete):  # noqa: N801 (scipy's naming convention)
     - ``ppf``/``isf`` by a normal (Cornish-Fisher) guess refined by a bounded integer
       bisection on ``cdf`` (on ``sf`` above the median, so the upper tail keeps its relative
       accuracy): the exact smallest :math:`k` with :math:`F(k) \ge q`;
-    - the moments in closed form and the entropy by its asymptotic series for
-      :math:`\mu > 50` (a finite sum below).
+    - the moments in closed form and the entropy by its asymptotic series
+      :math:`\tfrac12\log(2\pi e\mu) - 1/(12\mu) - 1/(24\mu^2) - 19/(360\mu^3)` for
+      :math:`\mu > 1000` (a finite sum below).
 
     Use the instance :data:`poisson`; ``poisson(mu)`` freezes it. Its name is ``"poisson"``.
 
@@ -594,7 +597,7 @@ class poisson_gen(stats.rv_discrete):  # noqa: N801 (scipy's naming convention)
 
     def _entropy(self, mu):
         mu = np.asarray(mu, dtype=np.float64)
-        big = mu > 50.0
+        big = mu > _ENTROPY_SERIES_MU
         mb = np.where(big, mu, 1.0)
         asym = (
             0.5 * np.log(2.0 * math.pi * math.e * mb)
@@ -602,10 +605,10 @@ class poisson_gen(stats.rv_discrete):  # noqa: N801 (scipy's naming convention)
             - 1.0 / (24.0 * mb**2)
             - 19.0 / (360.0 * mb**3)
         )
+        # below the switch: the sum over k < 2500 (mass beyond it < 1e-80 for mu <= 1000)
         ms = np.where(big, 1.0, mu)[..., np.newaxis]
-        k = np.arange(200.0)
-        logp = _poisson_logpmf(k, ms)
-        direct = -np.sum(special.xlogy(np.exp(logp), np.exp(logp)), axis=-1)
+        p = np.exp(_poisson_logpmf(np.arange(2500.0), ms))
+        direct = -np.sum(special.xlogy(p, p), axis=-1)
         return np.where(big, asym, direct)
 
 

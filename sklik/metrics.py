@@ -154,8 +154,25 @@ def mean_loss(
     loss = get_loss(loss)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     y = _targets(y_true, y_pred.shape)
-    raw = loss.link(y_pred, var) if loss.n_params == 2 else loss.link(y_pred)
-    return _weighted_mean(loss.raw_loss(y, raw), sample_weight)
+    if not np.all(np.isfinite(y_pred)):
+        raise ValueError("y_pred contains NaN or infinite values.")
+    if loss.n_params == 2:
+        if var is None:
+            raise ValueError(f"{type(loss).__name__} needs the predicted variance var.")
+        var = np.asarray(var, dtype=np.float64)
+        if not np.all(np.isfinite(var)):
+            raise ValueError("var contains NaN or infinite values.")
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        raw = loss.link(y_pred, var) if loss.n_params == 2 else loss.link(y_pred)
+        values = loss.raw_loss(y, raw)
+    if not np.all(np.isfinite(values)):
+        example = float(np.broadcast_to(y_pred, np.shape(values))[~np.isfinite(values)][0])
+        raise ValueError(
+            f"{type(loss).__name__} is not finite at some predictions (e.g. y_pred = "
+            f"{example!r}): a Poisson rate must be > 0, a variance > 0, and every value "
+            f"within float64 range."
+        )
+    return _weighted_mean(values, sample_weight)
 
 
 def mean_squared_error(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
