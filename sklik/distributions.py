@@ -1023,8 +1023,7 @@ class TransformedDistribution:
             return np.zeros(np.shape(t))
         with np.errstate(all="ignore"):
             mid = self._g(self.base.median())
-        below = np.broadcast_to(np.asarray(y) < mid, np.shape(t))
-        return np.where(bad, np.where(below, -1.0, 1.0), 0.0)
+        return np.where(bad, np.where(np.asarray(y) < mid, -1.0, 1.0), 0.0)
 
     # -- cdf and friends
     def cdf(self, y):  # noqa: D102

@@ -453,8 +453,9 @@ def predictive_distribution(estimator: Any, X: Any) -> Any:
       distributions and points beyond them, and is treated as affine when
       :math:`g(t) = g(0) + (g(1) - g(0))\,t` there to 1e-9 relative (the distribution is
       then transformed exactly), else as monotone when it strictly increases or decreases
-      there (cdf, quantiles and log density mapped exactly, moments and CRPS by quadrature),
-      else refused. A discrete distribution (Poisson) is only transformed by an affine map.
+      over the central quantiles (1% to 99%) of the predictive distributions (cdf,
+      quantiles and log density mapped exactly, moments and CRPS by quadrature), else
+      refused. A discrete distribution (Poisson) is only transformed by an affine map.
       ``TransformedTargetRegressor.predict(X, return_std=True)`` itself is scikit-learn's and
       fails; use this function (or the distribution scorers, which use it) instead.
     - Any other estimator whose ``predict`` accepts ``return_std=True`` (e.g. scikit-learn's
@@ -594,7 +595,9 @@ def _transformed_target_distribution(ttr: Any, X: Any) -> TransformedDistributio
         tol = 1e-9 * max(float(np.max(np.abs(g))), abs(float(g0)), abs(b))
         if np.max(np.abs(g - (g0 + b * t))) <= tol:
             return TransformedDistribution(base, inverse, forward, b > 0, affine=(float(g0), b))
-    steps = np.diff(g)
+    # monotone over the central quantiles (the probes beyond them only decide affinity: a map
+    # like 1/t may be monotone where the predictions lie and not across a pole beyond)
+    steps = np.diff(g_core[np.argsort(core, kind="stable")])
     if steps.size and np.all(steps > 0):
         return TransformedDistribution(base, inverse, forward, True)
     if steps.size and np.all(steps < 0):
