@@ -7,8 +7,15 @@ Contents
 - :data:`huber`: the density family of the Huber loss, a :class:`scipy.stats.rv_continuous`
   with shape parameter ``delta`` (a Gaussian core with Laplace tails), and
   :func:`huber_normaliser`, its normalising constant.
-- :func:`crps_normal`, :func:`crps_laplace`, :func:`crps_poisson` and :func:`crps_huber`: the
-  continuous ranked probability score of each predictive distribution, all in closed form.
+- :data:`poisson`: a drop-in for :data:`scipy.stats.poisson` whose pmf, cdf, quantiles and
+  moments stay finite and accurate for large means (SciPy's are wrong or ``nan`` from about
+  :math:`10^{12}`), see :class:`poisson_gen`.
+- :func:`crps_normal`, :func:`crps_t`, :func:`crps_laplace`, :func:`crps_poisson` and
+  :func:`crps_huber`: the continuous ranked probability score of each predictive
+  distribution, all in closed form, finite for every finite argument whose score is.
+- :class:`TransformedDistribution`: the distribution of :math:`g(T)` for a monotone map
+  :math:`g` (a ``TransformedTargetRegressor``'s inverse transform), exact when :math:`g` is
+  affine.
 
 The Huber distribution
 ----------------------
@@ -50,6 +57,7 @@ With :math:`z = (y - \mu) / s`:
 
 - normal: :math:`s \bigl(z (2\Phi(z) - 1) + 2\varphi(z) - 1/\sqrt\pi\bigr)`;
 - Laplace (scale :math:`b = s`): :math:`s \bigl(|z| + e^{-|z|} - \tfrac34\bigr)`;
+- Student-t with :math:`\nu > 1` degrees of freedom: see :func:`crps_t`;
 - Poisson (mean :math:`\mu`, Wei and Held, 2014):
   :math:`(y - \mu)(2F(y) - 1) + 2\mu f(\lfloor y \rfloor)
   - \mu e^{-2\mu}\bigl(I_0(2\mu) + I_1(2\mu)\bigr)`;
@@ -880,7 +888,7 @@ def crps_t(y: ArrayLike, df: ArrayLike, loc: ArrayLike = 0.0, scale: ArrayLike =
     >>> import numpy as np
     >>> from sklik.distributions import crps_normal, crps_t
     >>> crps_t([0.0, 1.0], df=3.0).round(6)
-    array([0.274648, 0.62186 ])
+    array([0.275664, 0.608998])
     >>> bool(np.allclose(crps_t(1.0, df=1e12), crps_normal(1.0)))
     True
     """
