@@ -136,21 +136,23 @@ def test_ppf_is_the_exact_quantile_for_large_means(mu):
 
 @pytest.mark.parametrize("mu", [1e-300, 1e-10, 1.0, 1e8, 1e12, 1e15])
 def test_every_frozen_quantity_is_finite(mu):
-    d = poisson(np.array([mu, mu]))
+    d = poisson(np.full(3, mu))
     assert_allclose(d.mean(), mu, rtol=1e-15)
     assert_allclose(d.var(), mu, rtol=1e-15)
     assert_allclose(d.std(), math.sqrt(mu), rtol=1e-15)
-    k = np.floor(np.array([mu, 2 * mu + 10]))
+    k = np.floor(np.array([mu, 2 * mu + 10, 1e15]))
     for method in ("pmf", "cdf", "sf"):
         v = getattr(d, method)(k)
         assert np.all(np.isfinite(v)) and np.all((v >= 0) & (v <= 1))
     for method in ("logpmf", "logcdf", "logsf"):
         assert np.all(np.isfinite(getattr(d, method)(k)))
+    d = poisson(np.full(3, mu))
     assert np.all(np.isfinite(d.ppf(0.05))) and np.all(np.isfinite(d.isf(0.05)))
     assert np.all(np.isfinite(poisson(mu).ppf([0.0001, 0.05, 0.5, 0.95, 0.9999])))
     assert np.all(np.isfinite(d.interval(0.9)))
     assert np.all(np.isfinite(d.entropy()))
-    assert d.rvs(random_state=0).shape == (2,)
+    assert d.rvs(random_state=0).shape == (3,)
+    assert np.all(np.isfinite(crps_poisson(k, mu)))
 
 
 def test_log_tails_beyond_float64_underflow():
