@@ -49,7 +49,7 @@ from scipy import stats
 from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, clone
 
-from sklik.distributions import huber
+from sklik.distributions import huber, poisson
 
 __all__ = [
     "BaseLoss",
@@ -947,7 +947,7 @@ class PoissonNLLLoss(BaseLoss):
             return np.log(np.asarray(y_pred, dtype=np.float64))[np.newaxis]
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
-        return stats.poisson(mu=self.inverse_link(raw))
+        return poisson(mu=self.inverse_link(raw))
 
     def raw_hessian(self, y, raw):  # noqa: D102
         rate = np.exp(np.minimum(raw, _MAX_EXP_ARG))
