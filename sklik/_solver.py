@@ -14,8 +14,9 @@ Conventions:
   ``gradient_scale`` (the largest entry of the gradient at the estimator's cold start, the
   best constant model), falls below ``tol`` (its largest entry; its norm for ``trust-ncg``),
   or when no step can decrease the objective by more than float64 resolves. So ``tol``
-  means the same on every dataset whatever the units of y and of the loss's parameters; the estimators fit on standardised designs
-  (:mod:`sklik._design`), which makes it independent of the units of X too. Non-convergence
+  means the same on every dataset whatever the units of y and of the loss's parameters; the
+  estimators fit on standardised designs (:mod:`sklik._design`), which makes it independent
+  of the units of X too. Non-convergence
   is a :class:`ConvergenceWarning` naming ``max_iter`` and ``tol`` and the reason; the last
   (best) iterate is returned.
 """
