@@ -437,7 +437,7 @@ def interval_coverage(
 # -- predictive distributions of arbitrary estimators ------------------------------------------
 
 
-def predictive_distribution(estimator: Any, X: Any) -> Any:
+def predictive_distribution(estimator: Any, X: Any, *, offset: Any = None) -> Any:
     r"""Predictive distribution of a fitted estimator, as a frozen scipy distribution.
 
     - An estimator with ``predict_dist`` (sklik's): its distribution.
@@ -465,6 +465,9 @@ def predictive_distribution(estimator: Any, X: Any) -> Any:
     ----------
     estimator : fitted estimator
     X : array-like of shape (n_samples, n_features)
+    offset : array-like of shape (n_samples,), default=None
+        Passed to the sklik estimator's ``predict_dist`` (through the wrappers above), e.g.
+        ``np.log(exposure)`` for counts over an exposure. Other estimators refuse it.
 
     Returns
     -------
@@ -493,11 +496,13 @@ def predictive_distribution(estimator: Any, X: Any) -> Any:
     True
     """
     if hasattr(estimator, "predict_dist"):
-        return estimator.predict_dist(X)
+        if offset is None:
+            return estimator.predict_dist(X)
+        return estimator.predict_dist(X, offset=offset)
     if isinstance(estimator, Pipeline):
         final = estimator.steps[-1][1]
         Xt = estimator[:-1].transform(X) if len(estimator.steps) > 1 else X
-        return predictive_distribution(final, Xt)
+        return predictive_distribution(final, Xt, offset=offset)
     if isinstance(estimator, (GridSearchCV, RandomizedSearchCV)) or hasattr(
         estimator, "cv_results_"
     ):
@@ -507,10 +512,15 @@ def predictive_distribution(estimator: Any, X: Any) -> Any:
                 f"or not fitted): refit the search with refit=True to get a predictive "
                 f"distribution."
             )
-        return predictive_distribution(estimator.best_estimator_, X)
+        return predictive_distribution(estimator.best_estimator_, X, offset=offset)
     if isinstance(estimator, TransformedTargetRegressor):
-        return _transformed_target_distribution(estimator, X)
+        return _transformed_target_distribution(estimator, X, offset)
     name = type(estimator).__name__
+    if offset is not None:
+        raise ValueError(
+            f"offset was given, but {name} has no predict_dist that takes one: only sklik's "
+            f"estimators (also inside Pipeline, searches and TransformedTargetRegressor) do."
+        )
     try:
         out = estimator.predict(X, return_std=True)
     except (TypeError, AttributeError) as exc:
@@ -545,13 +555,15 @@ def _column_map(fn: Any) -> Any:
     return apply
 
 
-def _transformed_target_distribution(ttr: Any, X: Any) -> TransformedDistribution:
+def _transformed_target_distribution(
+    ttr: Any, X: Any, offset: Any = None
+) -> TransformedDistribution:
     """The predictive distribution of a fitted ``TransformedTargetRegressor``."""
     from sklearn.preprocessing import StandardScaler
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(ttr)
-    base = predictive_distribution(ttr.regressor_, X)
+    base = predictive_distribution(ttr.regressor_, X, offset=offset)
     shape = _dist_shape(base)
     if len(shape) != 1:
         raise ValueError(
@@ -621,7 +633,9 @@ class _DistributionScorer(_BaseScorer):
         super().__init__(score_func, sign, kwargs, response_method=("predict_dist", "predict"))
 
     def _score(self, method_caller: Any, estimator: Any, X: Any, y_true: Any, **kwargs: Any):
-        dist = predictive_distribution(estimator, X)
+        # an offset routed to the scorer (set_score_request(offset=True)) goes to the model
+        offset = kwargs.pop("offset", None)
+        dist = predictive_distribution(estimator, X, offset=offset)
         return self._sign * self._score_func(y_true, dist, **{**self._kwargs, **kwargs})
 
 
@@ -718,7 +732,9 @@ def get_scorer(scoring: str | Any) -> Any:
 # -- calibration -----------------------------------------------------------------------------------
 
 
-def pit_values(estimator: Any, X: Any, y: Any, *, random_state: Any = None) -> np.ndarray:
+def pit_values(
+    estimator: Any, X: Any, y: Any, *, random_state: Any = None, offset: Any = None
+) -> np.ndarray:
     r"""Probability integral transform :math:`F(y \mid x)` of held-out targets.
 
     Uniform on [0, 1] for a calibrated model. For discrete predictive distributions (Poisson)
@@ -733,12 +749,15 @@ def pit_values(estimator: Any, X: Any, y: Any, *, random_state: Any = None) -> n
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
     random_state : int, RandomState instance or None, default=None
         For the randomised PIT of discrete distributions.
+    offset : array-like of shape (n_samples,), default=None
+        See :func:`predictive_distribution`.
 
     Returns
     -------
     ndarray of y's shape
     """
-    return pit(y, predictive_distribution(estimator, X), random_state=random_state)
+    dist = predictive_distribution(estimator, X, offset=offset)
+    return pit(y, dist, random_state=random_state)
 
 
 def pit(y_true: Any, dist: Any, *, random_state: Any = None) -> np.ndarray:
@@ -777,6 +796,7 @@ def coverage_table(
     levels: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95),
     *,
     sample_weight: Any = None,
+    offset: Any = None,
 ) -> pd.DataFrame:
     """Empirical coverage of the central predictive intervals at several nominal levels.
 
@@ -789,13 +809,15 @@ def coverage_table(
     levels : tuple of float, default=(0.5, 0.8, 0.9, 0.95)
         Nominal coverages, each in (0, 1).
     sample_weight : array-like of shape (n_samples,), default=None
+    offset : array-like of shape (n_samples,), default=None
+        See :func:`predictive_distribution`.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``level``, ``coverage`` and ``mean_width`` (the mean interval width).
     """
-    dist = predictive_distribution(estimator, X)
+    dist = predictive_distribution(estimator, X, offset=offset)
     rows = []
     for level in levels:
         low, high = _interval(dist, level)
