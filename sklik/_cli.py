@@ -24,6 +24,7 @@ from sklearn.datasets import load_diabetes
 
 from sklik import __version__
 from sklik.compare import (
+    MAX_WIDTH_FRACTION,
     METRICS,
     MODELS,
     SCALES,
@@ -39,6 +40,23 @@ class InputError(Exception):
     """Bad input from the user: reported as one line, exit status 1."""
 
 
+#: Files with more columns than this are measured before they are read (see load_data).
+WIDE_FILE = 1000
+
+
+def _refuse_wide_file(path: Path, header: pd.Index, target: str, drop: Sequence[str], options):
+    """Raise :class:`InputError` if the file has more feature columns than half its rows."""
+    n_rows = len(pd.read_csv(path, usecols=[target], **options))
+    n_columns = len(header) - 1 - len(set(drop) & set(header))
+    if n_columns > MAX_WIDTH_FRACTION * n_rows:
+        raise InputError(
+            f"too many model features for the rows: {n_columns} feature columns (so at least "
+            f"{n_columns} features after one-hot encoding) for {n_rows} rows (more than half); "
+            f"the fits would interpolate the training folds and the comparison would mean "
+            f"nothing. Drop or merge columns, or pass --allow-wide to fit anyway"
+        )
+
+
 def _first_line(text: object) -> str:
     """A message on one line: its lines joined, whitespace collapsed."""
     return " ".join(str(text).split())
@@ -50,12 +68,17 @@ def load_data(
     sep: str = ",",
     decimal: str = ".",
     drop: Sequence[str] = (),
+    allow_wide: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series, str, list[str]]:
     """Features, target, a description and notes: the CSV file's, or the diabetes data's.
 
-    The file is read as UTF-8 (a byte-order mark is dropped). pandas's warnings while reading
-    (e.g. a separator that needs its slower parser) become notes; a file that cannot be read,
-    has no data rows, lacks the target, or has a non-numeric target raises :class:`InputError`.
+    The file is read as UTF-8 (a byte-order mark is dropped). A file with more than
+    ``WIDE_FILE`` columns is first measured (its header, and its target column alone): if it
+    has more feature columns than half its rows, it is refused before pandas builds the whole
+    frame (each column gives at least one model feature), unless ``allow_wide``. pandas's
+    warnings while reading (e.g. a separator that needs its slower parser) become notes; a file
+    that cannot be read, has no data rows, lacks the target, or has a non-numeric target
+    raises :class:`InputError`.
     """
     if csv is None:
         data = load_diabetes(as_frame=True, scaled=False)
@@ -65,12 +88,14 @@ def load_data(
     path = Path(csv)
     if not path.is_file():
         raise InputError(f"no such file: {csv}")
+    options = {"sep": sep, "decimal": decimal, "encoding": "utf-8-sig", "low_memory": False}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            frame = pd.read_csv(
-                path, sep=sep, decimal=decimal, encoding="utf-8-sig", low_memory=False
-            )
+            header = pd.read_csv(path, nrows=0, **options).columns
+            if len(header) > WIDE_FILE and target in header and not allow_wide:
+                _refuse_wide_file(path, header, target, drop, options)
+            frame = pd.read_csv(path, **options)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"
@@ -313,7 +338,9 @@ def compare_command(args: argparse.Namespace) -> int:
             matplotlib.use("Agg")
         except ImportError as exc:
             raise InputError("--plot needs matplotlib: pip install 'sklik[plot]'") from exc
-    X, y, description, notes = load_data(args.csv, args.target, args.sep, args.decimal, args.drop)
+    X, y, description, notes = load_data(
+        args.csv, args.target, args.sep, args.decimal, args.drop, args.allow_wide
+    )
     report = inspect_features(X)
     problem = feature_problem(report, len(X), args.allow_wide, hints="cli")
     if problem and len(X) >= 2 * args.cv:  # else compare_losses says there are too few rows
