@@ -707,7 +707,10 @@ def _winner(results: pd.DataFrame) -> tuple[str | None, str]:
         other = "every fitted loss is flagged"
     if row["collapsed"]:
         return None, f"{top} ranks first but its predictive spread collapsed; {other}"
-    return top, f"it did not converge in every fold (raise max_iter); {other}"
+    return top, (
+        f"{top} did not converge in every fold, so its score may change with a larger "
+        f"max_iter; {other}"
+    )
 
 
 def _cross_validate(

@@ -103,7 +103,7 @@ def test_unconverged_winner_gets_a_note(capsys):
     assert status == 0 and err == ""
     assert "no-conv" in out.split("\n\n")[2]
     assert (
-        "Winner: mse (note: it did not converge in every fold (raise max_iter); every fitted" in out
+        "Winner: mse (note: mse did not converge in every fold, so its score may change with" in out
     )
 
 
@@ -220,7 +220,7 @@ def test_wide_files_are_refused_fast_or_fitted_on_request(tmp_path, capsys):
     (tmp_path / "wide.csv").write_text(header + "\n".join(lines) + "\n")
     start = time.perf_counter()
     status, out, err = run(capsys, "--csv", str(tmp_path / "wide.csv"), "--target", "y", "--quiet")
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 30  # minutes before the linear-time checks
     assert_one_line_error(
         status, err, "too many model features for the rows: 100000 feature columns (so at least"
     )
