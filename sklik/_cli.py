@@ -88,7 +88,11 @@ def load_data(
     path = Path(csv)
     if not path.is_file():
         raise InputError(f"no such file: {csv}")
-    options = {"sep": sep, "decimal": decimal, "encoding": "utf-8-sig", "low_memory": False}
+    options = {"sep": sep, "decimal": decimal, "encoding": "utf-8-sig"}
+    if len(sep) == 1 or sep == r"\s+":  # pandas's C parser: one type per column
+        options["low_memory"] = False
+    else:  # a regular expression: the python parser (saying so spares pandas's warning)
+        options["engine"] = "python"
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -345,6 +349,11 @@ def compare_command(args: argparse.Namespace) -> int:
     problem = feature_problem(report, len(X), args.allow_wide, hints="cli")
     if problem and len(X) >= 2 * args.cv:  # else compare_losses says there are too few rows
         raise InputError(problem)
+    for name, text, count in report["mostly_numeric"]:
+        notes.append(
+            f"column {str(name)!r} holds numbers but also text such as {text!r} ({count} of "
+            f"{len(X)} rows): it is one-hot encoded as categories, not used as a number"
+        )
     params = {
         "alpha": args.alpha,
         "max_iter": args.max_iter,

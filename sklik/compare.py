@@ -178,7 +178,10 @@ def inspect_features(X: Any) -> dict:
         ``numeric`` and ``categorical``: the column positions (lists of int);
         ``n_encoded``: the number of model features after one-hot encoding (the numeric
         columns plus the distinct values of each other column); ``id_like``: ``(name,
-        n_distinct)`` pairs; ``decimal_comma``: ``(name, example value)`` pairs.
+        n_distinct)`` pairs; ``decimal_comma``: ``(name, example value)`` pairs;
+        ``mostly_numeric``: ``(name, example text, count)`` for the non-numeric columns of
+        which at least half the values are numbers (a numeric column with stray text such as
+        ``"?"`` or ``"-"``, encoded as categories).
     """
     if not isinstance(X, pd.DataFrame):
         array = np.asarray(X)
@@ -193,6 +196,7 @@ def inspect_features(X: Any) -> dict:
                 "n_encoded": len(columns),
                 "id_like": [],
                 "decimal_comma": [],
+                "mostly_numeric": [],
             }
     numeric_mask = np.array([dtype.kind in "biuf" for dtype in X.dtypes], dtype=bool)
     numeric = np.flatnonzero(numeric_mask).tolist()
@@ -203,6 +207,7 @@ def inspect_features(X: Any) -> dict:
         "n_encoded": len(numeric),
         "id_like": [],
         "decimal_comma": [],
+        "mostly_numeric": [],
     }
     n, k = len(X), len(categorical)
     if k == 0 or n == 0:
@@ -221,7 +226,14 @@ def inspect_features(X: Any) -> dict:
     has_comma = text.str.contains(",", regex=False, na=False).to_numpy(dtype=bool)
     n_number = np.bincount(column[is_number], minlength=k)
     n_comma = np.bincount(column[is_number & has_comma], minlength=k)
+    numbers = pd.to_numeric(text, errors="coerce").notna().to_numpy(dtype=bool)
+    n_dot = np.bincount(column[numbers], minlength=k)
     names = X.columns[categorical]
+    for j in np.flatnonzero((n_dot >= 0.5 * n_present) & (n_dot < n_present)):
+        cells = slice(j * n, (j + 1) * n)
+        stray = present[cells] & ~numbers[cells]
+        example = flat[cells][stray][0]
+        report["mostly_numeric"].append((names[j], str(example), int(stray.sum())))
     for j in np.flatnonzero((n_number == n_present) & (n_comma > 0)):
         example = flat[j * n : (j + 1) * n][(is_number & has_comma)[j * n : (j + 1) * n]][0]
         report["decimal_comma"].append((names[j], str(example).strip()))
@@ -283,6 +295,16 @@ def feature_problem(report: dict, n_samples: int, allow_wide: bool, hints: str =
     if allow_wide:
         return ""
     width = report["n_encoded"]
+    stray = {name: (text, count) for name, text, count in report.get("mostly_numeric", [])}
+    if report["id_like"] and report["id_like"][0][0] in stray:
+        name = report["id_like"][0][0]
+        text, count = stray[name]
+        return (
+            f"column {str(name)!r} holds numbers but also text such as {text!r} ({count} of "
+            f"{n_samples} rows), so it would be one-hot encoded as {report['id_like'][0][1]} "
+            f"categories ({width} model features in all): replace or remove that text in the "
+            f"file, {hint['drop'].format(columns='it', names=name)}, or {hint['wide']}"
+        )
     if report["id_like"]:
         pairs = report["id_like"]
         fix = hint["drop"].format(

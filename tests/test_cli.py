@@ -192,6 +192,29 @@ MALFORMED = {
         ["--sep", ";", "--decimal", ","],
         None,
     ),
+    "stray_text": (
+        lambda p, f: write(
+            p, f.assign(z=["?" if i % 10 == 0 else v for i, v in enumerate(f["z"])])
+        ),
+        [],
+        "column 'z' holds numbers but also text such as '?' (4 of 40 rows), so it would be "
+        "one-hot encoded as 36 categories (37 model features in all)",
+    ),
+    "stray_text_few_values": (
+        lambda p, f: write(p, f.assign(z=["?", "1", "2", "3"] * 10)),
+        [],
+        None,
+    ),
+    "regex_sep": (
+        lambda p, f: p.write_text(f.to_csv(index=False, sep=" ").replace(" ", "   ")),
+        ["--sep", r"\s+"],
+        None,
+    ),
+    "two_char_sep": (
+        lambda p, f: p.write_text(f.to_csv(index=False).replace(",", "::")),
+        ["--sep", "::"],
+        None,
+    ),
     "unknown_drop": (lambda p, f: write(p, f), ["--drop", "nope"], "--drop: no feature column"),
     "inf": (lambda p, f: write(p, f.assign(x=np.inf)), [], "infinite values, in column(s) 'x'"),
 }
@@ -209,6 +232,35 @@ def test_malformed_files(tmp_path, capsys, frame, name):
     else:
         assert_one_line_error(status, err, message)
         assert "Winner" not in out
+
+
+def test_stray_text_is_a_note(tmp_path, capsys, frame):
+    write(tmp_path / "s.csv", frame.assign(z=["?", "1", "2", "3"] * 10))
+    status, out, err = run(capsys, "--csv", str(tmp_path / "s.csv"), "--target", "y", "--quiet")
+    assert status == 0 and err == ""
+    assert "40 rows, 2 feature columns (5 model features after encoding)" in out
+    assert (
+        "note: column 'z' holds numbers but also text such as '?' (10 of 40 rows): it is "
+        "one-hot encoded as categories, not used as a number\n"
+    ) in out
+
+
+def test_library_warnings_become_one_note(monkeypatch, capsys):
+    import warnings
+
+    import sklik._cli
+
+    real = sklik._cli.compare_losses
+
+    def noisy(*args, **kwargs):
+        for _ in range(3):
+            warnings.warn("something odd\nsecond line", UserWarning, stacklevel=1)
+        return real(*args, **{**kwargs, "losses": ["mse"]})
+
+    monkeypatch.setattr(sklik._cli, "compare_losses", noisy)
+    status, out, err = run(capsys, "--quiet")
+    assert status == 0 and err == ""
+    assert out.count("note: a library warned (UserWarning: something odd second line)\n") == 1
 
 
 def test_wide_files_are_refused_fast_or_fitted_on_request(tmp_path, capsys):

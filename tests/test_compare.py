@@ -310,6 +310,12 @@ def test_inspect_features_finds_identifiers_and_decimal_commas():
     assert report["n_encoded"] == 2 + n + n + 4
     assert report["id_like"] == [("id", n)]
     assert report["decimal_comma"] == [("price", "0,5")]
+    assert report["mostly_numeric"] == []
+    stray = X.assign(group=["?" if i % 8 == 0 else str(i) for i in range(n)])
+    assert inspect_features(stray)["mostly_numeric"] == [("group", "?", 5)]
+    assert "holds numbers but also text such as '?'" in feature_problem(
+        inspect_features(stray.drop(columns=["id", "price"])), n, allow_wide=False
+    )
     assert "decimal comma (e.g. '0,5')" in feature_problem(report, n, allow_wide=True)
     # below 20 rows nothing is called an identifier (the width check still applies)
     assert inspect_features(X.head(19))["id_like"] == []
