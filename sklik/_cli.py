@@ -156,8 +156,9 @@ def _column(means: pd.Series, stds: pd.Series) -> list[str]:
 
 
 def _flags(row: pd.Series) -> str:
+    """``no-conv`` and ``collapsed``, as they apply (nothing for a skipped or failed loss)."""
     flags = []
-    if row["converged"] is False or (pd.notna(row["converged"]) and not row["converged"]):
+    if pd.notna(row["converged"]) and not row["converged"]:
         flags.append("no-conv")
     if pd.notna(row["collapsed"]) and row["collapsed"]:
         flags.append("collapsed")
