@@ -447,7 +447,11 @@ def _fit_fold(estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng,
             "coverage": interval_coverage(y_test, dist, coverage=coverage),
             "fit_time": fit_time,
         }
-        pit_values = pit(y_test, dist, random_state=rng)
+        if scale == "count" and not hasattr(dist, "pmf"):  # randomised over the count's bin
+            low_cdf, high_cdf = dist.cdf(y_test - 0.5), dist.cdf(y_test + 0.5)
+            pit_values = low_cdf + rng.uniform(size=y_test.shape) * (high_cdf - low_cdf)
+        else:
+            pit_values = pit(y_test, dist, random_state=rng)
     others = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
     return {
         "scores": scores,
@@ -555,7 +559,10 @@ def compare_losses(
     predictions : pandas.DataFrame
         Only with ``return_predictions=True``: for every loss and row of ``X``, the held-out
         ``mean`` prediction, the interval ``lower`` and ``upper`` bounds, and the ``pit`` value,
-        with columns ``loss``, ``fold``, ``row`` and ``y_true``.
+        with columns ``loss``, ``fold``, ``row`` and ``y_true``. The PIT is randomised for
+        counts (:func:`sklik.metrics.pit`), and on the count scale a continuous model's too,
+        over the count's bin: :math:`F(y - \tfrac12) + V\,(F(y + \tfrac12) - F(y - \tfrac12))`,
+        :math:`V \sim U(0, 1)`, uniform when the binned model is calibrated.
 
     Raises
     ------

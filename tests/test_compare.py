@@ -414,3 +414,18 @@ def test_a_collapsed_spread_is_flagged():
     y = X @ [1.0, 2.0] + 1e-9 * rng.normal(size=40)
     results = compare_losses(X, y, losses=["mse"], cv=2)
     assert not results.loc["mse", "collapsed"] or "collapsed" in results.loc["mse", "note"]
+
+
+def test_count_scale_pit_is_randomised_over_the_bin():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 1))
+    y = rng.poisson(1.0, size=400).astype(float)  # no signal: near-constant predictions
+    pits = {}
+    for scale in ("count", "density"):
+        _, p = compare_losses(X, y, losses=["mse"], scale=scale, return_predictions=True)
+        pits[scale] = p.loc[p["y_true"] == 0, "pit"]
+    # the density-scale PIT of y = 0 is F(0), about the same on every row; on the count scale
+    # it is spread over [F(-1/2), F(1/2)]
+    assert pits["density"].std() < 0.02
+    assert pits["count"].std() > 0.05
+    assert (pits["count"] < pits["density"].max()).mean() > 0.3
