@@ -82,7 +82,12 @@ def load_data(
     """
     if csv is None:
         data = load_diabetes(as_frame=True, scaled=False)
-        X = data.data.drop(columns=list(drop)) if drop else data.data
+        unknown = [name for name in drop if name not in data.data.columns]
+        if unknown:
+            raise InputError(
+                f"--drop: no feature column {', '.join(map(repr, unknown))} in the diabetes data"
+            )
+        X = data.data.drop(columns=list(drop))
         description = "scikit-learn's diabetes data (target: disease progression)"
         return X, data.target, description, []
     path = Path(csv)
@@ -422,6 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("always")
         try:
             status = compare_command(args)
+        except BrokenPipeError:  # the reader went away (``sklik compare | head``): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
         except (InputError, OSError) as exc:
             print(f"sklik {args.command}: error: {_first_line(exc)}", file=sys.stderr)
             return 1

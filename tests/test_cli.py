@@ -294,6 +294,7 @@ def test_wide_files_are_refused_fast_or_fitted_on_request(tmp_path, capsys):
         (["--csv", "{csv}"], "--csv and --target go together"),
         (["--csv", "{small}", "--target", "y", "--cv", "5"], "Too few rows for 5-fold"),
         (["--hidden-layer-sizes", "5"], "applies to --model mlp only"),
+        (["--drop", "age,height"], "--drop: no feature column 'height' in the diabetes data"),
         (["--csv", "{csv}", "--target", "y", "--scale", "count"], "scale='count'"),
     ],
 )
