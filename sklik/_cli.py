@@ -433,6 +433,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (InputError, OSError) as exc:
             print(f"sklik {args.command}: error: {_first_line(exc)}", file=sys.stderr)
             return 1
+        except MemoryError as exc:
+            print(
+                f"sklik {args.command}: error: out of memory ({_first_line(exc)}); use fewer "
+                f"columns or rows",
+                file=sys.stderr,
+            )
+            return 1
         except Exception as exc:
             if os.environ.get("SKLIK_DEBUG"):
                 raise
