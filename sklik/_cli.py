@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.datasets import load_diabetes
 
@@ -296,6 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated columns to ignore",
     )
     data.add_argument(
+        "--exposure",
+        metavar="COLUMN",
+        help="a column of positive exposures: counts ~ exposure x rate for the log-link losses "
+        "(offset log(exposure)); not a feature",
+    )
+    data.add_argument(
+        "--offset",
+        metavar="COLUMN",
+        help="a column added to every model's mean on its link scale; not a feature",
+    )
+    data.add_argument(
         "--allow-wide",
         action="store_true",
         help="fit even with identifier-like columns or more model features than half the rows",
@@ -351,6 +363,20 @@ def compare_command(args: argparse.Namespace) -> int:
     X, y, description, notes = load_data(
         args.csv, args.target, args.sep, args.decimal, args.drop, args.allow_wide
     )
+    if args.exposure is not None and args.offset is not None:
+        raise InputError("--exposure and --offset exclude each other: give one")
+    fixed = {}
+    for option, column in (("exposure", args.exposure), ("offset", args.offset)):
+        if column is None:
+            continue
+        if column not in X.columns:
+            raise InputError(f"--{option}: no column {column!r} among the features")
+        values = pd.to_numeric(X[column], errors="coerce")
+        if values.isna().any():
+            raise InputError(f"--{option}: column {column!r} has missing or non-numeric values")
+        fixed[option] = values.to_numpy(dtype=np.float64)
+        X = X.drop(columns=[column])
+        notes.append(f"column {column!r} is the {option}, not a feature")
     report = inspect_features(X)
     problem = feature_problem(report, len(X), args.allow_wide, hints="cli")
     if problem and len(X) >= 2 * args.cv:  # else compare_losses says there are too few rows
@@ -374,6 +400,8 @@ def compare_command(args: argparse.Namespace) -> int:
             cv=args.cv,
             scale=args.scale,
             allow_wide=args.allow_wide,
+            offset=fixed.get("offset"),
+            exposure=fixed.get("exposure"),
             random_state=args.random_state,
             estimator_params={key: value for key, value in params.items() if value is not None},
             progress=not args.quiet,

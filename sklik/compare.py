@@ -421,7 +421,9 @@ def _rows(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if isinstance(X, pd.DataFrame) else X[index]
 
 
-def _fit_fold(estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng, scale) -> dict:
+def _fit_fold(
+    estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng, scale, offset=None
+) -> dict:
     """Fit on the train rows, score on the test rows; also return the out-of-fold predictions.
 
     Every warning is caught: the convergence warnings and the others are counted and reported
@@ -430,11 +432,13 @@ def _fit_fold(estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         start = time.perf_counter()
-        estimator.fit(_rows(X, train), y[train])
+        fit_params = {} if offset is None else {"model__offset": offset[train]}
+        estimator.fit(_rows(X, train), y[train], **fit_params)
         fit_time = time.perf_counter() - start
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         y_test = y[test]
-        dist = predictive_distribution(estimator, _rows(X, test))
+        test_offset = None if offset is None else offset[test]
+        dist = predictive_distribution(estimator, _rows(X, test), offset=test_offset)
         mean = np.asarray(dist.mean(), dtype=np.float64)
         std = np.asarray(dist.std(), dtype=np.float64)
         low, high = dist.interval(coverage)
@@ -481,6 +485,8 @@ def compare_losses(
     coverage: float = 0.9,
     scale: str = "auto",
     allow_wide: bool = False,
+    offset: Any = None,
+    exposure: Any = None,
     random_state: int | None = 0,
     estimator_params: dict | None = None,
     progress: bool = False,
@@ -530,6 +536,14 @@ def compare_losses(
         non-negative integer, else ``"density"``. The scale used is ``attrs["scale"]``.
     allow_wide : bool, default=False
         Fit even with identifier-like columns or more encoded features than half the rows.
+    offset : array-like of shape (n_samples,), default=None
+        A fixed term added to every model's mean head on its link scale (see
+        :meth:`~sklik.LinearRegressor.fit`), in fitting and in scoring.
+    exposure : array-like of shape (n_samples,), default=None
+        Positive exposures of count targets: the log-link losses (``poisson_nll``) get
+        ``offset=log(exposure)`` and so model counts ~ exposure × rate, scored as counts; an
+        identity-link loss cannot use an exposure as an offset and is fitted without it (its
+        note says so). Not together with ``offset``.
     random_state : int or None, default=0
         Seeds the folds, the MLP's initial weights and the randomised PIT of count models.
     estimator_params : dict, default=None
@@ -604,6 +618,7 @@ def compare_losses(
         cv = KFold(int(cv), shuffle=True, random_state=random_state)
     cv = check_cv(cv)
     X, y = _check_data(X, y, cv.get_n_splits(X, y))
+    offset, exposure = _check_offset(offset, exposure, len(y))
     if scale == "auto":
         scale = "count" if _is_count(y) else "density"
     elif scale == "count" and not _is_count(y):
@@ -637,8 +652,9 @@ def compare_losses(
     with tqdm(total=len(names) * len(folds), desc="sklik compare", disable=not progress) as bar:
         for name in names:
             bar.set_postfix_str(name)
+            loss_offset, offset_note = _loss_offset(name, offset, exposure)
             note, fits = _cross_validate(
-                make_estimator, name, X, y, folds, coverage, rng, bar, scale
+                make_estimator, name, X, y, folds, coverage, rng, bar, scale, loss_offset
             )
             scores = pd.DataFrame([fit["scores"] for _, fit in fits], columns=list(METRICS))
             flags = _flags(fits, scores, len(folds), coverage, y_sd)
@@ -647,7 +663,7 @@ def compare_losses(
                 **{f"{m}_std": scores[m].std(ddof=0) for m in METRICS},
                 "converged": flags["converged"],
                 "collapsed": flags["collapsed"],
-                "note": "; ".join(part for part in [note, *flags["notes"]] if part),
+                "note": "; ".join(part for part in [note, offset_note, *flags["notes"]] if part),
             }
             predictions += [fit["predictions"].assign(loss=name, fold=k) for k, fit in fits]
 
@@ -743,7 +759,7 @@ def _winner(results: pd.DataFrame) -> tuple[str | None, str]:
 
 
 def _cross_validate(
-    make_estimator, name, X, y, folds, coverage, rng, bar, scale
+    make_estimator, name, X, y, folds, coverage, rng, bar, scale, offset=None
 ) -> tuple[str, list]:
     """Fit ``name`` on every fold: a note (why it was skipped or failed) and the fits.
 
@@ -755,7 +771,7 @@ def _cross_validate(
         if note:
             break
         try:
-            fit = _fit_fold(make_estimator(name), X, y, train, test, coverage, rng, scale)
+            fit = _fit_fold(make_estimator(name), X, y, train, test, coverage, rng, scale, offset)
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             note = f"fit failed in fold {k + 1}: {' '.join(str(exc).split())}"
             break
@@ -765,6 +781,38 @@ def _cross_validate(
         bar.update(len(folds) - len(fits))
         return note, []
     return "", fits
+
+
+def _check_offset(offset: Any, exposure: Any, n: int) -> tuple[Any, Any]:
+    """Validate ``offset`` or ``exposure`` (one value per row, finite; exposures positive)."""
+    if offset is not None and exposure is not None:
+        raise ValueError("Give an offset or an exposure, not both.")
+    checked = []
+    for name, values in (("offset", offset), ("exposure", exposure)):
+        if values is None:
+            checked.append(None)
+            continue
+        try:
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"The {name} must be numeric: {exc}.") from None
+        if values.shape[0] != n:
+            raise ValueError(f"The {name} has {values.shape[0]} values; the target has {n}.")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"The {name} has missing or infinite values.")
+        if name == "exposure" and not np.all(values > 0):
+            raise ValueError("Exposures must be positive (the model multiplies the rate by them).")
+        checked.append(values)
+    return checked[0], checked[1]
+
+
+def _loss_offset(name: str, offset: Any, exposure: Any) -> tuple[Any, str]:
+    """The offset one loss is fitted and scored with, and a note when it cannot use one."""
+    if exposure is None:
+        return offset, ""
+    if get_loss(name).link_name == "log":
+        return np.log(exposure), ""
+    return None, "fitted without the exposure (identity link: an exposure needs a log link)"
 
 
 def _domain_note(name: str, y: np.ndarray) -> str:

@@ -182,6 +182,9 @@ class BaseLoss(BaseEstimator):
     needs_scale : bool
         Whether the predictive distribution has a constant scale estimated from residuals
         (True for the identity-link losses; False where the model predicts the spread).
+    link_name : str
+        The link of the mean head: ``"identity"``, or ``"log"`` where the raw output is the log
+        of the mean (an offset ``log(exposure)`` then multiplies the mean by the exposure).
     fisher : bool
         Whether ``raw_hessian`` is the expected (Fisher) information of each raw output rather
         than the exact second derivative: a positive curvature that makes second-order
@@ -197,6 +200,7 @@ class BaseLoss(BaseEstimator):
     convex: ClassVar[bool] = True
     needs_scale: ClassVar[bool] = True
     fisher: ClassVar[bool] = False
+    link_name: ClassVar[str] = "identity"
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
     _torch_legacy_checks: ClassVar[bool] = True
@@ -867,6 +871,7 @@ class PoissonNLLLoss(BaseLoss):
     metric_name = "poisson_nll"
     param_names = ("log_rate",)
     needs_scale = False
+    link_name = "log"
     y_domain = (0.0, math.inf)
     _torch_legacy_checks = False
 

@@ -429,3 +429,51 @@ def test_count_scale_pit_is_randomised_over_the_bin():
     assert pits["density"].std() < 0.02
     assert pits["count"].std() > 0.05
     assert (pits["count"] < pits["density"].max()).mean() > 0.3
+
+
+def test_exposure_column_scores_counts_over_their_exposure(tmp_path, capsys):
+    """--exposure: the Poisson model gets offset=log(exposure); scored as counts."""
+    from sklik._cli import main
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    exposure = rng.uniform(0.1, 5.0, n)
+    counts = rng.poisson(exposure * np.exp(0.3 + 0.5 * x))
+    frame = pd.DataFrame({"x": x, "exposure": exposure, "y": counts})
+    with_exposure = compare_losses(
+        frame[["x"]], counts, losses=["poisson_nll", "mse"], exposure=exposure, cv=3
+    )
+    without = compare_losses(frame[["x"]], counts, losses=["poisson_nll", "mse"], cv=3)
+    assert with_exposure.attrs["scale"] == "count"
+    gain = (
+        with_exposure.loc["poisson_nll", "log_likelihood_mean"]
+        - without.loc["poisson_nll", "log_likelihood_mean"]
+    )
+    assert gain > 0.2  # the exposure explains much of the spread of the counts
+    assert "without the exposure" in with_exposure.loc["mse", "note"]
+    assert with_exposure.index[0] == "poisson_nll"
+
+    path = tmp_path / "claims.csv"
+    frame.to_csv(path, index=False)
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(path),
+            "--target",
+            "y",
+            "--exposure",
+            "exposure",
+            "--losses",
+            "poisson_nll,mse",
+            "--cv",
+            "3",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr()
+    assert status == 0 and out.err == ""
+    assert "'exposure' is the exposure" in out.out
+    status = main(["compare", "--csv", str(path), "--target", "y", "--exposure", "nope", "--quiet"])
+    assert status == 1 and "--exposure: no column 'nope'" in capsys.readouterr().err
