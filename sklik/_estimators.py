@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -34,12 +35,24 @@ from sklik._validation import (
     check_offset,
     check_sample_weight,
 )
-from sklik.losses import LOSSES, BaseLoss, L1Loss, MSELoss, SmoothL1Loss, get_loss
+from sklik.losses import (
+    LOSSES,
+    BaseLoss,
+    GaussianNLLLoss,
+    L1Loss,
+    MSELoss,
+    SmoothL1Loss,
+    get_loss,
+)
 
 _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 # "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
 # (two passes over the data) is far cheaper than forming and factorising the Hessian.
 _NEWTON_MAX_COEF = 500
+# MLPRegressor(alpha="auto"): the penalty of gaussian_nll (on the standardised target; chosen on
+# real data sets with early stopping, see the user guide) and of the other losses
+_AUTO_ALPHA_GAUSSIAN = 0.1
+_AUTO_ALPHA = 1e-4
 
 
 def _loss_class(loss: Any) -> type[BaseLoss] | None:
@@ -133,13 +146,22 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         loss.check_y(Y)
         self.loss_ = loss
         owner = type(self).__name__
+        # the MLP may hold out validation rows and standardise y (by default nothing changes)
+        X, Y, sw, off, fit_loss, monitor = self._training_problem(X, Y, sw, off, loss)
 
         c = sw / sw.sum()
         design, x_mean, x_scale = self._design(X, c)
         model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
         penalty_weights = self._penalty_weights(model, x_scale)
         objective = Objective(
-            model, loss, design, Y, sw, self.alpha, offset=off, penalty_weights=penalty_weights
+            model,
+            fit_loss,
+            design,
+            Y,
+            sw,
+            self._effective_alpha(loss),
+            offset=off,
+            penalty_weights=penalty_weights,
         )
         solver = self._choose_solver(loss, X.shape[0], model.n_coef)
         if solver in ("lstsq", "highs"):
@@ -160,7 +182,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta = model.pack({"coef": coef, "intercept": intercept})
             n_iter = 1
         else:
-            theta_cold = self._cold_start(model, loss, Y, sw, off)
+            theta_cold = self._cold_start(model, fit_loss, Y, sw, off)
             value0, grad0 = objective(theta_cold)
             if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
                 raise ValueError(
@@ -180,8 +202,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 gradient_scale=float(np.max(np.abs(grad0))),
                 verbose=self.verbose,
                 owner=owner,
+                callback=None if monitor is None else monitor.bind(model),
             )
             theta, n_iter = result.theta, result.n_iter
+            if monitor is not None:  # early stopping: the best parameters seen
+                theta = monitor.finish(self, theta)
         out, _ = objective.forward(theta, need_cache=False)
         objective_value = objective.value(theta, out=out)
         if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
@@ -210,6 +235,24 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
+
+    def _effective_alpha(self, loss: BaseLoss) -> float:
+        """The penalty strength used for ``loss`` (the MLP resolves ``alpha="auto"``)."""
+        return self.alpha
+
+    def _training_problem(
+        self,
+        X: Any,
+        Y: np.ndarray,
+        sw: np.ndarray,
+        off: np.ndarray | None,
+        loss: BaseLoss,
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray | None, BaseLoss, Any]:
+        """The rows and loss the objective is built on, and an iteration monitor (or None).
+
+        The default fits all rows with the loss as given and monitors nothing.
+        """
+        return X, Y, sw, off, loss, None
 
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         """The design the objective reduces over, and the column shift and scale it used."""
@@ -706,8 +749,12 @@ class MLPRegressor(_BaseRegressor):
         **_BaseRegressor._parameter_constraints,
         "hidden_layer_sizes": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions({"auto", "lbfgs"})],
         "random_state": ["random_state"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -716,11 +763,14 @@ class MLPRegressor(_BaseRegressor):
         *,
         hidden_layer_sizes: tuple[int, ...] = (100,),
         activation: str = "relu",
-        alpha: float = 1e-4,
+        alpha: float | str = "auto",
         solver: str = "auto",
         max_iter: int = 200,
         tol: float = 1e-4,
         random_state: Any = None,
+        early_stopping: bool | str = "auto",
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
         warm_start: bool = False,
         verbose: int = 0,
     ) -> None:
@@ -732,6 +782,9 @@ class MLPRegressor(_BaseRegressor):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.verbose = verbose
 
@@ -747,6 +800,100 @@ class MLPRegressor(_BaseRegressor):
     def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         return "lbfgs"
 
+    def _training_problem(self, X, Y, sw, off, loss):
+        # standardise y for gaussian_nll: the loss of (y - mu) / sigma is the loss of y minus
+        # log sigma when the variance clamp eps is divided by sigma^2, so only the meaning of
+        # alpha changes (it acts on the standardised problem); the fitted output layer is
+        # mapped back exactly in _to_user_units
+        K = Y.shape[1]
+        self._y_shift, self._y_scale = np.zeros(K), np.ones(K)
+        fit_loss = loss
+        if isinstance(loss, GaussianNLLLoss):
+            c = sw / sw.sum()
+            shift = c @ Y
+            scale = np.sqrt(c @ (Y - shift) ** 2)
+            scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
+            self._y_shift, self._y_scale = shift, scale
+            Y = (Y - shift) / scale
+            if off is not None:
+                off = off / scale
+            fit_loss = clone(loss).set_params(eps=loss.eps / float(np.max(scale)) ** 2)
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        X = self._prediction_input(X)  # the MLP works on dense rows
+        if not self._early_stopping(X.shape[0]):
+            return X, Y, sw, off, fit_loss, None
+        rng = check_random_state(self.random_state)
+        train, val = train_test_split(
+            np.arange(X.shape[0]), test_size=self.validation_fraction, random_state=rng
+        )
+        if val.shape[0] < 2:
+            raise ValueError(
+                f"The validation set is too small ({val.shape[0]} row(s) of {X.shape[0]}): "
+                f"increase validation_fraction (now {self.validation_fraction}) or use more "
+                f"rows, or set early_stopping=False."
+            )
+        if not (sw[train].sum() > 0 and sw[val].sum() > 0):
+            raise ValueError(
+                "early_stopping=True: the training or the validation rows all have zero "
+                "sample_weight; pass positive weights on more rows or set early_stopping=False."
+            )
+        pick = (lambda a: None) if off is None else (lambda a: off[a])
+        monitor = _EarlyStopping(
+            fit_loss,
+            X[val],
+            Y[val],
+            sw[val],
+            pick(val),
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shift=float(np.mean(np.log(self._y_scale))),
+        )
+        return X[train], Y[train], sw[train], pick(train), fit_loss, monitor
+
+    def _cold_start(self, model, loss, Y, sw, off):
+        theta = super()._cold_start(model, loss, Y, sw, off)
+        if loss.n_params == 2:
+            # the log-variance heads start with zero output weights: the network starts at the
+            # best constant variance (the marginal variance of y), whatever the random
+            # hidden layer, so the variance moves away from it only as far as the data ask
+            start, stop, shape = model._w_index[-1]
+            theta[start:stop].reshape(shape)[:, shape[1] // 2 :] = 0.0
+        return theta
+
+    def _effective_alpha(self, loss: BaseLoss) -> float:
+        if self.alpha == "auto":
+            return _AUTO_ALPHA_GAUSSIAN if isinstance(loss, GaussianNLLLoss) else _AUTO_ALPHA
+        return self.alpha
+
+    def _early_stopping(self, n_samples: int) -> bool:
+        if self.early_stopping == "auto":  # on whenever a validation set of 2 rows exists
+            return math.ceil(self.validation_fraction * n_samples) >= 2
+        return bool(self.early_stopping)
+
+    def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        return self._rescale_output(params, self._y_shift, self._y_scale)
+
+    def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        return self._rescale_output(params, -self._y_shift / self._y_scale, 1.0 / self._y_scale)
+
+    def _rescale_output(self, params: dict, shift: np.ndarray, scale: np.ndarray) -> dict:
+        """Map the output layer to the target ``shift + scale * y`` (identity link heads).
+
+        The mean heads become ``scale * mean + shift`` and the log-variance heads (if any)
+        ``log_var + 2 log scale``.
+        """
+        if np.all(shift == 0) and np.all(scale == 1):
+            return params
+        coefs = [np.array(c) for c in params["coefs"]]
+        intercepts = [np.array(b) for b in params["intercepts"]]
+        K = shift.shape[0]
+        coefs[-1][:, :K] *= scale
+        intercepts[-1][:K] = intercepts[-1][:K] * scale + shift
+        if intercepts[-1].shape[0] > K:
+            intercepts[-1][K : 2 * K] += 2.0 * np.log(scale)
+        return {"coefs": coefs, "intercepts": intercepts}
+
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         # the MLP multiplies X as given (standardise it in a pipeline); sparse is densified
         X = self._prediction_input(X)
@@ -761,3 +908,57 @@ class MLPRegressor(_BaseRegressor):
 
     def _fitted_params(self) -> dict:
         return {"coefs": self.coefs_, "intercepts": self.intercepts_}
+
+
+class _EarlyStopping:
+    """Validation-loss monitor for :class:`MLPRegressor` (``early_stopping=True``).
+
+    Called with the parameters after every solver iteration: records the validation score
+    (minus the weighted mean loss on the held-out rows, plus ``-shift`` to express it in the
+    units of y), keeps the best parameters, and raises ``StopIteration`` once the score has not
+    improved by at least ``tol`` for more than ``n_iter_no_change`` consecutive iterations
+    (scikit-learn's rule).
+    """
+
+    def __init__(self, loss, X, Y, sw, off, *, tol, n_iter_no_change, shift):
+        self.loss, self.X, self.Y, self.off = loss, X, Y, off
+        self.w = (sw / sw.sum() / Y.shape[1])[:, np.newaxis]
+        self.tol, self.n_iter_no_change, self.shift = tol, n_iter_no_change, shift
+
+    def bind(self, model: Any) -> _EarlyStopping:
+        self.model = model
+        self.scores: list[float] = []
+        self.best, self.best_theta, self.count = -np.inf, None, 0
+        return self
+
+    def score(self, theta: np.ndarray) -> float:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out, _ = self.model.forward(theta, self.X, need_cache=False)
+            K = self.Y.shape[1]
+            if self.off is not None:
+                out[:, :K] += self.off
+            raw = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
+            value = -(float(np.sum(self.w * self.loss.raw_loss(self.Y, raw))) + self.shift)
+        return value if math.isfinite(value) else -math.inf
+
+    def __call__(self, theta: np.ndarray) -> None:
+        value = self.score(theta)
+        self.scores.append(value)
+        self.count = self.count + 1 if value < self.best + self.tol else 0
+        if value > self.best:
+            self.best, self.best_theta = value, theta.copy()
+        if self.count > self.n_iter_no_change:
+            raise StopIteration
+
+    def finish(self, estimator: Any, theta: np.ndarray) -> np.ndarray:
+        """Set ``validation_scores_``/``best_validation_score_``; return the best parameters."""
+        if self.best_theta is None or np.array_equal(theta, self.best_theta):
+            best = theta
+            if not self.scores:  # the solver stopped before its first iteration
+                self.scores.append(self.score(theta))
+                self.best = self.scores[-1]
+        else:
+            best = self.best_theta
+        estimator.validation_scores_ = list(self.scores)
+        estimator.best_validation_score_ = float(self.best)
+        return best
