@@ -51,7 +51,7 @@ _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 _NEWTON_MAX_COEF = 500
 # MLPRegressor(alpha="auto"): the penalty of gaussian_nll (on the standardised target; chosen on
 # real data sets with early stopping, see the user guide) and of the other losses
-_AUTO_ALPHA_GAUSSIAN = 0.1
+_AUTO_ALPHA_GAUSSIAN = 0.01
 _AUTO_ALPHA = 1e-4
 
 
