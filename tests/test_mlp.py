@@ -82,7 +82,8 @@ def test_early_stopping_with_sample_weight(diabetes):
     _, X_val, _, y_val, _, w_val = train_test_split(X, y, sw, test_size=0.1, random_state=0)
     mean, std = est.predict(X_val, return_std=True)
     loss = 0.5 * (np.log(std**2) + (y_val - mean) ** 2 / std**2)
-    np.testing.assert_allclose(-(w_val @ loss) / w_val.sum(), est.best_validation_score_, rtol=1e-10)
+    expected = -(w_val @ loss) / w_val.sum()
+    np.testing.assert_allclose(expected, est.best_validation_score_, rtol=1e-10)
     # zero weights on every validation row: a clear error
     sw0 = sw.copy()
     _, val = train_test_split(np.arange(y.shape[0]), test_size=0.1, random_state=0)
