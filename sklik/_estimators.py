@@ -677,7 +677,15 @@ class MLPRegressor(_BaseRegressor):
     over all weight matrices :math:`W_l` (biases are not penalised) with exact gradients by
     back-propagation from the loss's gradient. Relation to scikit-learn: sklearn's
     ``MLPRegressor`` minimises half the mean squared error plus ``alpha / (2 n) * ||W||^2``, so
-    its ``alpha=a`` on ``n`` samples corresponds to sklik's ``loss="mse", alpha=2 * a / n``.
+    its ``alpha=a`` on ``n`` samples corresponds to sklik's ``loss="mse", alpha=2 * a / n,
+    early_stopping=False``.
+
+    By default the fit stops early on the loss of a held-out validation set and keeps the
+    best parameters (scikit-learn's ``early_stopping`` interface, evaluated after every
+    L-BFGS iteration). For ``"gaussian_nll"`` the target is standardised internally (the fitted
+    output layer is mapped back exactly to the units of ``y``) and the log-variance head starts
+    at the marginal variance of ``y``: without these a flexible mean drives the training
+    residuals, and with them the learned variance, towards zero (see the user guide).
 
     Not to be confused with :class:`sklearn.neural_network.MLPRegressor`, which supports only
     the squared error and Poisson losses.
@@ -691,16 +699,32 @@ class MLPRegressor(_BaseRegressor):
         Width of each hidden layer.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Hidden-layer activation.
-    alpha : float, default=1e-4
-        L2 penalty strength (>= 0) on the weights.
+    alpha : float or "auto", default="auto"
+        L2 penalty strength (>= 0) on the weights. ``"auto"``: 0.01 for ``"gaussian_nll"``
+        (whose target is standardised, so the penalty acts on the standardised problem),
+        1e-4 for the other losses.
     solver : {"auto", "lbfgs"}, default="auto"
         The optimiser; ``"auto"`` is ``"lbfgs"`` (L-BFGS-B on the flat parameter vector).
     max_iter : int, default=200
         Maximum number of L-BFGS-B iterations.
     tol : float, default=1e-4
-        Tolerance on the largest entry of the projected gradient.
+        Tolerance on the largest entry of the projected gradient (relative to its value at the
+        start), and with early stopping the least improvement of the validation score that
+        counts (in nats per sample for the likelihood losses).
     random_state : int, RandomState instance or None, default=None
-        Seeds the Glorot-uniform initialisation of the weights.
+        Seeds the Glorot-uniform initialisation of the weights and the validation split.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the rows (with their sample weights; split by
+        ``train_test_split`` seeded with ``random_state``), evaluate the validation score after
+        every L-BFGS iteration, stop once it has not improved by at least ``tol`` for more
+        than ``n_iter_no_change`` iterations, and keep the parameters with the best score.
+        ``"auto"``: on whenever the validation set has at least 2 rows. A stop by this rule
+        is not a convergence failure (no warning).
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=10
+        Number of iterations without an improvement of at least ``tol`` tolerated before
+        stopping.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     verbose : int, default=0
@@ -718,9 +742,17 @@ class MLPRegressor(_BaseRegressor):
     loss_ : BaseLoss
         The resolved loss object.
     objective_ : float
-        Objective value at the solution.
+        Objective value at the solution, on the training rows (for ``"gaussian_nll"``, of the
+        standardised problem).
     n_iter_ : int
-        Number of L-BFGS-B iterations.
+        Number of L-BFGS-B iterations run.
+    validation_scores_ : list of float or None
+        With early stopping, the validation score after each iteration: minus the weighted
+        mean loss (the torch elementwise loss, in the units of ``y``) on the validation rows;
+        higher is better. None without early stopping.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, that of the kept parameters. None without early
+        stopping.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of shape (n_features_in\_,)
@@ -738,8 +770,7 @@ class MLPRegressor(_BaseRegressor):
     >>> X = rng.uniform(-2, 2, size=(300, 1))
     >>> y = np.sin(2 * X[:, 0]) + rng.normal(scale=0.1 + 0.2 * np.abs(X[:, 0]))
     >>> est = MLPRegressor("gaussian_nll", hidden_layer_sizes=(20,),
-    ...                    activation="tanh", max_iter=1000, tol=1e-3,
-    ...                    random_state=0).fit(X, y)
+    ...                    activation="tanh", random_state=0).fit(X, y)
     >>> mean, std = est.predict(X[:3], return_std=True)
     >>> bool(np.all(std > 0))
     True
