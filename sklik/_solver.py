@@ -24,6 +24,7 @@ Conventions:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,12 +61,16 @@ class SolverResult:
         Whether the stopping criterion was met.
     fun : float
         Objective value at ``theta``.
+    stopped : bool
+        Whether the ``callback`` ended the run (by raising ``StopIteration``), which counts as
+        converged.
     """
 
     theta: np.ndarray
     n_iter: int
     converged: bool
     fun: float
+    stopped: bool = False
 
 
 class _Scaled:
@@ -134,6 +139,7 @@ def minimize(
     l1_weights: np.ndarray | None = None,
     verbose: int = 0,
     owner: str = "",
+    callback: Callable[[np.ndarray], None] | None = None,
 ) -> SolverResult:
     r"""Minimise ``objective`` from ``theta0`` with ``scipy.optimize.minimize``.
 
@@ -162,6 +168,10 @@ def minimize(
         Print the objective every iteration if > 0.
     owner : str, default=""
         Name of the estimator, for the warning message.
+    callback : callable, default=None
+        Called with the current iterate after every iteration. Raising ``StopIteration``
+        ends the run (scipy's new-style callbacks, scipy >= 1.11) without a warning; the
+        result's ``stopped`` is then True.
 
     Returns
     -------
@@ -170,13 +180,17 @@ def minimize(
     if not (np.isfinite(gradient_scale) and gradient_scale > 0):
         gradient_scale = 1.0
     scaled = _Scaled(objective, gradient_scale)
+    user_callback = callback
     callback = None
-    if verbose:
+    if verbose or user_callback is not None:
         counter = iter(range(1, max_iter + 2))
 
         def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-            fun = intermediate_result.fun * gradient_scale
-            print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
+            if verbose:
+                fun = intermediate_result.fun * gradient_scale
+                print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
+            if user_callback is not None:
+                user_callback(intermediate_result.x)
 
     if l1_weights is not None and np.any(l1_weights > 0):
         if method != "lbfgs":
@@ -218,6 +232,10 @@ def minimize(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     n_iter = max(1, int(res.nit))
     fun = float(res.fun) * gradient_scale
+    # status 99: the callback raised StopIteration (e.g. early stopping): not a failure
+    stopped = res.status == 99 and user_callback is not None
+    if stopped:
+        res.success = True
     if not res.success:
         advice = (
             "Increase max_iter or tol"
@@ -238,7 +256,7 @@ def minimize(
             ConvergenceWarning,
             stacklevel=4,
         )
-    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun)
+    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun, stopped)
 
 
 def _polish_l1(
