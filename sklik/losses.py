@@ -75,6 +75,9 @@ _MAX_EXP_ARG = math.log(np.finfo(np.float64).max)
 # (_FAST_SUM_LOW, inf): there the form agrees with torch's elementwise sum to a few ulps. Outside
 # (overflow, a subnormal sum, NaN) they sum torch's elementwise loss, as torch does.
 _FAST_SUM_MIN_KINK = 1e-100
+# SmoothL1's elementwise loss takes a faster form (equal to torch's to rounding) for beta in
+# [_FAST_SUM_MIN_KINK, _FAST_MAX_BETA]; outside, torch's two pieces are computed as torch does.
+_FAST_MAX_BETA = 1e100
 _FAST_SUM_LOW = 1e-280
 
 
@@ -191,7 +194,7 @@ def _quiet(method):
 
     @functools.wraps(method)
     def quiet(*args, **kwargs):
-        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             return method(*args, **kwargs)
 
     quiet._sklik_quiet = True
@@ -601,7 +604,8 @@ class BaseLoss(BaseEstimator):
         """Residuals with positive weight, and their weights normalised to sum 1 over all."""
         r = np.asarray(residuals, dtype=np.float64)
         c = np.ones(r.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
-        c = c / c.sum()
+        c = c / c.max(initial=0.0)  # first by the largest, so that the sum cannot overflow
+        c /= c.sum()
         keep = (c > 0) & (r != 0)
         return r[keep], c[keep]
 
@@ -953,31 +957,38 @@ class SmoothL1Loss(BaseLoss):
             return L1Loss._elementwise(self, x, t, grad)
         # torch's kernel: 0.5 * z * z / beta where z = |d| < beta, else z - 0.5 * beta (the
         # operations in this order, so that overflow and underflow happen where torch's do).
-        # The gradient clip(d, -beta, beta) / beta is exactly clip(d / beta, -1, 1).
+        # The gradient u = clip(d, -beta, beta) / beta is exactly clip(d / beta, -1, 1).
         d = _subtract(x, t)
         c = np.clip(d, -beta, beta, out=np.empty_like(d))
-        loss = None
         if grad == "sum" and beta >= _FAST_SUM_MIN_KINK:
             # As for Huber with delta = beta, divided by beta, on sums (two BLAS dots).
             cd = _dot(c, d)
             if _FAST_SUM_LOW < cd < math.inf:
                 loss = (cd - 0.5 * _dot(c, c)) / beta
-        if loss is None:
-            quad = np.multiply(c, 0.5, out=np.empty_like(d))
-            quad *= c
-            quad /= beta
-            loss = np.abs(d, out=d)
-            linear = loss >= beta  # False at NaN, which stays NaN in z - beta / 2
-            np.subtract(loss, 0.5 * beta, out=quad, where=linear)
-            loss = quad
-            if not grad:
-                return loss, None
-        # torch's vectorised kernel: norm * (d / beta) where |d| < beta, else norm * +-1 (its
-        # scalar loop, for the few elements after the last full vector, computes
-        # (norm * d) / beta, which can differ where norm * d is subnormal)
-        if beta != 1.0:
-            c /= beta
-        return loss, c
+                if beta != 1.0:
+                    c /= beta
+                return loss, c
+        if _FAST_SUM_MIN_KINK <= beta <= _FAST_MAX_BETA:
+            # u * (d - c / 2): torch's z - beta / 2 exactly where u = +-1; where |d| < beta,
+            # (d / beta) * (d / 2) against torch's (d * d / 2) / beta, the same to rounding, as
+            # d * d cannot overflow (|d| < beta <= 1e100) and beta >= 1e-100 keeps d / beta
+            # from underflowing where d * d does not
+            loss = np.multiply(c, -0.5, out=np.empty_like(d))
+            loss += d
+            if beta != 1.0:
+                c /= beta
+            loss *= c
+            return loss, (c if grad else None)
+        quad = np.multiply(c, 0.5, out=np.empty_like(d))
+        quad *= c
+        quad /= beta
+        z = np.abs(d, out=d)
+        linear = z >= beta  # False at NaN, which stays NaN in the quadratic piece
+        np.subtract(z, 0.5 * beta, out=quad, where=linear)
+        if not grad:
+            return quad, None
+        c /= beta
+        return quad, c
 
     def raw_hessian(self, y, raw):  # noqa: D102
         beta = float(self.beta)
