@@ -34,7 +34,10 @@ Adding a loss
 -------------
 Subclass :class:`BaseLoss`, set ``name`` and implement ``_elementwise`` (and, where a closed form
 exists, ``init_raw``); then add the class to ``_LOSS_CLASSES`` at the bottom of this module. The
-estimators, scorers and the registry-driven tests pick it up from :data:`LOSSES`.
+estimators, scorers and the registry-driven tests pick it up from :data:`LOSSES`. Where torch
+applies the ``1/N`` of ``reduction="mean"`` inside the gradient formula (before a division or a
+subtraction), override ``_elementwise_normed`` too, so that overflow and underflow match.
+The public numerical methods of every subclass run without NumPy floating-point warnings.
 """
 
 from __future__ import annotations
