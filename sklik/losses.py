@@ -403,7 +403,8 @@ class BaseLoss(BaseEstimator):
             summed over broadcast axes, equal to ``input.grad`` after ``backward()`` in torch.
         """
         x, t, reduction = self._prepare(input, target)
-        norm = self._grad_scale(math.prod(np.broadcast_shapes(x.shape, t.shape)), reduction)
+        size = x.size if x.shape == t.shape else math.prod(np.broadcast_shapes(x.shape, t.shape))
+        norm = self._grad_scale(size, reduction)
         if reduction == "none":
             value, g = self._elementwise_normed(x, t, True, norm)
         elif x.shape == t.shape and x.size > 4 * _BLOCK:
@@ -1077,11 +1078,9 @@ class PoissonNLLLoss(BaseLoss):
         shape = np.broadcast_shapes(x.shape, t.shape)
         g = None
         if self.log_input:
-            with np.errstate(over="ignore"):
-                rate = np.exp(x, out=np.empty(x.shape))
-            with np.errstate(invalid="ignore"):
-                loss = np.multiply(t, x, out=np.empty(shape))
-                np.subtract(rate, loss, out=loss)  # rate - t * x
+            rate = np.exp(x, out=np.empty(x.shape))
+            loss = np.multiply(t, x, out=np.empty(shape))
+            np.subtract(rate, loss, out=loss)  # rate - t * x
             if grad and norm == 1.0:
                 g = np.subtract(rate, t, out=rate if rate.shape == shape else np.empty(shape))
             elif grad:
@@ -1090,20 +1089,19 @@ class PoissonNLLLoss(BaseLoss):
                 g += rate
         else:
             xe = np.add(x, float(self.eps), out=np.empty(x.shape))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                loss = np.log(xe, out=np.empty(x.shape))
-                if loss.shape != shape:
-                    loss = np.multiply(t, loss, out=np.empty(shape))
-                else:
-                    loss *= t
-                np.subtract(x, loss, out=loss)  # x - t * log(x + eps)
-                if grad and norm == 1.0:
-                    g = np.divide(t, xe, out=xe if xe.shape == shape else np.empty(shape))
-                    np.subtract(1.0, g, out=g)  # 1 - t / (x + eps)
-                elif grad:
-                    g = np.multiply(t, -norm, out=np.empty(shape))
-                    g /= xe
-                    g += norm
+            loss = np.log(xe, out=np.empty(x.shape))
+            if loss.shape != shape:
+                loss = np.multiply(t, loss, out=np.empty(shape))
+            else:
+                loss *= t
+            np.subtract(x, loss, out=loss)  # x - t * log(x + eps)
+            if grad and norm == 1.0:
+                g = np.divide(t, xe, out=xe if xe.shape == shape else np.empty(shape))
+                np.subtract(1.0, g, out=g)  # 1 - t / (x + eps)
+            elif grad:
+                g = np.multiply(t, -norm, out=np.empty(shape))
+                g /= xe
+                g += norm
         if self.full:
             # Stirling's term where t > 1, computed everywhere and zeroed where t <= 1 (boolean
             # indexing of a scattered mask is several times slower). fmax maps t <= 1 and NaN
@@ -1226,9 +1224,9 @@ class GaussianNLLLoss(BaseLoss):
         """Loss and gradients in residual ``r`` and clamped variance ``v``.
 
         ``grad`` is False (loss only), True (loss, d loss/d r, d loss/d v) or ``"sum"``: as
-        True but the first result is the sum of the elementwise loss, and ``r`` is scratch
-        space (the caller's new array, overwritten). ``v`` is never written to. The gradients
-        are multiplied by ``norm`` (``1 / N`` for ``reduction="mean"``).
+        True but the first result is the sum of the elementwise loss. With a gradient, ``r`` is
+        scratch space (the caller's new array, overwritten). ``v`` is never written to. The
+        gradients are multiplied by ``norm`` (``1 / N`` for ``reduction="mean"``).
 
         The operations are torch's, in torch's order, so that overflow, underflow and NaN
         happen where torch's do: the loss is ``0.5 * (log(v) + (r * r) / v)``; with
@@ -1236,31 +1234,30 @@ class GaussianNLLLoss(BaseLoss):
         ``h / v - h * (((r * r) / v) / v)`` (autograd's backward of ``pow`` and ``div``).
         """
         shape = np.broadcast_shapes(r.shape, v.shape)
-        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            scratch = grad == "sum" and r.shape == shape
-            q = np.multiply(r, r, out=np.empty(shape))
-            q /= v  # (r * r) / v
-            a = np.log(v, out=np.empty(shape))
-            a += q  # log(v) + (r * r) / v
-            if grad == "sum":
-                # sum(0.5 * a) == 0.5 * sum(a) exactly (halving is exact)
-                loss = 0.5 * float(np.sum(a))
-                if self.full:
-                    loss += _HALF_LOG_2PI * a.size
-            else:
-                loss = np.multiply(a, 0.5, out=a)
-                if self.full:
-                    loss += _HALF_LOG_2PI
-                if not grad:
-                    return loss, None, None
-            h = 0.5 * norm
-            hv = np.divide(h, v, out=a if grad == "sum" else np.empty(shape))
-            gr = np.multiply(r, 2.0, out=r if scratch else np.empty(shape))
-            gr *= hv  # (h / v) * (2 r)
-            q /= v
-            q *= h
-            np.subtract(hv, q, out=hv)  # h / v - h * ((r * r / v) / v)
-            return loss, gr, hv
+        scratch = isinstance(r, np.ndarray) and r.shape == shape
+        q = np.multiply(r, r, out=np.empty(shape))
+        q /= v  # (r * r) / v
+        a = np.log(v, out=np.empty(shape))
+        a += q  # log(v) + (r * r) / v
+        if grad == "sum":
+            # sum(0.5 * a) == 0.5 * sum(a) exactly (halving is exact)
+            loss = 0.5 * float(np.sum(a))
+            if self.full:
+                loss += _HALF_LOG_2PI * a.size
+        else:
+            loss = np.multiply(a, 0.5, out=a)
+            if self.full:
+                loss += _HALF_LOG_2PI
+            if not grad:
+                return loss, None, None
+        h = 0.5 * norm
+        hv = np.divide(h, v, out=a if grad == "sum" else np.empty(shape))
+        gr = np.add(r, r, out=r if scratch else np.empty(shape))  # 2 r, exactly
+        gr *= hv  # (h / v) * (2 r)
+        q /= v
+        q *= h
+        np.subtract(hv, q, out=hv)  # h / v - h * ((r * r / v) / v)
+        return loss, gr, hv
 
     def __call__(self, input: Any, target: Any, var: Any) -> float | np.ndarray:
         """Compute ``torch.nn.GaussianNLLLoss(...)(input, target, var)``.
