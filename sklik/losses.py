@@ -1173,7 +1173,8 @@ class GaussianNLLLoss(BaseLoss):
       through the clamp, as in torch.
     - Estimators: two raw outputs, the mean and the log variance (:math:`v = e^{raw_1}`, so the
       variance is positive), with ``d loss / d raw_1 = 0`` where the clamp is active (the exact
-      derivative of the clamped objective).
+      derivative of the clamped objective). With ``eps=0`` the estimators clamp at the smallest
+      normal float (about 2.2e-308) instead, where :math:`e^{raw_1}` would underflow to 0.
     - Likelihood: Normal with mean ``x`` and variance ``max(v, eps)`` (exact with
       ``full=True``).
     - PyTorch: ``torch.nn.GaussianNLLLoss(full=full, eps=eps, reduction=reduction)``.
@@ -1352,7 +1353,7 @@ class GaussianNLLLoss(BaseLoss):
 
     def raw_loss_gradient(self, y, raw):  # noqa: D102
         mean, log_var = raw[0], raw[1]
-        log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
+        log_eps = math.log(self._raw_var_floor())
         clamped = log_var < log_eps
         v = np.exp(np.clip(log_var, log_eps, _MAX_EXP_ARG))
         loss, g_mean, g_var = self._nll(mean - y, v, grad=True)
@@ -1374,8 +1375,15 @@ class GaussianNLLLoss(BaseLoss):
         return stats.norm(loc=raw[0], scale=np.sqrt(self.variance(raw)))
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
-        """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs."""
-        return np.maximum(np.exp(np.minimum(raw[1], _MAX_EXP_ARG)), float(self.eps))
+        """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs.
+
+        With ``eps=0`` the floor is the smallest normal float instead, so that the variance of
+        a raw output below about -708 is not 0 (which would make the likelihood NaN).
+        """
+        return np.maximum(np.exp(np.minimum(raw[1], _MAX_EXP_ARG)), self._raw_var_floor())
+
+    def _raw_var_floor(self) -> float:
+        return max(float(self.eps), float(np.finfo(np.float64).tiny))
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102
         # mean and variance of y / m, m = max|y|, so that nothing overflows; then
@@ -1383,8 +1391,7 @@ class GaussianNLLLoss(BaseLoss):
         y = np.asarray(y, float)
         mean, m = _scaled_mean(y, sample_weight)
         var = np.average((y / m - mean) ** 2, axis=0, weights=sample_weight)
-        floor = max(float(self.eps), np.finfo(np.float64).tiny)
-        log_var = np.maximum(2.0 * np.log(m) + np.log(var), math.log(floor))
+        log_var = np.maximum(2.0 * np.log(m) + np.log(var), math.log(self._raw_var_floor()))
         return np.stack([mean * m, log_var])
 
 

@@ -541,3 +541,18 @@ def test_no_runtime_warning_at_extreme_inputs(loss):
             if loss.needs_scale:
                 sigma = loss.fit_scale(targets - init[0])
                 assert math.isfinite(sigma) and sigma > 0
+
+
+def test_gaussian_raw_variance_never_underflows_to_zero():
+    """eps=0: a raw log variance far below -708 is clamped at the smallest normal float, so the
+    loss is finite and the predictive distribution proper, never NaN."""
+    loss = GaussianNLLLoss(eps=0.0)
+    y = np.array([0.0, 1.0, 0.0])
+    raw = np.array([[0.0, 0.0, 0.0], [-800.0, -800.0, 0.0]])
+    value, grad = loss.raw_loss_gradient(y, raw)
+    tiny = np.finfo(np.float64).tiny
+    assert value[0] == pytest.approx(0.5 * math.log(tiny))
+    assert value[1] == pytest.approx(0.5 * (math.log(tiny) + 1.0 / tiny))
+    assert np.all(grad[1, :2] == 0.0) and not np.any(np.isnan(grad))
+    assert np.all(loss.variance(raw) >= tiny)
+    assert np.isfinite(loss.predictive_distribution(raw).logpdf(y)[0])
