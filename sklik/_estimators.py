@@ -59,6 +59,12 @@ _AUTO_ALPHA_GAUSSIAN = 0.01
 _AUTO_ALPHA = 1e-4
 
 
+def _magnitude(y: np.ndarray) -> float:
+    """The largest ``|y|``, or 1 for an all-zero target: the unit of a perfect fit's scale."""
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    return top if top > 0 else 1.0
+
+
 def _loss_class(loss: Any) -> type[BaseLoss] | None:
     if isinstance(loss, BaseLoss):
         return type(loss)
@@ -187,12 +193,19 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         else:
             theta_cold = self._cold_start(model, fit_loss, Y, sw, off)
             value0, grad0 = objective(theta_cold)
+            if value0 == 0 and np.any(grad0 != 0):
+                raise ValueError(
+                    f"{owner}: the {loss.name} loss underflows float64 at the starting point "
+                    f"(|y| up to {np.max(np.abs(Y)):.3g}): rescale y (e.g. multiply it by a "
+                    f"power of 10)."
+                )
             if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
                 raise ValueError(
                     f"{owner}: the {loss.name} loss overflows float64 at the starting point "
                     f"(|y| up to {np.max(np.abs(Y)):.3g}). Rescale y (e.g. divide it by a power "
                     f"of 10) so that the loss of a constant prediction is finite."
                 )
+            theta_scale = self._theta_scale(model, loss, Y, sw)
             theta0 = self._warm_start(model, x_mean, x_scale)
             if theta0 is None:
                 theta0 = theta_cold
@@ -202,7 +215,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 method=solver,
                 max_iter=self.max_iter,
                 tol=self.tol,
-                gradient_scale=float(np.max(np.abs(grad0))),
+                gradient_scale=float(np.max(np.abs(theta_scale * grad0))),
+                theta_scale=theta_scale,
                 l1_weights=l1_weights,
                 verbose=self.verbose,
                 owner=owner,
@@ -215,10 +229,14 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         objective_value = objective.value(theta, out=out)
         if l1_weights is not None:
             objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
-        if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
+        if not np.all(np.isfinite(theta)):
             raise ValueError(
-                f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
-                f"X, rescale y or increase alpha."
+                f"{owner}: the fit diverged to non-finite parameters. Rescale y or increase alpha."
+            )
+        if not np.isfinite(objective_value):
+            raise ValueError(
+                f"{owner}: the {loss.name} loss overflows float64 at the solution (|y| up to "
+                f"{np.max(np.abs(Y)):.3g}): rescale y (e.g. divide it by a power of 10)."
             )
         self.n_iter_ = n_iter
         self.n_outputs_ = Y.shape[1]
@@ -230,7 +248,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         if loss.needs_scale:  # ML scale of the residual density, per target
             mean_out = out[:, : Y.shape[1]]
             scale = np.array(
-                [loss.fit_scale(Y[:, k] - mean_out[:, k], sw) for k in range(Y.shape[1])]
+                [
+                    loss.fit_scale(Y[:, k] - mean_out[:, k], sw, y_scale=_magnitude(Y[:, k]))
+                    for k in range(Y.shape[1])
+                ]
             )
             if not np.all(np.isfinite(scale) & (scale > 0)):
                 raise ValueError(
@@ -272,6 +293,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
+
+    def _theta_scale(self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray):
+        """The units of the parameters the solver works in (see ``_solver.minimize``)."""
+        return np.ones(model.n_coef)
 
     def _warm_start(self, model: Any, x_mean: np.ndarray, x_scale: np.ndarray):
         """The previous solution in the design's units, or None (no warm start)."""
@@ -626,6 +651,19 @@ class LinearRegressor(_BaseRegressor):
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = params["coef"] / x_scale
         return {"coef": coef, "intercept": params["intercept"] - coef @ x_mean}
+
+    def _theta_scale(self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray):
+        # on the standardised design, an identity-link mean head's coefficients are in the
+        # units of y: the solver works on them divided by y's spread
+        units = np.ones(model.n_outputs)
+        if loss.link_name == "identity":
+            c = sw / sw.sum()
+            top = np.array([_magnitude(column) for column in Y.T])
+            unit_y = Y / top  # no overflow in the squares
+            spread = top * np.sqrt(c @ (unit_y - c @ unit_y) ** 2)
+            units[: Y.shape[1]] = np.where(spread > 0, spread, top)
+        coef_units = np.repeat(units[:, np.newaxis], model.n_features, axis=1)
+        return model.pack({"coef": coef_units, "intercept": units if self.fit_intercept else 0.0})
 
     def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = np.atleast_2d(params["coef"])

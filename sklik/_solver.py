@@ -23,6 +23,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,22 +75,30 @@ class SolverResult:
 
 
 class _Scaled:
-    """The objective divided by a constant: what the scipy solvers see."""
+    r"""What the scipy solvers see: :math:`\phi \mapsto J(u \odot \phi) / g`.
 
-    def __init__(self, objective: Objective, scale: float) -> None:
+    ``u`` (``theta_scale``) puts the parameters in the units they naturally have (a mean
+    head's coefficients in the units of y), and ``g`` (``gradient_scale``) makes the
+    gradient at the cold start of order 1, so that step sizes, tolerances and float-precision
+    tests mean the same whatever the units of the data.
+    """
+
+    def __init__(self, objective: Objective, scale: float, theta_scale: np.ndarray) -> None:
         self.objective = objective
         self.inv = 1.0 / scale
+        self.u = theta_scale
         self.has_hessian = objective.has_hessian
 
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = self.objective(theta)
-        return value * self.inv, grad * self.inv
+    def __call__(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = self.objective(self.u * phi)
+        return value * self.inv, grad * (self.u * self.inv)
 
-    def hessian(self, theta: np.ndarray) -> np.ndarray:
-        return self.objective.hessian(theta) * self.inv
+    def hessian(self, phi: np.ndarray) -> np.ndarray:
+        w = self.u * math.sqrt(self.inv)  # u_i u_j / g without overflowing u_i u_j
+        return self.objective.hessian(self.u * phi) * np.outer(w, w)
 
-    def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self.objective.hessp(theta, v) * self.inv
+    def hessp(self, phi: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return self.objective.hessp(self.u * phi, self.u * v) * (self.u * self.inv)
 
 
 class _SplitL1:
@@ -136,6 +145,7 @@ def minimize(
     max_iter: int,
     tol: float,
     gradient_scale: float = 1.0,
+    theta_scale: np.ndarray | None = None,
     l1_weights: np.ndarray | None = None,
     verbose: int = 0,
     owner: str = "",
@@ -159,8 +169,12 @@ def minimize(
     tol : float
         Relative gradient tolerance (see the module docstring).
     gradient_scale : float, default=1.0
-        The gradient's reference size; the solvers see the objective divided by it. Zero or a
-        non-finite value means 1.
+        The reference size of the gradient (with respect to ``theta / theta_scale``) at the
+        cold start; the solvers see the objective divided by it. Zero or a non-finite value
+        means 1.
+    theta_scale : ndarray of shape theta0.shape, default=None
+        Positive units of the parameters: the solvers work on ``theta / theta_scale`` (see
+        :class:`_Scaled`). None means 1.
     l1_weights : ndarray of shape (objective.model.n_weights,), default=None
         Per-weight L1 penalty :math:`\lambda_j` added to the objective (elastic net): solved by
         L-BFGS-B on split variables (:class:`_SplitL1`); ``method`` must be ``"lbfgs"``.
@@ -179,7 +193,9 @@ def minimize(
     """
     if not (np.isfinite(gradient_scale) and gradient_scale > 0):
         gradient_scale = 1.0
-    scaled = _Scaled(objective, gradient_scale)
+    u = np.ones_like(theta0) if theta_scale is None else np.asarray(theta_scale, dtype=float)
+    scaled = _Scaled(objective, gradient_scale, u)
+    theta0 = theta0 / u
     user_callback = callback
     callback = None
     if verbose or user_callback is not None:
@@ -190,28 +206,38 @@ def minimize(
                 fun = intermediate_result.fun * gradient_scale
                 print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
             if user_callback is not None:
-                user_callback(intermediate_result.x)
+                user_callback(u * intermediate_result.x)
 
     if l1_weights is not None and np.any(l1_weights > 0):
         if method != "lbfgs":
             raise ValueError(f"an L1 penalty needs method='lbfgs'; got {method!r}.")
-        split = _SplitL1(scaled, l1_weights / gradient_scale, objective.model.n_weights)
+        n_weights = objective.model.n_weights
+        l1 = l1_weights * u[:n_weights] / gradient_scale
+        split = _SplitL1(scaled, l1, n_weights)
         x0 = split.split(theta0)
         res = _lbfgs(
             split, x0, max_iter=max_iter, tol=tol, callback=callback, bounds=split.bounds(x0.size)
         )
         res.x = split.theta(res.x)
         if objective.has_hessian:
-            res.x = _polish_l1(
-                scaled, res.x, l1_weights / gradient_scale, objective.model.n_weights
-            )
+            res.x = _polish_l1(scaled, res.x, l1, n_weights)
     elif method == "lbfgs":
         res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
+        if not objective.loss.differentiable:
+            res = _restart_at_kinks(scaled, res, max_iter=max_iter, tol=tol)
+        elif res.success and objective.has_hessian and np.max(np.abs(res.jac)) > tol:
+            # stopped by the relative reduction of the objective (about 1e-7 in the
+            # parameters) short of tol: Newton steps reach what tol asks for
+            polished = _newton_cholesky(scaled, res.x, max_iter=max_iter, tol=tol)
+            if polished.success and polished.fun <= res.fun:
+                polished.nit += res.nit
+                res = polished
     elif method == "newton" and objective.has_hessian:
         res = _newton_cholesky(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
         if not res.success and res.status == 2:
             # the line search found no decrease that float64 resolves while the gradient is
-            # still above tol (a tiny tol, or a numerically singular Hessian): polish with
+            # still above tol (a tiny tol), or the Hessian is numerically singular (a Huber
+            # threshold far below the residuals makes the loss almost linear): continue with
             # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
             # falls back the same way)
             nit = res.nit
@@ -256,7 +282,7 @@ def minimize(
             ConvergenceWarning,
             stacklevel=4,
         )
-    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun, stopped)
+    return SolverResult(u * np.asarray(res.x), n_iter, bool(res.success), fun, stopped)
 
 
 def _polish_l1(
@@ -318,7 +344,12 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
             return d
     except (np.linalg.LinAlgError, ValueError):
         pass
-    return -scipy.linalg.lstsq(H, g, cond=1e-12, check_finite=False)[0]
+    if not np.all(np.isfinite(H)):
+        return np.zeros_like(g)  # no Newton direction: the caller falls back to L-BFGS-B
+    try:
+        return -scipy.linalg.lstsq(H, g, cond=1e-12, check_finite=False)[0]
+    except (np.linalg.LinAlgError, ValueError):
+        return np.zeros_like(g)
 
 
 def _newton_cholesky(
@@ -334,7 +365,8 @@ def _newton_cholesky(
     the objective (:math:`64\,\varepsilon\,|f|`, as scikit-learn's ``newton-cholesky``).
     With the Fisher information (a positive definite approximation of the Hessian) this is
     Fisher scoring with a line search. Returns an ``OptimizeResult`` with ``status`` 0
-    (converged), 1 (``max_iter``) or 2 (the line search found no decrease).
+    (converged), 1 (``max_iter``) or 2 (the line search found no decrease, or the Hessian is
+    numerically singular and gives no descent direction: the caller continues with L-BFGS-B).
     """
     theta = np.array(theta0, dtype=np.float64)
     value, grad = objective(theta)
@@ -346,9 +378,10 @@ def _newton_cholesky(
             break
         d = _newton_direction(objective.hessian(theta), grad)
         slope = float(grad @ d)
-        if not slope < 0:  # not a descent direction (numerically singular H): steepest descent
-            d, slope = -grad, -float(grad @ grad)
-        if -0.5 * slope <= 64 * eps * max(1.0, abs(value)):
+        if not slope < 0:  # a numerically singular Hessian: no Newton step to take
+            status, message = 2, "the Hessian gives no descent direction"
+            break
+        if -0.5 * slope <= 64 * eps * abs(value):
             status, message = 0, "the Newton decrement is at float64 precision"
             break
         t = 1.0
@@ -375,6 +408,31 @@ def _newton_cholesky(
     )
 
 
+def _restart_at_kinks(
+    objective: Any, res: scipy.optimize.OptimizeResult, *, max_iter: int, tol: float
+) -> scipy.optimize.OptimizeResult:
+    """Restart L-BFGS-B with a fresh memory while that still lowers a kinked objective.
+
+    At a kink (l1) the curvature pairs L-BFGS-B has stored describe the other side, and its
+    relative-reduction test stops it early; a restart from the same point with an empty
+    memory usually makes further progress. At most 20 restarts, each within what is left of
+    ``max_iter``; stops when a restart lowers the objective by less than 64 eps relative.
+    """
+    nit = res.nit
+    for _ in range(20):
+        if not res.success or nit >= max_iter:
+            break
+        new = _lbfgs(objective, res.x, max_iter=max_iter - nit, tol=tol)
+        nit += new.nit
+        improved = res.fun - new.fun > _FTOL * max(abs(res.fun), abs(new.fun), 1.0)
+        if new.fun <= res.fun:
+            res = new
+        if not improved:
+            break
+    res.nit = nit
+    return res
+
+
 def _lbfgs(
     objective, theta0, *, max_iter, tol, callback=None, bounds=None
 ) -> scipy.optimize.OptimizeResult:
@@ -393,6 +451,14 @@ def _lbfgs(
             "maxls": 50,
         },
     )
+
+
+def _column_magnitudes(y: np.ndarray) -> np.ndarray:
+    """Per target, the largest ``|y|`` rounded to a power of 2 (exact scaling); 1 if all 0."""
+    top = np.max(np.abs(y), axis=0) if y.shape[0] else np.zeros(y.shape[1])
+    with np.errstate(divide="ignore"):
+        unit = np.exp2(np.floor(np.log2(np.where(top > 0, top, 1.0))))
+    return np.where((top > 0.5) & (top < 2.0), 1.0, unit)
 
 
 def _center(
@@ -441,6 +507,13 @@ def least_squares(
     coef : ndarray of shape (n_targets, n_features)
     intercept : ndarray of shape (n_targets,)
     """
+    # the solution is linear in y: solve for y / max|y| (no overflow in X^T y) and scale back
+    y_unit = _column_magnitudes(y)
+    if np.any(y_unit != 1.0):
+        coef, intercept = least_squares(
+            X, y / y_unit, sample_weight, alpha, fit_intercept, penalty_weights
+        )
+        return coef * y_unit[:, np.newaxis], intercept * y_unit
     c = sample_weight / sample_weight.sum()
     A, B, x_mean, y_mean = _center(X, y, c, fit_intercept)
     pw = np.ones(X.shape[1]) if penalty_weights is None else np.asarray(penalty_weights)
@@ -539,6 +612,11 @@ def least_absolute_deviations(
     coef : ndarray of shape (n_targets, n_features)
     intercept : ndarray of shape (n_targets,)
     """
+    # the solution is linear in y: solve for y / max|y| (HiGHS fails on values near 1e200)
+    y_unit = _column_magnitudes(y)
+    if np.any(y_unit != 1.0):
+        coef, intercept = least_absolute_deviations(X, y / y_unit, sample_weight, fit_intercept)
+        return coef * y_unit[:, np.newaxis], intercept * y_unit
     keep = sample_weight > 0
     X, y, c = X[keep], y[keep], sample_weight[keep] / sample_weight.sum()
     A = X.T if not fit_intercept else np.vstack([X.T, np.ones(X.shape[0])])
