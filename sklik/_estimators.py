@@ -138,9 +138,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         c = sw / sw.sum()
         design, x_mean, x_scale = self._design(X, c)
         model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
-        penalty_weights = self._penalty_weights(model, x_scale)
+        alpha, penalty_weights = self._penalty(model, x_scale, sw)
         objective = Objective(
-            model, loss, design, Y, sw, self.alpha, offset=off, penalty_weights=penalty_weights
+            model, loss, design, Y, sw, alpha, offset=off, penalty_weights=penalty_weights
         )
         solver = self._choose_solver(loss, X.shape[0], model.n_coef)
         if solver in ("lstsq", "highs"):
@@ -223,6 +223,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
     def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray | None:
         return None
+
+    def _penalty(
+        self, model: Any, x_scale: np.ndarray, sw: np.ndarray
+    ) -> tuple[float, np.ndarray | None]:
+        """The objective's ``alpha`` and per-weight penalty factors."""
+        return self.alpha, self._penalty_weights(model, x_scale)
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
@@ -572,6 +578,7 @@ class LinearRegressor(_BaseRegressor):
         **_BaseRegressor._parameter_constraints,
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "lbfgs", "newton", "lstsq", "highs"})],
+        "alpha_var": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -579,6 +586,7 @@ class LinearRegressor(_BaseRegressor):
         loss: str | BaseLoss = "mse",
         *,
         alpha: float = 0.0,
+        alpha_var: float | str = "auto",
         fit_intercept: bool = True,
         solver: str = "auto",
         max_iter: int = 1000,
@@ -588,6 +596,7 @@ class LinearRegressor(_BaseRegressor):
     ) -> None:
         self.loss = loss
         self.alpha = alpha
+        self.alpha_var = alpha_var
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -604,6 +613,25 @@ class LinearRegressor(_BaseRegressor):
     def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray:
         # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2
         return np.tile(x_scale**-2.0, model.n_outputs)
+
+    def _alpha_var(self, n: float, n_features: int) -> float:
+        """The penalty of the log-variance head's standardised coefficients."""
+        if isinstance(self.alpha_var, str):  # "auto": see the class docstring
+            return 2.0 * n_features / max(n - n_features, 1.0)
+        return float(self.alpha_var)
+
+    def _penalty(self, model: Any, x_scale: np.ndarray, sw: np.ndarray) -> tuple[float, np.ndarray]:
+        pw = self._penalty_weights(model, x_scale)
+        if self.loss_.n_params == 1:
+            return self.alpha, pw
+        # alpha on the mean head's user coefficients, alpha_var on the variance head's
+        # standardised ones: the objective gets alpha = 1 and the products as factors
+        k = model.n_outputs // self.loss_.n_params
+        p = x_scale.shape[0]
+        factors = self.alpha * pw
+        factors[k * p :] = self._alpha_var(float(sw.sum()), p)
+        self._alpha_var_ = float(factors[-1]) if factors.size > k * p else 0.0
+        return 1.0, factors
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = params["coef"] / x_scale
@@ -641,7 +669,10 @@ class LinearRegressor(_BaseRegressor):
 
     def _penalty_user(self, n_features: int) -> np.ndarray:
         """Penalty curvature per user coefficient, per head: shape (n_params, n_features)."""
-        return np.full((self.loss_.n_params, n_features), float(self.alpha))
+        out = np.full((self.loss_.n_params, n_features), float(self.alpha))
+        if self.loss_.n_params == 2:  # alpha_var on v = s w, with the training s
+            out[1] = getattr(self, "_alpha_var_", 0.0) * self._x_scale_fit**2
+        return out
 
     def _covariances(
         self,
@@ -653,6 +684,7 @@ class LinearRegressor(_BaseRegressor):
         x_scale: np.ndarray,
         raw: np.ndarray,
         robust: Any,
+        predictive: bool = False,
     ) -> list:
         """Per target, the coefficient covariance in the design's coordinates."""
         n_targets = Y.shape[1]
@@ -670,6 +702,7 @@ class LinearRegressor(_BaseRegressor):
                     ridge,
                     offset=None if off is None else off[:, k],
                     robust=robust,
+                    predictive=predictive,
                 )
             )
         return out
@@ -681,18 +714,22 @@ class LinearRegressor(_BaseRegressor):
         freedom (the predictive distribution is then the plug-in one with a df-corrected scale).
         """
         self._predictive_ = None
+        self._x_scale_fit = x_scale
         q = X.shape[1] + int(self.fit_intercept)
         n = float(sw.sum())
         state: dict = {"x_mean": x_mean, "x_scale": x_scale, "cov": None, "n": n}
         if q * self.loss_.n_params <= _NEWTON_MAX_COEF:
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    res = self._covariances(X, Y, sw, off, design, x_scale, raw, False)
+                    res = self._covariances(X, Y, sw, off, design, x_scale, raw, False, True)
             except ValueError:  # e.g. no huber residual in the quadratic zone: plug-in
                 res = None
             if res is not None and all(np.all(np.isfinite(r.cov)) for r in res):
                 state["cov"] = np.stack([r.cov[:q, :q] for r in res])
+                if self.loss_.n_params == 2:  # the log-variance head's covariance
+                    state["cov_var"] = np.stack([r.cov[q:, q:] for r in res])
                 state["df"] = np.array([r.df_resid for r in res])
+                state["k"] = np.array([r.k for r in res])
         if "df" not in state:
             state["df"] = np.full(Y.shape[1], n - min(q, n - 1.0))
         self._predictive_ = state
@@ -700,16 +737,30 @@ class LinearRegressor(_BaseRegressor):
     def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
         n_targets = self.n_outputs_
-        qf = np.zeros((X.shape[0], n_targets))
-        if state["cov"] is not None:
+        forms = {}
+        for key in ("cov", "cov_var"):
+            if state.get(key) is None:
+                continue
+            qf = np.zeros((X.shape[0], n_targets))
             for k in range(n_targets):
                 qf[:, k] = _inference.quadratic_form(
-                    X, state["cov"][k], state["x_mean"], state["x_scale"], self.fit_intercept
+                    X, state[key][k], state["x_mean"], state["x_scale"], self.fit_intercept
                 )
-        df = state["df"]
-        if self._y_is_1d:
-            qf, df = qf[:, 0], float(df[0])
-        return _inference.predictive_distribution(self.loss_, raw, self.scale_, qf, df, state["n"])
+            forms[key] = qf[:, 0] if self._y_is_1d else qf
+        df = float(state["df"][0]) if self._y_is_1d else state["df"]
+        kfac = state.get("k", np.ones(1))
+        kfac = float(kfac[0]) if self._y_is_1d else kfac
+        shape = raw.shape[1:]
+        return _inference.predictive_distribution(
+            self.loss_,
+            raw,
+            self.scale_,
+            forms.get("cov", np.zeros(shape)),
+            df,
+            state["n"],
+            qf_var=forms.get("cov_var"),
+            k=kfac,
+        )
 
     def _inference_data(self, X: Any, y: Any, sample_weight: Any, offset: Any):
         check_is_fitted(self)

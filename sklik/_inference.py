@@ -90,12 +90,15 @@ class CovarianceResult:
         Effective number of parameters of the mean head, ``tr((H + P)^{-1} H)``.
     n : float
         ``sum(sample_weight)``.
+    k : float
+        The M-estimators' small-sample factor :math:`k` (1 for the likelihood losses).
     """
 
     cov: np.ndarray
     df_resid: float
     p_eff: float
     n: float
+    k: float = 1.0
 
 
 def _is_l1(loss: BaseLoss) -> bool:
@@ -193,6 +196,7 @@ def coefficient_covariance(
     *,
     offset: np.ndarray | None = None,
     robust: Any = False,
+    predictive: bool = False,
 ) -> CovarianceResult:
     r"""Covariance of the coefficients of one target in the design's coordinates.
 
@@ -217,6 +221,9 @@ def coefficient_covariance(
         The offset of the mean head (l1 uses the spread of ``y - offset``).
     robust : {False, True, "HC0", "HC1"}, default=False
         Model-based covariance, or the sandwich (True is "HC0").
+    predictive : bool, default=False
+        For the predictive distribution: l1 then estimates the sparsity without the rows that
+        the exact fit interpolates (their residuals are exactly zero).
 
     Returns
     -------
@@ -239,9 +246,16 @@ def coefficient_covariance(
 
     # -- model-based information H (loss units, summed) and dispersion phi ---------------------
     phi_from_df = None
+    kfac = 1.0
     if _is_l1(loss):
         target = y if offset is None else y - offset
-        fhat, kern = _median_sparsity(y - raw[0], target, sw)
+        resid = y - raw[0]
+        if predictive:  # the exact fit's p interpolated rows (zero residuals) inflate f-hat
+            keep = np.abs(resid) > 1e-9 * max(float(np.max(np.abs(resid))), 1e-300)
+            fhat, _ = _median_sparsity(resid[keep], target[keep], sw[keep])
+            kern = np.zeros_like(resid)
+        else:
+            fhat, kern = _median_sparsity(resid, target, sw)
         H = 2.0 * fhat * G
         phi = 1.0 / (2.0 * fhat)
         bread_exact = 2.0 * _gram(design, sw * kern, fit_intercept)
@@ -255,12 +269,17 @@ def coefficient_covariance(
                 f"{type(loss).__name__}: no residual lies in the loss's quadratic zone, so the "
                 f"coefficient covariance is undefined; increase the loss's threshold."
             )
-        var_dpsi = float(sw @ (dpsi - mbar) ** 2) / n
+        # statsmodels' k = 1 + p/n var(psi') / mean(psi')^2; for the predictive distribution the
+        # ratio is capped at 1: it explodes when few residuals lie in the quadratic zone (delta
+        # far below the noise scale), where the estimator is close to least absolute deviations
+        ratio = float(sw @ (dpsi - mbar) ** 2) / n / mbar**2
+        if predictive:
+            ratio = min(ratio, 1.0)
         H = mbar * G
         bread_exact = _gram(design, sw * dpsi, fit_intercept)
 
         def phi_from_df(p_eff: float) -> float:  # statsmodels RLM "H1" (OLS for mse)
-            k = 1.0 + p_eff / n * var_dpsi / mbar**2
+            k = 1.0 + p_eff / n * ratio
             return k**2 * float(sw @ psi**2) / max(n - p_eff, 1.0) / mbar
 
     elif loss.has_curvature:  # poisson_nll, gaussian_nll: the (Fisher) information
@@ -280,6 +299,7 @@ def coefficient_covariance(
     p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
     if phi_from_df is not None:
         phi = phi_from_df(p_eff)
+        kfac = 1.0 + p_eff / n * ratio
     if robust is False:
         cov = phi * B_inv
     else:
@@ -296,7 +316,7 @@ def coefficient_covariance(
         if robust == "HC1":
             cov *= n / max(n - n_coef, 1.0)
     cov = 0.5 * (cov + cov.T)
-    return CovarianceResult(cov=cov, df_resid=n - p_eff, p_eff=p_eff, n=n)
+    return CovarianceResult(cov=cov, df_resid=n - p_eff, p_eff=p_eff, n=n, k=kfac)
 
 
 def to_user_coordinates(
@@ -341,6 +361,7 @@ def quadratic_form(
 #: The residual degrees of freedom are floored here, so that the predictive distributions keep
 #: a finite variance when a model has almost as many coefficients as rows.
 MIN_DF = 3.0
+_VAR_MIX = 1.0
 
 
 def predictive_distribution(
@@ -350,6 +371,8 @@ def predictive_distribution(
     qf: np.ndarray,
     df_resid: Any,
     n: float,
+    qf_var: np.ndarray | None = None,
+    k: Any = 1.0,
 ) -> Any:
     r"""The predictive distribution: noise plus the uncertainty of the fitted mean.
 
@@ -389,12 +412,18 @@ def predictive_distribution(
         noise_var = 0.5 * np.asarray(scale, dtype=np.float64) ** 2 * correction
         return stats.t(df=df, loc=raw[0], scale=np.sqrt(noise_var + qf))
     if loss.needs_scale:
-        scale_c = np.asarray(scale, dtype=np.float64) * np.sqrt(correction)
+        scale_c = np.asarray(scale, dtype=np.float64) * np.sqrt(correction) * np.asarray(k)
         var0 = np.asarray(loss.predictive_distribution(raw[:, :1], scale_c).var())
         with np.errstate(divide="ignore", invalid="ignore"):
             widen = np.sqrt(1.0 + np.where(var0 > 0, qf / var0, 0.0))
         return loss.predictive_distribution(raw, scale_c * widen)
     if isinstance(loss, GaussianNLLLoss):
         var = loss.variance(raw) * correction + qf
-        return stats.norm(loc=raw[0], scale=np.sqrt(var))
+        if qf_var is None:
+            return stats.norm(loc=raw[0], scale=np.sqrt(var))
+        # the log variance is known up to a variance tau^2 = qf_var: a scale mixture of normals,
+        # approximated by a Student t with the degrees of freedom of a variance estimated from
+        # 2 / tau^2 observations (Var log(chi2_nu / nu) ~ 2 / nu)
+        nu = np.maximum(2.0 / np.maximum(qf_var, 1e-12), MIN_DF)
+        return stats.t(df=nu, loc=raw[0], scale=np.sqrt(var * _VAR_MIX * np.exp(qf_var / 2)))
     return loss.predictive_distribution(raw, scale)
