@@ -514,6 +514,14 @@ class LinearRegressor(_BaseRegressor):
         ``HuberLoss(delta=2.0)``), whose parameters can then be tuned as ``loss__delta``.
     alpha : float, default=0.0
         L2 penalty strength (>= 0) on the coefficients.
+    alpha_var : float or "auto", default="auto"
+        ``"gaussian_nll"`` only: an extra L2 penalty (>= 0),
+        :math:`\tfrac{\alpha_{var}}{2} \lVert v \rVert^2`, on the log-variance head's
+        coefficients of the *standardised* features (:math:`v_j = s_j w_j`, :math:`s_j` the
+        feature's standard deviation), which shrinks the variance head toward a constant.
+        ``"auto"`` is ``2 p / (n - p)`` (``p`` features, ``n = sum(sample_weight)``): it keeps
+        the learned variance from collapsing onto the training residuals when there are many
+        features and vanishes as ``n`` grows. ``0`` gives the maximum-likelihood fit.
     fit_intercept : bool, default=True
         Whether to fit intercepts (never penalised).
     solver : {"auto", "lbfgs", "newton", "lstsq", "highs"}, default="auto"
@@ -629,8 +637,8 @@ class LinearRegressor(_BaseRegressor):
         k = model.n_outputs // self.loss_.n_params
         p = x_scale.shape[0]
         factors = self.alpha * pw
-        factors[k * p :] = self._alpha_var(float(sw.sum()), p)
-        self._alpha_var_ = float(factors[-1]) if factors.size > k * p else 0.0
+        factors[k * p :] += self._alpha_var(float(sw.sum()), p)
+        self._alpha_var_ = self._alpha_var(float(sw.sum()), p)
         return 1.0, factors
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
@@ -671,7 +679,7 @@ class LinearRegressor(_BaseRegressor):
         """Penalty curvature per user coefficient, per head: shape (n_params, n_features)."""
         out = np.full((self.loss_.n_params, n_features), float(self.alpha))
         if self.loss_.n_params == 2:  # alpha_var on v = s w, with the training s
-            out[1] = getattr(self, "_alpha_var_", 0.0) * self._x_scale_fit**2
+            out[1] += getattr(self, "_alpha_var_", 0.0) * self._x_scale_fit**2
         return out
 
     def _covariances(
