@@ -519,9 +519,10 @@ class LinearRegressor(_BaseRegressor):
         :math:`\tfrac{\alpha_{var}}{2} \lVert v \rVert^2`, on the log-variance head's
         coefficients of the *standardised* features (:math:`v_j = s_j w_j`, :math:`s_j` the
         feature's standard deviation), which shrinks the variance head toward a constant.
-        ``"auto"`` is ``2 p / (n - p)`` (``p`` features, ``n = sum(sample_weight)``): it keeps
-        the learned variance from collapsing onto the training residuals when there are many
-        features and vanishes as ``n`` grows. ``0`` gives the maximum-likelihood fit.
+        ``"auto"`` is ``2 p / ((n - p) K)`` (``p`` features, ``n = sum(sample_weight)``, ``K``
+        targets): it keeps the learned variance from collapsing onto the training residuals
+        when there are many features and vanishes as ``n`` grows (chosen by the calibration
+        simulations of the user guide). ``0`` gives the maximum-likelihood fit.
     fit_intercept : bool, default=True
         Whether to fit intercepts (never penalised).
     solver : {"auto", "lbfgs", "newton", "lstsq", "highs"}, default="auto"
@@ -622,10 +623,12 @@ class LinearRegressor(_BaseRegressor):
         # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2
         return np.tile(x_scale**-2.0, model.n_outputs)
 
-    def _alpha_var(self, n: float, n_features: int) -> float:
+    def _alpha_var(self, n: float, n_features: int, n_targets: int) -> float:
         """The penalty of the log-variance head's standardised coefficients."""
         if isinstance(self.alpha_var, str):  # "auto": see the class docstring
-            return 2.0 * n_features / max(n - n_features, 1.0)
+            # divided by K, as the data term is a mean over the targets: each target of a
+            # joint fit gets the penalty of its separate fit
+            return 2.0 * n_features / max(n - n_features, 1.0) / n_targets
         return float(self.alpha_var)
 
     def _penalty(self, model: Any, x_scale: np.ndarray, sw: np.ndarray) -> tuple[float, np.ndarray]:
@@ -637,8 +640,8 @@ class LinearRegressor(_BaseRegressor):
         k = model.n_outputs // self.loss_.n_params
         p = x_scale.shape[0]
         factors = self.alpha * pw
-        factors[k * p :] += self._alpha_var(float(sw.sum()), p)
-        self._alpha_var_ = self._alpha_var(float(sw.sum()), p)
+        self._alpha_var_ = self._alpha_var(float(sw.sum()), p, k)
+        factors[k * p :] += self._alpha_var_
         return 1.0, factors
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
@@ -730,7 +733,8 @@ class LinearRegressor(_BaseRegressor):
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     res = self._covariances(X, Y, sw, off, design, x_scale, raw, False, True)
-            except ValueError:  # e.g. no huber residual in the quadratic zone: plug-in
+            except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
+                # e.g. no huber residual in the quadratic zone, or a single row: plug-in
                 res = None
             if res is not None and all(np.all(np.isfinite(r.cov)) for r in res):
                 state["cov"] = np.stack([r.cov[:q, :q] for r in res])

@@ -252,6 +252,9 @@ def coefficient_covariance(
         resid = y - raw[0]
         if predictive:  # the exact fit's p interpolated rows (zero residuals) inflate f-hat
             keep = np.abs(resid) > 1e-9 * max(float(np.max(np.abs(resid))), 1e-300)
+            keep &= sw > 0
+            if np.count_nonzero(keep) < 2:
+                keep = sw > 0
             fhat, _ = _median_sparsity(resid[keep], target[keep], sw[keep])
             kern = np.zeros_like(resid)
         else:
