@@ -235,12 +235,12 @@ def compare_losses(
     >>> X, y = load_diabetes(return_X_y=True)
     >>> results = compare_losses(X, y, losses=["mse", "l1", "gaussian_nll"], cv=3)
     >>> results.index.tolist()
-    ['mse', 'gaussian_nll', 'l1']
+    ['gaussian_nll', 'mse', 'l1']
     >>> columns = ["log_likelihood_mean", "rmse_mean", "coverage_mean"]
     >>> results.loc["mse", columns].round(2)
     log_likelihood_mean    -5.42
     rmse_mean              54.71
-    coverage_mean           0.88
+    coverage_mean           0.89
     Name: mse, dtype: float64
     """
     if model not in MODELS:
