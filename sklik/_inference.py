@@ -232,8 +232,7 @@ def coefficient_covariance(
     sw = np.asarray(sample_weight, dtype=np.float64)
     n = float(sw.sum())
     n_params = loss.n_params
-    G = _gram(design, sw, fit_intercept)
-    q = G.shape[0]  # coefficients per head
+    q = design.shape[1] + int(fit_intercept)  # coefficients per head
     pen = []
     for j in range(n_params):
         pj = np.concatenate([[0.0], ridge[j]]) if fit_intercept else np.asarray(ridge[j])
@@ -259,9 +258,12 @@ def coefficient_covariance(
             kern = np.zeros_like(resid)
         else:
             fhat, kern = _median_sparsity(resid, target, sw)
-        H = 2.0 * fhat * G
+        H = 2.0 * fhat * _gram(design, sw, fit_intercept)
         phi = 1.0 / (2.0 * fhat)
-        bread_exact = 2.0 * _gram(design, sw * kern, fit_intercept)
+
+        def bread_exact() -> np.ndarray:
+            return 2.0 * _gram(design, sw * kern, fit_intercept)
+
     elif isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
         with np.errstate(over="ignore", invalid="ignore"):
             dpsi = np.asarray(loss.raw_hessian(y, raw)).reshape(-1)
@@ -278,8 +280,13 @@ def coefficient_covariance(
         ratio = float(sw @ (dpsi - mbar) ** 2) / n / mbar**2
         if predictive:
             ratio = min(ratio, 1.0)
+        G = _gram(design, sw, fit_intercept)
         H = mbar * G
-        bread_exact = _gram(design, sw * dpsi, fit_intercept)
+
+        def bread_exact() -> np.ndarray:
+            if isinstance(loss, MSELoss):  # psi' = 2 everywhere
+                return 2.0 * G
+            return _gram(design, sw * dpsi, fit_intercept)
 
         def phi_from_df(p_eff: float) -> float:  # statsmodels RLM "H1" (OLS for mse)
             k = 1.0 + p_eff / n * ratio
@@ -291,7 +298,10 @@ def coefficient_covariance(
         blocks = [_gram(design, sw * d[j], fit_intercept) for j in range(n_params)]
         H = scipy.linalg.block_diag(*blocks)
         phi = 1.0
-        bread_exact = H
+
+        def bread_exact() -> np.ndarray:
+            return H
+
     else:
         raise ValueError(
             f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
@@ -306,7 +316,7 @@ def coefficient_covariance(
     if robust is False:
         cov = phi * B_inv
     else:
-        Bx_inv = _inv(bread_exact + P)
+        Bx_inv = _inv(bread_exact() + P)
         # the score of l1 is sign(e): its variance at the true median is 1
         score = np.ones((1, y.shape[0])) if _is_l1(loss) else grad
         M = np.empty((n_coef, n_coef))
