@@ -129,3 +129,14 @@ def test_held_out_coverage_on_diabetes():
             lo, hi = est[-1].predict_dist(est[0].transform(X[test])).interval(0.9)
             covered.append(np.mean((lo <= y[test]) & (y[test] <= hi)))
         assert low <= np.mean(covered) <= high, loss
+
+
+def test_beyond_500_coefficients_only_the_degrees_of_freedom_are_corrected():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(700, 600))
+    y = X[:, 0] + rng.normal(size=700)
+    est = LinearRegressor("mse").fit(X, y)
+    dist = est.predict_dist(X[:5])
+    resid = y - est.predict(X)
+    assert dist.dist.name == "t" and dist.kwds["df"] == 700 - 601
+    np.testing.assert_allclose(dist.kwds["scale"], np.sqrt(resid @ resid / 99), rtol=1e-8)
