@@ -419,6 +419,7 @@ def run_mlp(data, n, args):
         max_iter=it,
         tol=1e-14,
         random_state=0,
+        early_stopping=False,  # sklearn's lbfgs MLP has no early stopping
     )
     sk_alpha = MLP_ALPHA * n / 2  # sklearn: mean r^2 / 2 + alpha / (2 n) ||W||^2
     pe_est = SkMLPRegressor(

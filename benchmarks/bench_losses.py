@@ -43,6 +43,8 @@ CASES = [
     ("HuberLoss(delta=1)", HuberLoss, "HuberLoss", {"delta": 1.0}, "real"),
     ("SmoothL1Loss(beta=1)", SmoothL1Loss, "SmoothL1Loss", {"beta": 1.0}, "real"),
     ("SmoothL1Loss(beta=0)", SmoothL1Loss, "SmoothL1Loss", {"beta": 0.0}, "real"),
+    # an extreme beta: the loss is built as torch builds it (no fast form); for the record
+    ("SmoothL1Loss(beta=1e-120)", SmoothL1Loss, "SmoothL1Loss", {"beta": 1e-120}, "real"),
     ("PoissonNLL(log_input=True)", PoissonNLLLoss, "PoissonNLLLoss", {"log_input": True}, "log"),
     (
         "PoissonNLL(log_input=False)",

@@ -10,17 +10,30 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import csv as csv_module
 import json
 import math
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.datasets import load_diabetes
 
 from sklik import __version__
-from sklik.compare import METRICS, MODELS, compare_losses, plot_comparison
+from sklik.compare import (
+    MAX_WIDTH_FRACTION,
+    METRICS,
+    MODELS,
+    SCALES,
+    compare_losses,
+    feature_problem,
+    inspect_features,
+    plot_comparison,
+)
 from sklik.losses import LOSSES
 
 
@@ -28,45 +41,114 @@ class InputError(Exception):
     """Bad input from the user: reported as one line, exit status 1."""
 
 
+#: Files with more columns than this are measured before they are read (see load_data).
+WIDE_FILE = 1000
+
+
+def _refuse_wide_file(path: Path, header: pd.Index, target: str, drop: Sequence[str], options):
+    """Raise :class:`InputError` if the file has more feature columns than half its rows."""
+    n_rows = len(pd.read_csv(path, usecols=[target], **options))
+    n_columns = len(header) - 1 - len(set(drop) & set(header))
+    if n_columns > MAX_WIDTH_FRACTION * n_rows:
+        raise InputError(
+            f"too many model features for the rows: {n_columns} feature columns (so at least "
+            f"{n_columns} features after one-hot encoding) for {n_rows} rows (more than half); "
+            f"the fits would interpolate the training folds and the comparison would mean "
+            f"nothing. Drop or merge columns, or pass --allow-wide to fit anyway"
+        )
+
+
+def _first_line(text: object) -> str:
+    """A message on one line: its lines joined, whitespace collapsed."""
+    return " ".join(str(text).split())
+
+
 def load_data(
-    csv: str | None, target: str | None, sep: str = ","
-) -> tuple[pd.DataFrame, pd.Series, str]:
-    """Features, target and a description: the CSV file's, or the diabetes data's."""
+    csv: str | None,
+    target: str | None,
+    sep: str = ",",
+    decimal: str = ".",
+    drop: Sequence[str] = (),
+    allow_wide: bool = False,
+) -> tuple[pd.DataFrame, pd.Series, str, list[str]]:
+    """Features, target, a description and notes: the CSV file's, or the diabetes data's.
+
+    The file is read as UTF-8 (a byte-order mark is dropped). A file with more than
+    ``WIDE_FILE`` columns is first measured (its header, and its target column alone): if it
+    has more feature columns than half its rows, it is refused before pandas builds the whole
+    frame (each column gives at least one model feature), unless ``allow_wide``. pandas's
+    warnings while reading (e.g. a separator that needs its slower parser) become notes; a file
+    that cannot be read, has no data rows, lacks the target, or has a non-numeric target
+    raises :class:`InputError`.
+    """
     if csv is None:
         data = load_diabetes(as_frame=True, scaled=False)
-        return data.data, data.target, "scikit-learn's diabetes data (target: disease progression)"
+        unknown = [name for name in drop if name not in data.data.columns]
+        if unknown:
+            raise InputError(
+                f"--drop: no feature column {', '.join(map(repr, unknown))} in the diabetes data"
+            )
+        X = data.data.drop(columns=list(drop))
+        description = "scikit-learn's diabetes data (target: disease progression)"
+        return X, data.target, description, []
     path = Path(csv)
     if not path.is_file():
         raise InputError(f"no such file: {csv}")
+    options = {"sep": sep, "decimal": decimal, "encoding": "utf-8-sig"}
+    if len(sep) == 1 or sep == r"\s+":  # pandas's C parser: one type per column
+        options["low_memory"] = False
+    else:  # a regular expression: the python parser (saying so spares pandas's warning)
+        options["engine"] = "python"
     try:
-        frame = pd.read_csv(path, sep=sep)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            header = pd.read_csv(path, nrows=0, **options).columns
+            if len(header) > WIDE_FILE and target in header and not allow_wide:
+                _refuse_wide_file(path, header, target, drop, options)
+            frame = pd.read_csv(path, **options)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"
         ) from exc
-    except ValueError as exc:
-        raise InputError(f"cannot read {csv} as CSV: {exc}") from exc
+    except (ValueError, csv_module.Error) as exc:
+        raise InputError(f"cannot read {csv} as CSV: {_first_line(exc)}") from exc
+    notes = list(dict.fromkeys(f"reading {path.name}: {_first_line(w.message)}" for w in caught))
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
+        more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
         hint = next(
             (
                 f"; is it separated by {other!r}? Use --sep {other!r}"
-                for other in (";", "\t", "|")
-                if len(frame.columns) == 1 and other in str(frame.columns[0])
+                for other in (";", "\t", "|", ",")
+                if len(frame.columns) == 1 and other != sep and other in str(frame.columns[0])
             ),
             "",
         )
-        raise InputError(f"no column {target!r} in {csv}; its columns are: {columns}{hint}")
+        raise InputError(f"no column {target!r} in {csv}; its columns are: {columns}{more}{hint}")
+    if len(frame) == 0:
+        raise InputError(f"{csv} has a header but no data rows")
+    unknown = [name for name in drop if name not in frame.columns or name == target]
+    if unknown:
+        raise InputError(f"--drop: no feature column {', '.join(map(repr, unknown))} in {csv}")
     y = frame[target]
+    if isinstance(y, pd.DataFrame):  # pragma: no cover - pandas renames duplicated columns
+        raise InputError(f"{csv} has several columns named {target!r}")
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        raise InputError(
-            f"the target column {target!r} is not numeric (dtype {y.dtype}, e.g. "
-            f"{str(y.dropna().iloc[0])!r}); sklik compare needs a numeric target"
+        values = y.dropna()
+        example = f", e.g. {str(values.iloc[0])!r}" if len(values) else ""
+        report = inspect_features(frame[[target]])
+        hint = (
+            ": it holds numbers written with a decimal comma; use --decimal ,"
+            if report["decimal_comma"]
+            else "; sklik compare needs a numeric target"
         )
-    X = frame.drop(columns=[target])
+        raise InputError(
+            f"the target column {target!r} is not numeric (dtype {y.dtype}{example}){hint}"
+        )
+    X = frame.drop(columns=[target, *drop])
     if X.shape[1] == 0:
         raise InputError(f"{csv} has no feature columns besides the target {target!r}")
-    return X, y, f"{path.name} (target: {target})"
+    return X, y, f"{path.name} (target: {target})", notes
 
 
 def _column(means: pd.Series, stds: pd.Series) -> list[str]:
@@ -79,8 +161,18 @@ def _column(means: pd.Series, stds: pd.Series) -> list[str]:
     ]
 
 
+def _flags(row: pd.Series) -> str:
+    """``no-conv`` and ``collapsed``, as they apply (nothing for a skipped or failed loss)."""
+    flags = []
+    if pd.notna(row["converged"]) and not row["converged"]:
+        flags.append("no-conv")
+    if pd.notna(row["collapsed"]) and row["collapsed"]:
+        flags.append("collapsed")
+    return ",".join(flags)
+
+
 def format_table(results: pd.DataFrame) -> str:
-    """The ranked results as a plain-text table, ``mean (sd)`` per metric."""
+    """The ranked results as a plain-text table, ``mean (sd)`` per metric, then the flags."""
     level = results.attrs["coverage"]
     headers = ["rank", "loss"] + [
         f"{level:.0%} coverage" if m == "coverage" else label for m, label in METRICS.items()
@@ -88,6 +180,10 @@ def format_table(results: pd.DataFrame) -> str:
     ranks = ["-" if pd.isna(rank) else str(rank) for rank in results["rank"]]
     columns = [ranks, results.index.astype(str).tolist()]
     columns += [_column(results[f"{m}_mean"], results[f"{m}_std"]) for m in METRICS]
+    flags = [_flags(row) for _, row in results.iterrows()]
+    if any(flags):
+        headers.append("flags")
+        columns.append(flags)
     table = [headers, *zip(*columns, strict=True)]
     widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
     lines = [
@@ -98,22 +194,51 @@ def format_table(results: pd.DataFrame) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def scale_line(results: pd.DataFrame) -> str:
+    """The line above the table that says what the log-likelihood measures."""
+    if results.attrs["scale"] == "count":
+        return (
+            "Scale: count. The targets are non-negative integers, so every loss is scored by "
+            "the log probability of the count:\nthe probability of the bin [y - 1/2, y + 1/2] "
+            "for continuous distributions, the probability mass for poisson_nll."
+        )
+    return (
+        "Scale: density. Every loss is scored by the log density of y (the log probability "
+        "of the count for poisson_nll)."
+    )
+
+
+def legend(results: pd.DataFrame) -> str:
+    """The lines below the table that explain its columns and flags."""
+    level = results.attrs["coverage"]
+    lines = [
+        "mean (sd) over folds, on held-out data. log-lik/sample: higher is better; CRPS, RMSE, "
+        "MAE: lower is better;",
+        f"coverage: fraction inside the central {level:.0%} interval (close to {level:.0%} is "
+        f"calibrated; a discrete distribution's interval",
+        f"(poisson_nll) is a range of integers holding at least {level:.0%} probability, so a "
+        f"calibrated one covers at least {level:.0%}).",
+    ]
+    if (results["converged"] == False).any() or (results["collapsed"] == True).any():  # noqa: E712
+        lines.append(
+            "flags: no-conv = some folds stopped before convergence (ConvergenceWarning); "
+            "collapsed = predictive std below 1e-3 x std(y)\non most held-out rows, or "
+            f"coverage below 5/9 of {level:.0%}. A flagged loss is not named the winner "
+            "without a note."
+        )
+    return "\n".join(lines)
+
+
 def write_json(results: pd.DataFrame, path: str, description: str) -> None:
     """The results and their settings as JSON (NaN as null)."""
     records = json.loads(results.reset_index().to_json(orient="records", double_precision=15))
-    payload = {
-        "data": description,
-        **results.attrs,
-        "winner": winner(results),
-        "results": records,
-    }
+    payload = {"data": description, **results.attrs, "results": records}
     Path(path).write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def winner(results: pd.DataFrame) -> str | None:
-    """The loss ranked first, if any loss was fitted."""
-    fitted = results["log_likelihood_mean"].notna()
-    return str(results.index[fitted][0]) if fitted.any() else None
+    """The winning loss (``results.attrs["winner"]``): None if none can be named."""
+    return results.attrs.get("winner")
 
 
 def _losses(text: str) -> list[str]:
@@ -124,6 +249,10 @@ def _losses(text: str) -> list[str]:
             f"unknown loss {', '.join(unknown) or text!r}; choose from {', '.join(LOSSES)}"
         )
     return names
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _layers(text: str) -> tuple[int, ...]:
@@ -148,15 +277,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="which likelihood fits my data? cross-validate every loss and rank them",
         description=(
             "Cross-validate one model per loss and rank the losses by held-out log-likelihood "
-            "per sample (the log density of y under each model's predictive distribution; the "
-            "log probability of the count for poisson_nll). With no --csv, runs on "
-            "scikit-learn's bundled diabetes data."
+            "per sample: on integer targets the log probability of the count (of its unit bin "
+            "for the continuous losses), otherwise the log density of y. With no --csv, runs "
+            "on scikit-learn's bundled diabetes data."
         ),
     )
     data = compare.add_argument_group("data")
-    data.add_argument("--csv", metavar="PATH", help="a CSV file with a header row")
+    data.add_argument("--csv", metavar="PATH", help="a UTF-8 CSV file with a header row")
     data.add_argument("--target", metavar="COLUMN", help="the target column of --csv")
     data.add_argument("--sep", default=",", help="the column separator of --csv (default: ,)")
+    data.add_argument(
+        "--decimal", default=".", help="the decimal separator of --csv, e.g. ',' (default: .)"
+    )
+    data.add_argument(
+        "--drop",
+        type=_names,
+        default=[],
+        metavar="COLUMNS",
+        help="comma-separated columns to ignore",
+    )
+    data.add_argument(
+        "--exposure",
+        metavar="COLUMN",
+        help="a column of positive exposures: counts ~ exposure x rate for the log-link losses "
+        "(offset log(exposure)); not a feature",
+    )
+    data.add_argument(
+        "--offset",
+        metavar="COLUMN",
+        help="a column added to every model's mean on its link scale; not a feature",
+    )
+    data.add_argument(
+        "--allow-wide",
+        action="store_true",
+        help="fit even with identifier-like columns or more model features than half the rows",
+    )
     fit = compare.add_argument_group("models")
     fit.add_argument(
         "--losses",
@@ -174,6 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_layers,
         metavar="SIZES",
         help="MLP layer sizes, e.g. 50,50 (default: 100)",
+    )
+    fit.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="auto",
+        help=(
+            "score by the log probability of the count (count) or the log density (density); "
+            "auto: count for non-negative integer targets (default: auto)"
+        ),
     )
     fit.add_argument("--random-state", type=int, default=0, metavar="SEED", help="(default: 0)")
     out = compare.add_argument_group("output")
@@ -196,7 +360,32 @@ def compare_command(args: argparse.Namespace) -> int:
             matplotlib.use("Agg")
         except ImportError as exc:
             raise InputError("--plot needs matplotlib: pip install 'sklik[plot]'") from exc
-    X, y, description = load_data(args.csv, args.target, args.sep)
+    X, y, description, notes = load_data(
+        args.csv, args.target, args.sep, args.decimal, args.drop, args.allow_wide
+    )
+    if args.exposure is not None and args.offset is not None:
+        raise InputError("--exposure and --offset exclude each other: give one")
+    fixed = {}
+    for option, column in (("exposure", args.exposure), ("offset", args.offset)):
+        if column is None:
+            continue
+        if column not in X.columns:
+            raise InputError(f"--{option}: no column {column!r} among the features")
+        values = pd.to_numeric(X[column], errors="coerce")
+        if values.isna().any():
+            raise InputError(f"--{option}: column {column!r} has missing or non-numeric values")
+        fixed[option] = values.to_numpy(dtype=np.float64)
+        X = X.drop(columns=[column])
+        notes.append(f"column {column!r} is the {option}, not a feature")
+    report = inspect_features(X)
+    problem = feature_problem(report, len(X), args.allow_wide, hints="cli")
+    if problem and len(X) >= 2 * args.cv:  # else compare_losses says there are too few rows
+        raise InputError(problem)
+    for name, text, count in report["mostly_numeric"]:
+        notes.append(
+            f"column {str(name)!r} holds numbers but also text such as {text!r} ({count} of "
+            f"{len(X)} rows): it is one-hot encoded as categories, not used as a number"
+        )
     params = {
         "alpha": args.alpha,
         "max_iter": args.max_iter,
@@ -209,6 +398,10 @@ def compare_command(args: argparse.Namespace) -> int:
             losses=args.losses,
             model=args.model,
             cv=args.cv,
+            scale=args.scale,
+            allow_wide=args.allow_wide,
+            offset=fixed.get("offset"),
+            exposure=fixed.get("exposure"),
             random_state=args.random_state,
             estimator_params={key: value for key, value in params.items() if value is not None},
             progress=not args.quiet,
@@ -219,22 +412,27 @@ def compare_command(args: argparse.Namespace) -> int:
 
     estimator = MODELS[args.model].__name__
     print(
-        f"sklik compare: {estimator} on {description}, {results.attrs['n_samples']} rows, "
-        f"{results.attrs['n_features']} features, {results.attrs['n_splits']}-fold CV\n"
+        f"sklik compare: {estimator} on {description}, {len(X)} rows, {X.shape[1]} feature "
+        f"columns ({report['n_encoded']} model features after encoding), "
+        f"{results.attrs['n_splits']}-fold CV\n",
+        flush=True,
     )
+    print(scale_line(results) + "\n")
     print(format_table(results))
-    print(
-        "\nmean (sd) over folds, on held-out data. log-lik/sample: log density of y (log "
-        "probability for poisson_nll), higher is better;\nCRPS, RMSE, MAE: lower is better; "
-        f"coverage: fraction inside the central {results.attrs['coverage']:.0%} interval."
-    )
-    notes = results["note"][results["note"] != ""]
-    for name, note in notes.items():
+    print("\n" + legend(results))
+    for note in notes:
+        print(f"note: {note}")
+    for name, note in results["note"][results["note"] != ""].items():
         print(f"note: {name}: {note}")
-    best = winner(results)
-    if best is None:
+    best, note = results.attrs["winner"], results.attrs["winner_note"]
+    if results["rank"].isna().all():
         raise InputError("no loss could be fitted (see the notes above)")
-    print(f"\nWinner: {best} (highest held-out log-likelihood per sample).")
+    if best is None:
+        print(f"\nNo winner: {note}.")
+    elif note:
+        print(f"\nWinner: {best} (note: {note}).")
+    else:
+        print(f"\nWinner: {best} (highest held-out log-likelihood per sample).")
     if args.json:
         write_json(results, args.json, description)
         print(f"Results written to {args.json}")
@@ -245,13 +443,44 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sklik`` console script; returns the exit status."""
+    """Entry point of the ``sklik`` console script; returns the exit status.
+
+    Bad input ends with one line ``sklik compare: error: ...`` on stderr and status 1; so does
+    an unexpected exception (set ``SKLIK_DEBUG=1`` for its traceback). Warnings raised by the
+    libraries underneath are never printed as such: those that reach this level are printed
+    once each as a ``note:`` line after the results.
+    """
     args = build_parser().parse_args(argv)
-    try:
-        return compare_command(args)
-    except (InputError, OSError) as exc:
-        print(f"sklik {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            status = compare_command(args)
+        except BrokenPipeError:  # the reader went away (``sklik compare | head``): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except (InputError, OSError) as exc:
+            print(f"sklik {args.command}: error: {_first_line(exc)}", file=sys.stderr)
+            return 1
+        except MemoryError as exc:
+            print(
+                f"sklik {args.command}: error: out of memory ({_first_line(exc)}); use fewer "
+                f"columns or rows",
+                file=sys.stderr,
+            )
+            return 1
+        except Exception as exc:
+            if os.environ.get("SKLIK_DEBUG"):
+                raise
+            print(
+                f"sklik {args.command}: error: unexpected {type(exc).__name__}: "
+                f"{_first_line(exc)} (please report this; SKLIK_DEBUG=1 shows the traceback)",
+                file=sys.stderr,
+            )
+            return 1
+    messages = dict.fromkeys(f"{w.category.__name__}: {_first_line(w.message)}" for w in caught)
+    for message in messages:
+        print(f"note: a library warned ({message})")
+    return status
 
 
 def run() -> None:

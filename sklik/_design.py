@@ -40,12 +40,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import blas
 
 __all__ = ["DenseDesign", "SparseDesign", "column_moments", "make_design"]
 
-# Rows per block when a dense design accumulates Z^T diag(d) Z (measured on 10^6 x 20:
-# 1024-2048 rows is fastest).
-_GRAM_BLOCK_ROWS = 2048
+# Rows per block when a dense design accumulates Z^T diag(d) Z (measured on 10^5 x 20:
+# 8192-16384 rows is fastest with syrk).
+_GRAM_BLOCK_ROWS = 8192
 
 
 def column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +134,16 @@ class DenseDesign:
         Z = self.Z
         n, p = Z.shape
         root = np.sqrt(d)[:, np.newaxis]
-        H = np.zeros((p, p))
+        # BLAS syrk on the transposed (Fortran-ordered) block: half the flops of A.T @ A;
+        # it fills the upper triangle, mirrored at the end
+        H = np.zeros((p, p), order="F")
         block = np.empty((min(_GRAM_BLOCK_ROWS, n), p))
         for start in range(0, n, _GRAM_BLOCK_ROWS):
             stop = min(start + _GRAM_BLOCK_ROWS, n)
             A = np.multiply(Z[start:stop], root[start:stop], out=block[: stop - start])
-            H += A.T @ A
-        return H
+            H = blas.dsyrk(1.0, A.T, c=H, beta=1.0, trans=0, lower=0, overwrite_c=1)
+        upper = np.triu(H)
+        return upper + np.triu(H, 1).T
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Dense rows ``start:stop`` of :math:`Z` (a view)."""
@@ -231,12 +235,29 @@ def make_design(
         ``intercept = intercept_Z - coef @ mean``.
     """
     n_features = X.shape[1]
-    if standardize:
-        mean, scale = column_moments(X, c, center)
-    else:
+    if not standardize:
         mean, scale = np.zeros(n_features), np.ones(n_features)
+    elif sp.issparse(X) or not _moderate(X):
+        mean, scale = column_moments(X, c, center)
+    else:  # one pass for the shift, one for the variance, one to scale: no temporaries
+        mean = c @ X if center else np.zeros(n_features)
+        Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
+        var = np.einsum("i,ij,ij->j", c, Z, Z)
+        std = np.sqrt(var)
+        constant = std <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1e-300)
+        scale = np.where(constant, 1.0, std)
+        Z /= scale
+        return DenseDesign(Z), mean, scale
     if sp.issparse(X):
         return SparseDesign(X, mean, scale), mean, scale
     Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
     Z /= scale
     return DenseDesign(Z), mean, scale
+
+
+def _moderate(X: np.ndarray) -> bool:
+    """Whether squares of ``X``'s entries neither overflow nor lose all precision."""
+    if X.size == 0:
+        return True
+    amax = float(np.max(np.abs(X)))
+    return 1e-100 < amax < 1e100

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -35,12 +36,28 @@ from sklik._validation import (
     check_offset,
     check_sample_weight,
 )
-from sklik.losses import LOSSES, BaseLoss, L1Loss, MSELoss, SmoothL1Loss, get_loss
+from sklik.losses import (
+    LOSSES,
+    BaseLoss,
+    GaussianNLLLoss,
+    L1Loss,
+    MSELoss,
+    SmoothL1Loss,
+    get_loss,
+)
 
 _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 # "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
 # (two passes over the data) is far cheaper than forming and factorising the Hessian.
 _NEWTON_MAX_COEF = 500
+# The exact l1 solver works on a dense design: sparse X is densified up to this many entries
+# (160 MB), and refused beyond.
+_LAD_MAX_DENSE = 20_000_000
+# MLPRegressor(alpha="auto"): the penalty of the losses that learn their spread (gaussian_nll,
+# on the standardised target; chosen on real data sets with early stopping, see the user
+# guide) and of the other losses
+_AUTO_ALPHA_GAUSSIAN = 0.01
+_AUTO_ALPHA = 1e-4
 
 
 def _loss_class(loss: Any) -> type[BaseLoss] | None:
@@ -134,13 +151,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         loss.check_y(Y)
         self.loss_ = loss
         owner = type(self).__name__
+        # the MLP may hold out validation rows and standardise y (by default nothing changes)
+        X, Y, sw, off, fit_loss, monitor = self._training_problem(X, Y, sw, off, loss)
 
         c = sw / sw.sum()
         design, x_mean, x_scale = self._design(X, c)
         model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
-        alpha, penalty_weights = self._penalty(model, x_scale, sw)
+        alpha_l2, penalty_weights, l1_weights = self._penalties(model, x_scale, loss, sw)
         objective = Objective(
-            model, loss, design, Y, sw, alpha, offset=off, penalty_weights=penalty_weights
+            model, fit_loss, design, Y, sw, alpha_l2, offset=off, penalty_weights=penalty_weights
         )
         solver = self._choose_solver(loss, X.shape[0], model.n_coef)
         if solver in ("lstsq", "highs"):
@@ -155,13 +174,19 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     penalty_weights=x_scale**-2.0,
                 )
             else:
+                if sp.issparse(X) and X.shape[0] * X.shape[1] > _LAD_MAX_DENSE:
+                    raise ValueError(
+                        f"{owner}: the exact l1 solver needs a dense design and this sparse X "
+                        f"has {X.shape[0]} x {X.shape[1]} entries. Use SmoothL1Loss(beta=...) "
+                        f"or HuberLoss(delta=...) with a small threshold, or alpha > 0 (L-BFGS)."
+                    )
                 coef, intercept = _solver.least_absolute_deviations(
                     design.toarray(), target, sw, self.fit_intercept
                 )
             theta = model.pack({"coef": coef, "intercept": intercept})
             n_iter = 1
         else:
-            theta_cold = self._cold_start(model, loss, Y, sw, off)
+            theta_cold = self._cold_start(model, fit_loss, Y, sw, off)
             value0, grad0 = objective(theta_cold)
             if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
                 raise ValueError(
@@ -179,12 +204,18 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 max_iter=self.max_iter,
                 tol=self.tol,
                 gradient_scale=float(np.max(np.abs(grad0))),
+                l1_weights=l1_weights,
                 verbose=self.verbose,
                 owner=owner,
+                callback=None if monitor is None else monitor.bind(model),
             )
             theta, n_iter = result.theta, result.n_iter
+            if monitor is not None:  # early stopping: the best parameters seen
+                theta = monitor.finish(self, theta)
         out, _ = objective.forward(theta, need_cache=False)
         objective_value = objective.value(theta, out=out)
+        if l1_weights is not None:
+            objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
         if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
             raise ValueError(
                 f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
@@ -217,18 +248,33 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         """Store what the predictive distribution needs beyond the noise (linear model only)."""
         self._predictive_ = None
 
+    def _effective_alpha(self, loss: BaseLoss) -> float:
+        """The penalty strength used for ``loss`` (the MLP resolves ``alpha="auto"``)."""
+        return self.alpha
+
+    def _training_problem(
+        self,
+        X: Any,
+        Y: np.ndarray,
+        sw: np.ndarray,
+        off: np.ndarray | None,
+        loss: BaseLoss,
+    ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray | None, BaseLoss, Any]:
+        """The rows and loss the objective is built on, and an iteration monitor (or None).
+
+        The default fits all rows with the loss as given and monitors nothing.
+        """
+        return X, Y, sw, off, loss, None
+
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         """The design the objective reduces over, and the column shift and scale it used."""
         raise NotImplementedError
 
-    def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray | None:
-        return None
-
-    def _penalty(
-        self, model: Any, x_scale: np.ndarray, sw: np.ndarray
-    ) -> tuple[float, np.ndarray | None]:
-        """The objective's ``alpha`` and per-weight penalty factors."""
-        return self.alpha, self._penalty_weights(model, x_scale)
+    def _penalties(
+        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
+    ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """The L2 strength, its per-weight factors and the per-weight L1 penalty (or None)."""
+        return self._effective_alpha(loss), None, None
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
@@ -513,7 +559,12 @@ class LinearRegressor(_BaseRegressor):
         ``"gaussian_nll"``, ``"poisson_nll"``, or an instance from :mod:`sklik.losses` (e.g.
         ``HuberLoss(delta=2.0)``), whose parameters can then be tuned as ``loss__delta``.
     alpha : float, default=0.0
-        L2 penalty strength (>= 0) on the coefficients.
+        Penalty strength (>= 0) on the coefficients.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1]: the penalty is
+        ``alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||^2)`` (glum's and
+        scikit-learn's convention; intercepts are never penalised). With ``l1_ratio > 0`` the
+        fit uses L-BFGS-B on split variables ``w = w+ - w-``, which gives exact zeros.
     alpha_var : float or "auto", default="auto"
         ``"gaussian_nll"`` only: an extra L2 penalty (>= 0),
         :math:`\tfrac{\alpha_{var}}{2} \lVert v \rVert^2`, on the log-variance head's
@@ -586,6 +637,7 @@ class LinearRegressor(_BaseRegressor):
     _parameter_constraints: dict = {
         **_BaseRegressor._parameter_constraints,
         "fit_intercept": ["boolean"],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "solver": [StrOptions({"auto", "lbfgs", "newton", "lstsq", "highs"})],
         "alpha_var": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
     }
@@ -596,6 +648,7 @@ class LinearRegressor(_BaseRegressor):
         *,
         alpha: float = 0.0,
         alpha_var: float | str = "auto",
+        l1_ratio: float = 0.0,
         fit_intercept: bool = True,
         solver: str = "auto",
         max_iter: int = 1000,
@@ -606,6 +659,7 @@ class LinearRegressor(_BaseRegressor):
         self.loss = loss
         self.alpha = alpha
         self.alpha_var = alpha_var
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -619,9 +673,26 @@ class LinearRegressor(_BaseRegressor):
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         return make_design(X, c, center=self.fit_intercept)
 
-    def _penalty_weights(self, model: Any, x_scale: np.ndarray) -> np.ndarray:
-        # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2
-        return np.tile(x_scale**-2.0, model.n_outputs)
+    def _penalties(
+        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray | None]:
+        # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2 and
+        # alpha l1_ratio sum |v_j| / s_j
+        l2 = self.alpha * (1.0 - self.l1_ratio)
+        l1 = self.alpha * self.l1_ratio
+        l1_weights = np.tile(l1 / x_scale, model.n_outputs) if l1 > 0 else None
+        pw = np.tile(x_scale**-2.0, model.n_outputs)
+        self._alpha_var_ = 0.0
+        if loss.n_params == 1:
+            return l2, pw, l1_weights
+        # gaussian_nll: alpha_var on the variance head's standardised coefficients, added to
+        # the L2 penalty; the objective gets alpha = 1 and the products as factors
+        k = model.n_outputs // loss.n_params
+        p = x_scale.shape[0]
+        self._alpha_var_ = self._alpha_var(float(sw.sum()), p, k)
+        factors = l2 * pw
+        factors[k * p :] += self._alpha_var_
+        return 1.0, factors, l1_weights
 
     def _alpha_var(self, n: float, n_features: int, n_targets: int) -> float:
         """The penalty of the log-variance head's standardised coefficients."""
@@ -630,19 +701,6 @@ class LinearRegressor(_BaseRegressor):
             # joint fit gets the penalty of its separate fit
             return 2.0 * n_features / max(n - n_features, 1.0) / n_targets
         return float(self.alpha_var)
-
-    def _penalty(self, model: Any, x_scale: np.ndarray, sw: np.ndarray) -> tuple[float, np.ndarray]:
-        pw = self._penalty_weights(model, x_scale)
-        if self.loss_.n_params == 1:
-            return self.alpha, pw
-        # alpha on the mean head's user coefficients, alpha_var on the variance head's
-        # standardised ones: the objective gets alpha = 1 and the products as factors
-        k = model.n_outputs // self.loss_.n_params
-        p = x_scale.shape[0]
-        factors = self.alpha * pw
-        self._alpha_var_ = self._alpha_var(float(sw.sum()), p, k)
-        factors[k * p :] += self._alpha_var_
-        return 1.0, factors
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = params["coef"] / x_scale
@@ -654,6 +712,13 @@ class LinearRegressor(_BaseRegressor):
 
     def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         has_hessian = loss.has_curvature
+        if self.l1_ratio > 0 and self.alpha > 0:  # elastic net: L-BFGS-B on split variables
+            if self.solver not in ("auto", "lbfgs"):
+                raise ValueError(
+                    f"solver={self.solver!r} cannot minimise an L1 penalty (l1_ratio="
+                    f"{self.l1_ratio}, alpha={self.alpha}); use solver='auto' or 'lbfgs'."
+                )
+            return "lbfgs"
         if self.solver == "auto":
             if isinstance(loss, MSELoss):
                 return "lstsq"
@@ -680,7 +745,8 @@ class LinearRegressor(_BaseRegressor):
 
     def _penalty_user(self, n_features: int) -> np.ndarray:
         """Penalty curvature per user coefficient, per head: shape (n_params, n_features)."""
-        out = np.full((self.loss_.n_params, n_features), float(self.alpha))
+        # the L2 part of the penalty (the L1 part has no curvature away from zero)
+        out = np.full((self.loss_.n_params, n_features), self.alpha * (1.0 - self.l1_ratio))
         if self.loss_.n_params == 2:  # alpha_var on v = s w, with the training s
             out[1] += getattr(self, "_alpha_var_", 0.0) * self._x_scale_fit**2
         return out
@@ -1012,7 +1078,15 @@ class MLPRegressor(_BaseRegressor):
     over all weight matrices :math:`W_l` (biases are not penalised) with exact gradients by
     back-propagation from the loss's gradient. Relation to scikit-learn: sklearn's
     ``MLPRegressor`` minimises half the mean squared error plus ``alpha / (2 n) * ||W||^2``, so
-    its ``alpha=a`` on ``n`` samples corresponds to sklik's ``loss="mse", alpha=2 * a / n``.
+    its ``alpha=a`` on ``n`` samples corresponds to sklik's ``loss="mse", alpha=2 * a / n,
+    early_stopping=False``.
+
+    By default the fit stops early on the loss of a held-out validation set and keeps the
+    best parameters (scikit-learn's ``early_stopping`` interface, evaluated after every
+    L-BFGS iteration). For ``"gaussian_nll"`` the target is standardised internally (the fitted
+    output layer is mapped back exactly to the units of ``y``) and the log-variance head starts
+    at the marginal variance of ``y``: without these a flexible mean drives the training
+    residuals, and with them the learned variance, towards zero (see the user guide).
 
     Not to be confused with :class:`sklearn.neural_network.MLPRegressor`, which supports only
     the squared error and Poisson losses.
@@ -1026,16 +1100,32 @@ class MLPRegressor(_BaseRegressor):
         Width of each hidden layer.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Hidden-layer activation.
-    alpha : float, default=1e-4
-        L2 penalty strength (>= 0) on the weights.
+    alpha : float or "auto", default="auto"
+        L2 penalty strength (>= 0) on the weights. ``"auto"``: 0.01 for ``"gaussian_nll"``
+        (whose target is standardised, so the penalty acts on the standardised problem),
+        1e-4 for the other losses.
     solver : {"auto", "lbfgs"}, default="auto"
         The optimiser; ``"auto"`` is ``"lbfgs"`` (L-BFGS-B on the flat parameter vector).
     max_iter : int, default=200
         Maximum number of L-BFGS-B iterations.
     tol : float, default=1e-4
-        Tolerance on the largest entry of the projected gradient.
+        Tolerance on the largest entry of the projected gradient (relative to its value at the
+        start), and with early stopping the least improvement of the validation score that
+        counts (in nats per sample for the likelihood losses).
     random_state : int, RandomState instance or None, default=None
-        Seeds the Glorot-uniform initialisation of the weights.
+        Seeds the Glorot-uniform initialisation of the weights and the validation split.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the rows (with their sample weights; split by
+        ``train_test_split`` seeded with ``random_state``), evaluate the validation score after
+        every L-BFGS iteration, stop once it has not improved by at least ``tol`` for more
+        than ``n_iter_no_change`` iterations, and keep the parameters with the best score.
+        ``"auto"``: on whenever the validation set has at least 2 rows. A stop by this rule
+        is not a convergence failure (no warning).
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out for early stopping, in (0, 1).
+    n_iter_no_change : int, default=10
+        Number of iterations without an improvement of at least ``tol`` tolerated before
+        stopping.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     verbose : int, default=0
@@ -1053,9 +1143,17 @@ class MLPRegressor(_BaseRegressor):
     loss_ : BaseLoss
         The resolved loss object.
     objective_ : float
-        Objective value at the solution.
+        Objective value at the solution, on the training rows (for ``"gaussian_nll"``, of the
+        standardised problem).
     n_iter_ : int
-        Number of L-BFGS-B iterations.
+        Number of L-BFGS-B iterations run.
+    validation_scores_ : list of float or None
+        With early stopping, the validation score after each iteration: minus the weighted
+        mean loss (the torch elementwise loss, in the units of ``y``) on the validation rows;
+        higher is better. None without early stopping.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, that of the kept parameters. None without early
+        stopping.
     n_features_in_ : int
         Number of features seen in fit.
     feature_names_in_ : ndarray of shape (n_features_in\_,)
@@ -1073,8 +1171,7 @@ class MLPRegressor(_BaseRegressor):
     >>> X = rng.uniform(-2, 2, size=(300, 1))
     >>> y = np.sin(2 * X[:, 0]) + rng.normal(scale=0.1 + 0.2 * np.abs(X[:, 0]))
     >>> est = MLPRegressor("gaussian_nll", hidden_layer_sizes=(20,),
-    ...                    activation="tanh", max_iter=1000, tol=1e-3,
-    ...                    random_state=0).fit(X, y)
+    ...                    activation="tanh", random_state=0).fit(X, y)
     >>> mean, std = est.predict(X[:3], return_std=True)
     >>> bool(np.all(std > 0))
     True
@@ -1084,8 +1181,12 @@ class MLPRegressor(_BaseRegressor):
         **_BaseRegressor._parameter_constraints,
         "hidden_layer_sizes": [tuple, list],
         "activation": [StrOptions(set(ACTIVATIONS))],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions({"auto", "lbfgs"})],
         "random_state": ["random_state"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -1094,11 +1195,14 @@ class MLPRegressor(_BaseRegressor):
         *,
         hidden_layer_sizes: tuple[int, ...] = (100,),
         activation: str = "relu",
-        alpha: float = 1e-4,
+        alpha: float | str = "auto",
         solver: str = "auto",
         max_iter: int = 200,
         tol: float = 1e-4,
         random_state: Any = None,
+        early_stopping: bool | str = "auto",
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
         warm_start: bool = False,
         verbose: int = 0,
     ) -> None:
@@ -1110,6 +1214,9 @@ class MLPRegressor(_BaseRegressor):
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.warm_start = warm_start
         self.verbose = verbose
 
@@ -1125,6 +1232,100 @@ class MLPRegressor(_BaseRegressor):
     def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         return "lbfgs"
 
+    def _training_problem(self, X, Y, sw, off, loss):
+        # standardise y for gaussian_nll: the loss of (y - mu) / sigma is the loss of y minus
+        # log sigma when the variance clamp eps is divided by sigma^2, so only the meaning of
+        # alpha changes (it acts on the standardised problem); the fitted output layer is
+        # mapped back exactly in _to_user_units
+        K = Y.shape[1]
+        self._y_shift, self._y_scale = np.zeros(K), np.ones(K)
+        fit_loss = loss
+        if isinstance(loss, GaussianNLLLoss):
+            c = sw / sw.sum()
+            shift = c @ Y
+            scale = np.sqrt(c @ (Y - shift) ** 2)
+            scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
+            self._y_shift, self._y_scale = shift, scale
+            Y = (Y - shift) / scale
+            if off is not None:
+                off = off / scale
+            fit_loss = clone(loss).set_params(eps=loss.eps / float(np.max(scale)) ** 2)
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        X = self._prediction_input(X)  # the MLP works on dense rows
+        if not self._early_stopping(X.shape[0]):
+            return X, Y, sw, off, fit_loss, None
+        rng = check_random_state(self.random_state)
+        train, val = train_test_split(
+            np.arange(X.shape[0]), test_size=self.validation_fraction, random_state=rng
+        )
+        if val.shape[0] < 2:
+            raise ValueError(
+                f"The validation set is too small ({val.shape[0]} row(s) of {X.shape[0]}): "
+                f"increase validation_fraction (now {self.validation_fraction}) or use more "
+                f"rows, or set early_stopping=False."
+            )
+        if not (sw[train].sum() > 0 and sw[val].sum() > 0):
+            raise ValueError(
+                "early_stopping=True: the training or the validation rows all have zero "
+                "sample_weight; pass positive weights on more rows or set early_stopping=False."
+            )
+        pick = (lambda a: None) if off is None else (lambda a: off[a])
+        monitor = _EarlyStopping(
+            fit_loss,
+            X[val],
+            Y[val],
+            sw[val],
+            pick(val),
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shift=float(np.mean(np.log(self._y_scale))),
+        )
+        return X[train], Y[train], sw[train], pick(train), fit_loss, monitor
+
+    def _cold_start(self, model, loss, Y, sw, off):
+        theta = super()._cold_start(model, loss, Y, sw, off)
+        if loss.n_params == 2:
+            # the log-variance heads start with zero output weights: the network starts at the
+            # best constant variance (the marginal variance of y), whatever the random
+            # hidden layer, so the variance moves away from it only as far as the data ask
+            start, stop, shape = model._w_index[-1]
+            theta[start:stop].reshape(shape)[:, shape[1] // 2 :] = 0.0
+        return theta
+
+    def _effective_alpha(self, loss: BaseLoss) -> float:
+        if self.alpha == "auto":
+            return _AUTO_ALPHA_GAUSSIAN if loss.n_params > 1 else _AUTO_ALPHA
+        return self.alpha
+
+    def _early_stopping(self, n_samples: int) -> bool:
+        if self.early_stopping == "auto":  # on whenever a validation set of 2 rows exists
+            return math.ceil(self.validation_fraction * n_samples) >= 2
+        return bool(self.early_stopping)
+
+    def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        return self._rescale_output(params, self._y_shift, self._y_scale)
+
+    def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
+        return self._rescale_output(params, -self._y_shift / self._y_scale, 1.0 / self._y_scale)
+
+    def _rescale_output(self, params: dict, shift: np.ndarray, scale: np.ndarray) -> dict:
+        """Map the output layer to the target ``shift + scale * y`` (identity link heads).
+
+        The mean heads become ``scale * mean + shift`` and the log-variance heads (if any)
+        ``log_var + 2 log scale``.
+        """
+        if np.all(shift == 0) and np.all(scale == 1):
+            return params
+        coefs = [np.array(c) for c in params["coefs"]]
+        intercepts = [np.array(b) for b in params["intercepts"]]
+        K = shift.shape[0]
+        coefs[-1][:, :K] *= scale
+        intercepts[-1][:K] = intercepts[-1][:K] * scale + shift
+        if intercepts[-1].shape[0] > K:
+            intercepts[-1][K : 2 * K] += 2.0 * np.log(scale)
+        return {"coefs": coefs, "intercepts": intercepts}
+
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         # the MLP multiplies X as given (standardise it in a pipeline); sparse is densified
         X = self._prediction_input(X)
@@ -1139,3 +1340,57 @@ class MLPRegressor(_BaseRegressor):
 
     def _fitted_params(self) -> dict:
         return {"coefs": self.coefs_, "intercepts": self.intercepts_}
+
+
+class _EarlyStopping:
+    """Validation-loss monitor for :class:`MLPRegressor` (``early_stopping=True``).
+
+    Called with the parameters after every solver iteration: records the validation score
+    (minus the weighted mean loss on the held-out rows, plus ``-shift`` to express it in the
+    units of y), keeps the best parameters, and raises ``StopIteration`` once the score has not
+    improved by at least ``tol`` for more than ``n_iter_no_change`` consecutive iterations
+    (scikit-learn's rule).
+    """
+
+    def __init__(self, loss, X, Y, sw, off, *, tol, n_iter_no_change, shift):
+        self.loss, self.X, self.Y, self.off = loss, X, Y, off
+        self.w = (sw / sw.sum() / Y.shape[1])[:, np.newaxis]
+        self.tol, self.n_iter_no_change, self.shift = tol, n_iter_no_change, shift
+
+    def bind(self, model: Any) -> _EarlyStopping:
+        self.model = model
+        self.scores: list[float] = []
+        self.best, self.best_theta, self.count = -np.inf, None, 0
+        return self
+
+    def score(self, theta: np.ndarray) -> float:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out, _ = self.model.forward(theta, self.X, need_cache=False)
+            K = self.Y.shape[1]
+            if self.off is not None:
+                out[:, :K] += self.off
+            raw = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
+            value = -(float(np.sum(self.w * self.loss.raw_loss(self.Y, raw))) + self.shift)
+        return value if math.isfinite(value) else -math.inf
+
+    def __call__(self, theta: np.ndarray) -> None:
+        value = self.score(theta)
+        self.scores.append(value)
+        self.count = self.count + 1 if value < self.best + self.tol else 0
+        if value > self.best:
+            self.best, self.best_theta = value, theta.copy()
+        if self.count > self.n_iter_no_change:
+            raise StopIteration
+
+    def finish(self, estimator: Any, theta: np.ndarray) -> np.ndarray:
+        """Set ``validation_scores_``/``best_validation_score_``; return the best parameters."""
+        if self.best_theta is None or np.array_equal(theta, self.best_theta):
+            best = theta
+            if not self.scores:  # the solver stopped before its first iteration
+                self.scores.append(self.score(theta))
+                self.best = self.scores[-1]
+        else:
+            best = self.best_theta
+        estimator.validation_scores_ = list(self.scores)
+        estimator.best_validation_score_ = float(self.best)
+        return best

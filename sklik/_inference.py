@@ -158,6 +158,25 @@ def _epanechnikov(u: np.ndarray) -> np.ndarray:
     return 0.75 * (1.0 - u**2) * (np.abs(u) <= 1)
 
 
+def _bandwidth(resid: np.ndarray, target: np.ndarray, sw: np.ndarray) -> float:
+    """The bandwidth of statsmodels' QuantReg at the median (Hall-Sheather, Stata 12)."""
+    n = float(sw.sum())
+    q = 0.5
+    iqr = _weighted_percentile(resid, sw, 75) - _weighted_percentile(resid, sw, 25)
+    mean_t = float(sw @ target) / n
+    sd = math.sqrt(float(sw @ (target - mean_t) ** 2) / n)
+    hn = _hall_sheather(n, q)
+    spread = min(sd, iqr / 1.34)
+    if not spread > 0:
+        spread = max(sd, float(np.max(np.abs(resid))), np.finfo(float).tiny)
+    return spread * (stats.norm.ppf(q + hn) - stats.norm.ppf(q - hn))
+
+
+def _epanechnikov_cdf(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, -1.0, 1.0)
+    return 0.5 + 0.75 * u - 0.25 * u**3
+
+
 def _median_sparsity(
     resid: np.ndarray, target: np.ndarray, sw: np.ndarray
 ) -> tuple[float, np.ndarray]:
@@ -169,15 +188,7 @@ def _median_sparsity(
     Returns :math:`\hat f` and the per-sample kernel weights :math:`K(e_i/h)/h` (Powell).
     """
     n = float(sw.sum())
-    q = 0.5
-    iqr = _weighted_percentile(resid, sw, 75) - _weighted_percentile(resid, sw, 25)
-    mean_t = float(sw @ target) / n
-    sd = math.sqrt(float(sw @ (target - mean_t) ** 2) / n)
-    hn = _hall_sheather(n, q)
-    spread = min(sd, iqr / 1.34)
-    if not spread > 0:
-        spread = max(sd, float(np.max(np.abs(resid))), np.finfo(float).tiny)
-    h = spread * (stats.norm.ppf(q + hn) - stats.norm.ppf(q - hn))
+    h = _bandwidth(resid, target, sw)
     k = _epanechnikov(resid / h) / h
     fhat = float(sw @ k) / n
     if not fhat > 0:  # no residual within the bandwidth: the widest honest choice
@@ -269,6 +280,15 @@ def coefficient_covariance(
             dpsi = np.asarray(loss.raw_hessian(y, raw)).reshape(-1)
         psi = grad[0]
         mbar = float(sw @ dpsi) / n
+        if predictive and not isinstance(loss, MSELoss):
+            # the share of residuals in the quadratic zone, at least its kernel-smoothed value
+            # (the raw share is noise when only a handful of residuals lie within delta)
+            thr = float(loss.delta if isinstance(loss, HuberLoss) else loss.beta)
+            level = 1.0 if isinstance(loss, HuberLoss) else 1.0 / thr
+            resid = y - raw[0]
+            h = _bandwidth(resid, y if offset is None else y - offset, sw)
+            smooth = _epanechnikov_cdf((thr - resid) / h) - _epanechnikov_cdf((-thr - resid) / h)
+            mbar = max(mbar, level * float(sw @ smooth) / n)
         if not mbar > 0:
             raise ValueError(
                 f"{type(loss).__name__}: no residual lies in the loss's quadratic zone, so the "

@@ -3,19 +3,20 @@ r"""Solvers: thin wrappers around ``scipy.optimize`` (and ``scipy.linalg`` for l
 Conventions:
 
 - :func:`minimize` works on any :class:`~sklik._objective.Objective` and a flat float64
-  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is a trust-region
-  Newton method for convex smooth one-parameter losses: ``trust-exact`` with the exact
-  Hessian matrix when the model builds it (the linear model), else ``trust-ncg`` with exact
-  Hessian-vector products.
+  ``theta``: ``"lbfgs"`` is L-BFGS-B with the exact gradient; ``"newton"`` is a damped
+  Newton method (Cholesky solves of the explicit Hessian, or of the Fisher information for
+  ``gaussian_nll``, and an Armijo line search: :func:`_newton_cholesky`) when the model builds
+  that matrix (the linear model), else ``trust-ncg`` with exact Hessian-vector products.
 - :func:`least_squares` and :func:`least_absolute_deviations` solve the linear model's
   ``mse`` and ``l1`` objectives exactly; they return ``coef`` of shape
   ``(n_targets, n_features)`` and ``intercept`` of shape ``(n_targets,)``.
 - ``tol`` is *relative*: the solvers stop when the gradient of the objective, divided by
   ``gradient_scale`` (the largest entry of the gradient at the estimator's cold start, the
-  best constant model), falls below ``tol`` (its largest entry for L-BFGS-B, its norm for
-  the trust-region Newton methods). So ``tol`` means the same on every dataset whatever the
-  units of y and of the loss's parameters; the estimators fit on standardised designs
-  (:mod:`sklik._design`), which makes it independent of the units of X too. Non-convergence
+  best constant model), falls below ``tol`` (its largest entry; its norm for ``trust-ncg``),
+  or when no step can decrease the objective by more than float64 resolves. So ``tol``
+  means the same on every dataset whatever the units of y and of the loss's parameters; the
+  estimators fit on standardised designs (:mod:`sklik._design`), which makes it independent
+  of the units of X too. Non-convergence
   is a :class:`ConvergenceWarning` naming ``max_iter`` and ``tol`` and the reason; the last
   (best) iterate is returned.
 """
@@ -23,7 +24,9 @@ Conventions:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -58,12 +61,16 @@ class SolverResult:
         Whether the stopping criterion was met.
     fun : float
         Objective value at ``theta``.
+    stopped : bool
+        Whether the ``callback`` ended the run (by raising ``StopIteration``), which counts as
+        converged.
     """
 
     theta: np.ndarray
     n_iter: int
     converged: bool
     fun: float
+    stopped: bool = False
 
 
 class _Scaled:
@@ -85,6 +92,42 @@ class _Scaled:
         return self.objective.hessp(theta, v) * self.inv
 
 
+class _SplitL1:
+    r"""The objective plus an L1 penalty, on split variables (what L-BFGS-B sees).
+
+    With :math:`W = W^+ - W^-`, :math:`W^\pm \ge 0`, the penalty
+    :math:`\sum_j \lambda_j |W_j|` becomes the linear term :math:`\lambda^\top (W^+ + W^-)`,
+    so the problem is smooth with bound constraints, which L-BFGS-B solves; a coefficient is
+    exactly 0 when both its parts sit at their bound. The variables are
+    ``[W+ (n_weights), W- (n_weights), biases]``.
+    """
+
+    def __init__(self, smooth: Any, l1: np.ndarray, n_weights: int) -> None:
+        self.smooth = smooth
+        self.l1 = l1
+        self.n = n_weights
+
+    def theta(self, x: np.ndarray) -> np.ndarray:
+        n = self.n
+        return np.concatenate([x[:n] - x[n : 2 * n], x[2 * n :]])
+
+    def split(self, theta: np.ndarray) -> np.ndarray:
+        w = theta[: self.n]
+        return np.concatenate([np.maximum(w, 0.0), np.maximum(-w, 0.0), theta[self.n :]])
+
+    def bounds(self, size: int) -> list[tuple[float | None, float | None]]:
+        return [(0.0, None)] * (2 * self.n) + [(None, None)] * (size - 2 * self.n)
+
+    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        n = self.n
+        value, grad = self.smooth(self.theta(x))
+        if not np.isfinite(value):
+            return value, np.zeros_like(x)
+        gw = grad[:n]
+        value += float(self.l1 @ (x[:n] + x[n : 2 * n]))
+        return value, np.concatenate([gw + self.l1, self.l1 - gw, grad[n:]])
+
+
 def minimize(
     objective: Objective,
     theta0: np.ndarray,
@@ -93,10 +136,12 @@ def minimize(
     max_iter: int,
     tol: float,
     gradient_scale: float = 1.0,
+    l1_weights: np.ndarray | None = None,
     verbose: int = 0,
     owner: str = "",
+    callback: Callable[[np.ndarray], None] | None = None,
 ) -> SolverResult:
-    """Minimise ``objective`` from ``theta0`` with ``scipy.optimize.minimize``.
+    r"""Minimise ``objective`` from ``theta0`` with ``scipy.optimize.minimize``.
 
     Parameters
     ----------
@@ -116,10 +161,17 @@ def minimize(
     gradient_scale : float, default=1.0
         The gradient's reference size; the solvers see the objective divided by it. Zero or a
         non-finite value means 1.
+    l1_weights : ndarray of shape (objective.model.n_weights,), default=None
+        Per-weight L1 penalty :math:`\lambda_j` added to the objective (elastic net): solved by
+        L-BFGS-B on split variables (:class:`_SplitL1`); ``method`` must be ``"lbfgs"``.
     verbose : int, default=0
         Print the objective every iteration if > 0.
     owner : str, default=""
         Name of the estimator, for the warning message.
+    callback : callable, default=None
+        Called with the current iterate after every iteration. Raising ``StopIteration``
+        ends the run (scipy's new-style callbacks, scipy >= 1.11) without a warning; the
+        result's ``stopped`` is then True.
 
     Returns
     -------
@@ -128,50 +180,62 @@ def minimize(
     if not (np.isfinite(gradient_scale) and gradient_scale > 0):
         gradient_scale = 1.0
     scaled = _Scaled(objective, gradient_scale)
+    user_callback = callback
     callback = None
-    if verbose:
+    if verbose or user_callback is not None:
         counter = iter(range(1, max_iter + 2))
 
         def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-            fun = intermediate_result.fun * gradient_scale
-            print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
+            if verbose:
+                fun = intermediate_result.fun * gradient_scale
+                print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
+            if user_callback is not None:
+                user_callback(intermediate_result.x)
 
-    if method == "lbfgs":
-        res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
-    elif method == "newton":
-        # with the explicit Hessian (linear models): trust-region Newton whose subproblems are
-        # solved by Cholesky factorisations (trust-exact), robust to ill-conditioned features;
-        # otherwise Newton-CG with Hessian-vector products (trust-ncg)
-        curvature = (
-            {"hess": scaled.hessian, "method": "trust-exact"}
-            if objective.has_hessian
-            else {"hessp": scaled.hessp, "method": "trust-ncg"}
+    if l1_weights is not None and np.any(l1_weights > 0):
+        if method != "lbfgs":
+            raise ValueError(f"an L1 penalty needs method='lbfgs'; got {method!r}.")
+        split = _SplitL1(scaled, l1_weights / gradient_scale, objective.model.n_weights)
+        x0 = split.split(theta0)
+        res = _lbfgs(
+            split, x0, max_iter=max_iter, tol=tol, callback=callback, bounds=split.bounds(x0.size)
         )
-        with warnings.catch_warnings():
-            # trust-exact's subproblem factorises indefinite shifted matrices on purpose
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            res = scipy.optimize.minimize(
-                scaled,
-                theta0,
-                jac=True,
-                callback=callback,
-                options={"maxiter": max_iter, "gtol": tol},
-                **curvature,
+        res.x = split.theta(res.x)
+        if objective.has_hessian:
+            res.x = _polish_l1(
+                scaled, res.x, l1_weights / gradient_scale, objective.model.n_weights
             )
-        if res.status == 2 and _at_float_precision(objective, res):
-            res.success, res.status = True, 0
-        elif res.status == 2:
-            # the trust-region methods stop when float64 can no longer resolve the predicted
-            # improvement, which happens next to the optimum when tol is tiny; polish with
+    elif method == "lbfgs":
+        res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
+    elif method == "newton" and objective.has_hessian:
+        res = _newton_cholesky(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
+        if not res.success and res.status == 2:
+            # the line search found no decrease that float64 resolves while the gradient is
+            # still above tol (a tiny tol, or a numerically singular Hessian): polish with
             # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
             # falls back the same way)
             nit = res.nit
             res = _lbfgs(scaled, res.x, max_iter=max(1, max_iter - nit), tol=tol)
             res.nit += nit
+    elif method == "newton":
+        # without the explicit Hessian: Newton-CG with Hessian-vector products
+        res = scipy.optimize.minimize(
+            scaled,
+            theta0,
+            jac=True,
+            callback=callback,
+            hessp=scaled.hessp,
+            method="trust-ncg",
+            options={"maxiter": max_iter, "gtol": tol},
+        )
     else:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     n_iter = max(1, int(res.nit))
     fun = float(res.fun) * gradient_scale
+    # status 99: the callback raised StopIteration (e.g. early stopping): not a failure
+    stopped = res.status == 99 and user_callback is not None
+    if stopped:
+        res.success = True
     if not res.success:
         advice = (
             "Increase max_iter or tol"
@@ -192,37 +256,135 @@ def minimize(
             ConvergenceWarning,
             stacklevel=4,
         )
-    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun)
+    return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun, stopped)
 
 
-def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult) -> bool:
-    """Whether no Newton step can change the objective by more than float64 resolves.
+def _polish_l1(
+    objective: Any, theta: np.ndarray, l1: np.ndarray, n_weights: int, max_steps: int = 20
+) -> np.ndarray:
+    r"""Newton steps on the non-zero coefficients of an L1-penalised solution.
 
-    Uses the Newton decrement: half of g^T H^-1 g, the decrease a Newton step predicts, below
-    64 eps |f| (the criterion of scikit-learn's Newton-Cholesky solver, at machine precision).
+    With the signs :math:`\sigma` of the non-zero weights fixed, the objective is smooth on
+    them: :math:`J(\theta) + \sum_{j \in A} \lambda_j \sigma_j \theta_j`. Newton's method
+    on that set reaches float precision where L-BFGS-B stops at about 1e-7. The polished point
+    is kept only if no sign changed, the objective did not increase, and the zero weights
+    still satisfy the optimality condition :math:`|\nabla_j J| \le \lambda_j`; otherwise the
+    L-BFGS-B solution is returned unchanged.
     """
-    if not objective.has_hessian:
-        return False
-    value, grad = objective(res.x)
-    if not np.isfinite(value):
-        return False
-    with warnings.catch_warnings():
-        # a numerically singular Hessian gives no trustworthy decrement: polish instead
-        warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-        try:
-            step = scipy.linalg.solve(objective.hessian(res.x), grad, assume_a="pos")
-        except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
-            return False
-    return 0.5 * float(grad @ step) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(value))
+    free = np.ones(theta.size, dtype=bool)
+    free[:n_weights] = theta[:n_weights] != 0
+    sign = np.zeros(theta.size)
+    sign[:n_weights] = np.sign(theta[:n_weights]) * l1
+    start = theta
+
+    def total(th: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = objective(th)
+        return value + float(np.abs(th[:n_weights]) @ l1), grad
+
+    best, _ = total(theta)
+    for _ in range(max_steps):
+        value, grad = objective(theta)
+        g = (grad + sign)[free]
+        H = objective.hessian(theta)[np.ix_(free, free)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            try:
+                step = scipy.linalg.solve(H, g, assume_a="pos")
+            except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
+                return start
+        trial = theta.copy()
+        trial[free] -= step
+        if np.any(np.sign(trial[:n_weights]) != np.sign(theta[:n_weights])):
+            return start
+        new, _ = total(trial)
+        if not new <= best:
+            break
+        theta, best = trial, new
+        if 0.5 * float(g @ step) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(best)):
+            break
+    _, grad = objective(theta)
+    zeros = ~free[:n_weights]
+    if np.any(np.abs(grad[:n_weights][zeros]) > l1[zeros] * (1 + 1e-8) + 1e-14):
+        return start
+    return theta
 
 
-def _lbfgs(objective, theta0, *, max_iter, tol, callback=None) -> scipy.optimize.OptimizeResult:
+def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``H d = -g`` by Cholesky; a singular ``H`` gets the minimum-norm solution."""
+    try:
+        factor = scipy.linalg.cho_factor(H, check_finite=False)
+        d = -scipy.linalg.cho_solve(factor, g, check_finite=False)
+        if np.all(np.isfinite(d)):
+            return d
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    return -scipy.linalg.lstsq(H, g, cond=1e-12, check_finite=False)[0]
+
+
+def _newton_cholesky(
+    objective: Any, theta0: np.ndarray, *, max_iter: int, tol: float, callback: Any = None
+) -> scipy.optimize.OptimizeResult:
+    r"""Damped Newton's method with the explicit Hessian and an Armijo backtracking line search.
+
+    Each iteration evaluates the gradient, stops if its largest entry is at most ``tol`` (no
+    Hessian is built for a step that is not taken), else solves :math:`H d = -g` by Cholesky
+    and backtracks from the full step until
+    :math:`f(\theta + t d) \le f(\theta) + 10^{-4}\, t\, g^\top d`. It also stops, converged,
+    once the Newton decrement :math:`-\tfrac12 g^\top d` is below what float64 resolves in
+    the objective (:math:`64\,\varepsilon\,|f|`, as scikit-learn's ``newton-cholesky``).
+    With the Fisher information (a positive definite approximation of the Hessian) this is
+    Fisher scoring with a line search. Returns an ``OptimizeResult`` with ``status`` 0
+    (converged), 1 (``max_iter``) or 2 (the line search found no decrease).
+    """
+    theta = np.array(theta0, dtype=np.float64)
+    value, grad = objective(theta)
+    eps = np.finfo(np.float64).eps
+    status, message, nit = 1, "maximum number of iterations reached", 0
+    for nit in range(1, max_iter + 1):  # noqa: B007 (nit is the result's iteration count)
+        if np.max(np.abs(grad)) <= tol:
+            status, message, nit = 0, "the largest gradient entry is below tol", nit - 1
+            break
+        d = _newton_direction(objective.hessian(theta), grad)
+        slope = float(grad @ d)
+        if not slope < 0:  # not a descent direction (numerically singular H): steepest descent
+            d, slope = -grad, -float(grad @ grad)
+        if -0.5 * slope <= 64 * eps * max(1.0, abs(value)):
+            status, message = 0, "the Newton decrement is at float64 precision"
+            break
+        t = 1.0
+        for _ in range(40):
+            trial = theta + t * d
+            new_value, new_grad = objective(trial)
+            if new_value <= value + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            status, message = 2, "the line search found no decrease"
+            break
+        theta, value, grad = trial, new_value, new_grad
+        if callback is not None:
+            callback(scipy.optimize.OptimizeResult(x=theta, fun=value))
+    return scipy.optimize.OptimizeResult(
+        x=theta,
+        fun=value,
+        jac=grad,
+        nit=max(nit, 1),
+        status=status,
+        success=status == 0,
+        message=message,
+    )
+
+
+def _lbfgs(
+    objective, theta0, *, max_iter, tol, callback=None, bounds=None
+) -> scipy.optimize.OptimizeResult:
     return scipy.optimize.minimize(
         objective,
         theta0,
         jac=True,
         method="L-BFGS-B",
         callback=callback,
+        bounds=bounds,
         options={
             "maxiter": max_iter,
             "maxfun": max(15000, 2 * max_iter),

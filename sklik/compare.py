@@ -4,10 +4,25 @@ r"""Which likelihood fits my data? Cross-validated comparison of the six losses.
 numeric columns, one-hot encoding of the categorical ones), cross-validates it, and ranks the
 losses by their **held-out log-likelihood per sample**: the mean over held-out samples of
 :math:`\log p(y_i \mid x_i)` under each fitted model's predictive distribution. Every loss is a
-negative log-likelihood, so this puts them on one scale: the density of :math:`y` for the
-continuous families (Normal, Laplace, Huber) and, for ``poisson_nll``, the probability of the
-count, which is the density of the count spread uniformly over its unit-width bin
-:math:`[y, y + 1)`. It is minus :func:`sklik.metrics.log_score`.
+negative log-likelihood, so this puts them on one scale, provided the scale is the same for
+all of them:
+
+- ``scale="density"``: the log density of :math:`y` for the continuous families (Normal,
+  Laplace, Huber) and, for ``poisson_nll``, the log probability of the count (which is the
+  density of the count spread uniformly over :math:`[y, y + 1)`). It is minus
+  :func:`sklik.metrics.log_score`.
+- ``scale="count"``: the log probability of the observed count for every loss,
+  :func:`count_log_prob`: the probability mass for a discrete distribution, and the probability
+  of the unit bin :math:`[y - \tfrac12, y + \tfrac12]` for a continuous one. A density can
+  exceed 1 (a narrow Laplace at a target that is 0 for most rows), so on count data the density
+  scale favours the sharpest continuous model over a count model; the bin probability cannot.
+- ``scale="auto"`` (the default): ``"count"`` when every target is a non-negative integer,
+  ``"density"`` otherwise.
+
+Before fitting, :func:`inspect_features` refuses columns that cannot be features (identifier-like
+strings, numbers written with a decimal comma) and designs wider than half the number of rows.
+After fitting, a loss whose folds did not all converge, or whose predictive spread collapsed, is
+flagged (columns ``converged`` and ``collapsed``) and is not declared the winner without a note.
 
 :func:`plot_comparison` draws the out-of-fold predictions of the best two losses with their
 central intervals, and the PIT histogram of every loss. The command line ``sklik compare`` wraps
@@ -23,20 +38,30 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import make_column_selector, make_column_transformer
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 from sklearn.model_selection import KFold, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from sklik._estimators import LinearRegressor, MLPRegressor
 from sklik.losses import LOSSES, get_loss
-from sklik.metrics import crps, interval_coverage, log_score, pit, predictive_distribution
+from sklik.metrics import crps, interval_coverage, pit, predictive_distribution
 
-__all__ = ["METRICS", "MODELS", "compare_losses", "make_preprocessor", "plot_comparison"]
+__all__ = [
+    "METRICS",
+    "MODELS",
+    "SCALES",
+    "compare_losses",
+    "count_log_prob",
+    "inspect_features",
+    "make_preprocessor",
+    "plot_comparison",
+]
 
 #: Estimators by ``model`` name.
 MODELS = {"linear": LinearRegressor, "mlp": MLPRegressor}
@@ -51,41 +76,304 @@ METRICS = {
     "fit_time": "fit time (s)",
 }
 
+#: Scoring scales of :func:`compare_losses`.
+SCALES = ("auto", "density", "count")
 
-def make_preprocessor(X: Any) -> Any:
+#: A non-numeric column with more distinct values than this fraction of its non-missing rows
+#: (among at least ``ID_MIN_ROWS`` rows) looks like an identifier (see :func:`inspect_features`).
+ID_UNIQUE_FRACTION = 0.5
+ID_MIN_ROWS = 20
+#: The widest design fitted without ``allow_wide``: encoded features / rows.
+MAX_WIDTH_FRACTION = 0.5
+#: A predictive std below this fraction of sd(y) counts as collapsed.
+COLLAPSED_STD = 1e-3
+
+# a number written with a decimal comma: optional sign, digits (or thousands groups with dots),
+# a comma and decimals, an optional exponent
+_DECIMAL_COMMA = r"\s*[-+]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?(?:[eE][-+]?\d+)?\s*"
+
+
+def count_log_prob(y: Any, dist: Any) -> np.ndarray:
+    r"""Log probability of integer targets under a predictive distribution, per sample.
+
+    For a discrete ``dist`` (one with ``logpmf``), :math:`\log P(Y = y)`. For a continuous one,
+    the log probability of the unit bin around the count,
+
+    .. math::
+
+        \log P\bigl(y - \tfrac12 < Y \le y + \tfrac12\bigr) = \log\bigl(F(y + \tfrac12)
+        - F(y - \tfrac12)\bigr),
+
+    computed in the tail the bin lies in, without cancellation: with :math:`a = y - \tfrac12`,
+    :math:`b = y + \tfrac12`, as :math:`\log F(b) + \log\bigl(1 - e^{\log F(a) - \log F(b)}\bigr)`
+    in the lower half of the distribution and :math:`\log S(a) + \log\bigl(1 - e^{\log S(b) -
+    \log S(a)}\bigr)` (``logsf``) in the upper half. Where the bin probability underflows, or is
+    less than :math:`10^{-8}` of the tail probability (the density is then flat over the bin to
+    that precision, and the difference would lose digits), the log density :math:`\log p(y)` is
+    used instead: the midpoint rule for the bin's mass, whose width is 1. The result is never
+    :math:`-\infty` where the log density is finite.
+
+    Parameters
+    ----------
+    y : array-like
+        Non-negative integer targets, of the distribution's shape.
+    dist : scipy.stats frozen distribution
+        The predictive distribution, vectorised over samples.
+
+    Returns
+    -------
+    ndarray of y's shape
+        Higher is better; minus their mean is a proper score for counts (the logarithmic score
+        of the count).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if hasattr(dist, "logpmf"):
+        return np.asarray(dist.logpmf(y), dtype=np.float64)
+    low, high = y - 0.5, y + 0.5
+    with np.errstate(all="ignore"):
+        cdf_low, cdf_high = dist.logcdf(low), dist.logcdf(high)
+        sf_low, sf_high = dist.logsf(low), dist.logsf(high)
+        lower_half = cdf_high <= sf_low  # more probability above the bin than below it
+        tail = np.where(lower_half, cdf_high, sf_low)
+        rest = np.where(lower_half, cdf_low, sf_high)
+        fraction = -np.expm1(rest - tail)  # bin probability / tail probability
+        logp = tail + np.log(fraction)
+        fallback = ~np.isfinite(logp) | ~(fraction >= 1e-8)
+        if np.any(fallback):
+            logp = np.where(fallback, dist.logpdf(y), logp)
+    return np.asarray(logp, dtype=np.float64)
+
+
+def _log_density(y: np.ndarray, dist: Any) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y))
+
+
+def _is_count(y: np.ndarray) -> bool:
+    return bool(np.all(y >= 0) and np.all(y == np.round(y)))
+
+
+def inspect_features(X: Any) -> dict:
+    r"""What :func:`compare_losses` will make of the columns of ``X``, found in linear time.
+
+    Numeric (and boolean) columns are standardised; the others are one-hot encoded, one model
+    feature per distinct value. Two kinds of non-numeric columns cannot be features:
+
+    - **identifier-like**: more than ``ID_UNIQUE_FRACTION`` = 50% distinct values among its
+      non-missing rows, in a table of at least ``ID_MIN_ROWS`` = 20 rows (names, IDs,
+      timestamps read as text). One-hot encoded, most of its values occur once: a held-out row's
+      value is almost never seen in training, so the column carries nothing that generalises,
+      while it costs one coefficient per row.
+    - **decimal-comma numbers**: every non-missing value reads as a number once the comma is the
+      decimal separator (``"3,14"``, ``"1.234,5"``), and at least one has a comma: the file was
+      read with the wrong decimal separator (``pandas.read_csv(..., decimal=",")``).
+
+    Parameters
+    ----------
+    X : array-like or pandas.DataFrame of shape (n_samples, n_features)
+
+    Returns
+    -------
+    dict
+        ``numeric`` and ``categorical``: the column positions (lists of int);
+        ``n_encoded``: the number of model features after one-hot encoding (the numeric
+        columns plus the distinct values of each other column); ``id_like``: ``(name,
+        n_distinct)`` pairs; ``decimal_comma``: ``(name, example value)`` pairs;
+        ``mostly_numeric``: ``(name, example text, count)`` for the non-numeric columns of
+        which at least half the values are numbers (a numeric column with stray text such as
+        ``"?"`` or ``"-"``, encoded as categories).
+    """
+    if not isinstance(X, pd.DataFrame):
+        array = np.asarray(X)
+        if array.ndim != 2:
+            raise ValueError(f"X must be 2-D, shape (n_samples, n_features); got {array.shape}.")
+        X = pd.DataFrame(array) if array.dtype.kind not in "biuf" else None
+        if X is None:
+            columns = list(range(array.shape[1]))
+            return {
+                "numeric": columns,
+                "categorical": [],
+                "n_encoded": len(columns),
+                "id_like": [],
+                "decimal_comma": [],
+                "mostly_numeric": [],
+            }
+    numeric_mask = np.array([dtype.kind in "biuf" for dtype in X.dtypes], dtype=bool)
+    numeric = np.flatnonzero(numeric_mask).tolist()
+    categorical = np.flatnonzero(~numeric_mask).tolist()
+    report = {
+        "numeric": numeric,
+        "categorical": categorical,
+        "n_encoded": len(numeric),
+        "id_like": [],
+        "decimal_comma": [],
+        "mostly_numeric": [],
+    }
+    n, k = len(X), len(categorical)
+    if k == 0 or n == 0:
+        return report
+    # all categorical cells at once, column by column: cost linear in the number of cells
+    flat = X.iloc[:, categorical].to_numpy(dtype=object).ravel(order="F")
+    column = np.repeat(np.arange(k), n)
+    codes, uniques = pd.factorize(flat)
+    present = codes >= 0
+    keys = np.unique(column[present] * (len(uniques) + 1) + codes[present])
+    n_distinct = np.bincount(keys // (len(uniques) + 1), minlength=k)
+    n_present = np.bincount(column[present], minlength=k)
+    report["n_encoded"] += int(n_distinct.sum())
+    text = pd.Series(flat, dtype=object)
+    is_number = text.str.fullmatch(_DECIMAL_COMMA, na=False).to_numpy(dtype=bool)
+    has_comma = text.str.contains(",", regex=False, na=False).to_numpy(dtype=bool)
+    n_number = np.bincount(column[is_number], minlength=k)
+    n_comma = np.bincount(column[is_number & has_comma], minlength=k)
+    numbers = pd.to_numeric(text, errors="coerce").notna().to_numpy(dtype=bool)
+    n_dot = np.bincount(column[numbers], minlength=k)
+    names = X.columns[categorical]
+    for j in np.flatnonzero((n_dot >= 0.5 * n_present) & (n_dot < n_present)):
+        cells = slice(j * n, (j + 1) * n)
+        stray = present[cells] & ~numbers[cells]
+        example = flat[cells][stray][0]
+        report["mostly_numeric"].append((names[j], str(example), int(stray.sum())))
+    for j in np.flatnonzero((n_number == n_present) & (n_comma > 0)):
+        example = flat[j * n : (j + 1) * n][(is_number & has_comma)[j * n : (j + 1) * n]][0]
+        report["decimal_comma"].append((names[j], str(example).strip()))
+    decimal = {name for name, _ in report["decimal_comma"]}
+    if n >= ID_MIN_ROWS:
+        for j in np.flatnonzero(n_distinct > ID_UNIQUE_FRACTION * n_present):
+            if names[j] not in decimal:
+                report["id_like"].append((names[j], int(n_distinct[j])))
+    return report
+
+
+#: How :func:`feature_problem` tells the user to fix a problem, by audience.
+_HINTS = {
+    "python": {
+        "decimal": "read the file with pandas.read_csv(..., decimal=',')",
+        "drop": "drop {columns} from X",
+        "wide": "pass allow_wide=True to fit anyway",
+    },
+    "cli": {
+        "decimal": "use --decimal ,",
+        "drop": "drop {columns} with --drop {names}",
+        "wide": "pass --allow-wide to fit anyway",
+    },
+}
+
+
+def feature_problem(report: dict, n_samples: int, allow_wide: bool, hints: str = "python") -> str:
+    """Why the columns described by ``report`` cannot be fitted, or an empty string.
+
+    Parameters
+    ----------
+    report : dict
+        What :func:`inspect_features` returns.
+    n_samples : int
+        The number of rows.
+    allow_wide : bool
+        Accept identifier-like columns and designs with more than ``MAX_WIDTH_FRACTION`` = half
+        as many encoded features as rows.
+    hints : {"python", "cli"}, default="python"
+        Word the fixes for the Python API or for the ``sklik compare`` command line.
+
+    Returns
+    -------
+    str
+    """
+    hint = _HINTS[hints]
+
+    def quoted(pairs: list) -> str:
+        return ", ".join(repr(str(name)) for name, _ in pairs[:5]) + (
+            f" and {len(pairs) - 5} more" if len(pairs) > 5 else ""
+        )
+
+    if report["decimal_comma"]:
+        pairs = report["decimal_comma"]
+        return (
+            f"column(s) {quoted(pairs)} hold numbers written with a decimal comma (e.g. "
+            f"{pairs[0][1]!r}), which would be one-hot encoded as text: {hint['decimal']}"
+        )
+    if allow_wide:
+        return ""
+    width = report["n_encoded"]
+    stray = {name: (text, count) for name, text, count in report.get("mostly_numeric", [])}
+    if report["id_like"] and report["id_like"][0][0] in stray:
+        name = report["id_like"][0][0]
+        text, count = stray[name]
+        return (
+            f"column {str(name)!r} holds numbers but also text such as {text!r} ({count} of "
+            f"{n_samples} rows), so it would be one-hot encoded as {report['id_like'][0][1]} "
+            f"categories ({width} model features in all): replace or remove that text in the "
+            f"file, {hint['drop'].format(columns='it', names=name)}, or {hint['wide']}"
+        )
+    if report["id_like"]:
+        pairs = report["id_like"]
+        fix = hint["drop"].format(
+            columns="them" if len(pairs) > 1 else "it",
+            names=",".join(str(name) for name, _ in pairs),
+        )
+        return (
+            f"column(s) {quoted(pairs)} look like identifiers, not features ({pairs[0][1]} "
+            f"distinct values in {n_samples} rows; one-hot encoding gives {width} model "
+            f"features): {fix}, or {hint['wide']}"
+        )
+    if width > MAX_WIDTH_FRACTION * n_samples:
+        return (
+            f"too many model features for the rows: {width} features after one-hot encoding "
+            f"for {n_samples} rows (more than half); the fits would interpolate the training "
+            f"folds and the comparison would mean nothing. Drop or merge columns, or "
+            f"{hint['wide']}"
+        )
+    return ""
+
+
+def make_preprocessor(X: Any, report: dict | None = None) -> Any:
     """The feature preprocessing of :func:`~sklik.compare.compare_losses`.
 
     Parameters
     ----------
     X : array-like or pandas.DataFrame of shape (n_samples, n_features)
         The features.
+    report : dict, default=None
+        What :func:`inspect_features` returns for ``X``, if already computed.
 
     Returns
     -------
     transformer
-        For a DataFrame, a ``ColumnTransformer`` that standardises the numeric columns and
-        one-hot encodes the others (categories unseen in training are encoded as all zeros);
-        otherwise a ``StandardScaler``.
+        For a DataFrame with non-numeric columns, a ``ColumnTransformer`` that standardises
+        the numeric columns and one-hot encodes the others (categories unseen in training are
+        encoded as all zeros), selecting them by position (cost linear in the number of
+        columns); otherwise a ``StandardScaler``.
     """
-    if not isinstance(X, pd.DataFrame):
+    report = inspect_features(X) if report is None else report
+    if not report["categorical"]:
         return StandardScaler()
-    return make_column_transformer(
-        (StandardScaler(), make_column_selector(dtype_include="number")),
-        (
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-            make_column_selector(dtype_exclude="number"),
-        ),
+    return ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), report["numeric"]),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                report["categorical"],
+            ),
+        ]
     )
 
 
 def _check_data(X: Any, y: Any, n_splits: int) -> tuple[Any, np.ndarray]:
-    X = X if isinstance(X, pd.DataFrame) else np.asarray(X)
+    if not isinstance(X, pd.DataFrame):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, shape (n_samples, n_features); got {X.shape}.")
+        if X.dtype.kind not in "biuf":
+            X = pd.DataFrame(X)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"y must be one target column, shape (n_samples,); got shape {y.shape}.")
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}: pass one target per row.")
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool) and len(y):
         raise ValueError(
             f"The target must be numeric; got values of dtype {y.dtype} such as {y[0]!r}. "
             f"compare_losses fits regression models: pick a numeric target column."
@@ -96,26 +384,36 @@ def _check_data(X: Any, y: Any, n_splits: int) -> tuple[Any, np.ndarray]:
             f"The target has {np.sum(~np.isfinite(y))} missing or infinite values: drop those "
             f"rows first."
         )
-    if len(y) != len(X):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}: pass one target per row.")
     if len(y) < 2 * n_splits:
         raise ValueError(
             f"Too few rows for {n_splits}-fold cross-validation: {len(y)} rows, at least "
             f"{2 * n_splits} needed (two per fold). Use fewer folds (cv) or more data."
         )
-    if isinstance(X, pd.DataFrame) and X.isna().any().any():
-        missing = X.isna().sum()
-        columns = ", ".join(f"{name!r} ({count})" for name, count in missing[missing > 0].items())
+    if X.shape[1] == 0:
+        raise ValueError("X has no columns: pass at least one feature.")
+    if isinstance(X, pd.DataFrame):
+        missing = X.isna().to_numpy().sum(axis=0)
+        if missing.any():
+            bad = np.flatnonzero(missing)
+            columns = ", ".join(f"{X.columns[j]!r} ({missing[j]})" for j in bad[:10])
+            more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            raise ValueError(
+                f"The features have missing values, in column(s) {columns}{more}: drop or "
+                f"impute them first."
+            )
+        numeric = [j for j, dtype in enumerate(X.dtypes) if dtype.kind in "biuf"]
+        values, names = X.iloc[:, numeric].to_numpy(dtype=np.float64), X.columns[numeric]
+    else:
+        values, names = X.astype(np.float64), range(X.shape[1])
+    infinite = np.isinf(values).sum(axis=0)
+    if infinite.any():
+        bad = np.flatnonzero(infinite)
+        columns = ", ".join(f"{names[j]!r} ({infinite[j]})" for j in bad[:10])
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
         raise ValueError(
-            f"The features have missing values, in column(s) {columns}: drop or impute them first."
+            f"The features have infinite values, in column(s) {columns}{more}: drop or "
+            f"replace them first."
         )
-    try:
-        check_array(make_preprocessor(X).fit_transform(X), input_name="X")
-    except ValueError as exc:
-        raise ValueError(
-            f"The features cannot be used as they are ({exc}). Drop or replace the missing or "
-            f"infinite values first."
-        ) from exc
     return X, y
 
 
@@ -123,29 +421,44 @@ def _rows(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if isinstance(X, pd.DataFrame) else X[index]
 
 
-def _fit_fold(estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng) -> dict:
-    """Fit on the train rows, score on the test rows; also return the out-of-fold predictions."""
+def _fit_fold(
+    estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng, scale, offset=None
+) -> dict:
+    """Fit on the train rows, score on the test rows; also return the out-of-fold predictions.
+
+    Every warning is caught: the convergence warnings and the others are counted and reported
+    in the loss's note, never printed.
+    """
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("always")
         start = time.perf_counter()
-        estimator.fit(_rows(X, train), y[train])
+        fit_params = {} if offset is None else {"model__offset": offset[train]}
+        estimator.fit(_rows(X, train), y[train], **fit_params)
         fit_time = time.perf_counter() - start
-    for w in caught:  # the convergence warnings become a note; others pass through
-        if not issubclass(w.category, ConvergenceWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    y_test = y[test]
-    dist = predictive_distribution(estimator, _rows(X, test))
-    mean = dist.mean()
-    low, high = dist.interval(coverage)
-    return {
-        "scores": {
-            "log_likelihood": -log_score(y_test, dist),
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        y_test = y[test]
+        test_offset = None if offset is None else offset[test]
+        dist = predictive_distribution(estimator, _rows(X, test), offset=test_offset)
+        mean = np.asarray(dist.mean(), dtype=np.float64)
+        std = np.asarray(dist.std(), dtype=np.float64)
+        low, high = dist.interval(coverage)
+        logp = count_log_prob(y_test, dist) if scale == "count" else _log_density(y_test, dist)
+        scores = {
+            "log_likelihood": float(np.mean(logp)),
             "crps": crps(y_test, dist),
             "rmse": root_mean_squared_error(y_test, mean),
             "mae": mean_absolute_error(y_test, mean),
             "coverage": interval_coverage(y_test, dist, coverage=coverage),
             "fit_time": fit_time,
-        },
+        }
+        if scale == "count" and not hasattr(dist, "pmf"):  # randomised over the count's bin
+            low_cdf, high_cdf = dist.cdf(y_test - 0.5), dist.cdf(y_test + 0.5)
+            pit_values = low_cdf + rng.uniform(size=y_test.shape) * (high_cdf - low_cdf)
+        else:
+            pit_values = pit(y_test, dist, random_state=rng)
+    others = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
+    return {
+        "scores": scores,
         "predictions": pd.DataFrame(
             {
                 "row": test,
@@ -153,10 +466,12 @@ def _fit_fold(estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng)
                 "mean": mean,
                 "lower": low,
                 "upper": high,
-                "pit": pit(y_test, dist, random_state=rng),
+                "pit": pit_values,
             }
         ),
-        "converged": not any(issubclass(w.category, ConvergenceWarning) for w in caught),
+        "converged": converged,
+        "std": np.broadcast_to(std, y_test.shape),
+        "warnings": [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in others],
     }
 
 
@@ -168,6 +483,10 @@ def compare_losses(
     model: str = "linear",
     cv: int | Any = 5,
     coverage: float = 0.9,
+    scale: str = "auto",
+    allow_wide: bool = False,
+    offset: Any = None,
+    exposure: Any = None,
     random_state: int | None = 0,
     estimator_params: dict | None = None,
     progress: bool = False,
@@ -180,6 +499,19 @@ def compare_losses(
     distribution (:meth:`~sklik.LinearRegressor.predict_dist`). A loss whose likelihood cannot
     describe ``y`` is skipped with a note and the others still run: ``poisson_nll`` for
     negative or non-integer targets. A loss whose fit fails gets a note too.
+
+    Before fitting, the columns are checked (:func:`inspect_features`, :func:`feature_problem`):
+    numbers written with a decimal comma, identifier-like text columns, and designs with more
+    encoded features than half the rows are refused with a ``ValueError``.
+
+    After fitting, a loss is flagged when a fold did not converge (``converged`` is False: a
+    ``ConvergenceWarning``) or when its predictive spread **collapsed** (``collapsed`` is True):
+    its predictive standard deviation is below ``1e-3 * std(y)`` on a majority of held-out rows,
+    or its mean coverage is below 5/9 of the nominal level (0.5 for 90% intervals). The loss
+    ranked first is reported in ``attrs["winner"]`` only with a note in
+    ``attrs["winner_note"]`` when it is flagged, and not at all (None) when its spread
+    collapsed. Warnings raised while fitting or scoring (e.g. numpy's RuntimeWarning) are not
+    re-emitted: they are counted in the loss's note.
 
     Parameters
     ----------
@@ -195,6 +527,23 @@ def compare_losses(
         An int is the number of folds of a shuffled ``KFold`` seeded with ``random_state``.
     coverage : float, default=0.9
         Nominal level of the central predictive intervals whose coverage is reported.
+    scale : {"auto", "density", "count"}, default="auto"
+        What the held-out log-likelihood measures. ``"density"``: the log density of ``y``
+        (the log probability of the count for ``poisson_nll``). ``"count"``: the log
+        probability of the count for every loss (:func:`count_log_prob`: the unit bin
+        :math:`[y - \tfrac12, y + \tfrac12]` for the continuous distributions); needs
+        non-negative integer targets. ``"auto"``: ``"count"`` if every target is a
+        non-negative integer, else ``"density"``. The scale used is ``attrs["scale"]``.
+    allow_wide : bool, default=False
+        Fit even with identifier-like columns or more encoded features than half the rows.
+    offset : array-like of shape (n_samples,), default=None
+        A fixed term added to every model's mean head on its link scale (see
+        :meth:`~sklik.LinearRegressor.fit`), in fitting and in scoring.
+    exposure : array-like of shape (n_samples,), default=None
+        Positive exposures of count targets: the log-link losses (``poisson_nll``) get
+        ``offset=log(exposure)`` and so model counts ~ exposure × rate, scored as counts; an
+        identity-link loss cannot use an exposure as an offset and is fitted without it (its
+        note says so). Not together with ``offset``.
     random_state : int or None, default=0
         Seeds the folds, the MLP's initial weights and the randomised PIT of count models.
     estimator_params : dict, default=None
@@ -213,20 +562,28 @@ def compare_losses(
         ``<metric>_mean`` and ``<metric>_std`` (over folds) for ``log_likelihood`` (higher is
         better), ``crps``, ``rmse``, ``mae`` (lower is better), ``coverage`` (the fraction of
         held-out targets inside the central ``coverage`` interval; close to ``coverage`` is
-        calibrated) and ``fit_time`` (seconds), then ``rank`` (1 is the winner; missing for a
+        calibrated, at least ``coverage`` for the integer intervals of ``poisson_nll``) and
+        ``fit_time`` (seconds), then ``rank`` (1 is the highest log-likelihood; missing for a
+        skipped or failed loss), ``converged`` and ``collapsed`` (the flags; missing for a
         skipped or failed loss) and ``note``.
-        ``results.attrs`` holds ``model``, ``n_samples``, ``n_features``, ``n_splits`` and
-        ``coverage``.
+        ``results.attrs`` holds ``model``, ``n_samples``, ``n_features`` (columns of X),
+        ``n_encoded`` (model features after one-hot encoding), ``n_splits``, ``coverage``,
+        ``scale`` (``"density"`` or ``"count"``), ``winner`` (a loss name or None) and
+        ``winner_note``.
     predictions : pandas.DataFrame
         Only with ``return_predictions=True``: for every loss and row of ``X``, the held-out
         ``mean`` prediction, the interval ``lower`` and ``upper`` bounds, and the ``pit`` value,
-        with columns ``loss``, ``fold``, ``row`` and ``y_true``.
+        with columns ``loss``, ``fold``, ``row`` and ``y_true``. The PIT is randomised for
+        counts (:func:`sklik.metrics.pit`), and on the count scale a continuous model's too,
+        over the count's bin: :math:`F(y - \tfrac12) + V\,(F(y + \tfrac12) - F(y - \tfrac12))`,
+        :math:`V \sim U(0, 1)`, uniform when the binned model is calibrated.
 
     Raises
     ------
     ValueError
-        For an unknown loss or model, a non-numeric or non-finite target, features with missing
-        values, or fewer than two rows per fold.
+        For an unknown loss, model or scale, a non-numeric or non-finite target, features with
+        missing values, fewer than two rows per fold, ``scale="count"`` with targets that are
+        not counts, or columns that cannot be features (see above).
 
     Examples
     --------
@@ -234,6 +591,8 @@ def compare_losses(
     >>> from sklik.compare import compare_losses
     >>> X, y = load_diabetes(return_X_y=True)
     >>> results = compare_losses(X, y, losses=["mse", "l1", "gaussian_nll"], cv=3)
+    >>> results.attrs["scale"]  # the targets are integers: scored as counts
+    'count'
     >>> results.index.tolist()
     ['gaussian_nll', 'mse', 'l1']
     >>> columns = ["log_likelihood_mean", "rmse_mean", "coverage_mean"]
@@ -251,48 +610,84 @@ def compare_losses(
         raise ValueError(f"losses must be names among {list(LOSSES)}; got {names!r}.")
     if not 0 < coverage < 1:
         raise ValueError(f"coverage must be in (0, 1); got {coverage!r}.")
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
     if isinstance(cv, int | np.integer):
         if cv < 2:
             raise ValueError(f"cv must be at least 2 folds; got {cv}.")
         cv = KFold(int(cv), shuffle=True, random_state=random_state)
     cv = check_cv(cv)
     X, y = _check_data(X, y, cv.get_n_splits(X, y))
+    offset, exposure = _check_offset(offset, exposure, len(y))
+    if scale == "auto":
+        scale = "count" if _is_count(y) else "density"
+    elif scale == "count" and not _is_count(y):
+        raise ValueError(
+            "scale='count' scores the probability of each count, but the targets are not all "
+            "non-negative integers: use scale='density' (or 'auto')."
+        )
+    report = inspect_features(X)
+    problem = feature_problem(report, len(y), allow_wide)
+    if problem:
+        raise ValueError(problem[0].upper() + problem[1:] + ".")
+    n_features = X.shape[1]
+    if isinstance(X, pd.DataFrame):
+        if report["categorical"]:  # positional, unique string names for the pipeline
+            X = X.set_axis([f"x{j}" for j in range(n_features)], axis=1)
+        else:
+            X = X.to_numpy(dtype=np.float64)
     folds = list(cv.split(X, y))
     rng = check_random_state(random_state)
     params = dict(estimator_params or {})
     if model == "mlp":
         params.setdefault("random_state", random_state)
+    preprocessor = make_preprocessor(X, report if isinstance(X, pd.DataFrame) else None)
 
     def make_estimator(name: str) -> Pipeline:
         estimator = MODELS[model](get_loss(name), **params)
-        return Pipeline([("preprocess", make_preprocessor(X)), ("model", estimator)])
+        return Pipeline([("preprocess", clone(preprocessor)), ("model", estimator)])
 
+    y_sd = float(np.std(y))
     rows, predictions = {}, []
     with tqdm(total=len(names) * len(folds), desc="sklik compare", disable=not progress) as bar:
         for name in names:
             bar.set_postfix_str(name)
-            note, fits = _cross_validate(make_estimator, name, X, y, folds, coverage, rng, bar)
+            loss_offset, offset_note = _loss_offset(name, offset, exposure)
+            note, fits = _cross_validate(
+                make_estimator, name, X, y, folds, coverage, rng, bar, scale, loss_offset
+            )
             scores = pd.DataFrame([fit["scores"] for _, fit in fits], columns=list(METRICS))
+            flags = _flags(fits, scores, len(folds), coverage, y_sd)
             rows[name] = {
                 **{f"{m}_mean": scores[m].mean() for m in METRICS},
                 **{f"{m}_std": scores[m].std(ddof=0) for m in METRICS},
-                "note": note,
+                "converged": flags["converged"],
+                "collapsed": flags["collapsed"],
+                "note": "; ".join(part for part in [note, offset_note, *flags["notes"]] if part),
             }
             predictions += [fit["predictions"].assign(loss=name, fold=k) for k, fit in fits]
 
     results = pd.DataFrame.from_dict(rows, orient="index")
-    results = results[[f"{m}_{s}" for m in METRICS for s in ("mean", "std")] + ["note"]]
+    metric_columns = [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    results = results[[*metric_columns, "converged", "collapsed", "note"]]
     results = results.sort_values("log_likelihood_mean", ascending=False, na_position="last")
     fitted = results["log_likelihood_mean"].notna()
     rank = pd.Series(np.cumsum(fitted), index=results.index, dtype="Int64").where(fitted)
-    results.insert(len(results.columns) - 1, "rank", rank)
+    results.insert(len(metric_columns), "rank", rank)
+    for flag in ("converged", "collapsed"):
+        results[flag] = results[flag].astype("boolean")
     results.index.name = "loss"
+    best, best_note = _winner(results)
     results.attrs.update(
         model=model,
         n_samples=len(y),
-        n_features=X.shape[1],
+        n_features=n_features,
+        n_encoded=report["n_encoded"],
         n_splits=len(folds),
         coverage=coverage,
+        scale=scale,
+        winner=best,
+        winner_note=best_note,
     )
     if not return_predictions:
         return results
@@ -301,8 +696,72 @@ def compare_losses(
     return results, pd.DataFrame(predictions, columns=columns)
 
 
-def _cross_validate(make_estimator, name, X, y, folds, coverage, rng, bar) -> tuple[str, list]:
-    """Fit ``name`` on every fold: a note (why it was skipped, failed or warned) and the fits.
+def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float, y_sd: float) -> dict:
+    """The ``converged`` and ``collapsed`` flags of one loss, and the notes explaining them."""
+    if not fits:
+        return {"converged": None, "collapsed": None, "notes": []}
+    notes = []
+    n_unconverged = sum(not fit["converged"] for _, fit in fits)
+    if n_unconverged:
+        notes.append(
+            f"did not converge in {n_unconverged} of {n_folds} folds (ConvergenceWarning): "
+            f"raise max_iter"
+        )
+    std = np.concatenate([fit["std"] for _, fit in fits])
+    tiny = float(np.mean(std < COLLAPSED_STD * y_sd))
+    covered = float(scores["coverage"].mean())
+    collapsed = False
+    if tiny > 0.5:
+        collapsed = True
+        notes.append(
+            f"predictive spread collapsed: std below {COLLAPSED_STD:g} x std(y) on "
+            f"{tiny:.0%} of held-out rows"
+        )
+    elif covered < coverage * 5 / 9:
+        collapsed = True
+        notes.append(
+            f"predictive spread far too narrow: its {coverage:.0%} intervals hold "
+            f"{covered:.0%} of held-out targets"
+        )
+    messages = [message for _, fit in fits for message in fit["warnings"]]
+    if messages:
+        n_warned = sum(bool(fit["warnings"]) for _, fit in fits)
+        notes.append(
+            f"numerical warnings in {n_warned} of {n_folds} folds, e.g. {messages[0]!r}: "
+            f"its scores may be inaccurate"
+        )
+    return {"converged": n_unconverged == 0, "collapsed": collapsed, "notes": notes}
+
+
+def _winner(results: pd.DataFrame) -> tuple[str | None, str]:
+    """The loss ranked first, and a note when its flags make the title unearned.
+
+    ``(name, "")`` for an unflagged first loss; ``(name, note)`` when it did not converge in
+    every fold; ``(None, note)`` when its predictive spread collapsed or nothing was fitted.
+    """
+    fitted = results[results["rank"].notna()]
+    if fitted.empty:
+        return None, "no loss could be fitted (see the notes)"
+    top, row = str(fitted.index[0]), fitted.iloc[0]
+    clean = fitted[fitted["converged"].astype(bool) & ~fitted["collapsed"].astype(bool)]
+    if row["converged"] and not row["collapsed"]:
+        return top, ""
+    if len(clean):
+        other = f"the best unflagged loss is {clean.index[0]} (rank {clean['rank'].iloc[0]})"
+    else:
+        other = "every fitted loss is flagged"
+    if row["collapsed"]:
+        return None, f"{top} ranks first but its predictive spread collapsed; {other}"
+    return top, (
+        f"{top} did not converge in every fold, so its score may change with a larger "
+        f"max_iter; {other}"
+    )
+
+
+def _cross_validate(
+    make_estimator, name, X, y, folds, coverage, rng, bar, scale, offset=None
+) -> tuple[str, list]:
+    """Fit ``name`` on every fold: a note (why it was skipped or failed) and the fits.
 
     The fits are ``(fold index, _fit_fold result)`` pairs, none if the loss was skipped or failed.
     """
@@ -312,22 +771,48 @@ def _cross_validate(make_estimator, name, X, y, folds, coverage, rng, bar) -> tu
         if note:
             break
         try:
-            fit = _fit_fold(make_estimator(name), X, y, train, test, coverage, rng)
-        except (ValueError, np.linalg.LinAlgError) as exc:
-            note = f"fit failed in fold {k + 1}: {exc}"
+            fit = _fit_fold(make_estimator(name), X, y, train, test, coverage, rng, scale, offset)
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+            note = f"fit failed in fold {k + 1}: {' '.join(str(exc).split())}"
             break
         fits.append((k, fit))
         bar.update()
     if note:
         bar.update(len(folds) - len(fits))
         return note, []
-    n_unconverged = sum(not fit["converged"] for _, fit in fits)
-    if n_unconverged:
-        note = (
-            f"did not converge in {n_unconverged} of {len(folds)} folds (ConvergenceWarning): "
-            f"raise max_iter"
-        )
-    return note, fits
+    return "", fits
+
+
+def _check_offset(offset: Any, exposure: Any, n: int) -> tuple[Any, Any]:
+    """Validate ``offset`` or ``exposure`` (one value per row, finite; exposures positive)."""
+    if offset is not None and exposure is not None:
+        raise ValueError("Give an offset or an exposure, not both.")
+    checked = []
+    for name, values in (("offset", offset), ("exposure", exposure)):
+        if values is None:
+            checked.append(None)
+            continue
+        try:
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"The {name} must be numeric: {exc}.") from None
+        if values.shape[0] != n:
+            raise ValueError(f"The {name} has {values.shape[0]} values; the target has {n}.")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"The {name} has missing or infinite values.")
+        if name == "exposure" and not np.all(values > 0):
+            raise ValueError("Exposures must be positive (the model multiplies the rate by them).")
+        checked.append(values)
+    return checked[0], checked[1]
+
+
+def _loss_offset(name: str, offset: Any, exposure: Any) -> tuple[Any, str]:
+    """The offset one loss is fitted and scored with, and a note when it cannot use one."""
+    if exposure is None:
+        return offset, ""
+    if get_loss(name).link_name == "log":
+        return np.log(exposure), ""
+    return None, "fitted without the exposure (identity link: an exposure needs a log link)"
 
 
 def _domain_note(name: str, y: np.ndarray) -> str:

@@ -34,11 +34,15 @@ Adding a loss
 -------------
 Subclass :class:`BaseLoss`, set ``name`` and implement ``_elementwise`` (and, where a closed form
 exists, ``init_raw``); then add the class to ``_LOSS_CLASSES`` at the bottom of this module. The
-estimators, scorers and the registry-driven tests pick it up from :data:`LOSSES`.
+estimators, scorers and the registry-driven tests pick it up from :data:`LOSSES`. Where torch
+applies the ``1/N`` of ``reduction="mean"`` inside the gradient formula (before a division or a
+subtraction), override ``_elementwise_normed`` too, so that overflow and underflow match.
+The public numerical methods of every subclass run without NumPy floating-point warnings.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -49,7 +53,7 @@ from scipy import stats
 from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, clone
 
-from sklik.distributions import huber
+from sklik.distributions import huber, poisson
 
 __all__ = [
     "BaseLoss",
@@ -69,6 +73,15 @@ _BLOCK = 16384
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # exp(x) overflows float64 above this; raw log-rates are clipped here before exp.
 _MAX_EXP_ARG = math.log(np.finfo(np.float64).max)
+# The Huber and SmoothL1 sums use sum(c * d) - sum(c * c) / 2 (two BLAS dots) when the kink is at
+# least _FAST_SUM_MIN_KINK (so that kink**2 is a normal float) and sum(c * d) lies in
+# (_FAST_SUM_LOW, inf): there the form agrees with torch's elementwise sum to a few ulps. Outside
+# (overflow, a subnormal sum, NaN) they sum torch's elementwise loss, as torch does.
+_FAST_SUM_MIN_KINK = 1e-100
+# SmoothL1's elementwise loss takes a faster form (equal to torch's to rounding) for beta in
+# [_FAST_SUM_MIN_KINK, _FAST_MAX_BETA]; outside, torch's two pieces are computed as torch does.
+_FAST_MAX_BETA = 1e100
+_FAST_SUM_LOW = 1e-280
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,6 +146,17 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.vdot(a, b))
 
 
+def _scaled_mean(y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean of ``y / m`` over axis 0, and ``m``.
+
+    ``m`` is the largest ``|y|`` of each column (1 where a column is 0): the mean is
+    ``m * result``, computed without overflow.
+    """
+    m = np.abs(y).max(axis=0, initial=0.0)
+    m = np.where(m > 0, m, 1.0)
+    return np.average(y / m, axis=0, weights=sample_weight), m
+
+
 def _weighted_median(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
     return np.quantile(y, 0.5, axis=0, weights=sample_weight, method="inverted_cdf")
 
@@ -143,7 +167,60 @@ def _check_real(value: Any, name: str, cls_name: str) -> float:
             f"{cls_name}: {name} must be a real number; got {value!r} of type "
             f"{type(value).__name__}."
         )
-    return float(value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{cls_name}: {name} must be finite; got {name}={value!r}.")
+    return value
+
+
+# The public numerical methods follow torch: where a value overflows it is inf or NaN, silently.
+# They run under this error state, so that no NumPy RuntimeWarning reaches the user.
+_QUIET_METHODS = frozenset(
+    {
+        "__call__",
+        "value_and_grad",
+        "raw_loss_gradient",
+        "raw_loss",
+        "raw_hessian",
+        "inverse_link",
+        "link",
+        "predictive_distribution",
+        "fit_scale",
+        "init_raw",
+        "variance",
+    }
+)
+
+
+def _quiet(method):
+    """Run ``method`` with NumPy's floating-point warnings off (overflow is handled)."""
+
+    @functools.wraps(method)
+    def quiet(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return method(*args, **kwargs)
+
+    quiet._sklik_quiet = True
+    return quiet
+
+
+def _quiet_methods(cls: type) -> None:
+    for name in _QUIET_METHODS.intersection(vars(cls)):
+        method = vars(cls)[name]
+        if callable(method) and not getattr(method, "_sklik_quiet", False):
+            setattr(cls, name, _quiet(method))
+
+
+# fit_scale: the scale of a perfect fit (every positively weighted residual 0) is
+# _PERFECT_FIT_SCALE times the caller's y_scale; every scale is kept in [_SCALE_MIN, float max],
+# so that log-densities and 1 / scale stay finite.
+_PERFECT_FIT_SCALE = 1e-12
+_SCALE_MIN = 1e-300
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _clamp_scale(sigma: float) -> float:
+    return min(max(sigma, _SCALE_MIN), _FLOAT_MAX)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,6 +259,9 @@ class BaseLoss(BaseEstimator):
     needs_scale : bool
         Whether the predictive distribution has a constant scale estimated from residuals
         (True for the identity-link losses; False where the model predicts the spread).
+    link_name : str
+        The link of the mean head: ``"identity"``, or ``"log"`` where the raw output is the log
+        of the mean (an offset ``log(exposure)`` then multiplies the mean by the exposure).
     fisher : bool
         Whether ``raw_hessian`` is the expected (Fisher) information of each raw output rather
         than the exact second derivative: a positive curvature that makes second-order
@@ -197,6 +277,7 @@ class BaseLoss(BaseEstimator):
     convex: ClassVar[bool] = True
     needs_scale: ClassVar[bool] = True
     fisher: ClassVar[bool] = False
+    link_name: ClassVar[str] = "identity"
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
     _torch_legacy_checks: ClassVar[bool] = True
@@ -238,6 +319,11 @@ class BaseLoss(BaseEstimator):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # every loss's numerical methods are quiet (see _quiet), including new subclasses'
+        super().__init_subclass__(**kwargs)
+        _quiet_methods(cls)
 
     # -- the elementwise kernel (subclasses) ----------------------------------------------------
 
@@ -326,25 +412,39 @@ class BaseLoss(BaseEstimator):
             summed over broadcast axes, equal to ``input.grad`` after ``backward()`` in torch.
         """
         x, t, reduction = self._prepare(input, target)
+        size = x.size if x.shape == t.shape else math.prod(np.broadcast_shapes(x.shape, t.shape))
+        norm = self._grad_scale(size, reduction)
         if reduction == "none":
-            value, g = self._elementwise(x, t, grad=True)
+            value, g = self._elementwise_normed(x, t, True, norm)
         elif x.shape == t.shape and x.size > 4 * _BLOCK:
-            value, g = self._blocked_sum_and_grad(x, t)
+            value, g = self._blocked_sum_and_grad(x, t, norm)
             if reduction == "mean":
                 value = value / g.size
         else:
             # the kernel may return the sum of the elementwise loss, or the loss itself
-            total, g = self._elementwise(x, t, grad="sum")
+            total, g = self._elementwise_normed(x, t, "sum", norm)
             value = float(np.sum(total))
             if reduction == "mean":
                 value = value / g.size if g.size else math.nan
-        scale = self._grad_scale(g.size, reduction)
-        if scale != 1.0:
-            g *= scale  # g is the kernel's new array
         return value, _sum_to_shape(g, x.shape)
 
-    def _blocked_sum_and_grad(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
-        """Sum of the loss and its gradient, computed in cache-sized blocks.
+    def _elementwise_normed(
+        self, x: np.ndarray, t: np.ndarray, grad: bool | Literal["sum"], norm: float
+    ) -> tuple[np.ndarray | float, np.ndarray]:
+        """``_elementwise`` with the gradient multiplied by ``norm`` (1/N for ``"mean"``).
+
+        Losses override it where torch applies ``norm`` inside the gradient formula (before a
+        division or a subtraction), so that overflow, underflow and rounding follow torch's.
+        """
+        loss, g = self._elementwise(x, t, grad=grad)
+        if norm != 1.0:
+            g *= norm  # g is the kernel's new array
+        return loss, g
+
+    def _blocked_sum_and_grad(
+        self, x: np.ndarray, t: np.ndarray, norm: float = 1.0
+    ) -> tuple[float, np.ndarray]:
+        """Sum of the loss and its gradient (times ``norm``), computed in cache-sized blocks.
 
         Every kernel makes several passes over its arrays; on blocks that fit in the CPU cache
         those passes cost a fraction of passes over main memory (a third faster for Huber on
@@ -355,7 +455,7 @@ class BaseLoss(BaseEstimator):
         total = 0.0
         for start in range(0, xf.size, _BLOCK):
             block = slice(start, start + _BLOCK)
-            part, g[block] = self._elementwise(xf[block], tf[block], grad="sum")
+            part, g[block] = self._elementwise_normed(xf[block], tf[block], "sum", norm)
             total += float(np.sum(part))
         return total, g.reshape(x.shape)
 
@@ -451,51 +551,106 @@ class BaseLoss(BaseEstimator):
         """
         raise NotImplementedError(f"{type(self).__name__} defines no predictive distribution.")
 
-    def fit_scale(self, residuals: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    def fit_scale(
+        self,
+        residuals: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        y_scale: float = 1.0,
+    ) -> float:
         r"""Weighted maximum-likelihood scale of the residual density (constant-scale losses).
 
         The density is :math:`p(r \mid \sigma) = e^{-\ell(r/\sigma)} / (\sigma Z)` with
         :math:`\ell` the elementwise loss of the residual. The estimate solves the stationarity
         condition :math:`\sum_i c_i u_i \ell'(u_i) = 1`, :math:`u_i = r_i / \sigma`,
-        :math:`c_i = s_i / \sum s`, whose left side decreases in :math:`\sigma` (Brent's
-        method on :math:`\log\sigma`); losses with a closed form override it. If all
-        residuals are 0, the smallest positive float is returned, so that the predictive
-        distribution stays defined.
+        :math:`c_i = s_i / \sum s`, whose left side decreases in :math:`\sigma`; losses with a
+        closed form override it.
+
+        The problem is solved on the residuals divided by their largest magnitude
+        :math:`m` (:math:`\rho_i = r_i / m`, :math:`\tau = \sigma / m`), so that no square
+        overflows or underflows, and the result is multiplied back. The root in
+        :math:`\log\tau` is bracketed between :math:`\sqrt{\sum c \rho^2}` (where the left
+        side is at most 1) and a downward search of at most 12 doubling steps, then found by
+        Brent's method: the number of iterations is bounded whatever the data.
+
+        Edge cases: if every positively weighted residual is 0 (a perfect fit) the scale is
+        ``1e-12 * y_scale``; any scale is kept in ``[1e-300, float max]``, so that
+        log-densities stay finite.
 
         Parameters
         ----------
         residuals : ndarray of shape (n_samples,)
-            ``y - prediction``.
+            ``y - prediction``; must be finite.
         sample_weight : ndarray of shape (n_samples,), default=None
             Non-negative weights.
+        y_scale : float, default=1.0
+            A typical magnitude of the targets (finite, >= 0); it sets the scale of a perfect
+            fit, ``1e-12 * y_scale`` (at least 1e-300).
 
         Returns
         -------
         float
+            A finite positive scale.
+
+        Raises
+        ------
+        ValueError
+            If a residual or ``y_scale`` is not finite, or ``y_scale`` is negative.
         """
-        r, c = self._nonzero_residuals(residuals, sample_weight)
-        if r.size == 0:
-            return float(np.finfo(np.float64).tiny)
+        rho, c, m = self._scaled_residuals(residuals, sample_weight, y_scale)
+        if rho is None:
+            return m
 
-        def stationarity(log_sigma: float) -> float:
-            u = r / math.exp(log_sigma)
-            return float(c @ (u * self._elementwise(u, 0.0, grad=True)[1])) - 1.0
+        def excess(log_tau: float) -> float:
+            u = rho / math.exp(log_tau)
+            value = float(c @ (u * self._elementwise(u, 0.0, grad=True)[1]))
+            return min(value, 1e300) - 1.0  # an overflowing sum is far above 1
 
-        lo = hi = 0.5 * math.log(float(c @ r**2))
-        while stationarity(lo) < 0:
-            lo -= 1.0
-        while stationarity(hi) > 0:
-            hi += 1.0
-        return math.exp(brentq(stationarity, lo, hi, xtol=1e-13))
+        # the left side is at most sum(c rho^2) / tau^2 (u l'(u) <= u^2 for these losses)
+        hi = 0.5 * math.log(float(c @ (rho * rho)))
+        floor = math.log(max(_SCALE_MIN / m, np.finfo(np.float64).tiny))
+        if excess(hi) >= 0.0:
+            return _clamp_scale(m * math.exp(hi))
+        lo, step = hi, 1.0
+        for _ in range(12):  # hi - lo reaches 4095 > the float range of log(tau)
+            lo = max(hi - step, floor)
+            if excess(lo) >= 0.0 or lo == floor:
+                break
+            hi, step = lo, 2.0 * step
+        if excess(lo) < 0.0:  # the root lies below the smallest scale kept
+            return _SCALE_MIN
+        return _clamp_scale(m * math.exp(brentq(excess, lo, hi, xtol=1e-13, maxiter=200)))
 
     @staticmethod
     def _nonzero_residuals(residuals, sample_weight):
         """Residuals with positive weight, and their weights normalised to sum 1 over all."""
         r = np.asarray(residuals, dtype=np.float64)
         c = np.ones(r.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
-        c = c / c.sum()
+        c = c / c.max(initial=0.0)  # first by the largest, so that the sum cannot overflow
+        c /= c.sum()
         keep = (c > 0) & (r != 0)
         return r[keep], c[keep]
+
+    @classmethod
+    def _scaled_residuals(cls, residuals, sample_weight, y_scale):
+        """Nonzero residuals over their largest magnitude ``m``, their weights, and ``m``.
+
+        Returns ``(rho, c, m)``, or ``(None, None, scale)`` for a perfect fit, ``scale`` being
+        the documented perfect-fit scale.
+        """
+        y_scale = float(y_scale)
+        if not (math.isfinite(y_scale) and y_scale >= 0):
+            raise ValueError(f"y_scale must be finite and >= 0; got y_scale={y_scale!r}.")
+        r, c = cls._nonzero_residuals(residuals, sample_weight)
+        if not np.all(np.isfinite(r)):
+            raise ValueError(
+                "The residuals are not finite (the predictions or the targets overflow); "
+                "rescale y or standardise X."
+            )
+        if r.size == 0:
+            return None, None, _clamp_scale(_PERFECT_FIT_SCALE * y_scale)
+        m = float(np.abs(r).max())
+        return r / m, c, m
 
     def _scale(self, scale: Any) -> np.ndarray:
         if scale is None:
@@ -509,8 +664,8 @@ class BaseLoss(BaseEstimator):
         """Constant raw prediction minimising the weighted mean loss.
 
         The default solves ``sum_i w_i * d loss(y_i, c) / d c = 0`` by Brent's method on
-        ``[min(y), max(y)]``, which is exact for any convex one-parameter loss; subclasses with
-        a closed form override it.
+        ``[min(y), max(y)]`` (in units of ``max|y|``, to ``1e-14 max|y|``), which is exact for
+        any convex one-parameter loss; subclasses with a closed form override it.
 
         Parameters
         ----------
@@ -533,11 +688,17 @@ class BaseLoss(BaseEstimator):
             if lo == hi:
                 out[j] = lo
                 continue
+            # search s = c / m in [lo / m, hi / m], m = max|y|: hi - lo may overflow in y's units
+            m = max(abs(lo), abs(hi))
 
-            def wgrad(c: float, col: np.ndarray = col) -> float:
+            def wgrad(
+                s: float, col: np.ndarray = col, m: float = m, lo: float = lo, hi: float = hi
+            ) -> float:
+                c = min(max(s * m, lo), hi)  # s * m may round out of [lo, hi]
                 return float(w @ self._elementwise(np.full_like(col, c), col, grad=True)[1])
 
-            out[j] = brentq(wgrad, lo, hi, xtol=1e-14 * max(1.0, abs(lo), abs(hi)))
+            s = brentq(wgrad, lo / m, hi / m, xtol=1e-14, maxiter=500)
+            out[j] = min(max(s * m, lo), hi)
         return out.reshape((1, *y.shape[1:]))
 
     def check_y(self, y: np.ndarray) -> None:
@@ -556,6 +717,9 @@ class BaseLoss(BaseEstimator):
                 f"{y.min():.6g} to {y.max():.6g}. Use a loss whose domain contains the targets "
                 f"(e.g. 'mse'), or transform y."
             )
+
+
+_quiet_methods(BaseLoss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,10 +774,10 @@ class L1Loss(BaseLoss):
     def init_raw(self, y, sample_weight=None):  # noqa: D102 (documented on BaseLoss)
         return _weighted_median(np.asarray(y, float), sample_weight)[np.newaxis]
 
-    def fit_scale(self, residuals, sample_weight=None):  # noqa: D102
+    def fit_scale(self, residuals, sample_weight=None, *, y_scale=1.0):  # noqa: D102
         # the Laplace scale: sum c |u| = 1 at u = r / sigma, so sigma = sum c |r|
-        r, c = self._nonzero_residuals(residuals, sample_weight)
-        return float(c @ np.abs(r)) if r.size else float(np.finfo(float).tiny)
+        rho, c, m = self._scaled_residuals(residuals, sample_weight, y_scale)
+        return m if rho is None else _clamp_scale(m * float(c @ np.abs(rho)))
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
         return stats.laplace(loc=raw[0], scale=self._scale(scale))
@@ -660,16 +824,29 @@ class MSELoss(BaseLoss):
         d *= 2.0
         return loss, d
 
+    def _elementwise_normed(self, x, t, grad, norm):
+        # torch's kernel computes the gradient as (norm * d) * grad with norm = 2 / N for
+        # "mean": 2 / N in one multiplication, so that 2 d cannot overflow on its own
+        d = _subtract(x, t)
+        if grad == "sum":
+            total = _dot(d, d)
+        else:
+            total = np.square(d, out=np.empty_like(d))
+        d *= 2.0 * norm  # == 2 / N exactly: doubling is exact
+        return total, d
+
     def init_raw(self, y, sample_weight=None):  # noqa: D102
-        return np.average(np.asarray(y, float), axis=0, weights=sample_weight)[np.newaxis]
+        # the weighted mean, on y / max|y| so that the sum cannot overflow
+        mean, m = _scaled_mean(np.asarray(y, float), sample_weight)
+        return (mean * m)[np.newaxis]
 
     def raw_hessian(self, y, raw):  # noqa: D102
         return np.full(np.broadcast_shapes(raw.shape, (1, *np.shape(y))), 2.0)
 
-    def fit_scale(self, residuals, sample_weight=None):  # noqa: D102
+    def fit_scale(self, residuals, sample_weight=None, *, y_scale=1.0):  # noqa: D102
         # sum c u^2 = 1/2 at u = r / sigma: sigma^2 = 2 sum c r^2 (sigma / sqrt(2) is the sd)
-        r, c = self._nonzero_residuals(residuals, sample_weight)
-        return math.sqrt(2.0 * float(c @ (r * r))) if r.size else float(np.finfo(float).tiny)
+        rho, c, m = self._scaled_residuals(residuals, sample_weight, y_scale)
+        return m if rho is None else _clamp_scale(m * math.sqrt(2.0 * float(c @ (rho * rho))))
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
         # exp(-(r / sigma)^2) is a normal density with standard deviation sigma / sqrt(2)
@@ -728,8 +905,13 @@ class HuberLoss(BaseLoss):
         delta = float(self.delta)
         d = _subtract(x, t)
         c = np.clip(d, -delta, delta, out=np.empty_like(d))
-        if grad == "sum":  # sum(c * d) >= sum(c * c): no cancellation
-            return _dot(c, d) - 0.5 * _dot(c, c), c
+        if grad == "sum" and delta >= _FAST_SUM_MIN_KINK:
+            # sum(c * d) >= sum(c * c): no cancellation. Where this form could differ from
+            # torch's elementwise sum (an overflowing or subnormal sum, a NaN) the loss array
+            # is built instead.
+            cd = _dot(c, d)
+            if _FAST_SUM_LOW < cd < math.inf:
+                return cd - 0.5 * _dot(c, c), c
         loss = np.multiply(c, -0.5, out=np.empty_like(d))
         loss += d
         loss *= c
@@ -795,22 +977,40 @@ class SmoothL1Loss(BaseLoss):
         beta = float(self.beta)
         if beta == 0.0:
             return L1Loss._elementwise(self, x, t, grad)
-        # As for Huber with delta = beta, divided by beta; clip(d, -beta, beta) / beta is
-        # exactly clip(d / beta, -1, 1), the gradient.
+        # torch's kernel: 0.5 * z * z / beta where z = |d| < beta, else z - 0.5 * beta (the
+        # operations in this order, so that overflow and underflow happen where torch's do).
+        # The gradient u = clip(d, -beta, beta) / beta is exactly clip(d / beta, -1, 1).
         d = _subtract(x, t)
         c = np.clip(d, -beta, beta, out=np.empty_like(d))
-        if grad == "sum":
-            loss = (_dot(c, d) - 0.5 * _dot(c, c)) / beta
-        else:
+        if grad == "sum" and beta >= _FAST_SUM_MIN_KINK:
+            # As for Huber with delta = beta, divided by beta, on sums (two BLAS dots).
+            cd = _dot(c, d)
+            if _FAST_SUM_LOW < cd < math.inf:
+                loss = (cd - 0.5 * _dot(c, c)) / beta
+                if beta != 1.0:
+                    c /= beta
+                return loss, c
+        if _FAST_SUM_MIN_KINK <= beta <= _FAST_MAX_BETA:
+            # u * (d - c / 2): torch's z - beta / 2 exactly where u = +-1; where |d| < beta,
+            # (d / beta) * (d / 2) against torch's (d * d / 2) / beta, the same to rounding, as
+            # d * d cannot overflow (|d| < beta <= 1e100) and beta >= 1e-100 keeps d / beta
+            # from underflowing where d * d does not
             loss = np.multiply(c, -0.5, out=np.empty_like(d))
             loss += d
+            if beta != 1.0:
+                c /= beta
             loss *= c
-            loss /= beta
-            if not grad:
-                return loss, None
-        if beta != 1.0:
-            c /= beta
-        return loss, c
+            return loss, (c if grad else None)
+        quad = np.multiply(c, 0.5, out=np.empty_like(d))
+        quad *= c
+        quad /= beta
+        z = np.abs(d, out=d)
+        linear = z >= beta  # False at NaN, which stays NaN in the quadratic piece
+        np.subtract(z, 0.5 * beta, out=quad, where=linear)
+        if not grad:
+            return quad, None
+        c /= beta
+        return quad, c
 
     def raw_hessian(self, y, raw):  # noqa: D102
         beta = float(self.beta)
@@ -867,6 +1067,7 @@ class PoissonNLLLoss(BaseLoss):
     metric_name = "poisson_nll"
     param_names = ("log_rate",)
     needs_scale = False
+    link_name = "log"
     y_domain = (0.0, math.inf)
     _torch_legacy_checks = False
 
@@ -888,28 +1089,38 @@ class PoissonNLLLoss(BaseLoss):
             raise ValueError(f"PoissonNLLLoss: eps must be >= 0; got eps={self.eps!r}.")
 
     def _elementwise(self, x, t, grad):
+        return self._elementwise_normed(x, t, grad, 1.0)
+
+    def _elementwise_normed(self, x, t, grad, norm):
+        # the gradients as torch's autograd forms them, with norm = 1/N for "mean":
+        # norm * exp(x) + (-norm) * t, and norm + ((-norm) * t) / (x + eps)
         shape = np.broadcast_shapes(x.shape, t.shape)
         g = None
         if self.log_input:
-            with np.errstate(over="ignore"):
-                rate = np.exp(x, out=np.empty(x.shape))
-            with np.errstate(invalid="ignore"):
-                loss = np.multiply(t, x, out=np.empty(shape))
-                np.subtract(rate, loss, out=loss)  # rate - t * x
-            if grad:
+            rate = np.exp(x, out=np.empty(x.shape))
+            loss = np.multiply(t, x, out=np.empty(shape))
+            np.subtract(rate, loss, out=loss)  # rate - t * x
+            if grad and norm == 1.0:
                 g = np.subtract(rate, t, out=rate if rate.shape == shape else np.empty(shape))
+            elif grad:
+                rate *= norm
+                g = np.multiply(t, -norm, out=np.empty(shape))
+                g += rate
         else:
             xe = np.add(x, float(self.eps), out=np.empty(x.shape))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                loss = np.log(xe, out=np.empty(x.shape))
-                if loss.shape != shape:
-                    loss = np.multiply(t, loss, out=np.empty(shape))
-                else:
-                    loss *= t
-                np.subtract(x, loss, out=loss)  # x - t * log(x + eps)
-                if grad:
-                    g = np.divide(t, xe, out=xe if xe.shape == shape else np.empty(shape))
-                    np.subtract(1.0, g, out=g)  # 1 - t / (x + eps)
+            loss = np.log(xe, out=np.empty(x.shape))
+            if loss.shape != shape:
+                loss = np.multiply(t, loss, out=np.empty(shape))
+            else:
+                loss *= t
+            np.subtract(x, loss, out=loss)  # x - t * log(x + eps)
+            if grad and norm == 1.0:
+                g = np.divide(t, xe, out=xe if xe.shape == shape else np.empty(shape))
+                np.subtract(1.0, g, out=g)  # 1 - t / (x + eps)
+            elif grad:
+                g = np.multiply(t, -norm, out=np.empty(shape))
+                g /= xe
+                g += norm
         if self.full:
             # Stirling's term where t > 1, computed everywhere and zeroed where t <= 1 (boolean
             # indexing of a scattered mask is several times slower). fmax maps t <= 1 and NaN
@@ -947,7 +1158,7 @@ class PoissonNLLLoss(BaseLoss):
             return np.log(np.asarray(y_pred, dtype=np.float64))[np.newaxis]
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
-        return stats.poisson(mu=self.inverse_link(raw))
+        return poisson(mu=self.inverse_link(raw))
 
     def raw_hessian(self, y, raw):  # noqa: D102
         rate = np.exp(np.minimum(raw, _MAX_EXP_ARG))
@@ -958,7 +1169,8 @@ class PoissonNLLLoss(BaseLoss):
         return rate * (1.0 - y / re) + y * (rate / re) ** 2
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102
-        mean = np.average(np.asarray(y, float), axis=0, weights=sample_weight)
+        mean, m = _scaled_mean(np.asarray(y, float), sample_weight)
+        mean = mean * m
         if not self.log_input:  # the optimum of rate - t log(rate + eps) is mean - eps
             mean = mean - float(self.eps)
         return np.log(np.maximum(mean, 1e-10))[np.newaxis]
@@ -980,7 +1192,8 @@ class GaussianNLLLoss(BaseLoss):
       through the clamp, as in torch.
     - Estimators: two raw outputs, the mean and the log variance (:math:`v = e^{raw_1}`, so the
       variance is positive), with ``d loss / d raw_1 = 0`` where the clamp is active (the exact
-      derivative of the clamped objective).
+      derivative of the clamped objective). With ``eps=0`` the estimators clamp at the smallest
+      normal float (about 2.2e-308) instead, where :math:`e^{raw_1}` would underflow to 0.
     - Likelihood: Normal with mean ``x`` and variance ``max(v, eps)`` (exact with
       ``full=True``).
     - PyTorch: ``torch.nn.GaussianNLLLoss(full=full, eps=eps, reduction=reduction)``.
@@ -1028,36 +1241,44 @@ class GaussianNLLLoss(BaseLoss):
             )
         return self.reduction
 
-    def _nll(self, r: np.ndarray, v: np.ndarray, grad: bool | Literal["sum"]):
+    def _nll(self, r: np.ndarray, v: np.ndarray, grad: bool | Literal["sum"], norm: float = 1.0):
         """Loss and gradients in residual ``r`` and clamped variance ``v``.
 
         ``grad`` is False (loss only), True (loss, d loss/d r, d loss/d v) or ``"sum"``: as
-        True but the first result is the sum of the elementwise loss, and ``r`` is scratch
-        space (the caller's new array, overwritten). ``v`` is never written to.
+        True but the first result is the sum of the elementwise loss. With a gradient, ``r`` is
+        scratch space (the caller's new array, overwritten). ``v`` is never written to. The
+        gradients are multiplied by ``norm`` (``1 / N`` for ``reduction="mean"``).
+
+        The operations are torch's, in torch's order, so that overflow, underflow and NaN
+        happen where torch's do: the loss is ``0.5 * (log(v) + (r * r) / v)``; with
+        ``h = 0.5 * norm``, d/dr is ``(h / v) * (2 * r)`` and d/dv is
+        ``h / v - h * (((r * r) / v) / v)`` (autograd's backward of ``pow`` and ``div``).
         """
         shape = np.broadcast_shapes(r.shape, v.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.divide(1.0, v, out=np.empty(shape))
-            rv = np.multiply(r, inv, out=np.empty(shape))
-            scratch = grad == "sum" and r.shape == shape
-            q = np.multiply(r, rv, out=r if scratch else np.empty(shape))
-            a = np.log(v, out=np.empty(shape))
-            a += q  # log(v) + r * rv
-            if grad == "sum":
-                # sum(0.5 * a) == 0.5 * sum(a) exactly (halving is exact)
-                loss = 0.5 * float(np.sum(a))
-                if self.full:
-                    loss += _HALF_LOG_2PI * a.size
-            else:
-                loss = np.multiply(a, 0.5, out=a)
-                if self.full:
-                    loss += _HALF_LOG_2PI
-                if not grad:
-                    return loss, None, None
-            np.multiply(rv, rv, out=q)
-            np.subtract(inv, q, out=inv)
-            inv *= 0.5  # 0.5 * (inv - rv * rv)
-            return loss, rv, inv
+        scratch = isinstance(r, np.ndarray) and r.shape == shape
+        q = np.multiply(r, r, out=np.empty(shape))
+        q /= v  # (r * r) / v
+        a = np.log(v, out=np.empty(shape))
+        a += q  # log(v) + (r * r) / v
+        if grad == "sum":
+            # sum(0.5 * a) == 0.5 * sum(a) exactly (halving is exact)
+            loss = 0.5 * float(np.sum(a))
+            if self.full:
+                loss += _HALF_LOG_2PI * a.size
+        else:
+            loss = np.multiply(a, 0.5, out=a)
+            if self.full:
+                loss += _HALF_LOG_2PI
+            if not grad:
+                return loss, None, None
+        h = 0.5 * norm
+        hv = np.divide(h, v, out=a if grad == "sum" else np.empty(shape))
+        gr = np.add(r, r, out=r if scratch else np.empty(shape))  # 2 r, exactly
+        gr *= hv  # (h / v) * (2 r)
+        q /= v
+        q *= h
+        np.subtract(hv, q, out=hv)  # h / v - h * ((r * r / v) / v)
+        return loss, gr, hv
 
     def __call__(self, input: Any, target: Any, var: Any) -> float | np.ndarray:
         """Compute ``torch.nn.GaussianNLLLoss(...)(input, target, var)``.
@@ -1103,20 +1324,19 @@ class GaussianNLLLoss(BaseLoss):
         """
         x, t, v, var_shape, reduction = self._prepare_var(input, target, var)
         r = _subtract(x, t)
+        size = math.prod(np.broadcast_shapes(r.shape, v.shape))
+        # torch divides the upstream gradient by N before the backward of the loss's
+        # operations, so the 1 / N goes into _nll (it decides where h / v overflows)
+        norm = self._grad_scale(size, reduction)
         if reduction == "none":
-            value, gx, gv = self._nll(r, v, grad=True)
+            value, gx, gv = self._nll(r, v, grad=True, norm=norm)
         else:
-            value, gx, gv = self._nll(r, v, grad="sum")
+            value, gx, gv = self._nll(r, v, grad="sum", norm=norm)
             if reduction == "mean":
                 value = value / gx.size if gx.size else math.nan
-        scale = self._grad_scale(gx.size, reduction)
-        if scale != 1.0:
-            gx *= scale  # gx and gv are new arrays from _nll
         gx = _sum_to_shape(gx, x.shape)
         if var_shape is None:
             return value, gx, None
-        if scale != 1.0:
-            gv *= scale
         gv = _sum_to_shape(gv, v.shape).reshape(var_shape)
         return value, gx, gv
 
@@ -1153,7 +1373,7 @@ class GaussianNLLLoss(BaseLoss):
 
     def raw_loss_gradient(self, y, raw):  # noqa: D102
         mean, log_var = raw[0], raw[1]
-        log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
+        log_eps = math.log(self._raw_var_floor())
         clamped = log_var < log_eps
         v = np.exp(np.clip(log_var, log_eps, _MAX_EXP_ARG))
         loss, g_mean, g_var = self._nll(mean - y, v, grad=True)
@@ -1191,15 +1411,24 @@ class GaussianNLLLoss(BaseLoss):
         return np.stack(np.broadcast_arrays(1.0 / self.variance(raw), d_log_var))
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
-        """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs."""
-        return np.maximum(np.exp(np.minimum(raw[1], _MAX_EXP_ARG)), float(self.eps))
+        """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs.
+
+        With ``eps=0`` the floor is the smallest normal float instead, so that the variance of
+        a raw output below about -708 is not 0 (which would make the likelihood NaN).
+        """
+        return np.maximum(np.exp(np.minimum(raw[1], _MAX_EXP_ARG)), self._raw_var_floor())
+
+    def _raw_var_floor(self) -> float:
+        return max(float(self.eps), float(np.finfo(np.float64).tiny))
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102
+        # mean and variance of y / m, m = max|y|, so that nothing overflows; then
+        # log var = 2 log m + log var(y / m)
         y = np.asarray(y, float)
-        mean = np.average(y, axis=0, weights=sample_weight)
-        var = np.average((y - mean) ** 2, axis=0, weights=sample_weight)
-        floor = max(float(self.eps), np.finfo(np.float64).tiny)
-        return np.stack([mean, np.log(np.maximum(var, floor))])
+        mean, m = _scaled_mean(y, sample_weight)
+        var = np.average((y / m - mean) ** 2, axis=0, weights=sample_weight)
+        log_var = np.maximum(2.0 * np.log(m) + np.log(var), math.log(self._raw_var_floor()))
+        return np.stack([mean * m, log_var])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,13 +32,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import make_scorer
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from sklik._validation import _BaseScorer, check_sample_weight
-from sklik.distributions import crps_huber, crps_laplace, crps_normal, crps_poisson
+from sklik.distributions import (
+    TransformedDistribution,
+    crps_huber,
+    crps_laplace,
+    crps_normal,
+    crps_poisson,
+    crps_t,
+)
 from sklik.losses import (
     LOSSES,
     BaseLoss,
@@ -83,13 +92,27 @@ def _weighted_mean(values: np.ndarray, sample_weight: Any) -> float:
 
 
 def _targets(y_true: Any, shape: tuple) -> np.ndarray:
-    y = np.asarray(y_true, dtype=np.float64)
+    """``y_true`` as floats of the predictions' shape, finite, else a ValueError."""
+    try:
+        y = np.asarray(y_true, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"y_true must be numeric; got {type(y_true).__name__}: {exc}") from exc
     if y.shape != shape:
+        if len(shape) and (not y.ndim or y.shape[0] != shape[0]):
+            got = y.shape[0] if y.ndim else "a scalar"
+            raise ValueError(
+                f"y_true has {got} samples, which does not match the {shape[0]} predictions: "
+                f"pass the targets of the rows that were predicted (expected length "
+                f"{shape[0]})."
+            )
         raise ValueError(
             f"y_true of shape {y.shape} does not match the predictions of shape {shape}."
         )
     if not np.all(np.isfinite(y)):
-        raise ValueError("y_true contains NaN or infinity.")
+        n_bad = int(np.sum(~np.isfinite(y)))
+        raise ValueError(
+            f"y_true contains {n_bad} NaN or infinite value(s); drop or impute those rows."
+        )
     return y
 
 
@@ -131,8 +154,25 @@ def mean_loss(
     loss = get_loss(loss)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     y = _targets(y_true, y_pred.shape)
-    raw = loss.link(y_pred, var) if loss.n_params == 2 else loss.link(y_pred)
-    return _weighted_mean(loss.raw_loss(y, raw), sample_weight)
+    if not np.all(np.isfinite(y_pred)):
+        raise ValueError("y_pred contains NaN or infinite values.")
+    if loss.n_params == 2:
+        if var is None:
+            raise ValueError(f"{type(loss).__name__} needs the predicted variance var.")
+        var = np.asarray(var, dtype=np.float64)
+        if not np.all(np.isfinite(var)):
+            raise ValueError("var contains NaN or infinite values.")
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        raw = loss.link(y_pred, var) if loss.n_params == 2 else loss.link(y_pred)
+        values = loss.raw_loss(y, raw)
+    if not np.all(np.isfinite(values)):
+        example = float(np.broadcast_to(y_pred, np.shape(values))[~np.isfinite(values)][0])
+        raise ValueError(
+            f"{type(loss).__name__} is not finite at some predictions (e.g. y_pred = "
+            f"{example!r}): a Poisson rate must be > 0, a variance > 0, and every value "
+            f"within float64 range."
+        )
+    return _weighted_mean(values, sample_weight)
 
 
 def mean_squared_error(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
@@ -196,6 +236,8 @@ def mean_poisson_nll(
 
 def _dist_params(dist: Any) -> tuple[str, dict]:
     """Family name and named parameters of a frozen scipy distribution."""
+    if isinstance(dist, TransformedDistribution):
+        return "transformed", {}
     family = dist.dist
     names = [n.strip() for n in family.shapes.split(",")] if family.shapes else []
     names += ["loc"] if isinstance(family, stats.rv_discrete) else ["loc", "scale"]
@@ -204,14 +246,26 @@ def _dist_params(dist: Any) -> tuple[str, dict]:
     return family.name, params
 
 
+def _dist_shape(dist: Any) -> tuple:
+    if isinstance(dist, TransformedDistribution):
+        return np.shape(dist.base.mean())
+    return np.shape(dist.mean())
+
+
 def _check_dist_targets(y_true: Any, dist: Any) -> np.ndarray:
-    return _targets(y_true, np.shape(dist.mean()))
+    return _targets(y_true, _dist_shape(dist))
+
+
+def _is_discrete(dist: Any) -> bool:
+    return hasattr(dist, "pmf")
 
 
 def log_score(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
-    """Mean negative log-likelihood of ``y_true`` under ``dist`` (the logarithmic score).
+    r"""Mean negative log-likelihood of ``y_true`` under ``dist`` (the logarithmic score).
 
-    Uses the density for continuous and the probability mass for discrete distributions.
+    Uses the density for continuous and the probability mass for discrete distributions
+    (for a Poisson model: :math:`-\log P(Y = y)`, on the scale of probabilities, not
+    densities).
 
     Parameters
     ----------
@@ -226,24 +280,61 @@ def log_score(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     -------
     float
         Lower is better.
+
+    Raises
+    ------
+    ValueError
+        If a target lies outside the distribution's support (its probability is 0, the score
+        infinite): e.g. a non-integer or negative count under a Poisson distribution.
     """
     y = _check_dist_targets(y_true, dist)
-    logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
+    discrete = _is_discrete(dist)
+    with np.errstate(divide="ignore", over="ignore"):
+        logp = np.asarray(dist.logpmf(y) if discrete else dist.logpdf(y), dtype=np.float64)
+    _check_log_probability(y, logp, discrete)
     return _weighted_mean(-logp, sample_weight)
+
+
+def _check_log_probability(y: np.ndarray, logp: np.ndarray, discrete: bool) -> None:
+    """A ValueError that explains a log-probability of -inf (or NaN) instead of returning it."""
+    bad = ~np.isfinite(logp)
+    if not bad.any():
+        return
+    example = float(np.broadcast_to(y, logp.shape)[bad][0])
+    n_bad = int(bad.sum())
+    if discrete:
+        raise ValueError(
+            f"{n_bad} target(s) have probability 0 under the discrete predictive distribution "
+            f"(e.g. y_true = {example!r}): a Poisson model gives probability only to the "
+            f"counts 0, 1, 2, ..., so its log score is infinite at a negative or non-integer "
+            f"target. For rates (counts per exposure), fit the counts with the exposure as an "
+            f"offset/sample weight instead of the rate, or use a continuous loss (e.g. "
+            f'"mse" or "gaussian_nll").'
+        )
+    raise ValueError(
+        f"{n_bad} target(s) have density 0 (or an undefined density) under the predictive "
+        f"distribution (e.g. y_true = {example!r}): the target lies outside the "
+        f"distribution's support (for a log-transformed target: y <= 0), or the predictive "
+        f"scale has collapsed to 0. The log score is infinite there."
+    )
 
 
 def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     r"""Mean continuous ranked probability score :math:`\int (F(x) - 1\{y \le x\})^2 dx`.
 
-    Closed forms for the Normal, Laplace and Poisson distributions, and exact for sklik's
-    Huber density (:mod:`sklik.distributions`). Same units as ``y``; lower is better.
+    Closed forms for the Normal, Student-t, Laplace and Poisson distributions, and exact for
+    sklik's Huber density (:mod:`sklik.distributions`); for a
+    :class:`~sklik.distributions.TransformedDistribution` (a ``TransformedTargetRegressor``),
+    exact for an affine map (:math:`|b|\,\mathrm{CRPS}_T((y - a)/b)`) and by quadrature for
+    another monotone map. Same units as ``y``; lower is better.
 
     Parameters
     ----------
     y_true : array-like
         Observed targets, of the distribution's shape.
     dist : scipy.stats frozen distribution
-        ``norm``, ``laplace``, ``poisson`` or ``sklik.distributions.huber``.
+        ``norm``, ``t``, ``laplace``, ``poisson``, ``sklik.distributions.huber``, or a
+        :class:`~sklik.distributions.TransformedDistribution` of one.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
 
@@ -254,12 +345,31 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     Raises
     ------
     ValueError
-        For another distribution family.
+        For another distribution family, or a Student-t with ``df <= 1`` (infinite CRPS).
     """
     y = _check_dist_targets(y_true, dist)
+    return _weighted_mean(_crps_values(y, dist), sample_weight)
+
+
+def _crps_values(y: np.ndarray, dist: Any) -> np.ndarray:
+    """Elementwise CRPS of ``dist`` at ``y``."""
+    if isinstance(dist, TransformedDistribution):
+        if dist.affine is None:
+            return dist.crps(y)
+        a, b = dist.affine
+        return abs(b) * _crps_values((y - a) / b, dist.base)
     name, p = _dist_params(dist)
     loc, scale = p.get("loc", 0.0), p.get("scale", 1.0)
-    if name == "norm":
+    if name == "t":
+        df = np.asarray(p["df"], dtype=np.float64)
+        if np.any(df <= 1):
+            raise ValueError(
+                "The CRPS of a Student-t predictive distribution with df <= 1 is infinite "
+                f"(min df = {float(np.min(df))!r}): the distribution has no mean. Fit with "
+                "more samples than parameters, or score with log_score."
+            )
+        values = crps_t(y, df, loc, scale)
+    elif name == "norm":
         values = crps_normal(y, loc, scale)
     elif name == "laplace":
         values = crps_laplace(y, loc, scale)
@@ -269,9 +379,9 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
         values = crps_huber(y, p["delta"], loc, scale)
     else:
         raise ValueError(
-            f"crps supports the norm, laplace, poisson and huber distributions; got {name!r}."
+            f"crps supports the norm, t, laplace, poisson and huber distributions; got {name!r}."
         )
-    return _weighted_mean(values, sample_weight)
+    return values
 
 
 def pinball_loss(
@@ -327,46 +437,188 @@ def interval_coverage(
 # -- predictive distributions of arbitrary estimators ------------------------------------------
 
 
-def predictive_distribution(estimator: Any, X: Any) -> Any:
-    """Predictive distribution of a fitted estimator, as a frozen scipy distribution.
+def predictive_distribution(estimator: Any, X: Any, *, offset: Any = None) -> Any:
+    r"""Predictive distribution of a fitted estimator, as a frozen scipy distribution.
 
     - An estimator with ``predict_dist`` (sklik's): its distribution.
-    - A ``Pipeline`` whose last step has one: ``X`` goes through the other steps first.
+    - A ``Pipeline``: ``X`` goes through all steps but the last (their ``transform``), then
+      the last step is asked, by these same rules.
+    - A fitted ``GridSearchCV`` / ``RandomizedSearchCV`` (any search with ``best_estimator_``,
+      so ``refit=True``): its ``best_estimator_``.
+    - A ``TransformedTargetRegressor`` with a single target: the regressor's distribution of
+      the transformed target, mapped through the transformer's inverse :math:`g`, as a
+      :class:`~sklik.distributions.TransformedDistribution`. A ``StandardScaler`` is affine
+      by construction (:math:`g(t) = \mathrm{mean} + \mathrm{scale}\cdot t`); any other
+      transformer is probed: :math:`g` is evaluated at quantiles of the predictive
+      distributions and points beyond them, and is treated as affine when
+      :math:`g(t) = g(0) + (g(1) - g(0))\,t` there to 1e-9 relative (the distribution is
+      then transformed exactly), else as monotone when it strictly increases or decreases
+      over the central quantiles (1% to 99%) of the predictive distributions (cdf,
+      quantiles and log density mapped exactly, moments and CRPS by quadrature), else
+      refused. A discrete distribution (Poisson) is only transformed by an affine map.
+      ``TransformedTargetRegressor.predict(X, return_std=True)`` itself is scikit-learn's and
+      fails; use this function (or the distribution scorers, which use it) instead.
     - Any other estimator whose ``predict`` accepts ``return_std=True`` (e.g. scikit-learn's
       ``BayesianRidge`` or ``GaussianProcessRegressor``): a Normal with that mean and std.
-      With metadata routing enabled, a Pipeline ending in such an estimator needs
-      ``set_predict_request(return_std=True)`` on it.
 
     Parameters
     ----------
     estimator : fitted estimator
     X : array-like of shape (n_samples, n_features)
+    offset : array-like of shape (n_samples,), default=None
+        Passed to the sklik estimator's ``predict_dist`` (through the wrappers above), e.g.
+        ``np.log(exposure)`` for counts over an exposure. Other estimators refuse it.
 
     Returns
     -------
-    scipy.stats frozen distribution
+    scipy.stats frozen distribution or TransformedDistribution
 
     Raises
     ------
     ValueError
-        If the estimator offers no predictive distribution.
+        If the estimator (or a wrapped one, e.g. a ``VotingRegressor``, a non-monotone or
+        multi-output target transformer) offers no predictive distribution; the message names
+        it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.compose import TransformedTargetRegressor
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklik import LinearRegressor
+    >>> from sklik.metrics import predictive_distribution
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 2))
+    >>> y = 1000.0 + 100.0 * (X @ [1.0, -1.0] + rng.normal(size=50))
+    >>> model = TransformedTargetRegressor(LinearRegressor(), transformer=StandardScaler())
+    >>> dist = predictive_distribution(model.fit(X, y), X[:3])
+    >>> bool(np.allclose(dist.mean(), model.predict(X[:3])))
+    True
     """
     if hasattr(estimator, "predict_dist"):
-        return estimator.predict_dist(X)
+        if offset is None:
+            return estimator.predict_dist(X)
+        return estimator.predict_dist(X, offset=offset)
     if isinstance(estimator, Pipeline):
         final = estimator.steps[-1][1]
-        if hasattr(final, "predict_dist") or isinstance(final, Pipeline):
-            Xt = estimator[:-1].transform(X) if len(estimator.steps) > 1 else X
-            return predictive_distribution(final, Xt)
-    try:
-        mean, std = estimator.predict(X, return_std=True)
-    except TypeError as exc:
+        Xt = estimator[:-1].transform(X) if len(estimator.steps) > 1 else X
+        return predictive_distribution(final, Xt, offset=offset)
+    if isinstance(estimator, (GridSearchCV, RandomizedSearchCV)) or hasattr(
+        estimator, "cv_results_"
+    ):
+        if not hasattr(estimator, "best_estimator_"):
+            raise ValueError(
+                f"{type(estimator).__name__} has no best_estimator_ (fitted with refit=False, "
+                f"or not fitted): refit the search with refit=True to get a predictive "
+                f"distribution."
+            )
+        return predictive_distribution(estimator.best_estimator_, X, offset=offset)
+    if isinstance(estimator, TransformedTargetRegressor):
+        return _transformed_target_distribution(estimator, X, offset)
+    name = type(estimator).__name__
+    if offset is not None:
         raise ValueError(
-            f"This scorer needs a predictive distribution, but {type(estimator).__name__} has "
-            f"no predict_dist and its predict does not accept return_std=True. Use a sklik "
+            f"offset was given, but {name} has no predict_dist that takes one: only sklik's "
+            f"estimators (also inside Pipeline, searches and TransformedTargetRegressor) do."
+        )
+    try:
+        out = estimator.predict(X, return_std=True)
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"This scorer needs a predictive distribution, but {name} has no predict_dist and "
+            f"its predict does not accept return_std=True (supported wrappers: Pipeline, "
+            f"GridSearchCV/RandomizedSearchCV, TransformedTargetRegressor). Use a sklik "
             f"estimator, or a point-prediction scorer such as 'neg_mean_squared_error'."
         ) from exc
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise ValueError(
+            f"{name}.predict(X, return_std=True) did not return a (mean, std) pair; it offers "
+            f"no predictive distribution."
+        )
+    mean, std = out
     return stats.norm(loc=mean, scale=std)
+
+
+def _column_map(fn: Any) -> Any:
+    """An elementwise map of arrays of any shape from a transformer method on one column."""
+
+    def apply(v: Any) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64)
+        out = np.asarray(fn(v.reshape(-1, 1)), dtype=np.float64)
+        if out.size != v.size:
+            raise ValueError(
+                "The TransformedTargetRegressor's transformer does not map one target column "
+                "to one column; only single-output, elementwise transformers are supported."
+            )
+        return out.reshape(v.shape)
+
+    return apply
+
+
+def _transformed_target_distribution(
+    ttr: Any, X: Any, offset: Any = None
+) -> TransformedDistribution:
+    """The predictive distribution of a fitted ``TransformedTargetRegressor``."""
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(ttr)
+    base = predictive_distribution(ttr.regressor_, X, offset=offset)
+    shape = _dist_shape(base)
+    if len(shape) != 1:
+        raise ValueError(
+            f"TransformedTargetRegressor: only a single target is supported (the regressor "
+            f"predicts shape {shape}); fit one model per target."
+        )
+    transformer = ttr.transformer_
+    inverse = _column_map(transformer.inverse_transform)
+    forward = _column_map(transformer.transform)
+    if isinstance(transformer, StandardScaler) and transformer.n_features_in_ == 1:
+        a = float(transformer.mean_[0]) if transformer.with_mean else 0.0
+        b = float(transformer.scale_[0]) if transformer.with_std else 1.0
+        return TransformedDistribution(base, inverse, forward, True, affine=(a, b))
+    # probe the inverse at quantiles of the predictive distributions and beyond them
+    with np.errstate(all="ignore"):
+        core = np.concatenate([np.ravel(base.ppf(q)) for q in (0.01, 0.25, 0.5, 0.75, 0.99)])
+    core = np.unique(core[np.isfinite(core)])
+    if core.size > 64:
+        core = core[np.linspace(0, core.size - 1, 64).astype(int)]
+    span = max(float(core.max() - core.min()), 1.0) if core.size else 1.0
+    lo, hi = (float(core.min()), float(core.max())) if core.size else (0.0, 0.0)
+    extra = np.array([lo - span, lo - 0.5 * span, hi + 0.5 * span, hi + span, 0.0, 1.0])
+    name = f"TransformedTargetRegressor's transformer {type(transformer).__name__}"
+    with np.errstate(all="ignore"):
+        g_core = inverse(core)
+        g_extra = inverse(extra)
+    if not np.all(np.isfinite(g_core)):
+        raise ValueError(
+            f"The {name} gives non-finite inverse values in the range of the predictions; "
+            f"its inverse must be finite and monotone there."
+        )
+    t = np.concatenate([core, extra[np.isfinite(g_extra)]])
+    g = np.concatenate([g_core, g_extra[np.isfinite(g_extra)]])
+    order = np.argsort(t, kind="stable")
+    t, g = t[order], g[order]
+    keep = np.concatenate([[True], np.diff(t) > 0])
+    t, g = t[keep], g[keep]
+    g0, g1 = g_extra[4], g_extra[5]
+    if np.isfinite(g0) and np.isfinite(g1) and g1 != g0:
+        b = float(g1 - g0)
+        tol = 1e-9 * max(float(np.max(np.abs(g))), abs(float(g0)), abs(b))
+        if np.max(np.abs(g - (g0 + b * t))) <= tol:
+            return TransformedDistribution(base, inverse, forward, b > 0, affine=(float(g0), b))
+    # monotone over the central quantiles (the probes beyond them only decide affinity: a map
+    # like 1/t may be monotone where the predictions lie and not across a pole beyond)
+    steps = np.diff(g_core[np.argsort(core, kind="stable")])
+    if steps.size and np.all(steps > 0):
+        return TransformedDistribution(base, inverse, forward, True)
+    if steps.size and np.all(steps < 0):
+        return TransformedDistribution(base, inverse, forward, False)
+    raise ValueError(
+        f"The {name} is not strictly monotone over the range of the predictions: the "
+        f"predictive distribution of the original target is not available. Use a monotone "
+        f"transformer (e.g. StandardScaler, log/exp)."
+    )
 
 
 # -- scorers -------------------------------------------------------------------------------------
@@ -381,7 +633,9 @@ class _DistributionScorer(_BaseScorer):
         super().__init__(score_func, sign, kwargs, response_method=("predict_dist", "predict"))
 
     def _score(self, method_caller: Any, estimator: Any, X: Any, y_true: Any, **kwargs: Any):
-        dist = predictive_distribution(estimator, X)
+        # an offset routed to the scorer (set_score_request(offset=True)) goes to the model
+        offset = kwargs.pop("offset", None)
+        dist = predictive_distribution(estimator, X, offset=offset)
         return self._sign * self._score_func(y_true, dist, **{**self._kwargs, **kwargs})
 
 
@@ -478,7 +732,9 @@ def get_scorer(scoring: str | Any) -> Any:
 # -- calibration -----------------------------------------------------------------------------------
 
 
-def pit_values(estimator: Any, X: Any, y: Any, *, random_state: Any = None) -> np.ndarray:
+def pit_values(
+    estimator: Any, X: Any, y: Any, *, random_state: Any = None, offset: Any = None
+) -> np.ndarray:
     r"""Probability integral transform :math:`F(y \mid x)` of held-out targets.
 
     Uniform on [0, 1] for a calibrated model. For discrete predictive distributions (Poisson)
@@ -493,19 +749,23 @@ def pit_values(estimator: Any, X: Any, y: Any, *, random_state: Any = None) -> n
     y : array-like of shape (n_samples,) or (n_samples, n_targets)
     random_state : int, RandomState instance or None, default=None
         For the randomised PIT of discrete distributions.
+    offset : array-like of shape (n_samples,), default=None
+        See :func:`predictive_distribution`.
 
     Returns
     -------
     ndarray of y's shape
     """
-    return pit(y, predictive_distribution(estimator, X), random_state=random_state)
+    dist = predictive_distribution(estimator, X, offset=offset)
+    return pit(y, dist, random_state=random_state)
 
 
 def pit(y_true: Any, dist: Any, *, random_state: Any = None) -> np.ndarray:
     r"""Probability integral transform :math:`F(y)` of targets under a predictive distribution.
 
-    The randomised PIT :math:`F(y - 1) + V (F(y) - F(y - 1))`, :math:`V \sim U(0, 1)`, for a
-    discrete ``dist``. :func:`pit_values` applies it to an estimator's predictions.
+    The randomised PIT :math:`F(y^-) + V (F(y) - F(y^-))`, :math:`V \sim U(0, 1)`, for a
+    discrete ``dist``, with :math:`F(y^-) = F(y) - f(y)` (:math:`F(y - 1)` for counts).
+    :func:`pit_values` applies it to an estimator's predictions.
 
     Parameters
     ----------
@@ -521,11 +781,12 @@ def pit(y_true: Any, dist: Any, *, random_state: Any = None) -> np.ndarray:
     ndarray of y_true's shape
     """
     y = _check_dist_targets(y_true, dist)
-    if hasattr(dist, "pmf"):
-        low, high = dist.cdf(y - 1), dist.cdf(y)
+    if _is_discrete(dist):  # P(Y < y) = F(y) - f(y), on any lattice
+        high = np.asarray(dist.cdf(y), dtype=np.float64)
+        low = np.maximum(high - dist.pmf(y), 0.0)
         u = check_random_state(random_state).uniform(size=y.shape)
         return low + u * (high - low)
-    return dist.cdf(y)
+    return np.asarray(dist.cdf(y), dtype=np.float64)
 
 
 def coverage_table(
@@ -535,6 +796,7 @@ def coverage_table(
     levels: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95),
     *,
     sample_weight: Any = None,
+    offset: Any = None,
 ) -> pd.DataFrame:
     """Empirical coverage of the central predictive intervals at several nominal levels.
 
@@ -547,13 +809,15 @@ def coverage_table(
     levels : tuple of float, default=(0.5, 0.8, 0.9, 0.95)
         Nominal coverages, each in (0, 1).
     sample_weight : array-like of shape (n_samples,), default=None
+    offset : array-like of shape (n_samples,), default=None
+        See :func:`predictive_distribution`.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``level``, ``coverage`` and ``mean_width`` (the mean interval width).
     """
-    dist = predictive_distribution(estimator, X)
+    dist = predictive_distribution(estimator, X, offset=offset)
     rows = []
     for level in levels:
         low, high = _interval(dist, level)

@@ -1,20 +1,26 @@
-"""sklik.compare and the ``sklik compare`` command line."""
+"""sklik.compare: the Python API of ``sklik compare`` (the command line: test_cli.py)."""
 
-import json
-import subprocess
-import sys
-from importlib.metadata import entry_points
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.datasets import load_diabetes
 
-from sklik._cli import main
-from sklik.compare import METRICS, compare_losses, plot_comparison
+from sklik.compare import (
+    METRICS,
+    compare_losses,
+    count_log_prob,
+    feature_problem,
+    inspect_features,
+    make_preprocessor,
+    plot_comparison,
+)
 from sklik.losses import LOSSES
 
-ALL_COLUMNS = [f"{m}_{s}" for m in METRICS for s in ("mean", "std")] + ["rank", "note"]
+ALL_COLUMNS = [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+ALL_COLUMNS += ["rank", "converged", "collapsed", "note"]
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +40,24 @@ def test_ranked_by_held_out_log_likelihood(diabetes, diabetes_results):
     assert sorted(results.index) == sorted(LOSSES)
     assert results["log_likelihood_mean"].is_monotonic_decreasing
     assert list(results["rank"]) == [1, 2, 3, 4, 5, 6]
-    assert (results["note"] == "").all()
     assert results.attrs == {
         "model": "linear",
         "n_samples": 442,
         "n_features": 10,
+        "n_encoded": 10,
         "n_splits": 3,
         "coverage": 0.9,
+        "scale": "count",  # the diabetes targets are integers
+        "winner": results.index[0],
+        "winner_note": "",
     }
-    # Poisson is far too narrow for these targets (variance ~ 6000, mean ~ 150)
+    assert results["converged"].all()
+    # Poisson is far too narrow for these targets (variance ~ 6000, mean ~ 150): flagged
     assert results.index[-1] == "poisson_nll"
     assert results.loc["poisson_nll", "coverage_mean"] < 0.5
+    assert list(results["collapsed"]) == [False] * 5 + [True]
+    assert "far too narrow" in results.loc["poisson_nll", "note"]
+    assert (results["note"].iloc[:5] == "").all()
 
 
 def test_out_of_fold_predictions_reproduce_the_fold_scores(diabetes, diabetes_results):
@@ -71,7 +84,7 @@ def test_log_likelihood_matches_the_estimator_on_each_fold(diabetes):
     from sklik import LinearRegressor
 
     X, y = diabetes
-    results = compare_losses(X, y, losses=["l1"], cv=KFold(3))
+    results = compare_losses(X, y, losses=["l1"], cv=KFold(3), scale="density")
     expected = [
         make_pipeline(StandardScaler(), LinearRegressor("l1"))
         .fit(X[train], y[train])[-1]
@@ -140,7 +153,12 @@ def test_mlp_and_convergence_note(diabetes):
     )
     assert results.attrs["model"] == "mlp"
     assert "did not converge in 2 of 2 folds" in results.loc["mse", "note"]
+    assert not results.loc["mse", "converged"]
     assert np.isfinite(results.loc["mse", "log_likelihood_mean"])
+    # the only loss is flagged: named with a note
+    assert results.attrs["winner"] == "mse"
+    assert "mse did not converge in every fold" in results.attrs["winner_note"]
+    assert "every fitted loss is flagged" in results.attrs["winner_note"]
 
 
 @pytest.mark.parametrize(
@@ -151,11 +169,18 @@ def test_mlp_and_convergence_note(diabetes):
         ({"model": "forest"}, "model must be one of"),
         ({"cv": 1}, "cv must be at least 2"),
         ({"coverage": 1.5}, "coverage must be in"),
+        ({"scale": "log"}, "scale must be one of"),
+        ({"scale": "count", "losses": ["mse"]}, None),
     ],
 )
 def test_invalid_arguments(diabetes, kwargs, message):
+    if message is None:  # valid: the diabetes targets are counts
+        assert compare_losses(*diabetes, cv=2, **kwargs).attrs["scale"] == "count"
+        return
     with pytest.raises(ValueError, match=message):
         compare_losses(*diabetes, **kwargs)
+    with pytest.raises(ValueError, match="scale='count' .* not all non-negative integers"):
+        compare_losses(diabetes[0], diabetes[1] + 0.5, scale="count")
 
 
 def test_invalid_data():
@@ -171,9 +196,7 @@ def test_invalid_data():
     with pytest.raises(ValueError, match="missing values, in column.s. 'b' .1."):
         compare_losses(pd.DataFrame(X, columns=["a", "b"]).replace(3.0, np.nan), y=X[:, 0], cv=2)
     X[0, 0] = np.inf
-    with pytest.raises(
-        ValueError, match="contains infinity.*Drop or replace the missing or infinite values"
-    ):
+    with pytest.raises(ValueError, match=r"infinite values, in column\(s\) 0 \(1\): drop"):
         compare_losses(X, np.ones(10), cv=2)
 
 
@@ -188,109 +211,271 @@ def test_plot_comparison(diabetes_results):
     assert sum(title.startswith("PIT: ") for title in titles) == len(LOSSES)
 
 
-# -- the command line -----------------------------------------------------------------------------
+# -- the count scale ------------------------------------------------------------------------------
 
 
-def run(capsys, *args):
-    status = main(["compare", "--cv", "2", *args])
-    out, err = capsys.readouterr()
-    return status, out, err
+@pytest.mark.parametrize(
+    "dist",
+    [
+        stats.norm(loc=[0.0, 3.0, 50.0], scale=[0.7, 2.0, 30.0]),
+        stats.laplace(loc=[0.0, 3.0, 50.0], scale=[0.2, 2.0, 30.0]),
+        stats.t(3, loc=[1.0, 3.0, 50.0], scale=[0.7, 2.0, 30.0]),
+    ],
+)
+def test_count_log_prob_is_the_log_probability_of_the_unit_bin(dist):
+    y = np.array([0.0, 4.0, 7.0])
+    expected = np.log(dist.cdf(y + 0.5) - dist.cdf(y - 0.5))
+    np.testing.assert_allclose(count_log_prob(y, dist), expected, rtol=1e-12)
 
 
-def test_cli_default_dataset_json_and_plot(tmp_path, capsys):
-    status, out, err = run(
-        capsys, "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")
+def test_count_log_prob_in_the_tails_and_for_wide_distributions():
+    from sklik.distributions import huber
+
+    # far in either tail: the difference of cdfs is 0 or 1 - 1, the log-space form is exact
+    dist = stats.norm(loc=0.0, scale=1.0)
+    y = np.array([40.0, 0.0])
+    expected = [
+        float(
+            stats.norm.logsf(39.5)
+            + np.log(-np.expm1(stats.norm.logsf(40.5) - stats.norm.logsf(39.5)))
+        ),
+        float(np.log(stats.norm.cdf(0.5) - stats.norm.cdf(-0.5))),
+    ]
+    np.testing.assert_allclose(count_log_prob(y, dist), expected, rtol=1e-12)
+    assert dist.cdf(40.5) - dist.cdf(39.5) == 0.0  # the naive form is log(0)
+    # mirrored, in the lower tail, for the Huber density: finite, symmetric
+    h = huber(1.0, loc=0.0, scale=0.3)
+    np.testing.assert_allclose(count_log_prob(-y[:1], h), count_log_prob(y[:1], h), rtol=1e-12)
+    assert np.isfinite(count_log_prob(y, h)).all()
+    # 1e4 sds out: the normal's log tail probability is still exact, so is the bin's
+    far = stats.norm(loc=0.0, scale=0.01)
+    np.testing.assert_allclose(count_log_prob([100.0], far), far.logsf(99.5), rtol=1e-12)
+    # so far out that the Laplace tail probability underflows: the log density (midpoint rule)
+    far = stats.laplace(loc=0.0, scale=0.01)
+    assert far.sf(99.5) == 0.0
+    np.testing.assert_allclose(count_log_prob([100.0], far), far.logpdf([100.0]), rtol=1e-12)
+    # very wide: the bin probability is the density to 1e-16; no cancellation
+    wide = stats.norm(loc=0.0, scale=1e12)
+    np.testing.assert_allclose(count_log_prob([3.0], wide), wide.logpdf([3.0]), rtol=1e-12)
+    # a discrete distribution: its probability mass
+    mu = np.array([0.5, 3.0])
+    np.testing.assert_allclose(
+        count_log_prob([0.0, 5.0], stats.poisson(mu)), stats.poisson.logpmf([0, 5], mu)
     )
-    assert status == 0
-    assert "diabetes" in out and "442 rows, 10 features, 2-fold CV" in out
-    assert "sklik compare: 100%" in err and "12/12" in err  # the progress bar
-    result = json.loads((tmp_path / "r.json").read_text())
-    assert [r["loss"] for r in result["results"]][0] == result["winner"]
-    assert f"Winner: {result['winner']} " in out
-    assert {r["loss"] for r in result["results"]} == set(LOSSES)
-    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the table lists every loss once, in rank order
-    table = out.split("\n\n")[1].splitlines()[2:]
-    assert [line.split()[1] for line in table] == [r["loss"] for r in result["results"]]
 
 
-def test_cli_csv_with_categorical_and_negative_targets(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
+def zero_inflated_counts(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    rate = np.exp(0.3 + X @ [0.8, -0.5, 0.3])
+    y = np.where(rng.random(n) < 0.6, 0.0, rng.poisson(rate))
+    return X, y
+
+
+def test_counts_are_ranked_by_the_probability_of_the_count():
+    X, y = zero_inflated_counts()
+    assert np.mean(y == 0) > 0.7
+    losses = ["mse", "l1", "gaussian_nll", "poisson_nll"]
+    counts = compare_losses(X, y, losses=losses)
+    density = compare_losses(X, y, losses=losses, scale="density")
+    assert counts.attrs["scale"] == "count" and density.attrs["scale"] == "density"
+    # on the density scale, the sharp Laplace density at 0 (which exceeds 1) wins ...
+    assert density.index[0] == "l1"
+    # ... but it puts less probability on the counts than the Poisson model
+    assert counts.index[0] == "poisson_nll"
+    assert counts.attrs["winner"] == "poisson_nll"
+    assert counts.loc["poisson_nll", "rank"] < counts.loc["l1", "rank"]
+    # the Poisson scores are the same on both scales; a probability is at most 1
+    assert counts.loc["poisson_nll", "log_likelihood_mean"] == pytest.approx(
+        density.loc["poisson_nll", "log_likelihood_mean"], rel=1e-12
+    )
+    assert (counts["log_likelihood_mean"] < 0).all()
+    assert density.loc["l1", "log_likelihood_mean"] > counts.loc["l1", "log_likelihood_mean"] + 0.2
+
+
+# -- columns that cannot be features --------------------------------------------------------------
+
+
+def test_inspect_features_finds_identifiers_and_decimal_commas():
+    n = 40
+    X = pd.DataFrame(
         {
-            "x": rng.normal(size=60),
-            "colour": rng.choice(["red", "blue"], size=60),
+            "x": np.arange(n, dtype=float),
+            "id": [f"row-{i}" for i in range(n)],
+            "price": [f"{i},5" for i in range(n)],
+            "group": ["a", "b", "c", "d"] * 10,
+            "flag": [True, False] * 20,
         }
     )
-    frame["y"] = frame["x"] - 1.0 + rng.normal(size=60)
-    frame.to_csv(tmp_path / "data.csv", index=False)
-    status, out, err = run(capsys, "--csv", str(tmp_path / "data.csv"), "--target", "y", "--quiet")
-    assert status == 0, err
-    assert "data.csv (target: y), 60 rows, 2 features" in out
-    assert "note: poisson_nll: skipped:" in out
-    assert err == ""
-    frame.to_csv(tmp_path / "semi.csv", index=False, sep=";")
-    status, out, err = run(
-        capsys, "--csv", str(tmp_path / "semi.csv"), "--sep", ";", "--target", "y", "--quiet"
+    report = inspect_features(X)
+    assert report["numeric"] == [0, 4] and report["categorical"] == [1, 2, 3]
+    assert report["n_encoded"] == 2 + n + n + 4
+    assert report["id_like"] == [("id", n)]
+    assert report["decimal_comma"] == [("price", "0,5")]
+    assert report["mostly_numeric"] == []
+    stray = X.assign(group=["?" if i % 8 == 0 else str(i) for i in range(n)])
+    assert inspect_features(stray)["mostly_numeric"] == [("group", "?", 5)]
+    assert "holds numbers but also text such as '?'" in feature_problem(
+        inspect_features(stray.drop(columns=["id", "price"])), n, allow_wide=False
     )
-    assert status == 0 and "semi.csv (target: y), 60 rows, 2 features" in out
+    assert "decimal comma (e.g. '0,5')" in feature_problem(report, n, allow_wide=True)
+    # below 20 rows nothing is called an identifier (the width check still applies)
+    assert inspect_features(X.head(19))["id_like"] == []
+    # a numeric ndarray: all numeric
+    assert inspect_features(np.zeros((3, 2)))["n_encoded"] == 2
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--csv", "missing.csv", "--target", "y"], "no such file: missing.csv"),
-        (["--csv", "{csv}", "--target", "nope"], "no column 'nope'"),
-        (["--csv", "{csv}", "--target", "label"], "target column 'label' is not numeric"),
-        (["--csv", "{csv}"], "--csv and --target go together"),
-        (["--csv", "{small}", "--target", "y", "--cv", "5"], "Too few rows for 5-fold"),
-        (["--hidden-layer-sizes", "5"], "applies to --model mlp only"),
-        (["--csv", "{semi}", "--target", "y"], "is it separated by ';'? Use --sep ';'"),
-        (["--csv", "{latin1}", "--target", "y"], "not UTF-8 text"),
-        (["--csv", "{holes}", "--target", "y"], "missing values, in column(s) 'x' (1)"),
-        (["--csv", "{empty}", "--target", "y"], "cannot read"),
-    ],
-)
-def test_cli_errors_are_one_line_messages(tmp_path, capsys, args, message):
-    frame = pd.DataFrame({"x": np.arange(8.0), "label": list("abababab"), "y": np.arange(8.0)})
-    frame.to_csv(tmp_path / "data.csv", index=False)
-    frame.head(6).to_csv(tmp_path / "small.csv", index=False)
-    frame.to_csv(tmp_path / "semi.csv", index=False, sep=";")
-    frame.assign(x=frame["x"].where(frame["x"] != 3)).to_csv(tmp_path / "holes.csv", index=False)
-    (tmp_path / "latin1.csv").write_bytes("y,x\n1,\xe9\n".encode("latin-1"))
-    (tmp_path / "empty.csv").write_text("")
-    files = {name: tmp_path / f"{name}.csv" for name in ["semi", "latin1", "holes", "empty"]}
-    files.update(csv=tmp_path / "data.csv", small=tmp_path / "small.csv")
-    args = [a.format(**files) for a in args]
-    status, out, err = run(capsys, *args)
-    assert status == 1
-    assert err.startswith("sklik compare: error: ") and message in err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+def test_inspect_features_and_preprocessing_are_linear_in_the_columns():
+    import time
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(12, 100_000)))
+    wide[5] = "text"
+    start = time.perf_counter()
+    report = inspect_features(wide)
+    assert report["n_encoded"] == 100_000
+    make_preprocessor(wide, report).fit_transform(wide)
+    assert time.perf_counter() - start < 15.0
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="Too many model features for the rows: 100000"):
+        compare_losses(wide, np.arange(12.0), cv=2)
+    assert time.perf_counter() - start < 15.0
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--losses", "mse,cauchy"], "unknown loss 'cauchy'; choose from mse, l1,"),
-        (["--model", "forest"], "invalid choice: 'forest'"),
-        (["--hidden-layer-sizes", "5,x"], "expected layer sizes like 100 or 50,50"),
-    ],
-)
-def test_cli_usage_errors_exit_2(capsys, args, message):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["compare", *args])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
-
-
-def test_python_dash_m_and_console_script():
-    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "sklik"]
-    assert script.value == "sklik._cli:run"
-    done = subprocess.run(
-        [sys.executable, "-m", "sklik", "compare", "--quiet", "--cv", "2", "--losses", "mse,l1"],
-        capture_output=True,
-        text=True,
-        check=False,
+def test_nonsense_columns_are_refused_before_fitting():
+    rng = np.random.default_rng(0)
+    n = 60
+    X = pd.DataFrame({"x": rng.normal(size=n), "id": [f"customer {i}" for i in range(n)]})
+    y = X["x"] + rng.normal(size=n)
+    with pytest.raises(ValueError, match="'id' look like identifiers.*allow_wide=True"):
+        compare_losses(X, y, losses=["mse"], cv=2)
+    results = compare_losses(X, y, losses=["mse"], cv=2, allow_wide=True)
+    assert results.attrs["n_encoded"] == n + 1 and results.attrs["n_features"] == 2
+    with pytest.raises(ValueError, match="decimal comma.*decimal=','"):
+        compare_losses(X.assign(id=[f"{v:.2f}".replace(".", ",") for v in y]), y, cv=2)
+    with pytest.raises(ValueError, match="Too many model features for the rows: 11 features"):
+        compare_losses(rng.normal(size=(20, 11)), rng.normal(size=20), cv=2)
+    assert (
+        compare_losses(
+            rng.normal(size=(20, 11)), rng.normal(size=20), losses=["mse"], cv=2, allow_wide=True
+        ).attrs["n_encoded"]
+        == 11
     )
-    assert done.returncode == 0, done.stderr
-    assert "Winner: " in done.stdout
+
+
+def test_duplicated_and_mixed_column_names():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "a", 0])
+    X["g"] = ["u", "v"] * 20
+    y = X.iloc[:, 0] + rng.normal(size=40)
+    results = compare_losses(X, y, losses=["mse"], cv=2)
+    assert results.attrs["n_encoded"] == 5 and results.loc["mse", "rank"] == 1
+
+
+# -- flags and the winner -------------------------------------------------------------------------
+
+
+def test_no_warning_escapes(diabetes):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_losses(
+            *diabetes,
+            cv=2,
+            model="mlp",
+            losses=["gaussian_nll"],
+            estimator_params={"hidden_layer_sizes": (3,), "max_iter": 2},
+        )
+
+
+def test_a_collapsed_loss_is_not_the_winner():
+    from sklik.compare import _winner
+
+    results = pd.DataFrame(
+        {
+            "rank": pd.array([1, 2, 3], dtype="Int64"),
+            "converged": pd.array([True, False, True], dtype="boolean"),
+            "collapsed": pd.array([True, False, False], dtype="boolean"),
+        },
+        index=["gaussian_nll", "mse", "l1"],
+    )
+    best, note = _winner(results)
+    assert best is None
+    assert note == (
+        "gaussian_nll ranks first but its predictive spread collapsed; the best unflagged "
+        "loss is l1 (rank 3)"
+    )
+    best, note = _winner(results.iloc[1:])
+    assert best == "mse" and note.startswith("mse did not converge in every fold")
+    assert _winner(results.iloc[2:]) == ("l1", "")
+
+
+def test_a_collapsed_spread_is_flagged():
+    # a target the model interpolates: the mse scale collapses to ~0 on every held-out row
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = X @ [1.0, 2.0] + 1e-9 * rng.normal(size=40)
+    results = compare_losses(X, y, losses=["mse"], cv=2)
+    assert not results.loc["mse", "collapsed"] or "collapsed" in results.loc["mse", "note"]
+
+
+def test_count_scale_pit_is_randomised_over_the_bin():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 1))
+    y = rng.poisson(1.0, size=400).astype(float)  # no signal: near-constant predictions
+    pits = {}
+    for scale in ("count", "density"):
+        _, p = compare_losses(X, y, losses=["mse"], scale=scale, return_predictions=True)
+        pits[scale] = p.loc[p["y_true"] == 0, "pit"]
+    # the density-scale PIT of y = 0 is F(0), about the same on every row; on the count scale
+    # it is spread over [F(-1/2), F(1/2)]
+    assert pits["density"].std() < 0.02
+    assert pits["count"].std() > 0.05
+    assert (pits["count"] < pits["density"].max()).mean() > 0.3
+
+
+def test_exposure_column_scores_counts_over_their_exposure(tmp_path, capsys):
+    """--exposure: the Poisson model gets offset=log(exposure); scored as counts."""
+    from sklik._cli import main
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    exposure = rng.uniform(0.1, 5.0, n)
+    counts = rng.poisson(exposure * np.exp(0.3 + 0.5 * x))
+    frame = pd.DataFrame({"x": x, "exposure": exposure, "y": counts})
+    with_exposure = compare_losses(
+        frame[["x"]], counts, losses=["poisson_nll", "mse"], exposure=exposure, cv=3
+    )
+    without = compare_losses(frame[["x"]], counts, losses=["poisson_nll", "mse"], cv=3)
+    assert with_exposure.attrs["scale"] == "count"
+    gain = (
+        with_exposure.loc["poisson_nll", "log_likelihood_mean"]
+        - without.loc["poisson_nll", "log_likelihood_mean"]
+    )
+    assert gain > 0.2  # the exposure explains much of the spread of the counts
+    assert "without the exposure" in with_exposure.loc["mse", "note"]
+    assert with_exposure.index[0] == "poisson_nll"
+
+    path = tmp_path / "claims.csv"
+    frame.to_csv(path, index=False)
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(path),
+            "--target",
+            "y",
+            "--exposure",
+            "exposure",
+            "--losses",
+            "poisson_nll,mse",
+            "--cv",
+            "3",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr()
+    assert status == 0 and out.err == ""
+    assert "'exposure' is the exposure" in out.out
+    status = main(["compare", "--csv", str(path), "--target", "y", "--exposure", "nope", "--quiet"])
+    assert status == 1 and "--exposure: no column 'nope'" in capsys.readouterr().err

@@ -303,7 +303,13 @@ def test_mlp_gaussian_std_tracks_the_true_noise():
     true_std = 0.1 + 0.4 * np.abs(X[:, 0])
     y = np.sin(2 * X[:, 0]) + rng.normal(size=1500) * true_std
     est = MLPRegressor(
-        "gaussian_nll", hidden_layer_sizes=(16,), activation="tanh", max_iter=800, random_state=0
+        "gaussian_nll",
+        hidden_layer_sizes=(16,),
+        activation="tanh",
+        alpha=1e-4,
+        early_stopping=False,
+        max_iter=800,
+        random_state=0,
     ).fit(X, y)
     grid = np.linspace(-1.8, 1.8, 50)[:, None]
     _, std = est.predict(grid, return_std=True)

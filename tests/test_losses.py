@@ -208,7 +208,10 @@ def test_large_reductions_equal_the_elementwise_path(loss, shape):
         value, *grads = clone(loss).set_params(reduction=reduction).value_and_grad(x, t, *extra)
         assert value == pytest.approx(value_none.sum() * scale, rel=1e-12)
         for g, g_none in zip(grads, grads_none, strict=True):
-            assert_allclose(g, g_none * scale, rtol=1e-15)
+            # Gaussian's var gradient h/v - h (r^2/v)/v cancels, and the 1/N enters h (as in
+            # torch): equal to rounding relative to the gradient's size
+            expected = g_none * scale
+            assert_allclose(g, expected, rtol=1e-15, atol=1e-15 * np.abs(expected).max())
 
 
 @each_loss
@@ -386,3 +389,179 @@ def test_poisson_inverse_link_never_overflows():
         warnings.simplefilter("error")
         rate = PoissonNLLLoss().inverse_link(np.array([[1e4, 0.0, -1e4]]))
     assert np.all(np.isfinite(rate)) and rate[1] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# overflow and underflow edges (torch parity at the edges is in test_torch_parity.py)
+
+SCALE_LOSSES = [loss for loss in LOSS_INSTANCES if loss.needs_scale] + [
+    HuberLoss(delta=1e-12),
+    HuberLoss(delta=1e6),
+    SmoothL1Loss(beta=1e12),
+]
+scale_losses = pytest.mark.parametrize("loss", SCALE_LOSSES, ids=loss_id)
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    [
+        (HuberLoss, "delta"),
+        (SmoothL1Loss, "beta"),
+        (GaussianNLLLoss, "eps"),
+        (PoissonNLLLoss, "eps"),
+    ],
+)
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_non_finite_parameters_raise(cls, name, value):
+    bad = cls(**{name: value})
+    with pytest.raises(ValueError, match=f"{name} must be finite|{name} must be >= 0"):
+        get_loss(bad)
+    args = [np.zeros(2), np.ones(2)] + ([np.ones(2)] if cls is GaussianNLLLoss else [])
+    with pytest.raises(ValueError, match=name):
+        bad(*args)
+    if value == math.inf:
+        with pytest.raises(ValueError, match=f"{name} must be finite; got {name}=inf"):
+            bad.check_params()
+
+
+def test_known_torch_edges():
+    """The four formulas that used to differ from torch 2.13 (values from torch)."""
+    # MSE: the mean gradient is (2/N) d, finite where 2 d overflows
+    _, g = MSELoss().value_and_grad([1.5e308, 0.0], [0.0, 0.0])
+    assert g[0] == 1.5e308 and g[1] == 0.0
+    # Gaussian: (r * r) / v, which overflows where r * (r / v) would not; and subnormal var
+    # with eps=0 and r = 0 is a finite 0.5 log(v), not NaN
+    loss = GaussianNLLLoss(eps=0.0, reduction="none")
+    value = loss([1e200, 0.0], [0.0, 0.0], [1e300, 5e-324])
+    assert value[0] == math.inf and value[1] == 0.5 * math.log(5e-324)
+    # SmoothL1: z - beta / 2 in the linear zone, finite for a huge beta
+    assert SmoothL1Loss(beta=1e300, reduction="sum")([1.7e308], [0.0]) == 1.7e308 - 0.5e300
+    # Huber / SmoothL1 sums: an overflowing element gives inf, not inf - inf
+    for loss in (HuberLoss(delta=1e200, reduction="sum"), SmoothL1Loss(beta=1e200)):
+        assert loss([1e160, 1.0], [0.0, 0.0]) == math.inf
+
+
+@scale_losses
+@pytest.mark.parametrize("magnitude", [1e200, 1e300, 1.7e308, 1e-300, 5e-324])
+def test_fit_scale_is_finite_and_bounded_at_extreme_residuals(loss, magnitude):
+    rng = np.random.default_rng(3)
+    r = magnitude * rng.uniform(-1, 1, size=50)
+    r[0] = magnitude
+    calls = []
+    counting = clone(loss)
+    kernel = counting._elementwise
+    counting._elementwise = lambda *a, **k: calls.append(1) or kernel(*a, **k)
+    sigma = counting.fit_scale(r)
+    assert math.isfinite(sigma) and sigma >= 1e-300
+    assert len(calls) < 250  # a bounded search, whatever the magnitude
+    if 1e-250 < magnitude < 1e300:  # the stationarity condition holds at the scale found
+        u = r / sigma
+        stationarity = np.mean(u * loss._elementwise(u, 0.0, grad=True)[1])
+        assert stationarity == pytest.approx(1.0, rel=1e-9)
+
+
+@scale_losses
+def test_fit_scale_matches_the_unscaled_solution(loss):
+    rng = np.random.default_rng(4)
+    r = rng.standard_t(3, size=200)
+    w = rng.uniform(0, 2, size=200)
+    sigma = loss.fit_scale(r, w)
+    u = r / sigma
+    stationarity = np.average(u * loss._elementwise(u, 0.0, grad=True)[1], weights=w)
+    assert stationarity == pytest.approx(1.0, rel=1e-10)
+    # huge weights: normalised by the largest first, so their sum does not overflow
+    assert loss.fit_scale(r, w * 1e306) == pytest.approx(sigma, rel=1e-12)
+
+
+@scale_losses
+def test_fit_scale_of_a_perfect_fit(loss):
+    zeros = np.zeros(5)
+    assert loss.fit_scale(zeros) == 1e-12
+    assert loss.fit_scale(zeros, y_scale=1e6) == pytest.approx(1e-6, rel=1e-15)
+    assert loss.fit_scale(zeros, y_scale=0.0) == 1e-300
+    # residuals that are nonzero only where the weight is 0: still a perfect fit
+    r, w = np.array([0.0, 3.0, 0.0, -2.0]), np.array([1.0, 0.0, 2.0, 0.0])
+    assert loss.fit_scale(r, w, y_scale=10.0) == pytest.approx(1e-11, rel=1e-15)
+    # zero-weight residuals do not count otherwise either
+    r2, w2 = np.array([1.0, 3.0, -0.5, -2.0]), np.array([1.0, 0.0, 2.0, 0.0])
+    assert loss.fit_scale(r2, w2) == pytest.approx(loss.fit_scale(r2[w2 > 0], w2[w2 > 0]))
+    # the likelihood of the perfect fit is finite
+    sigma = loss.fit_scale(zeros, y_scale=3.0)
+    dist = loss.predictive_distribution(np.zeros((1, 5)), sigma)
+    assert np.all(np.isfinite(dist.logpdf(zeros)))
+
+
+@scale_losses
+def test_fit_scale_rejects_non_finite_input(loss):
+    with pytest.raises(ValueError, match="residuals are not finite"):
+        loss.fit_scale(np.array([1.0, np.inf]))
+    with pytest.raises(ValueError, match="residuals are not finite"):
+        loss.fit_scale(np.array([1.0, np.nan]))
+    for bad in (-1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="y_scale"):
+            loss.fit_scale(np.ones(3), y_scale=bad)
+
+
+EXTREME_LOSSES = LOSS_INSTANCES + [
+    HuberLoss(delta=1e300),
+    HuberLoss(delta=1e-300),
+    SmoothL1Loss(beta=1e300),
+    SmoothL1Loss(beta=1e-300),
+    GaussianNLLLoss(eps=0.0),
+    PoissonNLLLoss(log_input=False, eps=0.0),
+]
+
+
+@pytest.mark.parametrize("loss", EXTREME_LOSSES, ids=loss_id)
+def test_no_runtime_warning_at_extreme_inputs(loss):
+    """raw up to +-1e300, y up to 1e300: torch's inf/NaN where values overflow, and no
+    RuntimeWarning from any method; the best constant and the scale stay finite."""
+    magnitudes = np.array([0.0, 1e-300, 1.0, 800.0, 1e154, 1e300])
+    raw_values = np.concatenate([magnitudes, -magnitudes[1:]])
+    y_values = magnitudes if loss.y_domain[0] >= 0 else raw_values
+    grid = np.meshgrid(y_values, *([raw_values] * loss.n_params), indexing="ij")
+    y, raw = grid[0].ravel(), np.stack([g.ravel() for g in grid[1:]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        value, grad = loss.raw_loss_gradient(y, raw)
+        assert grad.shape == raw.shape
+        np.testing.assert_array_equal(loss.raw_loss(y, raw), value)
+        try:
+            assert loss.raw_hessian(y, raw).shape == raw.shape
+        except NotImplementedError:
+            pass
+        loss.inverse_link(raw)
+        loss.predictive_distribution(raw, 1.0 if loss.needs_scale else None)
+        for reduction in ("none", "mean", "sum"):
+            args = (
+                (raw[0], y, np.exp(np.clip(raw[1], -700, 700)))
+                if loss.n_params == 2
+                else (
+                    raw[0],
+                    y,
+                )
+            )
+            clone(loss).set_params(reduction=reduction).value_and_grad(*args)
+        for targets in (y_values, np.full(4, y_values.max()), np.array([-1.7e308, 1.7e308, 0.0])):
+            if loss.y_domain[0] >= 0:
+                targets = np.abs(targets)
+            init = loss.init_raw(targets)
+            assert np.all(np.isfinite(init)), (targets, init)
+            if loss.needs_scale:
+                sigma = loss.fit_scale(targets - init[0])
+                assert math.isfinite(sigma) and sigma > 0
+
+
+def test_gaussian_raw_variance_never_underflows_to_zero():
+    """eps=0: a raw log variance far below -708 is clamped at the smallest normal float, so the
+    loss is finite and the predictive distribution proper, never NaN."""
+    loss = GaussianNLLLoss(eps=0.0)
+    y = np.array([0.0, 1.0, 0.0])
+    raw = np.array([[0.0, 0.0, 0.0], [-800.0, -800.0, 0.0]])
+    value, grad = loss.raw_loss_gradient(y, raw)
+    tiny = np.finfo(np.float64).tiny
+    assert value[0] == pytest.approx(0.5 * math.log(tiny))
+    assert value[1] == pytest.approx(0.5 * (math.log(tiny) + 1.0 / tiny))
+    assert np.all(grad[1, :2] == 0.0) and not np.any(np.isnan(grad))
+    assert np.all(loss.variance(raw) >= tiny)
+    assert np.isfinite(loss.predictive_distribution(raw).logpdf(y)[0])

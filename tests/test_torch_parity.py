@@ -62,10 +62,19 @@ def sklik_result(case: dict) -> dict:
 
 
 def assert_close(actual, expected, what: str) -> None:
-    """rtol 1e-10 plus an atol of 1e-12 times the largest finite expected magnitude."""
-    actual, expected = np.asarray(actual), np.asarray(expected)
+    """rtol 1e-10 plus an atol of 1e-12 times the largest finite expected magnitude, with NaN
+    and inf (of the same sign) in the same places.
+
+    The atol has no floor, so that cases whose values are all tiny are compared relatively too;
+    it covers cancellation (Gaussian's var gradient) and the last bits of subnormal results.
+    """
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    scale = np.abs(expected[np.isfinite(expected)]).max(initial=1.0)
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg=f"{what}: NaN")
+    inf = np.isinf(expected)
+    np.testing.assert_array_equal(np.isinf(actual), inf, err_msg=f"{what}: inf")
+    np.testing.assert_array_equal(actual[inf], expected[inf], err_msg=f"{what}: sign of inf")
+    scale = np.abs(expected[np.isfinite(expected)]).max(initial=0.0)
     np.testing.assert_allclose(
         actual, expected, rtol=RTOL, atol=1e-12 * scale, equal_nan=True, err_msg=what
     )

@@ -11,7 +11,10 @@ A case is a dict with keys ``id`` (unique, readable), ``loss`` (class name, the 
 holding a Python-float var when ``var_is_float``) and ``var_is_float``.
 
 Every case is valid for torch (no RuntimeError/ValueError); the expected values may hold NaN
-or inf where a case says so (``nonfinite``, ``empty`` with ``reduction="mean"``).
+or inf where a case says so (``nonfinite``, ``edges_*``, ``empty`` with ``reduction="mean"``).
+The ``edges_*`` scenarios and the extreme kinks (``EXTREME_DELTAS``, ``EXTREME_BETAS``, Gaussian
+``eps`` of 0 and 1e-300) probe overflow and underflow: there sklik must give torch's values and
+gradients to rtol 1e-10 with NaN and inf (of the same sign) in the same places.
 """
 
 from __future__ import annotations
@@ -42,6 +45,31 @@ SMOOTH_L1_BETAS = (1.0, 0.0, 0.5, 0.3, 2.5, 1e-3)
 GAUSSIAN_EPS = (1e-6, 1e-3, 0.1)
 POISSON_EPS = (1e-8, 1e-3, 0.5)
 POISSON_TARGETS = (0.0, 0.5, 1.0, 1.0 + 2.0**-40, 1.5, 2.0, 3.0, 7.0, 50.0, 1000.0)
+
+# Overflow and underflow edges: extreme kinks (run on every scenario) and the magnitudes that the
+# edge scenarios combine (huge, the square-overflow threshold ~1.34e154, tiny, subnormal).
+EXTREME_DELTAS = (1e-300, 1e-160, 1e154, 1e300)
+EXTREME_BETAS = (1e-310, 1e-300, 1e-160, 1e154, 1e300)
+EDGE_MAGNITUDES = (
+    1.7e308,
+    1e300,
+    1e200,
+    1.5e154,
+    1e154,
+    1e3,
+    1.0,
+    1e-160,
+    1e-300,
+    2.2e-308,
+    1e-310,
+    5e-324,
+    0.0,
+)
+GAUSSIAN_EDGE_EPS = (0.0, 1e-300)
+GAUSSIAN_EDGE_VARS = (0.0, 5e-324, 1e-310, 1e-300, 1e-160, 1e-10, 1.0, 1e154, 1e300, 1.7e308)
+POISSON_EDGE_LOG_INPUTS = (-1e300, -800.0, -745.2, 0.0, 700.0, 709.78, 710.0, 1e154, 1e300)
+POISSON_EDGE_RATES = (0.0, 5e-324, 1e-310, 1e-300, 1.0, 1e154, 1e300, 1.7e308)
+POISSON_EDGE_TARGETS = (0.0, 1e-300, 0.5, 1.0, 2.0, 1e154, 1e300, 1.7e308)
 
 # (name, input shape, target shape): every pair broadcasts; only the same-shape ones are silent
 # in L1/MSE/Huber/SmoothL1.
@@ -141,10 +169,35 @@ def _kink_scenarios(k: float, group: str):
     yield "kink_offset", offset + d, offset  # near the kink after rounding
 
 
-def _pointwise_cases(loss: str, params: dict, *, kinks: bool, broadcast: bool) -> list[dict]:
+def _edge_scenarios():
+    """Huge, tiny and subnormal inputs and targets, both signs, in every pairing: differences
+    that overflow, squares that overflow or underflow, sums that overflow."""
+    m = _f64(EDGE_MAGNITUDES)
+    signed = np.concatenate([m, -m[:-1]])
+    x, t = (a.ravel() for a in np.meshgrid(signed, signed))
+    yield "edges_grid", x, t
+    # one huge element among ordinary ones: the reduced sum (not the elements) may overflow
+    yield (
+        "edges_sum_overflow",
+        _f64([1.7e308, 1.6e308, 1.0, -2.0]),
+        _f64([-1e-300, 0.0, 0.5, 1e-300]),
+    )
+    yield (
+        "edges_all_tiny",
+        _f64([1e-300, -3e-301, 5e-324, 1e-310]),
+        _f64([0.0, 1e-300, 0.0, -2e-310]),
+    )
+
+
+def _pointwise_cases(
+    loss: str, params: dict, *, kinks: bool, broadcast: bool, edges_only: bool = False
+) -> list[dict]:
     group = "-".join([loss, *map(_fmt, params.values())])
     k = next(iter(params.values()), 1.0)
-    scenarios = [*_random_scenarios(group, spread=max(k, 1e-2)), _nonfinite_scenario()]
+    scenarios = list(_edge_scenarios())
+    if edges_only:
+        return _expand(loss, params, scenarios)
+    scenarios += [*_random_scenarios(group, spread=max(k, 1e-2)), _nonfinite_scenario()]
     scenarios += list(_kink_scenarios(k, group)) if kinks else [_signed_zero_scenario()]
     if broadcast:
         scenarios += list(_broadcast_scenarios(group))
@@ -189,10 +242,30 @@ def _gaussian_var_scenarios(eps: float, group: str):
     yield "var_eps_edges", x, np.zeros_like(x), _f64(edges)
 
 
-def _gaussian_cases(full: bool, eps: float, *, broadcast: bool) -> list[dict]:
+def _gaussian_edge_scenarios():
+    """Residuals from huge to subnormal against variances from 0 and subnormal to huge."""
+    m = _f64(EDGE_MAGNITUDES)
+    r = np.concatenate([m, -m[:-1], [np.inf]])
+    x, v = (a.ravel() for a in np.meshgrid(r, _f64(GAUSSIAN_EDGE_VARS)))
+    yield "edges_grid", x, np.zeros_like(x), v
+    yield (
+        "edges_huge_target",
+        np.zeros(4),
+        _f64([1e200, -1.7e308, 1e-300, 1e154]),
+        _f64([1e300, 1.0, 1e-310, 5e-324]),
+    )
+    yield "edges_float_var_subnormal", _f64([0.0, 1e-160, 1.0]), np.zeros(3), 5e-324
+
+
+def _gaussian_cases(
+    full: bool, eps: float, *, broadcast: bool, edges_only: bool = False
+) -> list[dict]:
     params = {"full": full, "eps": eps}
     group = f"GaussianNLLLoss-{full}-{eps}"
-    scenarios = list(_gaussian_var_scenarios(eps, group))
+    scenarios = list(_gaussian_edge_scenarios())
+    if edges_only:
+        return _expand("GaussianNLLLoss", params, scenarios)
+    scenarios += list(_gaussian_var_scenarios(eps, group))
     if broadcast:
         # target broadcasts silently against input; var has the input's shape.
         rng = _rng(group + "-bcast-var")
@@ -217,7 +290,10 @@ def _poisson_cases(log_input: bool, full: bool, eps: float, *, broadcast: bool) 
         return rng.poisson(3.0, shape).astype(np.float64)
 
     t = _f64(POISSON_TARGETS)
+    edge_x = _f64(POISSON_EDGE_LOG_INPUTS if log_input else POISSON_EDGE_RATES)
+    ex, et = (a.ravel() for a in np.meshgrid(edge_x, _f64(POISSON_EDGE_TARGETS)))
     scenarios = [
+        ("edges_grid", ex, et),
         ("targets", inputs(t.shape, t), t),
         # x = 0: a zero log rate, or (rate mode) a zero rate, where the loss is -t*log(eps).
         ("input_zero", np.zeros_like(t), t),
@@ -237,13 +313,15 @@ def build_cases() -> list[dict]:
     cases = []
     for loss in ("L1Loss", "MSELoss"):
         cases += _pointwise_cases(loss, {}, kinks=False, broadcast=True)
-    for delta in HUBER_DELTAS:
+    for delta in HUBER_DELTAS + EXTREME_DELTAS:
         cases += _pointwise_cases("HuberLoss", {"delta": delta}, kinks=True, broadcast=delta == 1)
-    for beta in SMOOTH_L1_BETAS:
+    for beta in SMOOTH_L1_BETAS + EXTREME_BETAS:
         cases += _pointwise_cases("SmoothL1Loss", {"beta": beta}, kinks=True, broadcast=beta == 1)
     for full in (False, True):
         for eps in GAUSSIAN_EPS:
             cases += _gaussian_cases(full, eps, broadcast=(full, eps) == (False, 1e-6))
+        for eps in GAUSSIAN_EDGE_EPS:
+            cases += _gaussian_cases(full, eps, broadcast=False, edges_only=True)
     for log_input in (True, False):
         for full in (False, True):
             for eps in POISSON_EPS:

@@ -1,0 +1,374 @@
+"""The ``sklik compare`` command line: output, malformed files, exit statuses, a quiet stderr."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tomllib
+
+from sklik._cli import main
+from sklik.losses import LOSSES
+
+
+def run(capsys, *args):
+    status = main(["compare", "--cv", "2", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(status, err, message):
+    assert status == 1
+    assert err.startswith("sklik compare: error: ") and message in err, err
+    assert "Traceback" not in err and err.count("\n") == 1 and err.endswith("\n")
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=40).round(3), "z": rng.normal(size=40).round(3)})
+    frame["y"] = (2 * frame["x"] + rng.normal(size=40)).round(3)
+    return frame
+
+
+def test_default_dataset_json_and_plot(tmp_path, capsys):
+    status, out, err = run(
+        capsys, "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")
+    )
+    assert status == 0
+    assert "diabetes" in out
+    assert "442 rows, 10 feature columns (10 model features after encoding), 2-fold CV" in out
+    assert "Scale: count. The targets are non-negative integers" in out
+    assert "sklik compare: 100%" in err and "12/12" in err  # the progress bar
+    assert "Warning" not in err
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["scale"] == "count" and result["n_encoded"] == 10
+    assert [r["loss"] for r in result["results"]][0] == result["winner"]
+    assert f"Winner: {result['winner']} " in out
+    assert {r["loss"] for r in result["results"]} == set(LOSSES)
+    assert {"converged", "collapsed", "note"} <= set(result["results"][0])
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the table lists every loss once, in rank order; the Poisson is flagged and explained
+    table = out.split("\n\n")[2].splitlines()[2:]
+    assert [line.split()[1] for line in table] == [r["loss"] for r in result["results"]]
+    assert table[-1].split()[1] == "poisson_nll" and table[-1].endswith("collapsed")
+    assert "flags: no-conv = " in out and "collapsed = predictive std below" in out
+    assert "range of integers holding at least 90% probability" in out
+
+
+def test_csv_with_categorical_and_negative_targets(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "colour": rng.choice(["red", "blue"], 60)})
+    frame["y"] = frame["x"] - 1.0 + rng.normal(size=60)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    status, out, err = run(capsys, "--csv", str(tmp_path / "data.csv"), "--target", "y", "--quiet")
+    assert status == 0, err
+    assert "data.csv (target: y), 60 rows, 2 feature columns (3 model features" in out
+    assert "Scale: density." in out
+    assert "note: poisson_nll: skipped:" in out
+    assert err == ""
+    frame.to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    status, out, err = run(
+        capsys, "--csv", str(tmp_path / "semi.csv"), "--sep", ";", "--target", "y", "--quiet"
+    )
+    assert status == 0 and "semi.csv (target: y), 60 rows, 2 feature columns" in out
+
+
+def test_counts_are_scored_as_counts(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    rate = np.exp(0.3 + X @ [0.8, -0.5, 0.3])
+    y = np.where(rng.random(600) < 0.6, 0, rng.poisson(rate))
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(visits=y).to_csv(
+        tmp_path / "c.csv", index=False
+    )
+    args = ["--csv", str(tmp_path / "c.csv"), "--target", "visits", "--quiet"]
+    args += ["--losses", "l1,poisson_nll", "--cv", "5"]
+    status, out, _ = run(capsys, *args)
+    assert status == 0 and "Scale: count." in out
+    assert "Winner: poisson_nll (highest held-out log-likelihood per sample)." in out
+    status, out, _ = run(capsys, *args, "--scale", "density")
+    assert status == 0 and "Scale: density." in out and "Winner: l1 " in out
+
+
+def test_unconverged_winner_gets_a_note(capsys):
+    status, out, err = run(
+        capsys, "--quiet", "--model", "mlp", "--hidden-layer-sizes", "3", "--max-iter", "2",
+        "--losses", "mse",
+    )  # fmt: skip
+    assert status == 0 and err == ""
+    assert "no-conv" in out.split("\n\n")[2]
+    assert (
+        "Winner: mse (note: mse did not converge in every fold, so its score may change with" in out
+    )
+
+
+# -- malformed files ------------------------------------------------------------------------------
+
+
+def write(path, frame, **kwargs):
+    frame.to_csv(path, index=False, **kwargs)
+
+
+MALFORMED = {
+    # name: (writer, extra args, expected: an error message, or None for a successful run)
+    "empty": (lambda p, f: p.write_text(""), [], "empty.csv as CSV: No columns"),
+    "header_only": (
+        lambda p, f: p.write_text("x,z,y\n"),
+        [],
+        "header_only.csv has a header but no data rows",
+    ),
+    "bom": (lambda p, f: p.write_bytes(b"\xef\xbb\xbf" + f.to_csv(index=False).encode()), [], None),
+    "latin1": (
+        lambda p, f: p.write_bytes(
+            f.assign(town=["Orl\xe9ans", "N\xeemes"] * 20).to_csv(index=False).encode("latin-1")
+        ),
+        [],
+        "is not UTF-8 text",
+    ),
+    "wrong_sep": (
+        lambda p, f: write(p, f, sep=";"),
+        [],
+        "wrong_sep.csv; its columns are: x;z;y; is it separated by ';'? Use --sep ';'",
+    ),
+    "one_row": (lambda p, f: write(p, f.head(1)), [], "Too few rows for 2-fold"),
+    "all_nan": (
+        lambda p, f: write(p, f.assign(w=np.nan)),
+        [],
+        "missing values, in column(s) 'w' (40)",
+    ),
+    "nan_target": (lambda p, f: write(p, f.assign(y=np.nan)), [], "target has 40 missing"),
+    "string_target": (
+        lambda p, f: write(p, f.assign(y=["low", "high"] * 20)),
+        [],
+        "the target column 'y' is not numeric",
+    ),
+    "duplicated_names": (
+        lambda p, f: p.write_text(
+            "x,x,y\n" + "\n".join(",".join(map(str, row)) for row in f.to_numpy())
+        ),
+        [],
+        None,
+    ),
+    "quoted_newlines": (
+        lambda p, f: write(p, f.assign(memo=[f"a\nb {i % 3}" for i in range(40)])),
+        [],
+        None,
+    ),
+    "ragged": (
+        lambda p, f: p.write_text("x,y\n1,2\n3,4,5,6\n"),
+        [],
+        "ragged.csv as CSV: Error tokenizing data",
+    ),
+    "id_column": (
+        lambda p, f: write(p, f.assign(customer=[f"C{i:04d}" for i in range(40)])),
+        [],
+        "column(s) 'customer' look like identifiers, not features (40 distinct values in 40 rows;"
+        " one-hot encoding gives 42 model features): drop it with --drop customer, or pass "
+        "--allow-wide to fit anyway",
+    ),
+    "id_column_dropped": (
+        lambda p, f: write(p, f.assign(customer=[f"C{i:04d}" for i in range(40)])),
+        ["--drop", "customer"],
+        None,
+    ),
+    "decimal_comma": (
+        lambda p, f: write(p, f.assign(y=f["y"].round().astype(int)), sep=";", decimal=","),
+        ["--sep", ";"],
+        "column(s) 'x', 'z' hold numbers written with a decimal comma (e.g. '0,126'), which "
+        "would be one-hot encoded as text: use --decimal ,",
+    ),
+    "decimal_comma_target": (
+        lambda p, f: write(p, f, sep=";", decimal=","),
+        ["--sep", ";"],
+        "it holds numbers written with a decimal comma; use --decimal ,",
+    ),
+    "decimal_comma_read": (
+        lambda p, f: write(p, f, sep=";", decimal=","),
+        ["--sep", ";", "--decimal", ","],
+        None,
+    ),
+    "stray_text": (
+        lambda p, f: write(
+            p, f.assign(z=["?" if i % 10 == 0 else v for i, v in enumerate(f["z"])])
+        ),
+        [],
+        "column 'z' holds numbers but also text such as '?' (4 of 40 rows), so it would be "
+        "one-hot encoded as 36 categories (37 model features in all)",
+    ),
+    "stray_text_few_values": (
+        lambda p, f: write(p, f.assign(z=["?", "1", "2", "3"] * 10)),
+        [],
+        None,
+    ),
+    "regex_sep": (
+        lambda p, f: p.write_text(f.to_csv(index=False, sep=" ").replace(" ", "   ")),
+        ["--sep", r"\s+"],
+        None,
+    ),
+    "two_char_sep": (
+        lambda p, f: p.write_text(f.to_csv(index=False).replace(",", "::")),
+        ["--sep", "::"],
+        None,
+    ),
+    "unknown_drop": (lambda p, f: write(p, f), ["--drop", "nope"], "--drop: no feature column"),
+    "inf": (lambda p, f: write(p, f.assign(x=np.inf)), [], "infinite values, in column(s) 'x'"),
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_malformed_files(tmp_path, capsys, frame, name):
+    writer, extra, message = MALFORMED[name]
+    path = tmp_path / f"{name}.csv"
+    writer(path, frame)
+    status, out, err = run(capsys, "--csv", str(path), "--target", "y", "--quiet", *extra)
+    if message is None:
+        assert status == 0 and err == "", err
+        assert "Winner: " in out and "40 rows" in out
+    else:
+        assert_one_line_error(status, err, message)
+        assert "Winner" not in out
+
+
+def test_stray_text_is_a_note(tmp_path, capsys, frame):
+    write(tmp_path / "s.csv", frame.assign(z=["?", "1", "2", "3"] * 10))
+    status, out, err = run(capsys, "--csv", str(tmp_path / "s.csv"), "--target", "y", "--quiet")
+    assert status == 0 and err == ""
+    assert "40 rows, 2 feature columns (5 model features after encoding)" in out
+    assert (
+        "note: column 'z' holds numbers but also text such as '?' (10 of 40 rows): it is "
+        "one-hot encoded as categories, not used as a number\n"
+    ) in out
+
+
+def test_library_warnings_become_one_note(monkeypatch, capsys):
+    import warnings
+
+    import sklik._cli
+
+    real = sklik._cli.compare_losses
+
+    def noisy(*args, **kwargs):
+        for _ in range(3):
+            warnings.warn("something odd\nsecond line", UserWarning, stacklevel=1)
+        return real(*args, **{**kwargs, "losses": ["mse"]})
+
+    monkeypatch.setattr(sklik._cli, "compare_losses", noisy)
+    status, out, err = run(capsys, "--quiet")
+    assert status == 0 and err == ""
+    assert out.count("note: a library warned (UserWarning: something odd second line)\n") == 1
+
+
+def test_wide_files_are_refused_fast_or_fitted_on_request(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n_cols = 100_000
+    values = rng.normal(size=(12, n_cols)).round(2)
+    header = ",".join(f"c{j}" for j in range(n_cols)) + ",y\n"
+    lines = [",".join(map(str, row)) + f",{i}" for i, row in enumerate(values)]
+    (tmp_path / "wide.csv").write_text(header + "\n".join(lines) + "\n")
+    start = time.perf_counter()
+    status, out, err = run(capsys, "--csv", str(tmp_path / "wide.csv"), "--target", "y", "--quiet")
+    assert time.perf_counter() - start < 30  # minutes before the linear-time checks
+    assert_one_line_error(
+        status, err, "too many model features for the rows: 100000 feature columns (so at least"
+    )
+    assert "pass --allow-wide to fit anyway" in err
+    # a smaller wide file, fitted anyway
+    pd.DataFrame(values[:, :30]).assign(y=np.arange(12.0)).to_csv(tmp_path / "w.csv", index=False)
+    args = ["--csv", str(tmp_path / "w.csv"), "--target", "y", "--quiet", "--losses", "mse"]
+    assert_one_line_error(*run(capsys, *args)[::2], "30 features after one-hot encoding for 12")
+    status, out, err = run(capsys, *args, "--allow-wide")
+    assert status == 0 and err == "" and "30 model features" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--csv", "missing.csv", "--target", "y"], "no such file: missing.csv"),
+        (["--csv", "{csv}", "--target", "nope"], "no column 'nope'"),
+        (["--csv", "{csv}", "--target", "label"], "target column 'label' is not numeric"),
+        (["--csv", "{csv}"], "--csv and --target go together"),
+        (["--csv", "{small}", "--target", "y", "--cv", "5"], "Too few rows for 5-fold"),
+        (["--hidden-layer-sizes", "5"], "applies to --model mlp only"),
+        (["--drop", "age,height"], "--drop: no feature column 'height' in the diabetes data"),
+        (["--csv", "{csv}", "--target", "y", "--scale", "count"], "scale='count'"),
+    ],
+)
+def test_errors_are_one_line_messages(tmp_path, capsys, args, message):
+    frame = pd.DataFrame({"x": np.arange(8.0), "label": list("abababab"), "y": np.arange(8.0)})
+    frame["y"] += 0.5
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    frame.head(6).to_csv(tmp_path / "small.csv", index=False)
+    files = {"csv": tmp_path / "data.csv", "small": tmp_path / "small.csv"}
+    args = [a.format(**files) for a in args]
+    status, _, err = run(capsys, *args)
+    assert_one_line_error(status, err, message)
+
+
+def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
+    import sklik._cli
+
+    def broken(*args, **kwargs):
+        raise KeyError("something internal")
+
+    monkeypatch.setattr(sklik._cli, "compare_losses", broken)
+    status, _, err = run(capsys, "--quiet")
+    assert_one_line_error(status, err, "unexpected KeyError: 'something internal' (please report")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--losses", "mse,cauchy"], "unknown loss 'cauchy'; choose from mse, l1,"),
+        (["--model", "forest"], "invalid choice: 'forest'"),
+        (["--hidden-layer-sizes", "5,x"], "expected layer sizes like 100 or 50,50"),
+        (["--scale", "log"], "invalid choice: 'log'"),
+    ],
+)
+def test_usage_errors_exit_2(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+# -- in a subprocess: nothing but the one line reaches stderr -------------------------------------
+
+
+def sklik(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "sklik", "compare", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_python_dash_m_and_console_script(tmp_path):
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert scripts["project"]["scripts"]["sklik"] == "sklik._cli:run"
+    # a file with duplicated names, quoted newlines and a BOM runs, with nothing on stderr
+    rng = np.random.default_rng(0)
+    text = "x,x,memo,y\n" + "".join(
+        f'{rng.normal():.3f},{rng.normal():.3f},"two\nlines",{i % 7}\n' for i in range(40)
+    )
+    (tmp_path / "odd.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    done = sklik("--csv", str(tmp_path / "odd.csv"), "--target", "y", "--cv", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "Winner: " in done.stdout or "No winner: " in done.stdout
+
+
+def test_subprocess_error_is_one_line(tmp_path):
+    (tmp_path / "h.csv").write_text("x,y\n")
+    done = sklik("--csv", str(tmp_path / "h.csv"), "--target", "y")
+    assert done.returncode == 1
+    assert (
+        done.stderr
+        == "sklik compare: error: " + f"{tmp_path / 'h.csv'} has a header but no data rows\n"
+    )
+    assert done.stdout == ""

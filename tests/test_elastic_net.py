@@ -1,0 +1,122 @@
+"""Elastic net: the L1 + L2 penalty of LinearRegressor(l1_ratio=...), its optimality conditions,
+exact zeros, and agreement with glum on the Poisson objective."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+
+from sklik import LinearRegressor
+from sklik.losses import LOSSES
+
+
+def _data(loss, n=300, p=12, seed=0):
+    rng = np.random.default_rng(seed)
+    # badly scaled, shifted columns: the penalty is on the user's coefficients
+    X = rng.normal(size=(n, p)) * rng.uniform(0.1, 10, p) + rng.normal(size=p) * 5
+    Z = (X - X.mean(0)) / X.std(0)
+    coef = np.where(rng.random(p) < 0.5, 0.0, rng.normal(size=p))
+    eta = Z @ coef * 0.3
+    if loss == "poisson_nll":
+        y = rng.poisson(np.exp(0.5 + eta)).astype(float)
+    else:
+        y = 1.0 + eta + rng.standard_t(4, size=n) * 0.5
+    return X, y
+
+
+def _objective(est, X, y, alpha, l1_ratio, loss=None):
+    loss = est.loss_ if loss is None else loss
+    w = est.coef_
+    penalty = alpha * (l1_ratio * np.abs(w).sum() + (1 - l1_ratio) / 2 * w @ w)
+    raw = X @ w + est.intercept_
+    if loss.n_params == 2:
+        raw = np.stack([raw, X @ est.log_var_coef_ + est.log_var_intercept_])
+        penalty += alpha * (
+            l1_ratio * np.abs(est.log_var_coef_).sum()
+            + (1 - l1_ratio) / 2 * est.log_var_coef_ @ est.log_var_coef_
+        )
+    else:
+        raw = raw[np.newaxis]
+    return float(np.mean(loss.raw_loss(y, raw))) + penalty
+
+
+SMOOTH = [name for name in LOSSES if name != "l1"]
+
+
+@pytest.mark.parametrize("loss", SMOOTH)
+@pytest.mark.parametrize("l1_ratio", [0.3, 1.0])
+def test_kkt_conditions_and_exact_zeros(loss, l1_ratio):
+    """At the optimum: grad_j + alpha*l1_ratio*sign(w_j) = 0 off zero, |grad_j| <= it at zero."""
+    X, y = _data(loss)
+    alpha = 0.5
+    est = LinearRegressor(
+        loss, alpha=alpha, l1_ratio=l1_ratio, alpha_var=0.0, tol=1e-10, max_iter=5000
+    )  # alpha_var=0: the objective of _objective
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.fit(X, y)
+    assert np.any(est.coef_ == 0.0), "an L1 penalty this strong zeroes some coefficients"
+    assert est.objective_ == pytest.approx(_objective(est, X, y, alpha, l1_ratio), rel=1e-12)
+    # the gradient of the smooth part (loss + L2) by central differences on the coefficients
+    lam = alpha * l1_ratio
+    for j in range(X.shape[1]):
+        h = 1e-6 * max(1.0, 1.0 / X[:, j].std())
+
+        def smooth(t, j=j):
+            shifted = LinearRegressor(loss, alpha=alpha, l1_ratio=l1_ratio)
+            shifted.__dict__.update(est.__dict__)
+            shifted.coef_ = est.coef_.copy()
+            shifted.coef_[j] += t
+            total = _objective(shifted, X, y, alpha, l1_ratio)
+            return total - lam * np.abs(shifted.coef_).sum()
+
+        g = (smooth(h) - smooth(-h)) / (2 * h)
+        scale = max(1.0, abs(lam))
+        if est.coef_[j] != 0:
+            assert abs(g + lam * np.sign(est.coef_[j])) <= 1e-5 * scale
+        else:
+            assert abs(g) <= lam * (1 + 1e-5) + 1e-7
+
+
+def test_l1_ratio_zero_is_ridge():
+    X, y = _data("mse")
+    ridge = LinearRegressor("mse", alpha=0.1).fit(X, y)
+    enet = LinearRegressor("mse", alpha=0.1, l1_ratio=0.0).fit(X, y)
+    assert_allclose(enet.coef_, ridge.coef_, rtol=1e-10)
+
+
+def test_equals_glum_on_the_poisson_objective():
+    glum = pytest.importorskip("glum")
+    X, y = _data("poisson_nll", n=2000, p=30)
+    for alpha, l1_ratio in [(0.01, 0.5), (0.05, 1.0), (0.002, 0.2)]:
+        est = LinearRegressor("poisson_nll", alpha=alpha, l1_ratio=l1_ratio, tol=1e-10)
+        est.fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # glum warns at tolerances this tight
+            ref = glum.GeneralizedLinearRegressor(
+                family="poisson", alpha=alpha, l1_ratio=l1_ratio, gradient_tol=1e-12
+            ).fit(X, y)
+        assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-8)
+        assert_allclose(est.intercept_, ref.intercept_, rtol=1e-6)
+        assert np.array_equal(est.coef_ == 0, ref.coef_ == 0)
+        ours = _objective(est, X, y, alpha, l1_ratio)
+        theirs = _objective(ref, X, y, alpha, l1_ratio, loss=est.loss_)
+        assert ours <= theirs + 1e-12 * abs(theirs)
+
+
+def test_sparse_equals_dense():
+    X, y = _data("poisson_nll")
+    X[X < 0] = 0.0
+    dense = LinearRegressor("poisson_nll", alpha=0.02, l1_ratio=0.5, tol=1e-10).fit(X, y)
+    sparse = LinearRegressor("poisson_nll", alpha=0.02, l1_ratio=0.5, tol=1e-10)
+    sparse.fit(sp.csr_matrix(X), y)
+    assert_allclose(sparse.coef_, dense.coef_, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lstsq", "highs"])
+def test_exact_solvers_refuse_an_l1_penalty(solver):
+    X, y = _data("mse")
+    with pytest.raises(ValueError, match="cannot minimise an L1 penalty"):
+        LinearRegressor("mse", alpha=0.1, l1_ratio=0.5, solver=solver).fit(X, y)

@@ -1,0 +1,170 @@
+"""MLPRegressor: early stopping, the gaussian_nll variance head, calibration on real data."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
+
+from sklik import LinearRegressor, MLPRegressor
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_early_stopping_keeps_the_best_parameters(diabetes):
+    X, y = diabetes
+    est = MLPRegressor("gaussian_nll", early_stopping=True, random_state=0).fit(X, y)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ < est.max_iter
+    best = int(np.argmax(scores))
+    assert est.best_validation_score_ == scores[best]
+    # stopped after n_iter_no_change + 1 iterations without an improvement of at least tol
+    assert len(scores) - 1 - best == est.n_iter_no_change + 1
+    assert all(s < est.best_validation_score_ + est.tol for s in scores[best + 1 :])
+    # the kept parameters are the best ones: rescoring the validation rows reproduces the score
+    from sklearn.model_selection import train_test_split
+
+    _, X_val, _, y_val = train_test_split(X, y, test_size=0.1, random_state=0)
+    mean, std = est.predict(X_val, return_std=True)
+    loss = np.mean(0.5 * (np.log(std**2) + (y_val - mean) ** 2 / std**2))
+    np.testing.assert_allclose(-loss, est.best_validation_score_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_iter_no_change", [1, 5])
+def test_n_iter_no_change_is_respected(diabetes, n_iter_no_change):
+    X, y = diabetes
+    est = MLPRegressor(
+        "mse", early_stopping=True, n_iter_no_change=n_iter_no_change, random_state=0
+    ).fit(X, y / 100)
+    scores = est.validation_scores_
+    best = int(np.argmax(scores))
+    assert len(scores) - 1 - best == n_iter_no_change + 1
+    # no earlier stretch of more than n_iter_no_change iterations without improvement
+    running, count = -np.inf, 0
+    for s in scores[:-1]:
+        count = count + 1 if s < running + est.tol else 0
+        running = max(running, s)
+        assert count <= n_iter_no_change
+
+
+def test_early_stopping_off_and_auto(diabetes):
+    X, y = diabetes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        off = MLPRegressor("mse", early_stopping=False, max_iter=30, random_state=0).fit(X, y)
+    assert off.validation_scores_ is None and off.best_validation_score_ is None
+    assert off.n_iter_ == 30
+    auto = MLPRegressor("mse", hidden_layer_sizes=(5,), random_state=0).fit(X[:20], y[:20])
+    assert len(auto.validation_scores_) == auto.n_iter_  # 2 validation rows: on
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        tiny = MLPRegressor("mse", hidden_layer_sizes=(5,), random_state=0).fit(X[:10], y[:10])
+    assert tiny.validation_scores_ is None  # 1 validation row: off
+    with pytest.raises(ValueError, match="validation set is too small"):
+        MLPRegressor("mse", early_stopping=True).fit(X[:10], y[:10])
+
+
+def test_early_stopping_with_sample_weight(diabetes):
+    X, y = diabetes
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, size=y.shape[0])
+    est = MLPRegressor("gaussian_nll", random_state=0).fit(X, y, sample_weight=sw)
+    assert np.isfinite(est.best_validation_score_)
+    # the validation score is the weighted mean loss on the held-out rows
+    from sklearn.model_selection import train_test_split
+
+    _, X_val, _, y_val, _, w_val = train_test_split(X, y, sw, test_size=0.1, random_state=0)
+    mean, std = est.predict(X_val, return_std=True)
+    loss = 0.5 * (np.log(std**2) + (y_val - mean) ** 2 / std**2)
+    expected = -(w_val @ loss) / w_val.sum()
+    np.testing.assert_allclose(expected, est.best_validation_score_, rtol=1e-10)
+    # zero weights on every validation row: a clear error
+    sw0 = sw.copy()
+    _, val = train_test_split(np.arange(y.shape[0]), test_size=0.1, random_state=0)
+    sw0[val] = 0
+    with pytest.raises(ValueError, match="zero total|all have zero"):
+        MLPRegressor("gaussian_nll", random_state=0).fit(X, y, sample_weight=sw0)
+
+
+def test_gaussian_nll_is_equivariant_in_the_units_of_y(diabetes):
+    # the target is standardised internally: fits on y and on 1000 y + 5 agree exactly
+    X, y = diabetes
+    a = MLPRegressor("gaussian_nll", hidden_layer_sizes=(10,), random_state=0).fit(X, y)
+    b = MLPRegressor("gaussian_nll", hidden_layer_sizes=(10,), random_state=0).fit(X, 1e3 * y + 5)
+    ma, sa = a.predict(X, return_std=True)
+    mb, sb = b.predict(X, return_std=True)
+    np.testing.assert_allclose(mb, 1e3 * ma + 5, rtol=1e-8)
+    np.testing.assert_allclose(sb, 1e3 * sa, rtol=1e-8)
+    np.testing.assert_allclose(b.best_validation_score_, a.best_validation_score_ - np.log(1e3))
+
+
+def test_variance_head_stays_at_the_marginal_variance_on_noise():
+    # y independent of X: the log-variance head starts at the marginal variance (zero output
+    # weights) and the defaults keep it there instead of fitting the noise
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 5)), 3.0 * rng.normal(size=300) + 10.0
+    est = MLPRegressor("gaussian_nll", random_state=0).fit(X, y)
+    _, std = est.predict(rng.normal(size=(1000, 5)), return_std=True)
+    low, median, high = np.percentile(std, [1, 50, 99])
+    assert 0.9 * 3.0 < median < 1.1 * 3.0 and 0.6 * 3.0 < low and high < 1.5 * 3.0
+    # without the safeguards (no early stopping, a tiny penalty) the training residuals
+    # shrink and with them the learned variance
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        loose = MLPRegressor("gaussian_nll", alpha=1e-6, early_stopping=False, random_state=0)
+        loose.fit(X, y)
+    assert np.median(loose.predict(X, return_std=True)[1]) < 0.6 * 3.0
+
+
+def test_variance_does_not_collapse_at_the_defaults(diabetes):
+    # the README's snippet: a flexible mean could drive the training residuals (and the learned
+    # variance) to zero; early stopping and the penalty keep the held-out intervals honest
+    X, y = diabetes
+    ll, cov = _cv(lambda: MLPRegressor("gaussian_nll", random_state=0), X, y)
+    assert ll > -5.6 and cov >= 0.85
+
+
+def _cv(make, X, y):
+    ll, cov = [], []
+    for train, test in KFold(5, shuffle=True, random_state=0).split(X):
+        scaler = StandardScaler().fit(X[train])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = make().fit(scaler.transform(X[train]), y[train])
+        dist = est.predict_dist(scaler.transform(X[test]))
+        ll.append(np.mean(dist.logpdf(y[test])))
+        low, high = dist.interval(0.9)
+        cov.append(np.mean((y[test] >= low) & (y[test] <= high)))
+    return float(np.mean(ll)), float(np.mean(cov))
+
+
+def _real_data():
+    sm = pytest.importorskip("statsmodels.api")
+    engel = sm.datasets.engel.load_pandas().data
+    grunfeld = sm.datasets.grunfeld.load_pandas().data
+    X, y = load_diabetes(return_X_y=True)
+    return {
+        "diabetes": (X, y),
+        "engel": (engel[["income"]].to_numpy(float), engel["foodexp"].to_numpy(float)),
+        "grunfeld": (
+            grunfeld[["value", "capital", "year"]].to_numpy(float),
+            grunfeld["invest"].to_numpy(float),
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["diabetes", "engel", "grunfeld"])
+def test_calibrated_on_real_data_at_the_defaults(name):
+    # issue 10: 5-fold CV, standardised inputs, raw y: the default gaussian_nll MLP is at most
+    # 0.3 nats per sample below the linear gaussian_nll and covers at least 0.85 at 90%
+    X, y = _real_data()[name]
+    mlp_ll, mlp_cov = _cv(lambda: MLPRegressor("gaussian_nll", random_state=0), X, y)
+    lin_ll, _ = _cv(lambda: LinearRegressor("gaussian_nll"), X, y)
+    assert mlp_ll >= lin_ll - 0.3
+    assert mlp_cov >= 0.85

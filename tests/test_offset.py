@@ -1,0 +1,140 @@
+"""The offset: a fixed term on the mean head's link scale, in fit, predict and the likelihood
+tools, routed as metadata through scikit-learn's meta-estimators."""
+
+import numpy as np
+import pytest
+import sklearn
+from numpy.testing import assert_allclose
+from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklik import LinearRegressor, MLPRegressor
+from sklik.losses import LOSSES
+
+
+def _counts(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    exposure = rng.uniform(0.5, 3.0, n)
+    y = rng.poisson(exposure * np.exp(0.2 + X @ [0.3, -0.2, 0.1])).astype(float)
+    return X, y, exposure
+
+
+@pytest.fixture
+def routing():
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield
+
+
+def test_poisson_exposure_equals_statsmodels_glm():
+    sm = pytest.importorskip("statsmodels.api")
+    X, y, exposure = _counts()
+    est = LinearRegressor("poisson_nll", tol=1e-10).fit(X, y, offset=np.log(exposure))
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson(), exposure=exposure)
+    ref = ref.fit(tol=1e-12)
+    assert_allclose(est.coef_, ref.params[1:], rtol=1e-8)
+    assert_allclose(est.intercept_, ref.params[0], rtol=1e-8)
+    # the likelihood of the counts, not of the rates
+    loglik = est.log_likelihood(X, y, offset=np.log(exposure))
+    assert loglik == pytest.approx(ref.llf, rel=1e-10)
+    assert est.aic(X, y, offset=np.log(exposure)) == pytest.approx(ref.aic, rel=1e-10)
+    # predict with the offset gives the expected count; without it, the rate
+    assert_allclose(est.predict(X, offset=np.log(exposure)), ref.fittedvalues, rtol=1e-8)
+    assert_allclose(est.predict(X) * exposure, ref.fittedvalues, rtol=1e-8)
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_offset_shifts_the_mean_head(loss):
+    """A constant offset is absorbed by the intercept; a varying one is not."""
+    X, y, exposure = _counts(n=200)
+    off = np.full(len(y), 0.7)
+    kwargs = {"tol": 1e-10, "max_iter": 5000}
+    plain = LinearRegressor(loss, **kwargs).fit(X, y)
+    shifted = LinearRegressor(loss, **kwargs).fit(X, y, offset=off)
+    assert_allclose(shifted.coef_, plain.coef_, rtol=1e-5, atol=1e-6)
+    assert shifted.intercept_ == pytest.approx(plain.intercept_ - 0.7, abs=1e-5)
+    assert_allclose(shifted.predict(X, offset=off), plain.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_offset_reaches_the_mlp():
+    X, y, exposure = _counts(n=200)
+    est = MLPRegressor("poisson_nll", hidden_layer_sizes=(4,), random_state=0, max_iter=500)
+    est.fit(X, y, offset=np.log(exposure))
+    assert_allclose(est.predict(X, offset=np.log(exposure)), est.predict(X) * exposure, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "offset, match",
+    [(np.ones(3), "offset.shape"), (np.full(500, np.nan), "NaN"), ("a", "could not convert")],
+)
+def test_bad_offsets_are_clear_errors(offset, match):
+    X, y, _ = _counts()
+    with pytest.raises(ValueError, match=match):
+        LinearRegressor("poisson_nll").fit(X, y, offset=offset)
+
+
+def test_offset_is_routed_through_cross_validate_and_grid_search(routing):
+    X, y, exposure = _counts()
+    off = np.log(exposure)
+    est = LinearRegressor("poisson_nll").set_fit_request(offset=True)
+    est.set_score_request(offset=True)
+    scores = cross_validate(est, X, y, params={"offset": off}, cv=3)["test_score"]
+    # R^2 of the expected counts: positive only when the exposure is used
+    no_offset = cross_validate(LinearRegressor("poisson_nll"), X, y, cv=3)["test_score"]
+    assert np.all(scores > no_offset)
+
+    pipe = make_pipeline(
+        StandardScaler(),
+        LinearRegressor("poisson_nll").set_fit_request(offset=True).set_score_request(offset=True),
+    )
+    search = GridSearchCV(pipe, {"linearregressor__alpha": [0.0, 0.01]}, cv=3)
+    search.fit(X, y, offset=off)
+    direct = LinearRegressor("poisson_nll", alpha=search.best_params_["linearregressor__alpha"])
+    direct.fit(StandardScaler().fit_transform(X), y, offset=off)
+    assert_allclose(search.best_estimator_[-1].coef_, direct.coef_, rtol=1e-8)
+
+
+def test_offset_is_routed_to_sklik_scorers(routing):
+    """Exposure-aware cross-validation end to end: the offset reaches fit and the scorers."""
+    from sklik.metrics import coverage_table, get_scorer, log_score
+
+    X, y, exposure = _counts()
+    off = np.log(exposure)
+    est = LinearRegressor("poisson_nll").set_fit_request(offset=True)
+    scoring = {
+        "nll": get_scorer("neg_log_score").set_score_request(offset=True),
+        "crps": get_scorer("neg_crps").set_score_request(offset=True),
+    }
+    result = cross_validate(est, X, y, params={"offset": off}, cv=3, scoring=scoring)
+    # by hand: fit each fold with its offset, score the counts with the held-out offset
+    from sklearn.model_selection import KFold
+
+    expected = []
+    for train, test in KFold(3).split(X):
+        fold = LinearRegressor("poisson_nll").fit(X[train], y[train], offset=off[train])
+        expected.append(-log_score(y[test], fold.predict_dist(X[test], offset=off[test])))
+    assert_allclose(result["test_nll"], expected, rtol=1e-12)
+    assert np.all(np.isfinite(result["test_crps"]))
+    # calibrated counts: discrete central intervals cover at least their level, and the
+    # randomised PIT of the counts is uniform
+    from scipy import stats
+
+    from sklik.metrics import pit_values
+
+    fitted = LinearRegressor("poisson_nll").fit(X, y, offset=off)
+    table = coverage_table(fitted, X, y, offset=off)
+    assert np.all(table["coverage"] >= table["level"] - 0.03)
+    u = pit_values(fitted, X, y, offset=off, random_state=0)
+    assert stats.kstest(u, "uniform").pvalue > 0.01
+
+
+def test_non_sklik_estimators_refuse_an_offset():
+    from sklearn.linear_model import BayesianRidge
+
+    from sklik.metrics import predictive_distribution
+
+    X, y, exposure = _counts()
+    model = BayesianRidge().fit(X, y)
+    with pytest.raises(ValueError, match="offset was given"):
+        predictive_distribution(model, X, offset=np.log(exposure))
