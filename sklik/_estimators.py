@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from sklik import _solver
+from sklik import _inference, _solver
 from sklik._design import make_design
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
 from sklik._objective import Objective
@@ -162,7 +163,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         c = sw / sw.sum()
         design, x_mean, x_scale = self._design(X, c)
         model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
-        alpha_l2, penalty_weights, l1_weights = self._penalties(model, x_scale, loss)
+        alpha_l2, penalty_weights, l1_weights = self._penalties(model, x_scale, loss, sw)
         objective = Objective(
             model, fit_loss, design, Y, sw, alpha_l2, offset=off, penalty_weights=penalty_weights
         )
@@ -259,9 +260,14 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     f"({scale}); rescale y."
                 )
             self.scale_ = float(scale[0]) if one_target else scale
+        self._fit_inference(X, Y, sw, off, design, x_mean, x_scale, objective.raw(out))
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
+
+    def _fit_inference(self, X, Y, sw, off, design, x_mean, x_scale, raw) -> None:
+        """Store what the predictive distribution needs beyond the noise (linear model only)."""
+        self._predictive_ = None
 
     def _effective_alpha(self, loss: BaseLoss) -> float:
         """The penalty strength used for ``loss`` (the MLP resolves ``alpha="auto"``)."""
@@ -286,7 +292,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         raise NotImplementedError
 
     def _penalties(
-        self, model: Any, x_scale: np.ndarray, loss: BaseLoss
+        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
     ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """The L2 strength, its per-weight factors and the per-weight L1 penalty (or None)."""
         return self._effective_alpha(loss), None, None
@@ -347,15 +353,20 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         """What the fitted model multiplies: ``X`` itself (the MLP densifies sparse input)."""
         return X
 
-    def predict_dist(self, X: Any, *, offset: Any = None) -> Any:
+    def predict_dist(self, X: Any, *, offset: Any = None, uncertainty: str = "predictive") -> Any:
         """Predictive distribution of y given each row of X, as a frozen scipy distribution.
 
-        The distribution is the one whose negative log-density is the loss (see the user
-        guide): Normal for ``"mse"`` and ``"gaussian_nll"`` (with the learned variance),
-        Laplace for ``"l1"`` (and ``"smooth_l1"`` with ``beta=0``), Poisson for
-        ``"poisson_nll"``, and :data:`sklik.distributions.huber` (Gaussian core, Laplace
-        tails) for ``"huber"`` and ``"smooth_l1"``. Constant scales are the maximum-likelihood
-        estimates from the training residuals (``scale_``).
+        With ``uncertainty="noise"`` (the plug-in distribution) it is the distribution whose
+        negative log-density is the loss (see the user guide): Normal for ``"mse"`` and
+        ``"gaussian_nll"`` (with the learned variance), Laplace for ``"l1"`` (and
+        ``"smooth_l1"`` with ``beta=0``), Poisson for ``"poisson_nll"``, and
+        :data:`sklik.distributions.huber` (Gaussian core, Laplace tails) for ``"huber"`` and
+        ``"smooth_l1"``, with the maximum-likelihood scale of the training residuals
+        (``scale_``). The default, ``uncertainty="predictive"``, also accounts for the
+        estimation of the coefficients for :class:`LinearRegressor` (the user guide gives the
+        formulas): for ``"mse"`` the exact Student-t predictive distribution, for the other
+        losses the noise distribution with a degrees-of-freedom-corrected scale, widened by
+        the variance of the fitted mean. The MLP's predictive distribution is the plug-in one.
 
         Parameters
         ----------
@@ -364,6 +375,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Added to the mean head's raw output, as in :meth:`fit` (e.g. ``np.log(exposure)``
             for counts over an exposure).
+        uncertainty : {"predictive", "noise"}, default="predictive"
+            ``"predictive"``: noise plus parameter uncertainty; ``"noise"``: the plug-in
+            distribution at the fitted parameters (what :meth:`log_likelihood` uses).
 
         Returns
         -------
@@ -372,10 +386,30 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             n_targets)`` for a 2-D y): ``mean``, ``std``, ``pdf``/``pmf``,
             ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``.
         """
-        return self.loss_.predictive_distribution(self._raw(X, offset), self.scale_)
+        return self._dist_from_raw(X, self._raw(X, offset), uncertainty)
+
+    def _dist_from_raw(self, X: Any, raw: np.ndarray, uncertainty: str) -> Any:
+        if uncertainty not in ("predictive", "noise"):
+            raise ValueError(
+                f"uncertainty must be 'predictive' (noise and parameter uncertainty) or 'noise' "
+                f"(the plug-in distribution); got {uncertainty!r}."
+            )
+        state = getattr(self, "_predictive_", None)
+        if uncertainty == "noise" or state is None:
+            return self.loss_.predictive_distribution(raw, self.scale_)
+        return self._predictive_distribution(X, raw, state)
+
+    def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
+        return self.loss_.predictive_distribution(raw, self.scale_)
 
     def log_likelihood(
-        self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        offset: Any = None,
+        uncertainty: str = "noise",
     ) -> float:
         r"""Log-likelihood of ``y`` under the predictive distribution.
 
@@ -396,6 +430,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             Non-negative weights :math:`s_i`; None means 1.
         offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             As in :meth:`fit`.
+        uncertainty : {"noise", "predictive"}, default="noise"
+            The distribution of :meth:`predict_dist`: by default the plug-in one at the
+            fitted parameters (the likelihood of :meth:`aic` and :meth:`bic`);
+            ``"predictive"`` scores held-out data as the scorers and ``sklik compare`` do.
 
         Returns
         -------
@@ -409,7 +447,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             support (e.g. non-integer targets for a count likelihood: fit the counts with
             ``offset=np.log(exposure)`` instead of rates).
         """
-        dist = self.predict_dist(X, offset=offset)
+        dist = self.predict_dist(X, offset=offset, uncertainty=uncertainty)
         y = self._check_likelihood_target(y, dist)
         logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
         logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
@@ -466,7 +504,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return math.log(float(sw.sum())) * self.n_parameters() - 2.0 * loglik
 
     def predict(
-        self, X: Any, return_std: bool = False, *, offset: Any = None
+        self,
+        X: Any,
+        return_std: bool = False,
+        *,
+        offset: Any = None,
+        uncertainty: str = "predictive",
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Predict the mean (the median for ``"l1"``) and, optionally, its spread.
 
@@ -476,13 +519,18 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             Samples.
         return_std : bool, default=False
             Also return the standard deviation of the predictive distribution
-            (:meth:`predict_dist`): the learned standard deviation for ``"gaussian_nll"``,
-            ``sqrt(rate)`` for ``"poisson_nll"``, and otherwise that of the loss's own residual
-            density (Normal for ``"mse"``, Laplace for ``"l1"``, the Gaussian-core/Laplace-tail
-            density for ``"huber"`` and ``"smooth_l1"``).
+            (:meth:`predict_dist`): with ``uncertainty="noise"`` the learned standard
+            deviation for ``"gaussian_nll"``, ``sqrt(rate)`` for ``"poisson_nll"``, and
+            otherwise that of the loss's own residual density (Normal for ``"mse"``, Laplace
+            for ``"l1"``, the Gaussian-core/Laplace-tail density for ``"huber"`` and
+            ``"smooth_l1"``); by default (``"predictive"``) the linear model's standard
+            deviation also includes the uncertainty of the fitted coefficients, so it grows
+            away from the training data.
         offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Added to the mean head's raw output, as in :meth:`fit`: with
             ``offset=np.log(exposure)`` a Poisson model predicts the expected count.
+        uncertainty : {"predictive", "noise"}, default="predictive"
+            As in :meth:`predict_dist`; used only with ``return_std=True``.
 
         Returns
         -------
@@ -495,7 +543,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         with np.errstate(over="ignore"):
             mean = self.loss_.inverse_link(raw)
         if return_std:
-            std = self.loss_.predictive_distribution(raw, self.scale_).std()
+            std = self._dist_from_raw(X, raw, uncertainty).std()
             return mean, np.broadcast_to(std, mean.shape).copy()
         return mean
 
@@ -542,6 +590,15 @@ class LinearRegressor(_BaseRegressor):
         ``alpha * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||^2)`` (glum's and
         scikit-learn's convention; intercepts are never penalised). With ``l1_ratio > 0`` the
         fit uses L-BFGS-B on split variables ``w = w+ - w-``, which gives exact zeros.
+    alpha_var : float or "auto", default="auto"
+        ``"gaussian_nll"`` only: an extra L2 penalty (>= 0),
+        :math:`\tfrac{\alpha_{var}}{2} \lVert v \rVert^2`, on the log-variance head's
+        coefficients of the *standardised* features (:math:`v_j = s_j w_j`, :math:`s_j` the
+        feature's standard deviation), which shrinks the variance head toward a constant.
+        ``"auto"`` is ``2 p / ((n - p) K)`` (``p`` features, ``n = sum(sample_weight)``, ``K``
+        targets): it keeps the learned variance from collapsing onto the training residuals
+        when there are many features and vanishes as ``n`` grows (chosen by the calibration
+        simulations of the user guide). ``0`` gives the maximum-likelihood fit.
     fit_intercept : bool, default=True
         Whether to fit intercepts (never penalised).
     solver : {"auto", "lbfgs", "newton", "lstsq", "highs"}, default="auto"
@@ -607,6 +664,7 @@ class LinearRegressor(_BaseRegressor):
         "fit_intercept": ["boolean"],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "solver": [StrOptions({"auto", "lbfgs", "newton", "lstsq", "highs"})],
+        "alpha_var": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -614,6 +672,7 @@ class LinearRegressor(_BaseRegressor):
         loss: str | BaseLoss = "mse",
         *,
         alpha: float = 0.0,
+        alpha_var: float | str = "auto",
         l1_ratio: float = 0.0,
         fit_intercept: bool = True,
         solver: str = "auto",
@@ -624,6 +683,7 @@ class LinearRegressor(_BaseRegressor):
     ) -> None:
         self.loss = loss
         self.alpha = alpha
+        self.alpha_var = alpha_var
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.solver = solver
@@ -639,14 +699,33 @@ class LinearRegressor(_BaseRegressor):
         return make_design(X, c, center=self.fit_intercept)
 
     def _penalties(
-        self, model: Any, x_scale: np.ndarray, loss: BaseLoss
+        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
     ) -> tuple[float, np.ndarray, np.ndarray | None]:
         # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2 and
         # alpha l1_ratio sum |v_j| / s_j
         l2 = self.alpha * (1.0 - self.l1_ratio)
         l1 = self.alpha * self.l1_ratio
         l1_weights = np.tile(l1 / x_scale, model.n_outputs) if l1 > 0 else None
-        return l2, np.tile(x_scale**-2.0, model.n_outputs), l1_weights
+        pw = np.tile(x_scale**-2.0, model.n_outputs)
+        self._alpha_var_ = 0.0
+        if loss.n_params == 1:
+            return l2, pw, l1_weights
+        # gaussian_nll: alpha_var on the variance head's standardised coefficients, added to
+        # the L2 penalty; the objective gets alpha = 1 and the products as factors
+        k = model.n_outputs // loss.n_params
+        p = x_scale.shape[0]
+        self._alpha_var_ = self._alpha_var(float(sw.sum()), p, k)
+        factors = l2 * pw
+        factors[k * p :] += self._alpha_var_
+        return 1.0, factors, l1_weights
+
+    def _alpha_var(self, n: float, n_features: int, n_targets: int) -> float:
+        """The penalty of the log-variance head's standardised coefficients."""
+        if isinstance(self.alpha_var, str):  # "auto": see the class docstring
+            # divided by K, as the data term is a mean over the targets: each target of a
+            # joint fit gets the penalty of its separate fit
+            return 2.0 * n_features / max(n - n_features, 1.0) / n_targets
+        return float(self.alpha_var)
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = params["coef"] / x_scale
@@ -699,6 +778,298 @@ class LinearRegressor(_BaseRegressor):
                 f"only the convex smooth losses. Use solver='auto' or 'lbfgs'."
             )
         return self.solver
+
+    # -- inference -------------------------------------------------------------------------------
+
+    def _penalty_user(self, n_features: int) -> np.ndarray:
+        """Penalty curvature per user coefficient, per head: shape (n_params, n_features)."""
+        # the L2 part of the penalty (the L1 part has no curvature away from zero)
+        out = np.full((self.loss_.n_params, n_features), self.alpha * (1.0 - self.l1_ratio))
+        if self.loss_.n_params == 2:  # alpha_var on v = s w, with the training s
+            out[1] += getattr(self, "_alpha_var_", 0.0) * self._x_scale_fit**2
+        return out
+
+    def _covariances(
+        self,
+        X: Any,
+        Y: np.ndarray,
+        sw: np.ndarray,
+        off: np.ndarray | None,
+        design: Any,
+        x_scale: np.ndarray,
+        raw: np.ndarray,
+        robust: Any,
+        predictive: bool = False,
+    ) -> list:
+        """Per target, the coefficient covariance in the design's coordinates."""
+        n_targets = Y.shape[1]
+        ridge = self._penalty_user(X.shape[1]) * (float(sw.sum()) * n_targets) / x_scale**2
+        out = []
+        for k in range(n_targets):
+            out.append(
+                _inference.coefficient_covariance(
+                    self.loss_,
+                    design,
+                    self.fit_intercept,
+                    Y[:, k],
+                    raw[:, :, k],
+                    sw,
+                    ridge,
+                    offset=None if off is None else off[:, k],
+                    robust=robust,
+                    predictive=predictive,
+                )
+            )
+        return out
+
+    def _fit_inference(self, X, Y, sw, off, design, x_mean, x_scale, raw) -> None:
+        """Store the mean head's coefficient covariance for the predictive distribution.
+
+        Up to ``_NEWTON_MAX_COEF`` coefficients per target; beyond, only the residual degrees of
+        freedom (the predictive distribution is then the plug-in one with a df-corrected scale).
+        """
+        self._predictive_ = None
+        self._x_scale_fit = x_scale
+        q = X.shape[1] + int(self.fit_intercept)
+        n = float(sw.sum())
+        state: dict = {"x_mean": x_mean, "x_scale": x_scale, "cov": None, "n": n}
+        if q * self.loss_.n_params <= _NEWTON_MAX_COEF:
+            try:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    res = self._covariances(X, Y, sw, off, design, x_scale, raw, False, True)
+            except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
+                # e.g. no huber residual in the quadratic zone, or a single row: plug-in
+                res = None
+            if res is not None and all(np.all(np.isfinite(r.cov)) for r in res):
+                state["cov"] = np.stack([r.cov[:q, :q] for r in res])
+                if self.loss_.n_params == 2:  # the log-variance head's covariance
+                    state["cov_var"] = np.stack([r.cov[q:, q:] for r in res])
+                state["df"] = np.array([r.df_resid for r in res])
+                state["k"] = np.array([r.k for r in res])
+        if "df" not in state:
+            state["df"] = np.full(Y.shape[1], n - min(q, n - 1.0))
+        self._predictive_ = state
+
+    def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        n_targets = self.n_outputs_
+        forms = {}
+        for key in ("cov", "cov_var"):
+            if state.get(key) is None:
+                continue
+            qf = np.zeros((X.shape[0], n_targets))
+            for k in range(n_targets):
+                qf[:, k] = _inference.quadratic_form(
+                    X, state[key][k], state["x_mean"], state["x_scale"], self.fit_intercept
+                )
+            forms[key] = qf[:, 0] if self._y_is_1d else qf
+        df = float(state["df"][0]) if self._y_is_1d else state["df"]
+        kfac = state.get("k", np.ones(1))
+        kfac = float(kfac[0]) if self._y_is_1d else kfac
+        shape = raw.shape[1:]
+        return _inference.predictive_distribution(
+            self.loss_,
+            raw,
+            self.scale_,
+            forms.get("cov", np.zeros(shape)),
+            df,
+            state["n"],
+            qf_var=forms.get("cov_var"),
+            k=kfac,
+        )
+
+    def _inference_data(self, X: Any, y: Any, sample_weight: Any, offset: Any):
+        check_is_fitted(self)
+        raw = self._raw(X, offset)
+        X = validate_data(self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False)
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y has {y.shape[0]} rows; X has {X.shape[0]}: pass the training data."
+            )
+        Y = y.reshape(y.shape[0], -1)
+        if Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} targets; the model was fitted on {self.n_outputs_}."
+            )
+        self.loss_.check_y(Y)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        off = check_offset(offset, Y.shape)
+        raw3 = raw[..., np.newaxis] if self._y_is_1d else raw
+        return X, Y, sw, off, raw3
+
+    def covariance_matrix(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        offset: Any = None,
+        robust: bool | str = False,
+    ) -> np.ndarray:
+        r"""Covariance matrix of the fitted coefficients (intercept first, then ``coef_``).
+
+        The model-based covariance is the inverse (penalised) information of the fit at the
+        fitted coefficients on the training data ``(X, y)`` (see the user guide for each
+        loss): for ``"mse"`` the OLS covariance :math:`s^2 (	ilde X^	op W 	ilde X)^{-1}`,
+        :math:`s^2 = \sum w r^2 / (n - p)`; for ``"poisson_nll"`` the GLM covariance
+        :math:`(	ilde X^	op \operatorname{diag}(w\mu) 	ilde X)^{-1}`; for ``"huber"`` and
+        ``"smooth_l1"`` the M-estimator covariance of statsmodels' RLM (``cov="H1"``); for
+        ``"l1"`` the asymptotic covariance of median regression with a kernel estimate of the
+        sparsity (statsmodels' ``QuantReg``: Epanechnikov kernel, Hall-Sheather bandwidth);
+        for ``"gaussian_nll"`` the inverse expected information of both heads. With
+        ``alpha > 0`` the penalty's curvature is added to the information (the Laplace
+        approximation of the posterior under the Gaussian prior the penalty implies).
+        Sample weights act as frequency weights (``n = sum(sample_weight)``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weights of the fit (frequency weights).
+        offset : array-like, default=None
+            The offset of the fit.
+        robust : {False, True, "HC0", "HC1"}, default=False
+            False: model-based. True or ``"HC0"``: the sandwich :math:`B^{-1} M B^{-1}` with
+            the Hessian :math:`B` and the outer product :math:`M` of the per-sample scores
+            (White's heteroscedasticity-consistent covariance, as statsmodels'
+            ``cov_type="HC0"``); ``"HC1"``: times :math:`n / (n - p)`.
+
+        Returns
+        -------
+        ndarray of shape (n_coef, n_coef), or (n_targets, n_coef, n_coef) for a 2-D y
+            ``n_coef = n_params * (n_features + fit_intercept)``; per head (mean, then log
+            variance for ``"gaussian_nll"``) the intercept and then the coefficients. For a
+            2-D y, one matrix per target (the cross-target covariances are not computed).
+        """
+        if (
+            robust not in _inference.ROBUST_OPTIONS
+            or isinstance(robust, (int, float))
+            and (not isinstance(robust, bool))
+        ):
+            raise ValueError(
+                f"robust must be False (model-based), True or 'HC0' (sandwich) or 'HC1'; got "
+                f"{robust!r}."
+            )
+        robust = "HC0" if robust is True else robust
+        X, Y, sw, off, raw = self._inference_data(X, y, sample_weight, offset)
+        design, x_mean, x_scale = make_design(X, sw / sw.sum(), center=self.fit_intercept)
+        res = self._covariances(X, Y, sw, off, design, x_scale, raw, robust)
+        covs = np.stack(
+            [
+                _inference.to_user_coordinates(
+                    r.cov, x_mean, x_scale, self.loss_.n_params, self.fit_intercept
+                )
+                for r in res
+            ]
+        )
+        self._last_df_resid = np.array([r.df_resid for r in res])
+        return covs[0] if self._y_is_1d else covs
+
+    def std_errors(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        offset: Any = None,
+        robust: bool | str = False,
+    ) -> np.ndarray:
+        """Standard errors of the coefficients, in the order of :meth:`covariance_matrix`.
+
+        The square roots of its diagonal; same arguments.
+        """
+        cov = self.covariance_matrix(X, y, sample_weight, offset=offset, robust=robust)
+        return np.sqrt(np.maximum(np.diagonal(cov, axis1=-2, axis2=-1), 0.0))
+
+    def _term_names(self) -> list[str]:
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        names = [str(v) for v in names]
+        return (["intercept"] if self.fit_intercept else []) + names
+
+    def coef_table(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        offset: Any = None,
+        robust: bool | str = False,
+        alpha: float = 0.05,
+    ) -> Any:
+        """Coefficient table: estimates, standard errors, tests and confidence intervals.
+
+        As statsmodels' ``summary``: ``z = coef / se``, the two-sided ``p_value`` and the
+        ``1 - alpha`` confidence interval ``coef -/+ q se``, with ``q`` the normal quantile,
+        or for ``"mse"`` with the model-based covariance the Student-t quantile with
+        ``n - p`` degrees of freedom (statsmodels' OLS ``t`` and ``P>|t|``).
+
+        Parameters
+        ----------
+        X, y, sample_weight, offset, robust
+            As in :meth:`covariance_matrix`.
+        alpha : float, default=0.05
+            One minus the confidence level of the intervals (statsmodels' convention).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``"intercept"`` and the feature names (``feature_names_in_``, else
+            ``x0, x1, ...``); for ``"gaussian_nll"`` a MultiIndex ``(head, term)`` with heads
+            ``"mean"`` and ``"log_var"``; for a 2-D y a leading ``target`` level. Columns
+            ``coef``, ``se``, ``z``, ``p_value``, ``ci_lower``, ``ci_upper``.
+        """
+        import pandas as pd
+
+        if not (isinstance(alpha, Real) and 0 < alpha < 1):
+            raise ValueError(
+                f"alpha must be in (0, 1), e.g. 0.05 for 95% intervals; got {alpha!r}."
+            )
+        se = np.atleast_2d(self.std_errors(X, y, sample_weight, offset=offset, robust=robust))
+        df = self._last_df_resid
+        params = self._fitted_params()
+        n_params, K = self.loss_.n_params, self.n_outputs_
+        terms = self._term_names()
+        frames = []
+        for k in range(K):
+            est = []
+            for j in range(n_params):
+                row = j * K + k
+                head = list(np.atleast_1d(params["coef"][row]))
+                est += ([float(params["intercept"][row])] if self.fit_intercept else []) + head
+            est = np.asarray(est, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.where(se[k] > 0, est / se[k], np.nan)
+            if isinstance(self.loss_, MSELoss) and robust is False:
+                ref = stats.t(df=max(float(df[k]), 1.0))
+            else:
+                ref = stats.norm()
+            crit = ref.ppf(1.0 - alpha / 2.0)
+            table = pd.DataFrame(
+                {
+                    "coef": est,
+                    "se": se[k],
+                    "z": z,
+                    "p_value": 2.0 * ref.sf(np.abs(z)),
+                    "ci_lower": est - crit * se[k],
+                    "ci_upper": est + crit * se[k],
+                }
+            )
+            if n_params == 1:
+                table.index = pd.Index(terms, name="term")
+            else:
+                table.index = pd.MultiIndex.from_product(
+                    [list(self.loss_.param_names), terms], names=["head", "term"]
+                )
+            frames.append(table)
+        if self._y_is_1d:
+            return frames[0]
+        return pd.concat(frames, keys=list(range(K)), names=["target"])
 
     def _set_fitted_params(self, params: dict, one_target: bool) -> None:
         coef, intercept = params["coef"], params["intercept"]

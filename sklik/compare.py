@@ -594,12 +594,12 @@ def compare_losses(
     >>> results.attrs["scale"]  # the targets are integers: scored as counts
     'count'
     >>> results.index.tolist()
-    ['mse', 'gaussian_nll', 'l1']
+    ['gaussian_nll', 'mse', 'l1']
     >>> columns = ["log_likelihood_mean", "rmse_mean", "coverage_mean"]
     >>> results.loc["mse", columns].round(2)
     log_likelihood_mean    -5.42
     rmse_mean              54.71
-    coverage_mean           0.88
+    coverage_mean           0.89
     Name: mse, dtype: float64
     """
     if model not in MODELS:

@@ -88,7 +88,9 @@ def test_log_likelihood_matches_the_estimator_on_each_fold(diabetes):
     expected = [
         make_pipeline(StandardScaler(), LinearRegressor("l1"))
         .fit(X[train], y[train])[-1]
-        .log_likelihood(StandardScaler().fit(X[train]).transform(X[test]), y[test])
+        .log_likelihood(
+            StandardScaler().fit(X[train]).transform(X[test]), y[test], uncertainty="predictive"
+        )
         / len(test)
         for train, test in KFold(3).split(X)
     ]

@@ -51,7 +51,9 @@ def test_kkt_conditions_and_exact_zeros(loss, l1_ratio):
     """At the optimum: grad_j + alpha*l1_ratio*sign(w_j) = 0 off zero, |grad_j| <= it at zero."""
     X, y = _data(loss)
     alpha = 0.5
-    est = LinearRegressor(loss, alpha=alpha, l1_ratio=l1_ratio, tol=1e-10, max_iter=5000)
+    est = LinearRegressor(
+        loss, alpha=alpha, l1_ratio=l1_ratio, alpha_var=0.0, tol=1e-10, max_iter=5000
+    )  # alpha_var=0: the objective of _objective
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         est.fit(X, y)

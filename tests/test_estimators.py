@@ -327,5 +327,5 @@ def test_mlp_gaussian_std_tracks_the_true_noise():
 )
 def test_constant_scale_std_matches_the_residual_spread(loss, low, high):
     X, y = _data("mse", n=20000)
-    _, std = LinearRegressor(loss).fit(X, y).predict(X[:5], return_std=True)
+    _, std = LinearRegressor(loss).fit(X, y).predict(X[:5], return_std=True, uncertainty="noise")
     assert np.all((low < std) & (std < high)) and np.ptp(std) == 0

@@ -160,8 +160,8 @@ def _theta(est, n_targets, fit_intercept, n_heads=1):
 
 def _fit(loss, X, y, sample_weight, alpha, fit_intercept, solver):
     est = LinearRegressor(
-        loss, alpha=alpha, fit_intercept=fit_intercept, solver=solver, **ITERATIVE
-    )  # tol and max_iter are ignored by the exact solvers
+        loss, alpha=alpha, alpha_var=0.0, fit_intercept=fit_intercept, solver=solver, **ITERATIVE
+    )  # tol and max_iter are ignored by the exact solvers; alpha_var=0: the plain objective
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         return est.fit(X, y, sample_weight=sample_weight)
@@ -534,7 +534,7 @@ def test_default_settings_reach_the_optimum(loss, elementwise):
         X, y, sample_weight = _poisson_data("float_w", seed=8)
     else:
         X, y, sample_weight = _robust_data("float_w", 1, seed=8)
-    est = LinearRegressor(loss, alpha=0.1).fit(X, y, sample_weight=sample_weight)
+    est = LinearRegressor(loss, alpha=0.1, alpha_var=0.0).fit(X, y, sample_weight=sample_weight)
     sw = _sw(sample_weight, len(y))
     Z = _columns(X, True)
     n_heads = 2 if isinstance(loss, GaussianNLLLoss) else 1

@@ -73,9 +73,9 @@ def test_predict_dist_is_a_frozen_scipy_distribution(Est, loss):
     X, y = _generate(loss, 400, 0)
     kwargs = {"hidden_layer_sizes": (8,), "random_state": 0} if Est is MLPRegressor else {}
     est = Est(loss, **kwargs).fit(X, y)
-    dist = est.predict_dist(X[:7])
+    dist = est.predict_dist(X[:7], uncertainty="noise")  # the plug-in distribution
     assert dist.dist.name == EXPECTED_FAMILY[loss]
-    mean, std = est.predict(X[:7], return_std=True)
+    mean, std = est.predict(X[:7], return_std=True, uncertainty="noise")
     assert_allclose(dist.mean(), mean, rtol=1e-12)
     assert_allclose(dist.std(), std, rtol=1e-10)
     low, high = dist.interval(0.9)
@@ -129,7 +129,7 @@ def test_gaussian_and_poisson_log_densities_match_their_losses():
 def test_log_likelihood_aic_bic(loss):
     X, y = _generate(loss, 300, 2)
     est = LinearRegressor(loss).fit(X, y)
-    dist = est.predict_dist(X)
+    dist = est.predict_dist(X, uncertainty="noise")
     logp = dist.logpmf(y) if loss == "poisson_nll" else dist.logpdf(y)
     assert est.log_likelihood(X, y) == pytest.approx(logp.sum(), rel=1e-12)
     sw = np.random.default_rng(0).uniform(0, 2, size=300)

@@ -1,0 +1,462 @@
+r"""Inference for the linear model: coefficient covariances and honest predictive distributions.
+
+Everything is computed per target on the standardised design :math:`Z` of
+:mod:`sklik._design` (well conditioned whatever the units of X) and mapped to the user's
+coefficients with the Jacobian of the back-transform :math:`w = v / s`,
+:math:`b = b_Z - w^\top m`:
+
+.. math::
+
+    \Sigma_{\text{user}} = T\, \Sigma_Z\, T^\top, \qquad
+    T = \begin{pmatrix} 1 & -(m/s)^\top \\ 0 & \operatorname{diag}(1/s) \end{pmatrix}
+
+per head, parameters ordered ``[intercept, coef_1, ..., coef_p]``.
+
+Conventions. With frequency weights :math:`s_i` (``n = sum s``), the per-sample raw gradient
+:math:`\psi_i` (``loss.raw_loss_gradient``) and curvature :math:`\psi'_i`
+(``loss.raw_hessian``), :math:`\tilde z_i = (1, z_i)` and
+:math:`G(d) = \sum_i d_i \tilde z_i \tilde z_i^\top`, every model-based covariance has the form
+
+.. math::
+
+    \Sigma = \phi\, (H + P)^{-1}
+
+with :math:`P` the penalty's curvature on the summed scale (``n K alpha pi``; intercepts are
+never penalised, so :math:`P = 0` at ``alpha = 0``) and, per loss,
+
+=================  ====================================  =========================================
+loss               :math:`H`                             :math:`\phi`
+=================  ====================================  =========================================
+mse, huber,        :math:`\bar\psi' G(s)`,               :math:`k^2 \frac{\sum s\psi^2}{n - p}
+smooth_l1          :math:`\bar\psi' = \sum s\psi'/n`     / \bar\psi'` (statsmodels RLM "H1"; OLS
+                                                         for mse)
+poisson_nll        :math:`G(s\mu)`                       1 (GLM Fisher information)
+gaussian_nll       blocks :math:`G(s/v)`, :math:`G(s/2)` 1 (expected information of both heads)
+l1                 :math:`2 \hat f\, G(s)`               :math:`1 / (2 \hat f)` (median regression,
+                                                         statsmodels QuantReg / quantreg "iid")
+=================  ====================================  =========================================
+
+where :math:`k = 1 + \frac{p}{n}\operatorname{var}(\psi') / \bar\psi'^2` and :math:`\hat f` is
+the Epanechnikov kernel estimate of the residual density at zero with the Hall-Sheather
+bandwidth. The sandwich (``robust="HC0"``) is :math:`B^{-1} M B^{-1}` with
+:math:`B = G(s\psi') + P` (the exact Hessian; Fisher for gaussian_nll, :math:`2 G(s \hat f_i)`
+with Powell's kernel weights for l1) and :math:`M = \sum_i s_i g_i g_i^\top` the outer product of
+the per-sample scores; ``"HC1"`` multiplies it by :math:`n / (n - p)`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy import stats
+
+from sklik.losses import (
+    BaseLoss,
+    GaussianNLLLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    SmoothL1Loss,
+)
+
+__all__ = [
+    "CovarianceResult",
+    "coefficient_covariance",
+    "predictive_distribution",
+    "quadratic_form",
+    "to_user_coordinates",
+]
+
+ROBUST_OPTIONS = (False, True, "HC0", "HC1")
+_BLOCK_ROWS = 8192
+
+
+@dataclass
+class CovarianceResult:
+    """Coefficient covariance of one target, in the standardised design's coordinates.
+
+    Attributes
+    ----------
+    cov : ndarray of shape (n_params * (p + 1), n_params * (p + 1))
+        Per head ``[intercept, v_1..v_p]`` (no intercept entry without ``fit_intercept``).
+    df_resid : float
+        ``n - p_eff``: the residual degrees of freedom of the mean head.
+    p_eff : float
+        Effective number of parameters of the mean head, ``tr((H + P)^{-1} H)``.
+    n : float
+        ``sum(sample_weight)``.
+    k : float
+        The M-estimators' small-sample factor :math:`k` (1 for the likelihood losses).
+    """
+
+    cov: np.ndarray
+    df_resid: float
+    p_eff: float
+    n: float
+    k: float = 1.0
+
+
+def _is_l1(loss: BaseLoss) -> bool:
+    return isinstance(loss, L1Loss) or (isinstance(loss, SmoothL1Loss) and loss.beta == 0)
+
+
+def _gram(design: Any, d: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    r""":math:`[1, Z]^\top \operatorname{diag}(d) [1, Z]` for d of any sign."""
+    pos, neg = np.maximum(d, 0.0), np.maximum(-d, 0.0)
+    zz = design.sandwich(pos)
+    if np.any(neg > 0):
+        zz = zz - design.sandwich(neg)
+    if not fit_intercept:
+        return zz
+    p = zz.shape[0]
+    out = np.empty((p + 1, p + 1))
+    out[0, 0] = d.sum()
+    out[0, 1:] = out[1:, 0] = design.rmatvec(d)
+    out[1:, 1:] = zz
+    return out
+
+
+def _inv(A: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive semi-definite matrix (pseudo-inverse if singular)."""
+    A = 0.5 * (A + A.T)
+    try:
+        c = scipy.linalg.cho_factor(A)
+        inv = scipy.linalg.cho_solve(c, np.eye(A.shape[0]))
+        if np.all(np.isfinite(inv)):
+            return 0.5 * (inv + inv.T)
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    return scipy.linalg.pinvh(A)
+
+
+def _weighted_percentile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """``np.percentile(x, q)`` (linear interpolation), generalised to frequency weights."""
+    if np.all(w == w[0]):
+        return float(np.percentile(x, q))
+    order = np.argsort(x)
+    xs, ws = x[order], w[order]
+    keep = ws > 0
+    xs, ws = xs[keep], ws[keep]
+    # plotting positions of the expanded sample: (cum - w/2) / sum, a weighted midpoint rule
+    pos = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
+    return float(np.interp(q / 100.0, pos, xs))
+
+
+def _hall_sheather(n: float, q: float, alpha: float = 0.05) -> float:
+    z = stats.norm.ppf(q)
+    num = 1.5 * stats.norm.pdf(z) ** 2
+    den = 2.0 * z**2 + 1.0
+    return n ** (-1.0 / 3) * stats.norm.ppf(1.0 - alpha / 2.0) ** (2.0 / 3) * (num / den) ** (1 / 3)
+
+
+def _epanechnikov(u: np.ndarray) -> np.ndarray:
+    return 0.75 * (1.0 - u**2) * (np.abs(u) <= 1)
+
+
+def _bandwidth(resid: np.ndarray, target: np.ndarray, sw: np.ndarray) -> float:
+    """The bandwidth of statsmodels' QuantReg at the median (Hall-Sheather, Stata 12)."""
+    n = float(sw.sum())
+    q = 0.5
+    iqr = _weighted_percentile(resid, sw, 75) - _weighted_percentile(resid, sw, 25)
+    mean_t = float(sw @ target) / n
+    sd = math.sqrt(float(sw @ (target - mean_t) ** 2) / n)
+    hn = _hall_sheather(n, q)
+    spread = min(sd, iqr / 1.34)
+    if not spread > 0:
+        spread = max(sd, float(np.max(np.abs(resid))), np.finfo(float).tiny)
+    return spread * (stats.norm.ppf(q + hn) - stats.norm.ppf(q - hn))
+
+
+def _epanechnikov_cdf(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, -1.0, 1.0)
+    return 0.5 + 0.75 * u - 0.25 * u**3
+
+
+def _median_sparsity(
+    resid: np.ndarray, target: np.ndarray, sw: np.ndarray
+) -> tuple[float, np.ndarray]:
+    r"""Kernel estimate :math:`\hat f` of the residual density at 0, as statsmodels' QuantReg.
+
+    Bandwidth :math:`h = \min(\mathrm{sd}(y), \mathrm{IQR}(e)/1.34)\,
+    (\Phi^{-1}(q + h_n) - \Phi^{-1}(q - h_n))` with the Hall-Sheather :math:`h_n`, and
+    :math:`\hat f = \sum_i s_i K(e_i / h) / (n h)` with the Epanechnikov kernel :math:`K`.
+    Returns :math:`\hat f` and the per-sample kernel weights :math:`K(e_i/h)/h` (Powell).
+    """
+    n = float(sw.sum())
+    h = _bandwidth(resid, target, sw)
+    k = _epanechnikov(resid / h) / h
+    fhat = float(sw @ k) / n
+    if not fhat > 0:  # no residual within the bandwidth: the widest honest choice
+        fhat = 1.0 / (2.0 * max(float(np.max(np.abs(resid))), np.finfo(float).tiny))
+    return fhat, k
+
+
+def coefficient_covariance(
+    loss: BaseLoss,
+    design: Any,
+    fit_intercept: bool,
+    y: np.ndarray,
+    raw: np.ndarray,
+    sample_weight: np.ndarray,
+    ridge: np.ndarray,
+    *,
+    offset: np.ndarray | None = None,
+    robust: Any = False,
+    predictive: bool = False,
+) -> CovarianceResult:
+    r"""Covariance of the coefficients of one target in the design's coordinates.
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The fitted loss.
+    design : DenseDesign or SparseDesign
+        The standardised design of the data.
+    fit_intercept : bool
+        Whether the model has intercepts.
+    y : ndarray of shape (n_samples,)
+        Targets of this target column.
+    raw : ndarray of shape (n_params, n_samples)
+        Raw outputs at the fitted coefficients, offset included.
+    sample_weight : ndarray of shape (n_samples,)
+        Frequency weights.
+    ridge : ndarray of shape (n_params, n_features)
+        Penalty curvature per coefficient on the summed scale (``n K alpha pi`` in the
+        design's coordinates); zeros without a penalty.
+    offset : ndarray of shape (n_samples,), default=None
+        The offset of the mean head (l1 uses the spread of ``y - offset``).
+    robust : {False, True, "HC0", "HC1"}, default=False
+        Model-based covariance, or the sandwich (True is "HC0").
+    predictive : bool, default=False
+        For the predictive distribution: l1 then estimates the sparsity without the rows that
+        the exact fit interpolates (their residuals are exactly zero).
+
+    Returns
+    -------
+    CovarianceResult
+    """
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    n = float(sw.sum())
+    n_params = loss.n_params
+    q = design.shape[1] + int(fit_intercept)  # coefficients per head
+    pen = []
+    for j in range(n_params):
+        pj = np.concatenate([[0.0], ridge[j]]) if fit_intercept else np.asarray(ridge[j])
+        pen.append(np.diag(pj))
+    P = scipy.linalg.block_diag(*pen)
+    n_coef = n_params * q
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _, grad = loss.raw_loss_gradient(y, raw)
+    grad = np.asarray(grad).reshape(n_params, -1)
+
+    # -- model-based information H (loss units, summed) and dispersion phi ---------------------
+    phi_from_df = None
+    kfac = 1.0
+    if _is_l1(loss):
+        target = y if offset is None else y - offset
+        resid = y - raw[0]
+        if predictive:  # the exact fit's p interpolated rows (zero residuals) inflate f-hat
+            keep = np.abs(resid) > 1e-9 * max(float(np.max(np.abs(resid))), 1e-300)
+            keep &= sw > 0
+            if np.count_nonzero(keep) < 2:
+                keep = sw > 0
+            fhat, _ = _median_sparsity(resid[keep], target[keep], sw[keep])
+            kern = np.zeros_like(resid)
+        else:
+            fhat, kern = _median_sparsity(resid, target, sw)
+        H = 2.0 * fhat * _gram(design, sw, fit_intercept)
+        phi = 1.0 / (2.0 * fhat)
+
+        def bread_exact() -> np.ndarray:
+            return 2.0 * _gram(design, sw * kern, fit_intercept)
+
+    elif isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            dpsi = np.asarray(loss.raw_hessian(y, raw)).reshape(-1)
+        psi = grad[0]
+        mbar = float(sw @ dpsi) / n
+        if predictive and not isinstance(loss, MSELoss):
+            # the share of residuals in the quadratic zone, at least its kernel-smoothed value
+            # (the raw share is noise when only a handful of residuals lie within delta)
+            thr = float(loss.delta if isinstance(loss, HuberLoss) else loss.beta)
+            level = 1.0 if isinstance(loss, HuberLoss) else 1.0 / thr
+            resid = y - raw[0]
+            h = _bandwidth(resid, y if offset is None else y - offset, sw)
+            smooth = _epanechnikov_cdf((thr - resid) / h) - _epanechnikov_cdf((-thr - resid) / h)
+            mbar = max(mbar, level * float(sw @ smooth) / n)
+        if not mbar > 0:
+            raise ValueError(
+                f"{type(loss).__name__}: no residual lies in the loss's quadratic zone, so the "
+                f"coefficient covariance is undefined; increase the loss's threshold."
+            )
+        # statsmodels' k = 1 + p/n var(psi') / mean(psi')^2; for the predictive distribution the
+        # ratio is capped at 1: it explodes when few residuals lie in the quadratic zone (delta
+        # far below the noise scale), where the estimator is close to least absolute deviations
+        ratio = float(sw @ (dpsi - mbar) ** 2) / n / mbar**2
+        if predictive:
+            ratio = min(ratio, 1.0)
+        G = _gram(design, sw, fit_intercept)
+        H = mbar * G
+
+        def bread_exact() -> np.ndarray:
+            if isinstance(loss, MSELoss):  # psi' = 2 everywhere
+                return 2.0 * G
+            return _gram(design, sw * dpsi, fit_intercept)
+
+        def phi_from_df(p_eff: float) -> float:  # statsmodels RLM "H1" (OLS for mse)
+            k = 1.0 + p_eff / n * ratio
+            return k**2 * float(sw @ psi**2) / max(n - p_eff, 1.0) / mbar
+
+    elif loss.has_curvature:  # poisson_nll, gaussian_nll: the (Fisher) information
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = np.asarray(loss.raw_hessian(y, raw)).reshape(n_params, -1)
+        blocks = [_gram(design, sw * d[j], fit_intercept) for j in range(n_params)]
+        H = scipy.linalg.block_diag(*blocks)
+        phi = 1.0
+
+        def bread_exact() -> np.ndarray:
+            return H
+
+    else:
+        raise ValueError(
+            f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
+            f"sklik's losses."
+        )
+    B_inv = _inv(H + P)
+    # effective number of parameters of the mean head: the trace of the hat matrix
+    p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
+    if phi_from_df is not None:
+        phi = phi_from_df(p_eff)
+        kfac = 1.0 + p_eff / n * ratio
+    if robust is False:
+        cov = phi * B_inv
+    else:
+        Bx_inv = _inv(bread_exact() + P)
+        # the score of l1 is sign(e): its variance at the true median is 1
+        score = np.ones((1, y.shape[0])) if _is_l1(loss) else grad
+        M = np.empty((n_coef, n_coef))
+        for a in range(n_params):
+            for b in range(a, n_params):
+                block = _gram(design, sw * score[a] * score[b], fit_intercept)
+                M[a * q : (a + 1) * q, b * q : (b + 1) * q] = block
+                M[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
+        cov = Bx_inv @ M @ Bx_inv
+        if robust == "HC1":
+            cov *= n / max(n - n_coef, 1.0)
+    cov = 0.5 * (cov + cov.T)
+    return CovarianceResult(cov=cov, df_resid=n - p_eff, p_eff=p_eff, n=n, k=kfac)
+
+
+def to_user_coordinates(
+    cov: np.ndarray, x_mean: np.ndarray, x_scale: np.ndarray, n_params: int, fit_intercept: bool
+) -> np.ndarray:
+    """Map a design-coordinate covariance to the user's ``[intercept, coef]`` per head."""
+    inv_s = 1.0 / x_scale
+    if fit_intercept:
+        p = x_scale.shape[0]
+        T1 = np.zeros((p + 1, p + 1))
+        T1[0, 0] = 1.0
+        T1[0, 1:] = -x_mean * inv_s
+        T1[1:, 1:] = np.diag(inv_s)
+    else:
+        T1 = np.diag(inv_s)
+    T = scipy.linalg.block_diag(*([T1] * n_params))
+    out = T @ cov @ T.T
+    return 0.5 * (out + out.T)
+
+
+def quadratic_form(
+    X: Any, cov: np.ndarray, x_mean: np.ndarray, x_scale: np.ndarray, fit_intercept: bool
+) -> np.ndarray:
+    r""":math:`\tilde z_i^\top \Sigma \tilde z_i` for every row, :math:`\tilde z = (1, (x-m)/s)`.
+
+    Computed in row blocks (sparse X is densified one block at a time).
+    """
+    n = X.shape[0]
+    out = np.empty(n)
+    inv_s = 1.0 / x_scale
+    for start in range(0, n, _BLOCK_ROWS):
+        stop = min(start + _BLOCK_ROWS, n)
+        block = X[start:stop]
+        block = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=np.float64)
+        Z = (block - x_mean) * inv_s if fit_intercept else block * inv_s
+        if fit_intercept:
+            Z = np.hstack([np.ones((Z.shape[0], 1)), Z])
+        out[start:stop] = np.einsum("ij,ij->i", Z @ cov, Z)
+    return np.maximum(out, 0.0)
+
+
+#: The residual degrees of freedom are floored here, so that the predictive distributions keep
+#: a finite variance when a model has almost as many coefficients as rows.
+MIN_DF = 3.0
+_VAR_MIX = 1.0
+
+
+def predictive_distribution(
+    loss: BaseLoss,
+    raw: np.ndarray,
+    scale: Any,
+    qf: np.ndarray,
+    df_resid: Any,
+    n: float,
+    qf_var: np.ndarray | None = None,
+    k: Any = 1.0,
+) -> Any:
+    r"""The predictive distribution: noise plus the uncertainty of the fitted mean.
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The fitted loss.
+    raw : ndarray of shape (n_params, *shape)
+        Raw outputs at the fitted coefficients (offset included).
+    scale : float, ndarray or None
+        The maximum-likelihood scale of the residual density (``scale_``).
+    qf : ndarray of shape ``shape``
+        :math:`\tilde x^\top \Sigma \tilde x`, the variance of the fitted mean head (raw scale).
+    df_resid : float or ndarray
+        Residual degrees of freedom :math:`\nu = n - p_{\text{eff}}` (floored at ``MIN_DF``).
+    n : float
+        Number of (frequency-weighted) training observations.
+
+    Returns
+    -------
+    scipy.stats frozen distribution
+
+    Notes
+    -----
+    - ``mse``: Student t with :math:`\nu` degrees of freedom, location the prediction, scale
+      :math:`\sqrt{s^2 + \tilde x^\top\Sigma\tilde x}` with :math:`s^2 = \sum w r^2 / \nu`:
+      the exact predictive distribution of least squares with Gaussian noise.
+    - ``l1``, ``huber``, ``smooth_l1``: the loss's noise density with the ML scale times
+      :math:`\sqrt{n/\nu}`, its scale then widened so that its variance grows by
+      :math:`\tilde x^\top\Sigma\tilde x`.
+    - ``gaussian_nll``: Normal with variance :math:`v\, n / \nu + \tilde x^\top\Sigma\tilde x`.
+    - ``poisson_nll``: the plug-in Poisson (see the user guide).
+    """
+    df = np.maximum(np.asarray(df_resid, dtype=np.float64), MIN_DF)
+    correction = n / df  # the noise variance's degrees-of-freedom correction
+    if isinstance(loss, MSELoss):
+        noise_var = 0.5 * np.asarray(scale, dtype=np.float64) ** 2 * correction
+        return stats.t(df=df, loc=raw[0], scale=np.sqrt(noise_var + qf))
+    if loss.needs_scale:
+        scale_c = np.asarray(scale, dtype=np.float64) * np.sqrt(correction) * np.asarray(k)
+        var0 = np.asarray(loss.predictive_distribution(raw[:, :1], scale_c).var())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            widen = np.sqrt(1.0 + np.where(var0 > 0, qf / var0, 0.0))
+        return loss.predictive_distribution(raw, scale_c * widen)
+    if isinstance(loss, GaussianNLLLoss):
+        var = loss.variance(raw) * correction + qf
+        if qf_var is None:
+            return stats.norm(loc=raw[0], scale=np.sqrt(var))
+        # the log variance is known up to a variance tau^2 = qf_var: a scale mixture of normals,
+        # approximated by a Student t with the degrees of freedom of a variance estimated from
+        # 2 / tau^2 observations (Var log(chi2_nu / nu) ~ 2 / nu)
+        nu = np.maximum(2.0 / np.maximum(qf_var, 1e-12), MIN_DF)
+        return stats.t(df=nu, loc=raw[0], scale=np.sqrt(var * _VAR_MIX * np.exp(qf_var / 2)))
+    return loss.predictive_distribution(raw, scale)
