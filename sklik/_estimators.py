@@ -48,6 +48,11 @@ def _loss_class(loss: Any) -> type[BaseLoss] | None:
     return LOSSES.get(loss) if isinstance(loss, str) else None
 
 
+def _is_dask(X: Any) -> bool:
+    """Whether ``X`` is a dask collection (without importing dask; see :mod:`sklik._dask`)."""
+    return type(X).__module__.startswith(("dask.", "dask_expr")) and hasattr(X, "__dask_graph__")
+
+
 def _is_absolute_error(loss: BaseLoss) -> bool:
     return isinstance(loss, L1Loss) or (isinstance(loss, SmoothL1Loss) and loss.beta == 0)
 
@@ -113,7 +118,17 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         -------
         self
             The fitted estimator.
+
+        Notes
+        -----
+        A dask array or DataFrame ``X`` (with ``y``, ``sample_weight`` and ``offset`` as dask
+        or in-memory arrays) is fitted without gathering it: see "Data larger than memory" in
+        the README (:mod:`sklik._dask`).
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.fit(self, X, y, sample_weight, offset)
         X, y = validate_data(
             self,
             X,
@@ -295,6 +310,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             n_targets)`` for a 2-D y): ``mean``, ``std``, ``pdf``/``pmf``,
             ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.predict_dist(self, X, offset)
         return self.loss_.predictive_distribution(self._raw(X, offset), self.scale_)
 
     def log_likelihood(
@@ -332,6 +351,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             support (e.g. non-integer targets for a count likelihood: fit the counts with
             ``offset=np.log(exposure)`` instead of rates).
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.log_likelihood(self, X, y, sample_weight, offset)[0]
         dist = self.predict_dist(X, offset=offset)
         y = self._check_likelihood_target(y, dist)
         logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
@@ -384,6 +407,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         ``n`` is the number of observations, :math:`\sum_i s_i` with frequency weights
         ``sample_weight`` (the number of rows without); see :meth:`aic`. Lower is better.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            loglik, total = _dask.log_likelihood(self, X, y, sample_weight, offset)
+            return math.log(total) * self.n_parameters() - 2.0 * loglik
         loglik = self.log_likelihood(X, y, sample_weight, offset=offset)
         sw = check_sample_weight(sample_weight, np.shape(X)[0])
         return math.log(float(sw.sum())) * self.n_parameters() - 2.0 * loglik
@@ -414,6 +442,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         y_std : ndarray of the same shape
             Only with ``return_std=True``.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.predict(self, X, return_std, offset)
         raw = self._raw(X, offset)
         with np.errstate(over="ignore"):
             mean = self.loss_.inverse_link(raw)
@@ -427,6 +459,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
         As :meth:`sklearn.base.RegressorMixin.score`, with the ``offset`` of :meth:`fit`.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.score(self, X, y, sample_weight, offset)
         return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
 
 
