@@ -351,7 +351,9 @@ class BlockedObjective:
         )
         self.fuse_hessian = bool(fuse_hessian and self.has_hessian)
         self._last: tuple | None = None
-        self._hess: tuple | None = None
+        # Hessians of the last evaluations, by theta: scipy's trust region asks for the
+        # Hessian at an accepted point after evaluating other (rejected) trial points
+        self._hess: dict[bytes, np.ndarray] = {}
         self.n_nonfinite = 0
         self.n_passes = 0
 
@@ -375,7 +377,10 @@ class BlockedObjective:
         return 0.5 * float(weights @ grad), grad
 
     def value(self, theta: np.ndarray, out: Any = None) -> float:
-        """Objective value at ``theta`` (one pass)."""
+        """Objective value at ``theta`` (one pass, none if it was the last evaluation)."""
+        last = self._last
+        if last is not None and np.array_equal(last[0], theta) and math.isfinite(last[1]):
+            return last[1]
         with np.errstate(over="ignore", invalid="ignore"):
             return float(self._reduce(theta, ("value",))) + self._penalty(theta)[0]
 
@@ -384,7 +389,10 @@ class BlockedObjective:
         last = self._last
         if last is not None and np.array_equal(last[0], theta):
             return last[1], last[2].copy()
-        res = self._reduce(theta, ("hessian",) if self.fuse_hessian else ("gradient",))
+        return self._evaluate(theta, self.fuse_hessian)
+
+    def _evaluate(self, theta: np.ndarray, fused: bool) -> tuple[float, np.ndarray]:
+        res = self._reduce(theta, ("hessian",) if fused else ("gradient",))
         value, grad = float(res[0]), np.array(res[1])
         penalty, penalty_grad = self._penalty(theta)
         grad[: self.model.n_weights] += penalty_grad
@@ -392,18 +400,19 @@ class BlockedObjective:
         if not (math.isfinite(value) and np.all(np.isfinite(grad))):
             self.n_nonfinite += 1
             value, grad = math.inf, np.zeros_like(grad)
-        if self.fuse_hessian:
-            self._hess = (theta.copy(), res[2])
+        if fused:
+            if len(self._hess) >= 8:
+                self._hess.pop(next(iter(self._hess)))
+            self._hess[np.asarray(theta, dtype=np.float64).tobytes()] = res[2]
         self._last = (theta.copy(), value, grad.copy())
         return value, grad
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         r"""Exact Hessian :math:`\sum_b J_b^\top D_b J_b + \alpha \operatorname{diag}(\pi)`."""
-        cached = self._hess
-        if cached is not None and np.array_equal(cached[0], theta):
-            H = cached[1].copy()
-        else:
-            H = np.array(self._reduce(theta, ("hessian",))[2])
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if key not in self._hess:  # one pass for the value, gradient and Hessian there
+            self._evaluate(theta, True)
+        H = self._hess[key].copy()
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
 

@@ -308,7 +308,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         scipy.stats frozen distribution
             Vectorised over the rows of X (shape ``(n_samples,)``, or ``(n_samples,
             n_targets)`` for a 2-D y): ``mean``, ``std``, ``pdf``/``pmf``,
-            ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``.
+            ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``. For a dask ``X``,
+            a lazily evaluated ``DaskDistribution`` with the same methods (but ``rvs``), each
+            returning dask arrays with ``X``'s row chunks.
         """
         if _is_dask(X):
             from sklik import _dask
@@ -441,6 +443,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             Predictions on the response scale (the rate for ``"poisson_nll"``).
         y_std : ndarray of the same shape
             Only with ``return_std=True``.
+
+            For a dask ``X`` both are dask arrays with ``X``'s row chunks.
         """
         if _is_dask(X):
             from sklik import _dask

@@ -18,6 +18,7 @@ import dask  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sklik import LinearRegressor, MLPRegressor  # noqa: E402
+from sklik.losses import HuberLoss  # noqa: E402
 
 N, P = 1200, 4
 CHUNK = 250  # five row chunks, the last one short
@@ -26,7 +27,7 @@ CHUNK = 250  # five row chunks, the last one short
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     client = distributed.Client(cluster)
     yield client
@@ -207,3 +208,19 @@ def test_import_sklik_does_not_import_dask():
         "assert not [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_grid_search_on_the_cluster(client):
+    # cross-validation on a cluster: scikit-learn's joblib calls run as dask tasks
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _, _ = _data("mse", seed=7)
+    grid = {"loss__delta": [0.5, 2.0]}
+    search = GridSearchCV(LinearRegressor(loss=HuberLoss()), grid, cv=2, n_jobs=2)
+    with joblib.parallel_backend("dask"):
+        search.fit(X, y)
+    local = GridSearchCV(LinearRegressor(loss=HuberLoss()), grid, cv=2).fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
