@@ -116,12 +116,17 @@ def _chunk_stats(X, Y, w, off):
     n = X.shape[0]
     w = np.ones(n) if w is None else w
     W = float(w.sum())
-    amax = np.max(np.abs(X), axis=0) if n else np.zeros(X.shape[1])
+    amax = np.maximum(X.max(axis=0), -X.min(axis=0)) if n else np.zeros(X.shape[1])
     safe = np.where(amax > 0, amax, 1.0)
-    S = X / safe
-    mean = (w @ S) / W if W > 0 else np.zeros(X.shape[1])
-    R = S - mean
-    m2 = w @ (R * R)
+    # in units of the chunk's column maxima (no overflow of squares), one n x p temporary
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = (w @ X) / safe / W if W > 0 else np.zeros(X.shape[1])
+    if not np.all(np.isfinite(mean)):  # a weighted sum overflowed: scale first
+        mean = (w @ (X / safe)) / W
+    R = X / safe
+    R -= mean
+    R *= R
+    m2 = w @ R
     ymean = (w @ Y) / W if W > 0 else np.zeros(Y.shape[1])
     Ry = Y - ymean
     return {

@@ -185,6 +185,24 @@ def test_default_scheduler_without_client():
     assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
 
 
+def test_streaming_without_persisting(client, monkeypatch):
+    # a design larger than the workers' memory is not persisted: every pass re-reads and
+    # re-standardises the chunks from their source
+    from sklik import _dask
+
+    monkeypatch.setattr(_dask, "_PERSIST_FRACTION", 0.0)
+    persisted = []
+    monkeypatch.setattr(_dask.dask, "persist", lambda *a, **k: persisted.append(a) or a)
+    X, y, w, offset = _data("poisson_nll", seed=8)
+    est = LinearRegressor("poisson_nll", alpha=0.01).fit(
+        da.from_array(X, chunks=CHUNK), y, w, offset=offset
+    )
+    mem = LinearRegressor("poisson_nll", alpha=0.01).fit(X, y, w, offset=offset)
+    assert not persisted
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    assert est.n_passes_ <= est.n_iter_ + 2  # the Hessian comes in the gradient's pass
+
+
 def test_fit_does_not_gather_the_design(client):
     n, p = 400_000, 20  # a 64 MB design in 8 MB chunks, generated on the workers
     X = da.random.RandomState(0).normal(size=(n, p), chunks=(50_000, p))
