@@ -72,6 +72,11 @@ def _loss_class(loss: Any) -> type[BaseLoss] | None:
     return LOSSES.get(loss) if isinstance(loss, str) else None
 
 
+def _is_dask(X: Any) -> bool:
+    """Whether ``X`` is a dask collection (without importing dask; see :mod:`sklik._dask`)."""
+    return type(X).__module__.startswith(("dask.", "dask_expr")) and hasattr(X, "__dask_graph__")
+
+
 def _is_absolute_error(loss: BaseLoss) -> bool:
     return isinstance(loss, L1Loss) or (isinstance(loss, SmoothL1Loss) and loss.beta == 0)
 
@@ -137,7 +142,17 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         -------
         self
             The fitted estimator.
+
+        Notes
+        -----
+        A dask array or DataFrame ``X`` (with ``y``, ``sample_weight`` and ``offset`` as dask
+        or in-memory arrays) is fitted without gathering it: see "Data larger than memory" in
+        the README (:mod:`sklik._dask`).
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.fit(self, X, y, sample_weight, offset)
         X, y = validate_data(
             self,
             X,
@@ -384,8 +399,14 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         scipy.stats frozen distribution
             Vectorised over the rows of X (shape ``(n_samples,)``, or ``(n_samples,
             n_targets)`` for a 2-D y): ``mean``, ``std``, ``pdf``/``pmf``,
-            ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``.
+            ``logpdf``/``logpmf``, ``cdf``, ``ppf``, ``interval``, ``rvs``. For a dask ``X``,
+            a lazily evaluated ``DaskDistribution`` with the same methods (but ``rvs``), each
+            returning dask arrays with ``X``'s row chunks.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.predict_dist(self, X, offset, uncertainty)
         return self._dist_from_raw(X, self._raw(X, offset), uncertainty)
 
     def _dist_from_raw(self, X: Any, raw: np.ndarray, uncertainty: str) -> Any:
@@ -447,6 +468,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             support (e.g. non-integer targets for a count likelihood: fit the counts with
             ``offset=np.log(exposure)`` instead of rates).
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.log_likelihood(self, X, y, sample_weight, offset, uncertainty)[0]
         dist = self.predict_dist(X, offset=offset, uncertainty=uncertainty)
         y = self._check_likelihood_target(y, dist)
         logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
@@ -499,6 +524,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         ``n`` is the number of observations, :math:`\sum_i s_i` with frequency weights
         ``sample_weight`` (the number of rows without); see :meth:`aic`. Lower is better.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            loglik, total = _dask.log_likelihood(self, X, y, sample_weight, offset)
+            return math.log(total) * self.n_parameters() - 2.0 * loglik
         loglik = self.log_likelihood(X, y, sample_weight, offset=offset)
         sw = check_sample_weight(sample_weight, np.shape(X)[0])
         return math.log(float(sw.sum())) * self.n_parameters() - 2.0 * loglik
@@ -538,7 +568,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             Predictions on the response scale (the rate for ``"poisson_nll"``).
         y_std : ndarray of the same shape
             Only with ``return_std=True``.
+
+            For a dask ``X`` both are dask arrays with ``X``'s row chunks.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.predict(self, X, return_std, offset, uncertainty)
         raw = self._raw(X, offset)
         with np.errstate(over="ignore"):
             mean = self.loss_.inverse_link(raw)
@@ -552,6 +588,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
         As :meth:`sklearn.base.RegressorMixin.score`, with the ``offset`` of :meth:`fit`.
         """
+        if _is_dask(X):
+            from sklik import _dask
+
+            return _dask.score(self, X, y, sample_weight, offset)
         return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
 
 

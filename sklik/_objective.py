@@ -59,6 +59,11 @@ class Objective:
         Added to the mean head's raw output (link scale).
     penalty_weights : ndarray of shape (n_weights,), default=None
         The factors :math:`\pi_j` of the penalty (None: all 1).
+    weight_total : float, default=None
+        The normaliser :math:`\sum_i s_i` of the weights (None: ``sample_weight.sum()``).
+        A block of rows of a larger data set passes the total over all rows, so that the
+        objectives of the blocks (with ``alpha=0``) sum to the data set's loss term
+        (:mod:`sklik._dask`).
 
     Attributes
     ----------
@@ -78,6 +83,7 @@ class Objective:
         *,
         offset: np.ndarray | None = None,
         penalty_weights: np.ndarray | None = None,
+        weight_total: float | None = None,
     ) -> None:
         self.model = model
         self.loss = loss
@@ -90,7 +96,8 @@ class Objective:
         pw = np.ones(model.n_weights) if penalty_weights is None else penalty_weights
         self._ridge = self.alpha * np.asarray(pw, dtype=np.float64)
         # weight of each elementwise loss in the objective: s_i / (sum s * K)
-        self._w = (sample_weight / sample_weight.sum() / k)[:, np.newaxis]
+        total = sample_weight.sum() if weight_total is None else weight_total
+        self._w = (sample_weight / total / k)[:, np.newaxis]
         self._shape = (n, loss.n_params, k)
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
         # (theta, value, gradient, out, forward cache) of the last evaluation

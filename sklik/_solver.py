@@ -533,16 +533,8 @@ def least_squares(
         return coef, y_mean - coef @ x_mean
     gram = (A.T @ A) * weight
     rhs = (A.T @ B) * weight
-    norms = np.sqrt(np.diag(gram)).copy()  # column norms of the weighted, centred design
-    norms[norms == 0] = 1.0
-    # the objective is ||A_s v - B_s||^2 / K + alpha/2 sum pi_j (v_j / norms_j)^2, v = norms * w
-    ridge = 0.5 * alpha * y.shape[1] * pw / norms**2
-    gram /= np.outer(norms, norms)
-    gram[np.diag_indices_from(gram)] += ridge
-    eig = np.linalg.eigvalsh(gram)
-    if eig[0] > 0 and eig[-1] / eig[0] < _CHOLESKY_MAX_COND:
-        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), rhs / norms[:, np.newaxis])
-    else:
+    v, norms, ridge = gram_solve(gram, rhs, 0.5 * alpha * y.shape[1] * pw)
+    if v is None:
         As = A * (np.sqrt(weight) / norms)
         Bs = B * np.sqrt(weight)
         if alpha > 0:
@@ -555,6 +547,47 @@ def least_squares(
         v = scipy.linalg.lstsq(As, Bs, cond=cond, lapack_driver="gelsd")[0]
     coef = (v / norms[:, np.newaxis]).T
     return coef, y_mean - coef @ x_mean
+
+
+def gram_solve(
+    gram: np.ndarray, rhs: np.ndarray, ridge: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    r"""Solve the ridge normal equations :math:`(G + \operatorname{diag}(\rho))\,w = R`.
+
+    The columns are scaled to unit norm, :math:`v = \nu \odot w` with
+    :math:`\nu = \sqrt{\operatorname{diag} G}`, and the scaled system is solved by Cholesky
+    when its condition number is below ``_CHOLESKY_MAX_COND``. ``gram`` is modified in place.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (n_features, n_features)
+        :math:`A^\top A` of the weighted, centred design.
+    rhs : ndarray of shape (n_features, n_targets)
+        :math:`A^\top B`.
+    ridge : ndarray of shape (n_features,)
+        The penalty's curvature :math:`\rho_j` on the unscaled coefficients.
+
+    Returns
+    -------
+    v : ndarray of shape (n_features, n_targets) or None
+        The scaled solution, None when the scaled system is too ill-conditioned for the
+        normal equations (then solve the least-squares problem of ``A`` itself, by SVD).
+    norms : ndarray of shape (n_features,)
+        :math:`\nu` (1 for zero columns): the solution is ``v / norms[:, None]``.
+    ridge_scaled : ndarray of shape (n_features,)
+        :math:`\rho / \nu^2`, the penalty's curvature on ``v``.
+    """
+    norms = np.sqrt(np.diag(gram)).copy()  # column norms of the weighted, centred design
+    norms[norms == 0] = 1.0
+    # the objective is ||A_s v - B_s||^2 / K + alpha/2 sum pi_j (v_j / norms_j)^2, v = norms * w
+    ridge = ridge / norms**2
+    gram /= np.outer(norms, norms)
+    gram[np.diag_indices_from(gram)] += ridge
+    eig = np.linalg.eigvalsh(gram)
+    if eig[0] > 0 and eig[-1] / eig[0] < _CHOLESKY_MAX_COND:
+        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), rhs / norms[:, np.newaxis])
+        return v, norms, ridge
+    return None, norms, ridge
 
 
 def _wide_least_squares(

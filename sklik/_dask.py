@@ -1,0 +1,921 @@
+r"""Dask input: the objective reduced over the row chunks of a dask collection.
+
+This module is imported only when an estimator is handed a dask array or DataFrame; the rest
+of sklik never imports dask. It adds no second copy of the loss, model or solver arithmetic:
+every chunk builds the same :class:`~sklik._objective.Objective` as an in-memory fit (its
+block of the standardised design, its targets, weights and offset), normalised by the weight
+total of *all* rows (``weight_total``), so that the per-chunk values, gradients and
+Gauss-Newton matrices sum to those of the whole data set::
+
+    estimator.fit(dask X) ──▶ fit()  ── one pass: validation, column moments, targets' stats
+        Z = (X - m) / s   (lazy; persisted in the cluster when it fits in its memory)
+        BlockedObjective(theta) = Σ_chunks Objective_chunk(theta)   (tree reduction, on the
+                                  workers; only p-sized partial sums travel)
+        sklik._solver.minimize(BlockedObjective, ...)   (scipy's loop, on the client)
+        least squares: one pass for the weighted Gram matrix (TSQR if ill-conditioned)
+
+Every evaluation the solver asks for (value and gradient; with the Newton solver, the
+Hessian in the same pass) is one pass over the chunks. The computations run on the active
+``distributed.Client`` if there is one, and on dask's default scheduler otherwise (out of
+core on one machine: the chunks are read from storage on every pass when the design does not
+fit in memory).
+
+Prediction maps the in-memory methods over the row chunks (``map_blocks``): predictions are
+dask arrays with the input's row chunks; :class:`DaskDistribution` is the lazily evaluated
+predictive distribution.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from scipy.optimize import brentq
+
+from sklik import _solver
+from sklik._design import DenseDesign
+from sklik._models import LinearModel
+from sklik._objective import Objective
+from sklik.losses import L1Loss, MSELoss, get_loss
+
+__all__ = ["BlockedObjective", "DaskDistribution", "is_dask"]
+
+# Persist the standardised design when it takes at most this fraction of the memory the
+# workers (or, without a distributed client, this machine) have available.
+_PERSIST_FRACTION = 0.5
+
+
+def is_dask(X: Any) -> bool:
+    """Whether ``X`` is a dask collection (checked without importing dask)."""
+    return type(X).__module__.startswith(("dask.", "dask_expr")) and hasattr(X, "__dask_graph__")
+
+
+# -- conversion and validation ----------------------------------------------------------------
+
+
+def _as_array(X: Any, name: str) -> tuple[da.Array, Any]:
+    """A dask array (known chunk sizes) and the column names of a DataFrame (else None)."""
+    columns = None
+    if hasattr(X, "to_dask_array"):  # dask DataFrame or Series
+        if hasattr(X, "columns"):
+            columns = list(X.columns)
+        X = X.to_dask_array(lengths=True)
+    elif not isinstance(X, da.Array):
+        X = da.asarray(X)
+    if any(math.isnan(c) for chunks in X.chunks for c in chunks):
+        X = X.compute_chunk_sizes()
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+        raise ValueError(f"{name} must be numeric; got dtype {X.dtype}.")
+    return X.astype(np.float64), columns
+
+
+def _rows_like(a: Any, X: da.Array, name: str, ncols: int | None) -> da.Array:
+    """``a`` (dask or in-memory, 1-D or 2-D) as a dask array with ``X``'s row chunks."""
+    if not is_dask(a):
+        a = np.asarray(a, dtype=np.float64)
+        if a.ndim == 0:
+            a = np.full(X.shape[0], float(a))
+    arr, _ = _as_array(a, name)
+    if arr.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} rows; X has {X.shape[0]}: pass one per row of X."
+        )
+    if ncols is not None:
+        arr = arr.reshape(arr.shape[0], -1) if arr.ndim == 1 else arr
+        if arr.ndim != 2 or arr.shape[1] not in (1, ncols):
+            raise ValueError(
+                f"{name}.shape == {arr.shape}, expected ({X.shape[0]},) or "
+                f"({X.shape[0]}, {ncols}): pass one {name} per sample (and target)."
+            )
+        if arr.shape[1] != ncols:
+            arr = da.broadcast_to(arr, (arr.shape[0], ncols), chunks=(arr.chunks[0], ncols))
+        chunks: tuple = (X.chunks[0], (ncols,))
+    else:
+        if arr.ndim != 1:
+            raise ValueError(
+                f"{name}.shape == {arr.shape}, expected ({X.shape[0]},): pass one weight per "
+                f"sample."
+            )
+        chunks = (X.chunks[0],)
+    return arr.rechunk(chunks)
+
+
+def _blocks(a: da.Array | None, n_blocks: int) -> list:
+    """The row blocks of ``a`` as delayed objects (None repeated for a missing array)."""
+    if a is None:
+        return [None] * n_blocks
+    return list(a.to_delayed().ravel())
+
+
+def _chunk_stats(X, Y, w, off):
+    """Per-chunk sums of one validation pass (see :func:`_combine_stats`)."""
+    n = X.shape[0]
+    w = np.ones(n) if w is None else w
+    W = float(w.sum())
+    amax = np.maximum(X.max(axis=0), -X.min(axis=0)) if n else np.zeros(X.shape[1])
+    safe = np.where(amax > 0, amax, 1.0)
+    # in units of the chunk's column maxima (no overflow of squares), one n x p temporary
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = (w @ X) / safe / W if W > 0 else np.zeros(X.shape[1])
+    if not np.all(np.isfinite(mean)):  # a weighted sum overflowed: scale first
+        mean = (w @ (X / safe)) / W
+    R = X / safe
+    R -= mean
+    R *= R
+    m2 = w @ R
+    ymean = (w @ Y) / W if W > 0 else np.zeros(Y.shape[1])
+    Ry = Y - ymean
+    return {
+        "n": n,
+        "W": W,
+        "w_ok": bool(np.all(np.isfinite(w)) and np.all(w >= 0)),
+        "x_ok": bool(np.all(np.isfinite(X))),
+        "y_ok": bool(np.all(np.isfinite(Y))),
+        "off_ok": True if off is None else bool(np.all(np.isfinite(off))),
+        "amax": amax,
+        "mean": mean,
+        "m2": m2,
+        "ymean": ymean,
+        "ym2": w @ (Ry * Ry),
+        "ymin": Y.min(axis=0) if n else np.full(Y.shape[1], np.inf),
+        "ymax": Y.max(axis=0) if n else np.full(Y.shape[1], -np.inf),
+        "off": np.zeros(Y.shape[1]) if off is None else w @ off,
+    }
+
+
+def _merge(Wa, ma, m2a, Wb, mb, m2b):
+    """Chan's parallel update of weighted means and sums of squared deviations."""
+    W = Wa + Wb
+    if W == 0:
+        return W, ma, m2a
+    delta = mb - ma
+    return W, ma + delta * (Wb / W), m2a + m2b + delta**2 * (Wa * Wb / W)
+
+
+def _combine_stats(parts: list[dict]) -> dict:
+    """Combine the chunks' statistics; column moments are rescaled to the global maxima."""
+    amax = np.max([p["amax"] for p in parts], axis=0)
+    gmax = np.where(amax > 0, amax, 1.0)
+    W, mean, m2 = 0.0, np.zeros_like(gmax), np.zeros_like(gmax)
+    Wy, ymean, ym2 = 0.0, np.zeros_like(parts[0]["ymean"]), np.zeros_like(parts[0]["ymean"])
+    for p in parts:
+        r = np.where(p["amax"] > 0, p["amax"], 1.0) / gmax
+        W_new, mean, m2 = _merge(W, mean, m2, p["W"], p["mean"] * r, p["m2"] * r**2)
+        _, ymean, ym2 = _merge(Wy, ymean, ym2, p["W"], p["ymean"], p["ym2"])
+        W = Wy = W_new
+    return {
+        "n": sum(p["n"] for p in parts),
+        "W": W,
+        "w_ok": all(p["w_ok"] for p in parts),
+        "x_ok": all(p["x_ok"] for p in parts),
+        "y_ok": all(p["y_ok"] for p in parts),
+        "off_ok": all(p["off_ok"] for p in parts),
+        "amax": gmax,
+        "mean_s": mean,
+        "var_s": m2 / W if W > 0 else m2,
+        "ymean": ymean,
+        "yvar": ym2 / W if W > 0 else ym2,
+        "ymin": np.min([p["ymin"] for p in parts], axis=0),
+        "ymax": np.max([p["ymax"] for p in parts], axis=0),
+        "off_mean": sum(p["off"] for p in parts) / W if W > 0 else 0.0,
+    }
+
+
+def _moments(stats: dict, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and scales as :func:`sklik._design.column_moments` defines them."""
+    amax, mean_s, var_s = stats["amax"], stats["mean_s"], stats["var_s"]
+    if not center:  # root mean squares: E[x^2] = var + mean^2
+        var_s = var_s + mean_s**2
+        mean_s = np.zeros_like(mean_s)
+    std_s = np.sqrt(np.maximum(var_s, 0.0))
+    constant = std_s <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean_s), 1e-300)
+    scale = np.where(constant, 1.0, std_s * amax)
+    return mean_s * amax, scale
+
+
+def _standardise(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, center: bool) -> np.ndarray:
+    """The in-memory design's arithmetic (:func:`sklik._design.make_design`) on one block."""
+    Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
+    Z /= scale
+    return Z
+
+
+# -- scheduling ---------------------------------------------------------------------------------
+
+
+def _client() -> Any:
+    """The active ``distributed.Client``, or None."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _available_memory() -> float:
+    """Memory the design may occupy when persisted: the workers', or this machine's."""
+    client = _client()
+    if client is not None:
+        try:
+            workers = client.scheduler_info(n_workers=-1)["workers"].values()
+            total = sum(float(w.get("memory_limit") or 0) for w in workers)
+            if total > 0:
+                return total
+        except Exception:  # noqa: BLE001 (an unusual scheduler: do not persist)
+            return 0.0
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except ImportError:  # pragma: no cover (psutil comes with distributed)
+        return 0.0
+
+
+def _maybe_persist(arrays: list, nbytes: float, persist: Any) -> list:
+    """Persist ``arrays`` in the cluster when ``persist`` says so ("auto": when they fit)."""
+    if persist == "auto":
+        persist = nbytes <= _PERSIST_FRACTION * _available_memory()
+    if not persist:
+        return arrays
+    present = [a for a in arrays if a is not None]
+    persisted = iter(dask.persist(*present))
+    return [None if a is None else next(persisted) for a in arrays]
+
+
+def _add(a, b):
+    """Sum of two partial results: tuples and dicts of arrays, entry by entry."""
+    if isinstance(a, tuple):
+        return tuple(x + y for x, y in zip(a, b, strict=True))
+    return a + b
+
+
+def _tree_sum(parts: list) -> Any:
+    """A binary tree of delayed additions over ``parts``."""
+    add = dask.delayed(_add, pure=True)
+    while len(parts) > 1:
+        parts = [
+            add(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
+    return parts[0]
+
+
+# -- the blocked objective ----------------------------------------------------------------------
+
+
+def _chunk_objective(Z, Y, w, off, model, loss, weight_total):
+    w = np.ones(Z.shape[0]) if w is None else w
+    X = DenseDesign(Z) if isinstance(model, LinearModel) else Z
+    return Objective(model, loss, X, Y, w, 0.0, offset=off, weight_total=weight_total)
+
+
+def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what):
+    """One chunk's share: ``value`` or ``(value, gradient[, hessian])`` or ``hessp``."""
+    obj = _chunk_objective(Z, Y, w, off, model, loss, weight_total)
+    kind = what[0]
+    if kind == "value":
+        return obj.value(theta)
+    if kind == "hessp":
+        return obj.hessp(theta, what[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        out, cache = obj.forward(theta)
+        raw = obj.raw(out)
+        loss_values, grad_raw = loss.raw_loss_gradient(obj.y, raw)
+        value = float(np.sum(obj._w * loss_values))
+        grad_raw *= obj._w
+        grad = model.backward(theta, cache, obj._out(grad_raw))
+        if kind == "hessian":
+            hess = obj._out(loss.raw_hessian(obj.y, raw) * obj._w)
+            return value, grad, model.gauss_newton(theta, cache, hess)
+    return value, grad
+
+
+class BlockedObjective:
+    r"""The :class:`~sklik._objective.Objective` of a data set held as dask row chunks.
+
+    :math:`J(\theta) = \sum_b J_b(\theta) + \tfrac{\alpha}{2}\sum_j \pi_j W_j^2`, where
+    :math:`J_b` is the unpenalised objective of chunk :math:`b` with its weights normalised
+    by the total over all rows. Offers the interface :func:`sklik._solver.minimize` uses:
+    ``__call__`` (value and gradient), ``hessian``, ``hessp``, ``has_hessian``, ``value``,
+    ``loss``, ``model``, ``n_nonfinite``. Each call is one pass over the chunks.
+
+    Parameters
+    ----------
+    model, loss, alpha, penalty_weights
+        As for :class:`~sklik._objective.Objective`.
+    Z : dask array of shape (n_samples, n_features)
+        The design (standardised for the linear model), chunked by rows only.
+    Y : dask array of shape (n_samples, n_targets)
+        Targets, with ``Z``'s row chunks.
+    sample_weight : dask array of shape (n_samples,) or None
+        Weights (None: all 1).
+    weight_total : float
+        The sum of the weights.
+    offset : dask array of shape (n_samples, n_targets) or None
+    fuse_hessian : bool, default=False
+        Compute the Gauss-Newton matrix in the same pass as every gradient (for the Newton
+        solver, which asks for it at every accepted point).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        loss: Any,
+        Z: da.Array,
+        Y: da.Array,
+        sample_weight: da.Array | None,
+        weight_total: float,
+        alpha: float,
+        *,
+        offset: da.Array | None = None,
+        penalty_weights: np.ndarray | None = None,
+        fuse_hessian: bool = False,
+    ) -> None:
+        self.model = model
+        self.loss = loss
+        self.alpha = float(alpha)
+        pw = np.ones(model.n_weights) if penalty_weights is None else penalty_weights
+        self._ridge = self.alpha * np.asarray(pw, dtype=np.float64)
+        self.weight_total = float(weight_total)
+        nb = len(Z.chunks[0])
+        self._parts = list(
+            zip(
+                _blocks(Z, nb),
+                _blocks(Y, nb),
+                _blocks(sample_weight, nb),
+                _blocks(offset, nb),
+                strict=True,
+            )
+        )
+        self.fuse_hessian = bool(fuse_hessian and self.has_hessian)
+        self._last: tuple | None = None
+        # Hessians of the last evaluations, by theta: scipy's trust region asks for the
+        # Hessian at an accepted point after evaluating other (rejected) trial points
+        self._hess: dict[bytes, np.ndarray] = {}
+        self.n_nonfinite = 0
+        self.n_passes = 0
+
+    @property
+    def has_hessian(self) -> bool:
+        """As :attr:`sklik._objective.Objective.has_hessian`."""
+        return self.loss.has_curvature and hasattr(self.model, "gauss_newton")
+
+    def _reduce(self, theta: np.ndarray, what: tuple) -> Any:
+        evaluate = dask.delayed(_chunk_eval, pure=True)
+        parts = [
+            evaluate(Z, Y, w, off, self.model, self.loss, self.weight_total, theta, what)
+            for Z, Y, w, off in self._parts
+        ]
+        self.n_passes += 1
+        return dask.compute(_tree_sum(parts))[0]
+
+    def _penalty(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weights = theta[: self.model.n_weights]
+        grad = self._ridge * weights
+        return 0.5 * float(weights @ grad), grad
+
+    def value(self, theta: np.ndarray, out: Any = None) -> float:
+        """Objective value at ``theta`` (one pass, none if it was the last evaluation)."""
+        last = self._last
+        if last is not None and np.array_equal(last[0], theta) and math.isfinite(last[1]):
+            return last[1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(self._reduce(theta, ("value",))) + self._penalty(theta)[0]
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Objective value and gradient at ``theta`` (and the Hessian, if fused)."""
+        last = self._last
+        if last is not None and np.array_equal(last[0], theta):
+            return last[1], last[2].copy()
+        return self._evaluate(theta, self.fuse_hessian)
+
+    def _evaluate(self, theta: np.ndarray, fused: bool) -> tuple[float, np.ndarray]:
+        res = self._reduce(theta, ("hessian",) if fused else ("gradient",))
+        value, grad = float(res[0]), np.array(res[1])
+        penalty, penalty_grad = self._penalty(theta)
+        grad[: self.model.n_weights] += penalty_grad
+        value += penalty
+        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+            self.n_nonfinite += 1
+            value, grad = math.inf, np.zeros_like(grad)
+        if fused:
+            if len(self._hess) >= 8:
+                self._hess.pop(next(iter(self._hess)))
+            self._hess[np.asarray(theta, dtype=np.float64).tobytes()] = res[2]
+        self._last = (theta.copy(), value, grad.copy())
+        return value, grad
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        r"""Exact Hessian :math:`\sum_b J_b^\top D_b J_b + \alpha \operatorname{diag}(\pi)`."""
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if key not in self._hess:  # one pass for the value, gradient and Hessian there
+            self._evaluate(theta, True)
+        H = self._hess[key].copy()
+        H[np.diag_indices(self.model.n_weights)] += self._ridge
+        return H
+
+    def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Gauss-Newton product with ``v`` (one pass; the explicit Hessian when cached)."""
+        if self.has_hessian:
+            return self.hessian(theta) @ v
+        hv = np.array(self._reduce(theta, ("hessp", v)))
+        hv[: self.model.n_weights] += self._ridge * v[: self.model.n_weights]
+        return hv
+
+
+# -- scalar reductions (cold start, scale) ------------------------------------------------------
+
+
+def _chunk_init_grad(Y, w, loss, c):
+    """Weighted gradient of the loss of the constants ``c`` (per target) on one chunk."""
+    w = np.ones(Y.shape[0]) if w is None else w
+    return np.array(
+        [
+            w @ loss._elementwise(np.full(Y.shape[0], c[k]), Y[:, k], grad=True)[1]
+            for k in range(Y.shape[1])
+        ]
+    )
+
+
+def _sum_blocks(func, arrays: list, *args) -> Any:
+    """Sum of ``func(*blocks, *args)`` over the row blocks of ``arrays`` (one pass)."""
+    nb = len(next(a for a in arrays if a is not None).chunks[0])
+    blocks = [_blocks(a, nb) for a in arrays]
+    call = dask.delayed(func, pure=True)
+    return dask.compute(_tree_sum([call(*b, *args) for b in zip(*blocks, strict=True)]))[0]
+
+
+def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
+    """The loss's ``init_raw`` (the best constant) from the reductions of the data."""
+    k = Y.shape[1]
+    name = type(loss).__name__
+    mean = stats["ymean"]
+    if name in ("MSELoss", "PoissonNLLLoss"):
+        return loss.init_raw(mean[np.newaxis], None)
+    if name == "GaussianNLLLoss":
+        floor = max(float(loss.eps), np.finfo(np.float64).tiny)
+        return np.stack([mean, np.log(np.maximum(stats["yvar"], floor))])
+    # a one-parameter convex loss: the root of the weighted gradient (Brent's method, one
+    # pass over y per evaluation)
+    out = np.empty(k)
+    for j in range(k):
+        lo, hi = float(stats["ymin"][j]), float(stats["ymax"][j])
+        if lo == hi:
+            out[j] = lo
+            continue
+
+        def wgrad(c: float, j: int = j) -> float:
+            consts = np.zeros(k)
+            consts[j] = c
+            return float(_sum_blocks(_chunk_init_grad, [Y, w], loss, consts)[j])
+
+        xtol = (1e-14 if not isinstance(loss, L1Loss) else 1e-10) * max(1.0, abs(lo), abs(hi))
+        out[j] = brentq(wgrad, lo, hi, xtol=xtol)
+    return out[np.newaxis]
+
+
+def _chunk_scale_stats(R, w, loss, sigma):
+    """``sum c u l'(u)`` with ``u = r / sigma`` per target (``sigma=None``: sums of r^2, |r|)."""
+    w = np.ones(R.shape[0]) if w is None else w
+    if sigma is None:
+        return np.stack([w @ (R * R), w @ np.abs(R)])
+    u = R / sigma
+    return np.array(
+        [w @ (u[:, k] * loss._elementwise(u[:, k], 0.0, grad=True)[1]) for k in range(R.shape[1])]
+    )
+
+
+def _fit_scale(loss, R: da.Array, w: da.Array | None, W: float) -> np.ndarray:
+    """The loss's ``fit_scale`` of each target's residuals, from reductions of ``R``."""
+    sq, ab = _sum_blocks(_chunk_scale_stats, [R, w], loss, None) / W
+    tiny = float(np.finfo(np.float64).tiny)
+    scales = []
+    for k in range(R.shape[1]):
+        if sq[k] == 0:
+            scales.append(tiny)
+        elif isinstance(loss, MSELoss):
+            scales.append(math.sqrt(2.0 * sq[k]))
+        elif isinstance(loss, L1Loss):
+            scales.append(float(ab[k]))
+        else:
+
+            def stationarity(log_sigma: float, k: int = k) -> float:
+                sigma = np.ones(R.shape[1])
+                sigma[k] = math.exp(log_sigma)
+                return float(_sum_blocks(_chunk_scale_stats, [R, w], loss, sigma)[k] / W) - 1.0
+
+            lo = hi = 0.5 * math.log(sq[k])
+            while stationarity(lo) < 0:
+                lo -= 1.0
+            while stationarity(hi) > 0:
+                hi += 1.0
+            scales.append(math.exp(brentq(stationarity, lo, hi, xtol=1e-13)))
+    return np.array(scales)
+
+
+# -- least squares ------------------------------------------------------------------------------
+
+
+def _chunk_gram(Z, T, w, fit_intercept):
+    """Weighted sums of one chunk: sum w, sum w z, sum w t, Z^T W Z, Z^T W T."""
+    w = np.ones(Z.shape[0]) if w is None else w
+    A = Z * np.sqrt(w)[:, np.newaxis]
+    return (w.sum(), w @ Z, w @ T, A.T @ A, (Z * w[:, np.newaxis]).T @ T)
+
+
+def _chunk_qr_rows(Z, T, w, zbar, tbar, weight_total):
+    w = np.ones(Z.shape[0]) if w is None else w
+    root = np.sqrt(w / weight_total)[:, np.newaxis]
+    return np.hstack([(Z - zbar) * root, (T - tbar) * root])
+
+
+def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
+    """:func:`sklik._solver.least_squares` on dask chunks: one pass for the Gram matrix.
+
+    When the scaled normal equations are ill-conditioned, a second pass computes the R
+    factor of the weighted, centred ``[Z, T]`` by a tall-skinny QR (``dask.array.linalg.tsqr``)
+    and the least-squares problem is solved from it by SVD, as the in-memory solver does.
+    """
+    sw, sz, st, G, ZT = _sum_blocks(_chunk_gram, [Z, T, w], fit_intercept)
+    p, k = Z.shape[1], T.shape[1]
+    if fit_intercept:
+        zbar, tbar = sz / sw, st / sw
+        gram = (G - sw * np.outer(zbar, zbar)) / W
+        rhs = (ZT - sw * np.outer(zbar, tbar)) / W
+    else:
+        zbar, tbar = np.zeros(p), np.zeros(k)
+        gram, rhs = G / W, ZT / W
+    v, norms, ridge = _solver.gram_solve(gram, rhs, 0.5 * alpha * k * pw)
+    if v is None:
+        rows = da.map_blocks(
+            _chunk_qr_rows,
+            Z,
+            T,
+            w,
+            zbar,
+            tbar,
+            W,
+            dtype=np.float64,
+            chunks=(Z.chunks[0], (p + k,)),
+        )
+        _, r = da.linalg.tsqr(rows)
+        R = np.asarray(r.compute())
+        As, Bs = R[:, :p] / norms, R[:, p:]
+        if alpha > 0:
+            As = np.vstack([As, np.diag(np.sqrt(ridge))])
+            Bs = np.vstack([Bs, np.zeros((p, k))])
+        cond = np.finfo(np.float64).eps * max(Z.shape[0], p)
+        import scipy.linalg
+
+        v = scipy.linalg.lstsq(As, Bs, cond=cond, lapack_driver="gelsd")[0]
+    coef = (v / norms[:, np.newaxis]).T
+    return coef, tbar - coef @ zbar
+
+
+# -- fit ----------------------------------------------------------------------------------------
+
+
+def _chunk_residual(Z, Y, off, model, theta, k):
+    out, _ = model.forward(theta, DenseDesign(Z) if isinstance(model, LinearModel) else Z)
+    mean = out[:, :k]
+    if off is not None:
+        mean = mean + off
+    return Y - mean
+
+
+def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: Any = "auto"):
+    """Fit ``est`` (a sklik estimator) on dask input; see :mod:`sklik._dask`."""
+    from sklearn.utils import check_random_state
+
+    owner = type(est).__name__
+    X, columns = _as_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"X has shape {X.shape}: it needs at least one sample and one feature.")
+    if len(X.chunks[1]) > 1:  # chunks by rows only
+        X = X.rechunk({1: -1})
+    y_arr = y if is_dask(y) else np.asarray(y, dtype=np.float64)
+    one_target = len(y_arr.shape) == 1
+    Y = _rows_like(y_arr, X, "y", 1 if one_target else y_arr.shape[1])
+    K = Y.shape[1]
+    w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", None)
+    off = None if offset is None else _rows_like(offset, X, "offset", K)
+
+    loss = get_loss(est.loss)
+    loss.check_params()
+    est.loss_ = loss
+    nb = len(X.chunks[0])
+    parts = [
+        dask.delayed(_chunk_stats, pure=True)(*b)
+        for b in zip(_blocks(X, nb), _blocks(Y, nb), _blocks(w, nb), _blocks(off, nb), strict=True)
+    ]
+    stats = _combine_stats(list(dask.compute(*parts)))
+    if not stats["x_ok"]:
+        raise ValueError("Input X contains NaN or infinity.")
+    if not stats["y_ok"]:
+        raise ValueError("Input y contains NaN or infinity.")
+    if not stats["off_ok"]:
+        raise ValueError("Input offset contains NaN or infinity.")
+    if not stats["w_ok"]:
+        raise ValueError(
+            "sample_weight must be finite and >= 0 (it has NaN, infinite or negative values)."
+        )
+    W = stats["W"]
+    if not (W > 0 and math.isfinite(W)):
+        raise ValueError(f"The sample weights sum to {W}: they must have a finite, positive sum.")
+    loss.check_y(np.concatenate([stats["ymin"], stats["ymax"]]))
+
+    # scikit-learn's bookkeeping of the input (as validate_data does)
+    est.n_features_in_ = X.shape[1]
+    if columns is not None and all(isinstance(c, str) for c in columns):
+        est.feature_names_in_ = np.asarray(columns, dtype=object)
+    else:
+        est.__dict__.pop("feature_names_in_", None)
+
+    model = est._make_model(X.shape[1], loss.n_params * K)
+    linear = isinstance(model, LinearModel)
+    center = bool(getattr(est, "fit_intercept", False))
+    if linear:
+        x_mean, x_scale = _moments(stats, center)
+        Z = X.map_blocks(_standardise, x_mean, x_scale, center, dtype=np.float64)
+    else:
+        x_mean, x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        Z = X
+    Z, Y, w, off = _maybe_persist([Z, Y, w, off], Z.nbytes + Y.nbytes, persist)
+
+    penalty_weights = est._penalty_weights(model, x_scale)
+    solver = est._choose_solver(loss, X.shape[0], model.n_coef)
+    if solver == "highs":
+        raise NotImplementedError(
+            f"{owner}: the exact l1 solver (solver='highs', the default for loss='l1' with "
+            f"alpha=0) is not available for dask input yet. Fit a smooth approximation, e.g. "
+            f"loss=SmoothL1Loss(beta=1e-3) or 'huber' with a small delta (Newton, exact), or "
+            f"the l1 loss itself with solver='lbfgs' (approximate at the kink)."
+        )
+    objective = BlockedObjective(
+        model,
+        loss,
+        Z,
+        Y,
+        w,
+        W,
+        est.alpha,
+        offset=off,
+        penalty_weights=penalty_weights,
+        fuse_hessian=solver == "newton",
+    )
+    if solver == "lstsq":
+        T = Y if off is None else Y - off
+        coef, intercept = _least_squares(Z, T, w, W, est.alpha, center, x_scale**-2.0)
+        theta = model.pack({"coef": coef, "intercept": intercept})
+        n_iter = 1
+    else:
+        out_init = np.array(_init_raw(loss, stats, Y, w), dtype=np.float64)
+        if off is not None:
+            out_init[0] -= stats["off_mean"]
+        rng = check_random_state(getattr(est, "random_state", None))
+        theta_cold = model.init_params(rng, np.asarray(out_init).ravel())
+        value0, grad0 = objective(theta_cold)
+        if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
+            raise ValueError(
+                f"{owner}: the {loss.name} loss overflows float64 at the starting point "
+                f"(|y| up to {np.max(np.abs([stats['ymin'], stats['ymax']])):.3g}). Rescale y "
+                f"(e.g. divide it by a power of 10) so that the loss of a constant prediction "
+                f"is finite."
+            )
+        theta0 = est._warm_start(model, x_mean, x_scale)
+        if theta0 is None:
+            theta0 = theta_cold
+        result = _solver.minimize(
+            objective,
+            theta0,
+            method=solver,
+            max_iter=est.max_iter,
+            tol=est.tol,
+            gradient_scale=float(np.max(np.abs(grad0))),
+            verbose=est.verbose,
+            owner=owner,
+        )
+        theta, n_iter = result.theta, result.n_iter
+    objective_value = objective.value(theta)
+    if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
+        raise ValueError(
+            f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
+            f"X, rescale y or increase alpha."
+        )
+    est.n_iter_ = n_iter
+    # no coefficient covariance is computed on dask input: the distributions are plug-in
+    est.__dict__.pop("_predictive_", None)
+    est.n_outputs_ = K
+    est._y_is_1d = one_target
+    est.objective_ = objective_value
+    est.n_passes_ = objective.n_passes
+    params = est._to_user_units(model.unpack(theta), x_mean, x_scale)
+    est._set_fitted_params(params, one_target)
+    est.scale_ = None
+    if loss.needs_scale:
+        R = da.map_blocks(
+            _chunk_residual, Z, Y, off, model, theta, K, dtype=np.float64, chunks=Y.chunks
+        )
+        (R,) = _maybe_persist([R], R.nbytes, persist)
+        scale = _fit_scale(loss, R, w, W)
+        if not np.all(np.isfinite(scale) & (scale > 0)):
+            raise ValueError(
+                f"{owner}: the scale of the residuals is not a finite positive number "
+                f"({scale}); rescale y."
+            )
+        est.scale_ = float(scale[0]) if one_target else scale
+    return est
+
+
+# -- prediction and scoring ---------------------------------------------------------------------
+
+
+def _frame(est: Any, X: np.ndarray) -> Any:
+    """A chunk as the estimator saw its training data (a DataFrame when it had names)."""
+    if getattr(est, "feature_names_in_", None) is None:
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(X, columns=est.feature_names_in_, copy=False)
+
+
+def _prediction_input(est: Any, X: Any, offset: Any) -> tuple[da.Array, da.Array | None]:
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est)
+    X, _ = _as_array(X, "X")
+    if X.ndim != 2 or X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[-1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    off = None if offset is None else _rows_like(offset, X, "offset", est.n_outputs_)
+    return X, off
+
+
+def _target_shape(est: Any) -> tuple[int, ...]:
+    return () if est._y_is_1d else (est.n_outputs_,)
+
+
+def _rowwise(func: Any, X: da.Array, arrays: list, args: tuple, trailing: tuple) -> da.Array:
+    """``func(X_block, *blocks, *args)`` over the row chunks, with trailing dims ``trailing``."""
+    kwargs: dict = {"dtype": np.float64, "chunks": (X.chunks[0], *((t,) for t in trailing))}
+    if len(trailing) == 0:
+        kwargs["drop_axis"] = 1
+    elif len(trailing) == 2:
+        kwargs["new_axis"] = [2]
+    return da.map_blocks(func, X, *arrays, *args, **kwargs)
+
+
+def _chunk_predict(X, off, est, return_std, uncertainty):
+    res = est.predict(_frame(est, X), return_std=return_std, offset=off, uncertainty=uncertainty)
+    return np.stack(res, axis=-1) if return_std else res
+
+
+def predict(
+    est: Any, X: Any, return_std: bool, offset: Any, uncertainty: str = "predictive"
+) -> Any:
+    """:meth:`predict` chunk by chunk: dask arrays with the input's row chunks."""
+    X, off = _prediction_input(est, X, offset)
+    shape = _target_shape(est)
+    if not return_std:
+        return _rowwise(_chunk_predict, X, [off], (est, False, uncertainty), shape)
+    both = _rowwise(_chunk_predict, X, [off], (est, True, uncertainty), (*shape, 2))
+    return both[..., 0], both[..., 1]
+
+
+def _chunk_dist(X, off, *rest):
+    """``getattr(est.predict_dist(X), name)(*args)`` on one chunk (array args as blocks)."""
+    *blocks, est, name, n_arrays, index, args, uncertainty = rest
+    dist = est.predict_dist(_frame(est, X), offset=off, uncertainty=uncertainty)
+    values = [b[:, 0] if est._y_is_1d else b for b in blocks[:n_arrays]]
+    res = getattr(dist, name)(*values, *args)
+    if index is not None:
+        res = res[index]
+    return np.broadcast_to(res, (X.shape[0], *_target_shape(est))).astype(np.float64)
+
+
+class DaskDistribution:
+    """The predictive distribution of a fitted estimator on dask input, evaluated lazily.
+
+    Returned by ``predict_dist`` for a dask ``X``. Every method of the frozen scipy
+    distribution that the in-memory ``predict_dist`` returns (``mean``, ``std``, ``var``,
+    ``median``, ``pdf``/``pmf``, ``logpdf``/``logpmf``, ``cdf``, ``sf``, ``ppf``, ``isf``,
+    ``interval``) is available and returns a dask array with ``X``'s row chunks (a pair of
+    them for ``interval``): the in-memory distribution is built for each chunk on the worker
+    that holds it. Arguments are scalars or arrays (NumPy or dask) with one value per row
+    (and target).
+
+    Parameters
+    ----------
+    est : fitted sklik estimator
+    X : dask array of shape (n_samples, n_features)
+    offset : dask array of shape (n_samples, n_targets) or None
+    uncertainty : {"predictive", "noise"}, default="predictive"
+        As in the in-memory ``predict_dist``.
+    """
+
+    _NO_ARG = ("mean", "std", "var", "median", "entropy")
+    _ONE_ARG = ("pdf", "logpdf", "pmf", "logpmf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
+
+    def __init__(
+        self, est: Any, X: da.Array, offset: da.Array | None, uncertainty: str = "predictive"
+    ) -> None:
+        self._est, self._X, self._off, self._uncertainty = est, X, offset, uncertainty
+        # which methods the scipy distribution has (pmf or pdf): a one-row probe
+        probe_raw = np.zeros((est.loss_.n_params, 1))
+        self._probe = est.loss_.predictive_distribution(probe_raw, est.scale_)
+
+    def _call(self, name: str, args: tuple, index: int | None = None) -> da.Array:
+        arrays, consts = [], []
+        for a in args:
+            if is_dask(a) or np.ndim(a) > 0:
+                arrays.append(_rows_like(a, self._X, name, self._est.n_outputs_))
+            else:
+                consts.append(a)
+        if arrays and consts:
+            raise ValueError(f"{name}: pass either arrays or scalars, not both.")
+        extra = (*arrays, self._est, name, len(arrays), index, tuple(consts), self._uncertainty)
+        return _rowwise(_chunk_dist, self._X, [self._off], extra, _target_shape(self._est))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(self._probe, name):
+            raise AttributeError(name)
+        if name in self._NO_ARG:
+            return lambda: self._call(name, ())
+        if name in self._ONE_ARG:
+            return lambda x: self._call(name, (x,))
+        if name == "interval":
+            return self._interval
+        raise AttributeError(name)
+
+    def _interval(self, confidence: float) -> tuple[da.Array, da.Array]:
+        return (
+            self._call("interval", (confidence,), 0),
+            self._call("interval", (confidence,), 1),
+        )
+
+
+def predict_dist(
+    est: Any, X: Any, offset: Any, uncertainty: str = "predictive"
+) -> DaskDistribution:
+    """:meth:`predict_dist` on dask input: a :class:`DaskDistribution`."""
+    X, off = _prediction_input(est, X, offset)
+    return DaskDistribution(est, X, off, uncertainty)
+
+
+def _chunk_loglik(X, Y, w, off, est, uncertainty):
+    dist = est.predict_dist(_frame(est, X), offset=off, uncertainty=uncertainty)
+    y = est._check_likelihood_target(Y, dist)
+    logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
+    logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
+    if w is None:
+        return np.array([logp.sum(), X.shape[0]])
+    w = w[:, 0]
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ValueError("sample_weight must be finite and >= 0.")
+    return np.array([w @ logp, w.sum()])
+
+
+def log_likelihood(
+    est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, uncertainty: str = "noise"
+) -> tuple:
+    """The (weighted) log-likelihood and the weight total, one pass over the chunks."""
+    X, off = _prediction_input(est, X, offset)
+    Y = _rows_like(y, X, "y", est.n_outputs_)
+    w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", 1)
+    loglik, total = _sum_blocks(_chunk_loglik, [X, Y, w, off], est, uncertainty)
+    if not total > 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return float(loglik), float(total)
+
+
+def _chunk_r2_sums(X, Y, w, off, est, ybar):
+    w = np.ones(X.shape[0]) if w is None else w[:, 0]
+    if ybar is None:
+        return np.vstack([w @ Y, np.full(Y.shape[1], w.sum())])
+    pred = est.predict(_frame(est, X), offset=off).reshape(Y.shape)
+    return np.vstack([w @ (Y - ybar) ** 2, w @ (Y - pred) ** 2])
+
+
+def score(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any) -> float:
+    r""":math:`R^2` as :func:`sklearn.metrics.r2_score` (uniform average over targets)."""
+    X, off = _prediction_input(est, X, offset)
+    Y = _rows_like(y, X, "y", est.n_outputs_)
+    w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", 1)
+    wy, wsum = _sum_blocks(_chunk_r2_sums, [X, Y, w, off], est, None)
+    ss_tot, ss_res = _sum_blocks(_chunk_r2_sums, [X, Y, w, off], est, wy / wsum)
+    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
+    r2 = np.where((ss_tot == 0) & (ss_res == 0), 1.0, r2)
+    return float(np.mean(r2))
