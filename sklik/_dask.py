@@ -651,7 +651,8 @@ def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: A
         Z = X
     Z, Y, w, off = _maybe_persist([Z, Y, w, off], Z.nbytes + Y.nbytes, persist)
 
-    penalty_weights = est._penalty_weights(model, x_scale)
+    # the estimator's penalties (the variance-head penalty needs only the weight total)
+    alpha_l2, penalty_weights, l1_weights = est._penalties(model, x_scale, loss, np.array([W]))
     solver = est._choose_solver(loss, X.shape[0], model.n_coef)
     if solver == "highs":
         raise NotImplementedError(
@@ -667,14 +668,14 @@ def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: A
         Y,
         w,
         W,
-        est.alpha,
+        alpha_l2,
         offset=off,
         penalty_weights=penalty_weights,
         fuse_hessian=solver == "newton",
     )
     if solver == "lstsq":
         T = Y if off is None else Y - off
-        coef, intercept = _least_squares(Z, T, w, W, est.alpha, center, x_scale**-2.0)
+        coef, intercept = _least_squares(Z, T, w, W, alpha_l2, center, x_scale**-2.0)
         theta = model.pack({"coef": coef, "intercept": intercept})
         n_iter = 1
     else:
@@ -701,11 +702,14 @@ def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: A
             max_iter=est.max_iter,
             tol=est.tol,
             gradient_scale=float(np.max(np.abs(grad0))),
+            l1_weights=l1_weights,
             verbose=est.verbose,
             owner=owner,
         )
         theta, n_iter = result.theta, result.n_iter
     objective_value = objective.value(theta)
+    if l1_weights is not None:
+        objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
     if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
         raise ValueError(
             f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
@@ -718,6 +722,10 @@ def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: A
     est._y_is_1d = one_target
     est.objective_ = objective_value
     est.n_passes_ = objective.n_passes
+    # no target standardisation or validation split on dask input (the MLP does both in memory)
+    est._y_shift, est._y_scale = np.zeros(K), np.ones(K)
+    if hasattr(est, "early_stopping"):
+        est.validation_scores_ = est.best_validation_score_ = None
     params = est._to_user_units(model.unpack(theta), x_mean, x_scale)
     est._set_fitted_params(params, one_target)
     est.scale_ = None
