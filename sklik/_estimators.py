@@ -401,7 +401,19 @@ class LinearRegressor(_BaseRegressor):
         self.verbose = verbose
 
     def _make_model(self, n_features: int, n_outputs: int) -> LinearModel:
-        return LinearModel(n_features, n_outputs, fit_intercept=self.fit_intercept)
+        # the loss's constant_params: column j * K + k is parameter j of target k
+        loss = self.loss_
+        constant = np.repeat(
+            np.isin(np.arange(loss.n_params), loss.constant_params), n_outputs // loss.n_params
+        )
+        if constant.any() and not self.fit_intercept:
+            raise ValueError(
+                f"{loss!r} models its {[loss.param_names[j] for j in loss.constant_params]} as "
+                f"a constant, an intercept alone, which needs fit_intercept=True."
+            )
+        return LinearModel(
+            n_features, n_outputs, fit_intercept=self.fit_intercept, constant_outputs=constant
+        )
 
     def _choose_solver(self, loss: BaseLoss) -> str:
         has_hessian = loss.n_params == 1 and loss.convex and loss.differentiable
@@ -437,21 +449,24 @@ class LinearRegressor(_BaseRegressor):
         self.intercept_ = squeeze(heads[0][1])
         if one_target:
             self.intercept_ = float(self.intercept_)
-        if self.loss_.n_params == 2:
-            self.log_var_coef_ = squeeze(heads[1][0])
-            self.log_var_intercept_ = squeeze(heads[1][1])
-            if one_target:
-                self.log_var_intercept_ = float(self.log_var_intercept_)
-        else:  # a refit with a one-parameter loss: drop a previous variance head
-            self.__dict__.pop("log_var_coef_", None)
-            self.__dict__.pop("log_var_intercept_", None)
+        # a refit: drop the heads of a previous loss, then name the further heads after the
+        # loss's parameters (log_var_coef_ for gaussian_nll, log_dispersion_coef_, ...)
+        for attr in getattr(self, "_head_attrs", ()):
+            self.__dict__.pop(attr, None)
+        self._head_attrs = []
+        for j in range(1, self.loss_.n_params):
+            name = self.loss_.param_names[j]
+            setattr(self, f"{name}_coef_", squeeze(heads[j][0]))
+            intercept = squeeze(heads[j][1])
+            setattr(self, f"{name}_intercept_", float(intercept) if one_target else intercept)
+            self._head_attrs += [f"{name}_coef_", f"{name}_intercept_"]
 
     def _fitted_params(self) -> dict:
         coefs = [np.atleast_2d(self.coef_)]
         intercepts = [np.atleast_1d(self.intercept_)]
-        if self.loss_.n_params == 2:
-            coefs.append(np.atleast_2d(self.log_var_coef_))
-            intercepts.append(np.atleast_1d(self.log_var_intercept_))
+        for name in self.loss_.param_names[1:]:
+            coefs.append(np.atleast_2d(getattr(self, f"{name}_coef_")))
+            intercepts.append(np.atleast_1d(getattr(self, f"{name}_intercept_")))
         return {"coef": np.vstack(coefs), "intercept": np.concatenate(intercepts)}
 
 
@@ -578,7 +593,17 @@ class MLPRegressor(_BaseRegressor):
                 f"hidden_layer_sizes must be a tuple of positive integers; got "
                 f"{self.hidden_layer_sizes!r}."
             )
-        return MLPModel(n_features, n_outputs, hidden_layer_sizes=sizes, activation=self.activation)
+        loss = self.loss_  # its constant_params: column j * K + k is parameter j of target k
+        constant = np.repeat(
+            np.isin(np.arange(loss.n_params), loss.constant_params), n_outputs // loss.n_params
+        )
+        return MLPModel(
+            n_features,
+            n_outputs,
+            hidden_layer_sizes=sizes,
+            activation=self.activation,
+            constant_outputs=constant,
+        )
 
     def _choose_solver(self, loss: BaseLoss) -> str:
         return "lbfgs"
