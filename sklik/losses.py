@@ -1499,16 +1499,16 @@ class NegativeBinomialNLLLoss(BaseLoss):
         return x, t, a, a_shape, reduction
 
     def __call__(self, input: Any, target: Any, dispersion: Any) -> float | np.ndarray:  # type: ignore[override]
-        """Negative binomial negative log-likelihood of ``target``.
+        r"""Negative binomial negative log-likelihood of ``target``.
 
         Parameters
         ----------
         input : array-like
-            Log means :math:`\\eta = \\log\\mu`.
+            Log means :math:`\eta = \log\mu`.
         target : array-like
             Counts (>= 0); broadcasts with ``input``.
         dispersion : array-like or float
-            :math:`\\alpha > 0`; broadcasts with ``input``.
+            :math:`\alpha > 0`; broadcasts with ``input``.
 
         Returns
         -------
@@ -1523,7 +1523,7 @@ class NegativeBinomialNLLLoss(BaseLoss):
     def value_and_grad(  # type: ignore[override]
         self, input: Any, target: Any, dispersion: Any
     ) -> tuple[float | np.ndarray, np.ndarray, np.ndarray | None]:
-        """Loss and its gradients with respect to ``input`` and ``dispersion``.
+        r"""Loss and its gradients with respect to ``input`` and ``dispersion``.
 
         Parameters
         ----------
@@ -1535,10 +1535,10 @@ class NegativeBinomialNLLLoss(BaseLoss):
         value : float or ndarray
             As returned by ``__call__``.
         grad_input : ndarray of the shape of ``input``
-            :math:`(\\mu - y) / (1 + \\alpha\\mu)`, scaled by the reduction and summed over
+            :math:`(\mu - y) / (1 + \alpha\mu)`, scaled by the reduction and summed over
             broadcast axes.
         grad_dispersion : ndarray of the shape of ``dispersion``, or None
-            :math:`\\partial\\ell/\\partial\\alpha`, likewise; None when ``dispersion`` is a
+            :math:`\partial\ell/\partial\alpha`, likewise; None when ``dispersion`` is a
             Python float.
         """
         x, t, a, a_shape, reduction = self._prepare_dispersion(input, target, dispersion)
@@ -1597,7 +1597,7 @@ class NegativeBinomialNLLLoss(BaseLoss):
         return np.exp(np.minimum(raw[0], _MAX_EXP_ARG))
 
     def dispersion_value(self, raw: np.ndarray) -> np.ndarray:
-        """Dispersion :math:`\\alpha = e^{raw_1}` (clipped as in the loss) from raw outputs."""
+        r"""Dispersion :math:`\alpha = e^{raw_1}` (clipped as in the loss) from raw outputs."""
         return np.exp(np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION))
 
     def link(self, y_pred, var=None):  # noqa: D102

@@ -38,7 +38,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from sklik._validation import _BaseScorer, check_sample_weight
-from sklik.distributions import crps_huber, crps_laplace, crps_normal, crps_poisson
+from sklik.distributions import (
+    crps_huber,
+    crps_laplace,
+    crps_nbinom,
+    crps_normal,
+    crps_poisson,
+)
 from sklik.losses import (
     LOSSES,
     BaseLoss,
@@ -235,7 +241,8 @@ def log_score(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
 def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     r"""Mean continuous ranked probability score :math:`\int (F(x) - 1\{y \le x\})^2 dx`.
 
-    Closed forms for the Normal, Laplace and Poisson distributions, and exact for sklik's
+    Closed forms for the Normal, Laplace and Poisson distributions, an exact sum for the negative
+    binomial, and exact for sklik's
     Huber density (:mod:`sklik.distributions`). Same units as ``y``; lower is better.
 
     Parameters
@@ -243,7 +250,7 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     y_true : array-like
         Observed targets, of the distribution's shape.
     dist : scipy.stats frozen distribution
-        ``norm``, ``laplace``, ``poisson`` or ``sklik.distributions.huber``.
+        ``norm``, ``laplace``, ``poisson``, ``nbinom`` or ``sklik.distributions.huber``.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
 
@@ -267,9 +274,12 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
         values = crps_poisson(y - loc, p["mu"])
     elif name == "huber":
         values = crps_huber(y, p["delta"], loc, scale)
+    elif name == "nbinom":
+        values = crps_nbinom(y - loc, p["n"], p["p"])
     else:
         raise ValueError(
-            f"crps supports the norm, laplace, poisson and huber distributions; got {name!r}."
+            f"crps supports the norm, laplace, poisson, nbinom and huber distributions; got "
+            f"{name!r}."
         )
     return _weighted_mean(values, sample_weight)
 
