@@ -242,8 +242,8 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     r"""Mean continuous ranked probability score :math:`\int (F(x) - 1\{y \le x\})^2 dx`.
 
     Closed forms for the Normal, Laplace and Poisson distributions, an exact sum for the negative
-    binomial, and exact for sklik's
-    Huber density (:mod:`sklik.distributions`). Same units as ``y``; lower is better.
+    binomial, and exact for sklik's Huber density (:mod:`sklik.distributions`). Same units as
+    ``y``; lower is better.
 
     Parameters
     ----------
