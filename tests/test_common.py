@@ -51,6 +51,7 @@ def expected_failed_checks(estimator) -> dict[str, str]:
         "mse",
         "gaussian_nll",
         "poisson_nll",
+        "negative_binomial_nll",
     }:
         failures["check_sample_weight_equivalence_on_dense_data"] = _MLP_WEIGHT_EQUIVALENCE
     return failures

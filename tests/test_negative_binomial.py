@@ -40,7 +40,10 @@ def test_values_equal_scipy_logpmf():
     assert_allclose(value, -stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu)), rtol=1e-9)
     # scipy loses digits to cancellation in gammaln for large n; the reference is mpmath
     with mp.workdps(60):
-        ref = [float(_mp_loss(a, b, c)) for a, b, c in zip(y[:40], eta[:40], np.log(alpha[:40]))]
+        ref = [
+            float(_mp_loss(a, b, c))
+            for a, b, c in zip(y[:40], eta[:40], np.log(alpha[:40]), strict=True)
+        ]
     assert_allclose(value[:40], ref, rtol=2e-15)
 
 
@@ -71,13 +74,19 @@ def test_closed_forms_of_the_reference():
             def f(a, b, y=y):
                 return _mp_loss(y, a, b)
 
+            def f_eta(a, k=k, f=f):
+                return f(a, k)
+
+            def f_kappa(b, e=e, f=f):
+                return f(e, b)
+
             numeric = [
                 f(e, k),
-                mp.diff(lambda a: f(a, k), e),
-                mp.diff(lambda b: f(e, b), k),
-                mp.diff(lambda a: f(a, k), e, 2),
+                mp.diff(f_eta, e),
+                mp.diff(f_kappa, k),
+                mp.diff(f_eta, e, 2),
                 mp.diff(f, (e, k), (1, 1)),
-                mp.diff(lambda b: f(e, b), k, 2),
+                mp.diff(f_kappa, k, 2),
             ]
             closed = _mp_derivatives(y, eta, kappa)
             assert all(abs(u - v) < mp.mpf(10) ** -30 for u, v in zip(numeric, closed, strict=True))
