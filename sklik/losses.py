@@ -1389,10 +1389,10 @@ class NegativeBinomialNLLLoss(BaseLoss):
     >>> from sklik.losses import NegativeBinomialNLLLoss
     >>> loss = NegativeBinomialNLLLoss(reduction="none")
     >>> mu, alpha, y = 2.0, 0.5, np.array([0.0, 3.0])
-    >>> loss(np.log([mu, mu]), y, alpha).round(10)
-    array([0.6931471806, 1.9193954617])
-    >>> (-stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu))).round(10)
-    array([0.6931471806, 1.9193954617])
+    >>> loss(np.log([mu, mu]), y, alpha).round(8)
+    array([1.38629436, 2.07944154])
+    >>> (-stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu))).round(8)
+    array([1.38629436, 2.07944154])
     """
 
     name = "negative_binomial_nll"
