@@ -60,6 +60,13 @@ _AUTO_ALPHA_GAUSSIAN = 0.01
 _AUTO_ALPHA = 1e-4
 
 
+def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
+    """A value per free weight of a linear model from a value per feature (every output)."""
+    values = np.tile(per_feature, (model.n_outputs, 1))
+    values[model.constant_outputs] = 0.0  # their weights are not parameters
+    return model.pack({"coef": values, "intercept": 0.0})[: model.n_weights]
+
+
 def _magnitude(y: np.ndarray) -> float:
     """The largest ``|y|``, or 1 for an all-zero target: the unit of a perfect fit's scale."""
     top = float(np.max(np.abs(y))) if y.size else 0.0
@@ -733,7 +740,19 @@ class LinearRegressor(_BaseRegressor):
         self.verbose = verbose
 
     def _make_model(self, n_features: int, n_outputs: int) -> LinearModel:
-        return LinearModel(n_features, n_outputs, fit_intercept=self.fit_intercept)
+        # the loss's constant_params: column j * K + k is parameter j of target k
+        loss = self.loss_
+        constant = np.repeat(
+            np.isin(np.arange(loss.n_params), loss.constant_params), n_outputs // loss.n_params
+        )
+        if constant.any() and not self.fit_intercept:
+            raise ValueError(
+                f"{loss!r} models its {[loss.param_names[j] for j in loss.constant_params]} as "
+                f"a constant, an intercept alone, which needs fit_intercept=True."
+            )
+        return LinearModel(
+            n_features, n_outputs, fit_intercept=self.fit_intercept, constant_outputs=constant
+        )
 
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
         return make_design(X, c, center=self.fit_intercept)
@@ -745,8 +764,8 @@ class LinearRegressor(_BaseRegressor):
         # alpha l1_ratio sum |v_j| / s_j
         l2 = self.alpha * (1.0 - self.l1_ratio)
         l1 = self.alpha * self.l1_ratio
-        l1_weights = np.tile(l1 / x_scale, model.n_outputs) if l1 > 0 else None
-        pw = np.tile(x_scale**-2.0, model.n_outputs)
+        l1_weights = _per_weight(model, l1 / x_scale) if l1 > 0 else None
+        pw = _per_weight(model, x_scale**-2.0)
         self._alpha_var_ = 0.0
         if loss.n_params == 1:
             return l2, pw, l1_weights
@@ -782,7 +801,9 @@ class LinearRegressor(_BaseRegressor):
             spread = top * np.sqrt(c @ (unit_y - c @ unit_y) ** 2)
             units[: Y.shape[1]] = np.where(spread > 0, spread, top)
         coef_units = np.repeat(units[:, np.newaxis], model.n_features, axis=1)
-        return model.pack({"coef": coef_units, "intercept": units if self.fit_intercept else 0.0})
+        coef_units[getattr(model, "constant_outputs", np.zeros(len(units), bool))] = 0.0
+        theta = model.pack({"coef": coef_units, "intercept": units if self.fit_intercept else 0.0})
+        return np.where(theta > 0, theta, 1.0)
 
     def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = np.atleast_2d(params["coef"])
@@ -1123,21 +1144,24 @@ class LinearRegressor(_BaseRegressor):
         self.intercept_ = squeeze(heads[0][1])
         if one_target:
             self.intercept_ = float(self.intercept_)
-        if self.loss_.n_params == 2:
-            self.log_var_coef_ = squeeze(heads[1][0])
-            self.log_var_intercept_ = squeeze(heads[1][1])
-            if one_target:
-                self.log_var_intercept_ = float(self.log_var_intercept_)
-        else:  # a refit with a one-parameter loss: drop a previous variance head
-            self.__dict__.pop("log_var_coef_", None)
-            self.__dict__.pop("log_var_intercept_", None)
+        # a refit: drop the heads of a previous loss, then name the further heads after the
+        # loss's parameters (log_var_coef_ for gaussian_nll, log_dispersion_coef_, ...)
+        for attr in getattr(self, "_head_attrs", ()):
+            self.__dict__.pop(attr, None)
+        self._head_attrs = []
+        for j in range(1, self.loss_.n_params):
+            name = self.loss_.param_names[j]
+            setattr(self, f"{name}_coef_", squeeze(heads[j][0]))
+            intercept = squeeze(heads[j][1])
+            setattr(self, f"{name}_intercept_", float(intercept) if one_target else intercept)
+            self._head_attrs += [f"{name}_coef_", f"{name}_intercept_"]
 
     def _fitted_params(self) -> dict:
         coefs = [np.atleast_2d(self.coef_)]
         intercepts = [np.atleast_1d(self.intercept_)]
-        if self.loss_.n_params == 2:
-            coefs.append(np.atleast_2d(self.log_var_coef_))
-            intercepts.append(np.atleast_1d(self.log_var_intercept_))
+        for name in self.loss_.param_names[1:]:
+            coefs.append(np.atleast_2d(getattr(self, f"{name}_coef_")))
+            intercepts.append(np.atleast_1d(getattr(self, f"{name}_intercept_")))
         return {"coef": np.vstack(coefs), "intercept": np.concatenate(intercepts)}
 
 
@@ -1305,7 +1329,17 @@ class MLPRegressor(_BaseRegressor):
                 f"hidden_layer_sizes must be a tuple of positive integers; got "
                 f"{self.hidden_layer_sizes!r}."
             )
-        return MLPModel(n_features, n_outputs, hidden_layer_sizes=sizes, activation=self.activation)
+        loss = self.loss_  # its constant_params: column j * K + k is parameter j of target k
+        constant = np.repeat(
+            np.isin(np.arange(loss.n_params), loss.constant_params), n_outputs // loss.n_params
+        )
+        return MLPModel(
+            n_features,
+            n_outputs,
+            hidden_layer_sizes=sizes,
+            activation=self.activation,
+            constant_outputs=constant,
+        )
 
     def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         return "lbfgs"

@@ -342,7 +342,78 @@ class _BufferPool:
 # linear model
 
 
-class LinearModel:
+class _ConstantOutputs:
+    """Support for ``constant_outputs``: output columns whose weights are fixed at zero.
+
+    A constant output is its bias (intercept) alone. Its weights are not in ``theta``: the
+    public ``theta`` is the full parameter vector (the layout in the module docstring) with
+    those entries removed, so ``n_coef`` and ``n_weights`` count free parameters only. The
+    methods expand ``theta`` to the full vector (zeros inserted) on entry and shrink
+    gradients and Gauss-Newton matrices on exit; ``unpack`` returns the full arrays (zero
+    weights for constant outputs) and ``pack`` requires those weights to be zero.
+    """
+
+    n_outputs: int
+    n_coef: int
+    n_weights: int
+
+    def _init_constant_outputs(
+        self, constant_outputs: object, weight_output: np.ndarray, n_full_coef: int
+    ) -> None:
+        """Set ``constant_outputs``, ``n_weights`` and ``n_coef``.
+
+        ``weight_output[i]`` is the output column that full weight ``i`` feeds directly, or
+        -1 (hidden-layer weights); the full weights are ``theta_full[:len(weight_output)]``.
+        """
+        name = type(self).__name__
+        if constant_outputs is None:
+            mask = np.zeros(self.n_outputs, dtype=bool)
+        else:
+            mask = np.asarray(constant_outputs)
+            if mask.dtype != bool or mask.shape != (self.n_outputs,):
+                raise ValueError(
+                    f"{name}: constant_outputs must be None or a boolean array of shape "
+                    f"({self.n_outputs},), one entry per output; got {constant_outputs!r}."
+                )
+            mask = mask.copy()
+        self.constant_outputs = mask
+        drop = np.zeros(n_full_coef, dtype=bool)
+        drop[: weight_output.size] = np.append(mask, False)[weight_output]
+        self._full_coef = n_full_coef
+        self._full_weights = weight_output.size
+        self._drop = np.flatnonzero(drop)
+        self._keep = np.flatnonzero(~drop) if self._drop.size else None
+        self.n_weights = self._full_weights - self._drop.size
+        self.n_coef = n_full_coef - self._drop.size
+
+    def _constant_outputs_repr(self) -> str:
+        if not self.constant_outputs.any():
+            return ""
+        return f", constant_outputs={self.constant_outputs.tolist()}"
+
+    def _expand(self, theta: np.ndarray) -> np.ndarray:
+        """Check the free ``theta`` and return the full vector (itself if nothing is fixed)."""
+        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        if self._keep is None:
+            return theta
+        full = np.zeros(self._full_coef)
+        full[self._keep] = theta
+        return full
+
+    def _shrink(self, full: np.ndarray) -> np.ndarray:
+        """The free entries of a full-layout vector (a gradient, a starting point)."""
+        return full if self._keep is None else full[self._keep]
+
+    def _shrink_packed(self, full: np.ndarray) -> np.ndarray:
+        if self._drop.size and np.any(full[self._drop] != 0.0):
+            raise ValueError(
+                f"{type(self).__name__}: the weights of the constant outputs "
+                f"{np.flatnonzero(self.constant_outputs).tolist()} must be 0."
+            )
+        return self._shrink(full)
+
+
+class LinearModel(_ConstantOutputs):
     r"""Linear model: :math:`\text{out} = X\,\text{coef}^\top + \text{intercept}`.
 
     Each raw output ``k`` is an affine function of the features,
@@ -359,14 +430,18 @@ class LinearModel:
         Number of raw outputs (columns of ``out``).
     fit_intercept : bool, default=True
         Whether ``theta`` holds an intercept per output. If False the intercept is fixed at 0.
+    constant_outputs : array-like of bool of shape (n_outputs,), default=None
+        Outputs that are their intercept alone: their rows of ``coef`` are fixed at 0 and are
+        not in ``theta`` (a loss's ``constant_params``, e.g. a constant dispersion). Needs
+        ``fit_intercept=True``. None: no constant output.
 
     Attributes
     ----------
     n_coef : int
-        Length of ``theta``: ``n_outputs * n_features`` plus ``n_outputs`` if
-        ``fit_intercept``.
+        Length of ``theta``: ``n_weights`` plus ``n_outputs`` if ``fit_intercept``.
     n_weights : int
-        ``n_outputs * n_features``: ``theta[:n_weights]`` is ``coef`` raveled in C order (the
+        ``n_outputs * n_features`` less ``n_features`` per constant output:
+        ``theta[:n_weights]`` is ``coef`` without its constant rows, raveled in C order (the
         penalised part); the intercept, if any, is ``theta[n_weights:]``.
 
     Notes
@@ -380,22 +455,37 @@ class LinearModel:
         \qquad J v = X V^\top + \mathbf 1 v_b^\top .
     """
 
-    def __init__(self, n_features: int, n_outputs: int, fit_intercept: bool = True) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        fit_intercept: bool = True,
+        constant_outputs: object = None,
+    ) -> None:
         self.n_features = _check_positive_int(n_features, "n_features")
         self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
         self.fit_intercept = bool(fit_intercept)
-        self.n_weights = self.n_outputs * self.n_features
-        self.n_coef = self.n_weights + (self.n_outputs if self.fit_intercept else 0)
+        n_full_weights = self.n_outputs * self.n_features
+        self._init_constant_outputs(
+            constant_outputs,
+            np.repeat(np.arange(self.n_outputs), self.n_features),
+            n_full_weights + (self.n_outputs if self.fit_intercept else 0),
+        )
+        if self.constant_outputs.any() and not self.fit_intercept:
+            raise ValueError(
+                "LinearModel: constant outputs are intercepts alone and need "
+                "fit_intercept=True (without an intercept they would be identically 0)."
+            )
 
     def __repr__(self) -> str:
         return (
             f"LinearModel(n_features={self.n_features}, n_outputs={self.n_outputs}, "
-            f"fit_intercept={self.fit_intercept})"
+            f"fit_intercept={self.fit_intercept}{self._constant_outputs_repr()})"
         )
 
     def _coef(self, theta: np.ndarray) -> np.ndarray:
-        """View of ``coef`` (n_outputs, n_features) inside ``theta``."""
-        return theta[: self.n_weights].reshape(self.n_outputs, self.n_features)
+        """View of ``coef`` (n_outputs, n_features) inside a full-layout ``theta``."""
+        return theta[: self._full_weights].reshape(self.n_outputs, self.n_features)
 
     def init_params(
         self, random_state: int | np.random.RandomState | None, out_init: np.ndarray
@@ -416,10 +506,10 @@ class LinearModel:
             Starting parameters; with them ``out`` equals ``out_init`` on every row.
         """
         out_init = _check_out_init(out_init, self.n_outputs, type(self).__name__)
-        theta = np.zeros(self.n_coef)
+        theta = np.zeros(self._full_coef)
         if self.fit_intercept:
-            theta[self.n_weights :] = out_init
-        return theta
+            theta[self._full_weights :] = out_init
+        return self._shrink(theta)
 
     def forward(
         self, theta: np.ndarray, X: np.ndarray, *, need_cache: bool = True
@@ -443,11 +533,11 @@ class LinearModel:
             Opaque data for ``backward``/``jvp`` (a reference to ``X``), or None if
             ``need_cache=False``.
         """
-        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        theta = self._expand(theta)
         design = _as_design(X, self.n_features, type(self).__name__)
         out = design.matmat(self._coef(theta))
         if self.fit_intercept:
-            out += theta[self.n_weights :]
+            out += theta[self._full_weights :]
         return out, (design if need_cache else None)
 
     def backward(self, theta: np.ndarray, cache: object, grad_out: np.ndarray) -> np.ndarray:
@@ -472,11 +562,11 @@ class LinearModel:
         grad_out = _check_out_like(
             grad_out, design.shape[0], self.n_outputs, "grad_out", type(self).__name__
         )
-        grad = np.empty(self.n_coef)
+        grad = np.empty(self._full_coef)
         design.rmatmat(grad_out, out=self._coef(grad))
         if self.fit_intercept:
-            np.sum(grad_out, axis=0, out=grad[self.n_weights :])
-        return grad
+            np.sum(grad_out, axis=0, out=grad[self._full_weights :])
+        return self._shrink(grad)
 
     def jvp(self, theta: np.ndarray, cache: object, v: np.ndarray) -> np.ndarray:
         r"""Jacobian-vector product: the derivative of ``out`` along the direction ``v``.
@@ -497,10 +587,10 @@ class LinearModel:
             intercept parts of ``v``.
         """
         design = cache
-        v = _check_theta(v, self.n_coef, type(self).__name__)
+        v = self._expand(v)
         d_out = design.matmat(self._coef(v))
         if self.fit_intercept:
-            d_out += v[self.n_weights :]
+            d_out += v[self._full_weights :]
         return d_out
 
     def gauss_newton(self, theta: np.ndarray, cache: object, d: np.ndarray) -> np.ndarray:
@@ -526,8 +616,8 @@ class LinearModel:
         ndarray of shape (n_coef, n_coef)
         """
         design = cache
-        p, w = self.n_features, self.n_weights
-        H = np.zeros((self.n_coef, self.n_coef))
+        p, w = self.n_features, self._full_weights
+        H = np.zeros((self._full_coef, self._full_coef))
         for k in range(self.n_outputs):
             dk = np.ascontiguousarray(d[:, k])  # d >= 0
             rows = slice(k * p, (k + 1) * p)
@@ -535,7 +625,7 @@ class LinearModel:
             if self.fit_intercept:
                 H[w + k, rows] = H[rows, w + k] = design.rmatvec(dk)
                 H[w + k, w + k] = dk.sum()
-        return H
+        return H if self._keep is None else H[np.ix_(self._keep, self._keep)]
 
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Split ``theta`` into named arrays (copies, safe to store as fitted attributes).
@@ -551,10 +641,10 @@ class LinearModel:
             ``"coef"``: ndarray of shape (n_outputs, n_features); ``"intercept"``: ndarray of
             shape (n_outputs,), zeros if ``fit_intercept=False``.
         """
-        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        theta = self._expand(theta)
         coef = self._coef(theta).copy()
         if self.fit_intercept:
-            intercept = theta[self.n_weights :].copy()
+            intercept = theta[self._full_weights :].copy()
         else:
             intercept = np.zeros(self.n_outputs)
         return {"coef": coef, "intercept": intercept}
@@ -591,13 +681,13 @@ class LinearModel:
         if intercept.ndim == 0 and float(intercept) == 0.0:
             intercept = np.zeros(self.n_outputs)
         intercept = _check_param(intercept, (self.n_outputs,), "intercept", name)
-        theta = np.empty(self.n_coef)
-        theta[: self.n_weights] = coef.ravel()
+        theta = np.empty(self._full_coef)
+        theta[: self._full_weights] = coef.ravel()
         if self.fit_intercept:
-            theta[self.n_weights :] = intercept
+            theta[self._full_weights :] = intercept
         elif np.any(intercept != 0.0):
             raise ValueError(f"{name}: a non-zero intercept needs fit_intercept=True.")
-        return theta
+        return self._shrink_packed(theta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,7 +701,7 @@ class _MLPCache(NamedTuple):
     hidden: list[np.ndarray]  # post-activation outputs a_1..a_L of the hidden layers
 
 
-class MLPModel:
+class MLPModel(_ConstantOutputs):
     r"""Fully connected feed-forward network with an identity output layer.
 
     With :math:`a_0 = X` and :math:`L` hidden layers,
@@ -635,6 +725,9 @@ class MLPModel:
         Width of each hidden layer. An empty sequence gives a linear model (no hidden layer).
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Hidden-layer activation; any key of :data:`ACTIVATIONS`.
+    constant_outputs : array-like of bool of shape (n_outputs,), default=None
+        Outputs that are their output bias alone: their columns of ``W_L`` are fixed at 0 and
+        are not in ``theta``. None: no constant output.
 
     Attributes
     ----------
@@ -643,8 +736,9 @@ class MLPModel:
     layer_units : list of int
         ``[n_features, *hidden_layer_sizes, n_outputs]``.
     n_weights : int
-        :math:`\sum_l` ``layer_units[l] * layer_units[l + 1]``; ``theta[:n_weights]`` holds
-        ``W_0, ..., W_L`` raveled in C order.
+        :math:`\sum_l` ``layer_units[l] * layer_units[l + 1]`` less ``layer_units[-2]`` per
+        constant output; ``theta[:n_weights]`` holds ``W_0, ..., W_L`` raveled in C order
+        (without the constant columns of ``W_L``).
     n_coef : int
         ``n_weights`` plus the number of biases, ``sum(layer_units[1:])``.
 
@@ -675,6 +769,7 @@ class MLPModel:
         n_outputs: int,
         hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str = "relu",
+        constant_outputs: object = None,
     ) -> None:
         self.n_features = _check_positive_int(n_features, "n_features")
         self.n_outputs = _check_positive_int(n_outputs, "n_outputs")
@@ -699,11 +794,17 @@ class MLPModel:
         for fan_in, fan_out in zip(self.layer_units[:-1], self.layer_units[1:], strict=True):
             self._w_index.append((start, start + fan_in * fan_out, (fan_in, fan_out)))
             start += fan_in * fan_out
-        self.n_weights = start
+        n_full_weights = start
         for fan_out in self.layer_units[1:]:
             self._b_index.append((start, start + fan_out))
             start += fan_out
-        self.n_coef = start
+        # hidden weights feed no output directly (-1); W_L's entry (i, k) feeds output k
+        weight_output = np.full(n_full_weights, -1)
+        fan_in = self.layer_units[-2]
+        weight_output[n_full_weights - fan_in * self.n_outputs :] = np.tile(
+            np.arange(self.n_outputs), fan_in
+        )
+        self._init_constant_outputs(constant_outputs, weight_output, start)
         self._pool = _BufferPool()
 
     def __getstate__(self) -> dict:
@@ -718,7 +819,8 @@ class MLPModel:
     def __repr__(self) -> str:
         return (
             f"MLPModel(n_features={self.n_features}, n_outputs={self.n_outputs}, "
-            f"hidden_layer_sizes={self.hidden_layer_sizes}, activation={self.activation!r})"
+            f"hidden_layer_sizes={self.hidden_layer_sizes}, activation={self.activation!r}"
+            f"{self._constant_outputs_repr()})"
         )
 
     def _views(self, theta: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -760,7 +862,7 @@ class MLPModel:
         """
         out_init = _check_out_init(out_init, self.n_outputs, type(self).__name__)
         rng = check_random_state(random_state)
-        theta = np.empty(self.n_coef)
+        theta = np.empty(self._full_coef)
         coefs, intercepts = self._views(theta)
         factor = self._act.init_factor
         for W, b in zip(coefs, intercepts, strict=True):
@@ -769,7 +871,7 @@ class MLPModel:
             W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
             b[...] = rng.uniform(-bound, bound, fan_out)
         intercepts[-1][...] = out_init
-        return theta
+        return self._shrink(theta)
 
     def forward(
         self, theta: np.ndarray, X: np.ndarray, *, need_cache: bool = True
@@ -794,7 +896,7 @@ class MLPModel:
             Opaque data for ``backward``/``jvp`` (``X`` and every hidden layer's activations,
             ``n_samples * sum(hidden_layer_sizes)`` floats), or None if ``need_cache=False``.
         """
-        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        theta = self._expand(theta)
         X = _check_X(X, self.n_features, type(self).__name__)
         coefs, intercepts = self._views(theta)
         act = self._act.function
@@ -846,7 +948,7 @@ class MLPModel:
             :math:`\nabla_\theta \sum_{ik} G_{ik}\,\text{out}_{ik}` in ``theta``'s layout (see
             the class Notes for the recursion).
         """
-        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        theta = self._expand(theta)
         X, hidden = cache
         n = X.shape[0]
         grad_out = np.ascontiguousarray(
@@ -857,9 +959,9 @@ class MLPModel:
         rows = self._block_rows(n)
         ones = np.ones(rows)
         deltas = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
-        grad = np.zeros(self.n_coef)
+        grad = np.zeros(self._full_coef)
         # With several blocks, each block's gradient goes to `part` and is added into `grad`.
-        part = grad if n <= rows else np.empty(self.n_coef)
+        part = grad if n <= rows else np.empty(self._full_coef)
         p_coefs, p_intercepts = self._views(part)
         n_hidden = len(hidden)
         for start in range(0, n, rows):
@@ -876,7 +978,7 @@ class MLPModel:
                     d = d_prev
             if part is not grad:
                 grad += part
-        return grad
+        return self._shrink(grad)
 
     def jvp(self, theta: np.ndarray, cache: object, v: np.ndarray) -> np.ndarray:
         r"""Jacobian-vector product: the derivative of ``out`` along the direction ``v``.
@@ -895,8 +997,8 @@ class MLPModel:
         d_out : ndarray of shape (n_samples, n_outputs)
             :math:`J v`, computed in forward mode (see the class Notes).
         """
-        theta = _check_theta(theta, self.n_coef, type(self).__name__)
-        v = _check_theta(v, self.n_coef, type(self).__name__)
+        theta = self._expand(theta)
+        v = self._expand(v)
         X, hidden = cache
         n = X.shape[0]
         coefs, _ = self._views(theta)
@@ -942,7 +1044,7 @@ class MLPModel:
             layer_units[l + 1]); ``"intercepts"``: list of ``b_l``, ndarrays of shape
             (layer_units[l + 1],). These match ``MLPRegressor.coefs_`` and ``intercepts_``.
         """
-        theta = _check_theta(theta, self.n_coef, type(self).__name__)
+        theta = self._expand(theta)
         coefs, intercepts = self._views(theta)
         return {
             "coefs": [W.copy() for W in coefs],
@@ -977,12 +1079,12 @@ class MLPModel:
                 f"{name}: expected {n_layers} coefs and intercepts; got {len(coefs_in)} and "
                 f"{len(intercepts_in)}."
             )
-        theta = np.empty(self.n_coef)
+        theta = np.empty(self._full_coef)
         coefs, intercepts = self._views(theta)
         for i, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
             W[...] = _check_param(coefs_in[i], W.shape, f"coefs[{i}]", name)
             b[...] = _check_param(intercepts_in[i], b.shape, f"intercepts[{i}]", name)
-        return theta
+        return self._shrink_packed(theta)
 
 
 #: Models by name; the estimators build one from its name and the tests run over all of them.

@@ -90,6 +90,7 @@ __all__ = [
     "crps_laplace",
     "crps_poisson",
     "crps_huber",
+    "crps_nbinom",
     "crps_t",
     "poisson",
     "poisson_gen",
@@ -1163,3 +1164,79 @@ class TransformedDistribution:
                 "transform overflows in the tails of the predictive distribution)."
             )
         return np.maximum(total, 0.0)
+
+
+# Elements of the (samples x support points) grid of crps_nbinom evaluated at once.
+_NBINOM_GRID = 1 << 21
+# crps_nbinom sums over the support up to the point whose survival probability is below this.
+_NBINOM_TAIL = 1e-20
+
+
+def crps_nbinom(y: ArrayLike, n: ArrayLike, p: ArrayLike) -> np.ndarray:
+    r"""Continuous ranked probability score of a negative binomial predictive distribution.
+
+    For :math:`X \sim` ``scipy.stats.nbinom(n, p)`` (mean :math:`\mu = n(1-p)/p`; sklik's
+    ``negative_binomial_nll`` has ``n = 1/alpha``, ``p = 1/(1 + alpha mu)``),
+
+    .. math::
+
+        \mathrm{CRPS} = \mathbb E|X - y| - \tfrac12 \mathbb E|X - X'|, \quad
+        \mathbb E|X - y| = y\,(2F(y) - 1) - \mu\,(2\tilde F(\lfloor y\rfloor - 1) - 1), \quad
+        \tfrac12 \mathbb E|X - X'| = \sum_{k \ge 0} F(k)\,(1 - F(k)),
+
+    where :math:`F` is the cdf and :math:`\tilde F` that of ``nbinom(n + 1, p)`` (from
+    :math:`k f(k) = \mu \tilde f(k - 1)`). This equals the closed form of Wei and Held (2014)
+    (scoringRules' ``crps_nbinom``, whose :math:`{}_2F_1` SciPy evaluates only to about
+    1e-7 in parts of the parameter range). The sum runs to the point :math:`K` with
+    :math:`P(X > K) < 10^{-20}`; the omitted tail is below :math:`10^{-20} / p`, and the
+    rounding error below :math:`K \cdot 10^{-16}`, so the result is exact to about 1e-12
+    relative for :math:`K` up to :math:`10^4`. The cost is proportional to :math:`K`
+    (about the mean plus 40 standard deviations) per element.
+
+    Parameters
+    ----------
+    y : array_like
+        Observed counts (the formula holds for every real ``y``).
+    n : array_like
+        Size :math:`n > 0` (``1/alpha``).
+    p : array_like
+        Success probability :math:`0 < p \le 1`.
+
+    Returns
+    -------
+    ndarray
+        The score, elementwise after broadcasting; ``nan`` where ``n`` or ``p`` is invalid.
+
+    Examples
+    --------
+    >>> from sklik.distributions import crps_nbinom
+    >>> crps_nbinom([0, 3], n=2.0, p=0.5).round(6)
+    array([0.962963, 0.837963])
+    """
+    y, n, p = _broadcast(y, n, p)
+    shape = y.shape
+    y, n, p = y.ravel(), n.ravel(), p.ravel()
+    valid = (n > 0) & np.isfinite(n) & (p > 0) & (p <= 1)
+    n = np.where(valid, n, 1.0)
+    p = np.where(valid, p, 0.5)
+    mu = n * (1.0 - p) / p
+    first = y * (2.0 * stats.nbinom.cdf(y, n, p) - 1.0) - mu * (
+        2.0 * stats.nbinom.cdf(np.floor(y) - 1.0, n + 1.0, p) - 1.0
+    )
+    last = np.maximum(stats.nbinom.isf(_NBINOM_TAIL, n, p), 0.0).astype(np.int64)
+    half = np.zeros_like(y)
+    order = np.argsort(last, kind="stable")  # similar supports share a grid
+    start = 0
+    while start < order.size:
+        width = int(last[order[start]]) + 1
+        stop = start + 1
+        while stop < order.size and (stop - start + 1) * (int(last[order[stop]]) + 1) <= max(
+            _NBINOM_GRID, width
+        ):
+            stop += 1
+        idx = order[start:stop]
+        k = np.arange(int(last[idx].max()) + 1, dtype=np.float64)
+        F = stats.nbinom.cdf(k, n[idx, np.newaxis], p[idx, np.newaxis])
+        half[idx] = np.sum(F * (1.0 - F), axis=1)
+        start = stop
+    return np.where(valid, first - half, np.nan).reshape(shape)

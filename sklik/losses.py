@@ -49,7 +49,7 @@ import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, clone
 
@@ -63,6 +63,7 @@ __all__ = [
     "SmoothL1Loss",
     "GaussianNLLLoss",
     "PoissonNLLLoss",
+    "NegativeBinomialNLLLoss",
     "LOSSES",
     "get_loss",
 ]
@@ -283,6 +284,17 @@ class BaseLoss(BaseEstimator):
     _torch_legacy_checks: ClassVar[bool] = True
 
     reduction: str
+
+    @property
+    def constant_params(self) -> tuple[int, ...]:
+        """Indices of the raw parameters that depend on the intercept only.
+
+        A parameter ``j`` listed here is constant across samples: the models fix the weights
+        of its output columns (``j * n_targets + k``, see :mod:`sklik._objective`) to zero
+        and keep only the intercept, so the column is one free number per target. Such a
+        model needs an intercept. Default: ``()``, every parameter is a function of ``X``.
+        """
+        return ()
 
     # -- parameters ----------------------------------------------------------------------------
 
@@ -1430,6 +1442,476 @@ class GaussianNLLLoss(BaseLoss):
         log_var = np.maximum(2.0 * np.log(m) + np.log(var), math.log(self._raw_var_floor()))
         return np.stack([mean * m, log_var])
 
+    def raw_hessian_blocks(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        r"""Exact per-sample 2x2 Hessian of the elementwise loss in ``(mean, log var)``.
+
+        With :math:`d = m - y` and :math:`v = e^{s}`:
+        :math:`\partial^2_{mm} = 1/v`, :math:`\partial^2_{ms} = -d/v`,
+        :math:`\partial^2_{ss} = d^2 / (2v)`. Where the variance clamp is active
+        (:math:`v < \varepsilon`) the loss does not depend on :math:`s`, so the entries in
+        :math:`s` are 0 and :math:`\partial^2_{mm} = 1/\varepsilon`.
+
+        Parameters
+        ----------
+        y : ndarray
+            Targets.
+        raw : ndarray of shape ``(2, *y.shape)``
+            Means and log variances.
+
+        Returns
+        -------
+        ndarray of shape ``(2, 2, *y.shape)``
+            ``H[a, b]`` is :math:`\partial^2 \ell / \partial raw_a \partial raw_b`.
+        """
+        mean, log_var = raw[0], raw[1]
+        log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
+        active = log_var >= log_eps
+        v = np.exp(np.clip(log_var, log_eps, _MAX_EXP_ARG))
+        inv = 1.0 / v
+        d = mean - y
+        h = np.empty((2, 2, *np.broadcast_shapes(d.shape, v.shape)))
+        h[0, 0] = inv
+        h[0, 1] = h[1, 0] = np.where(active, -d * inv, 0.0)
+        h[1, 1] = np.where(active, 0.5 * d * d * inv, 0.0)
+        return h
+
+
+# ---------------------------------------------------------------------------------------------
+# beyond torch: the negative binomial
+
+# Raw log dispersions are clipped to [-_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION]: within it
+# every term below is finite (r**2 * polygamma(1, r) <= 1 + r**2 * pi**2 / 6), and beyond it the
+# loss equals its limit (Poisson below, a point mass at 0 above) to double precision.
+_MAX_LOG_DISPERSION = 300.0
+# From r = 1 / alpha = 10 on, the r-dependent terms use the Stirling series (no cancellation of
+# large lgamma/digamma values); below, the gamma functions directly.
+_STIRLING_FROM = 10.0
+# c_k = B_2k / (2k (2k - 1)), k = 1..8: lgamma(x) = (x - 1/2) log x - x + log(2 pi) / 2 + S(x),
+# S(x) = sum_k c_k x^(1 - 2k); at x >= 10 the omitted terms are below 1e-17 of S.
+_STIRLING_C = (
+    1.0 / 12.0,
+    -1.0 / 360.0,
+    1.0 / 1260.0,
+    -1.0 / 1680.0,
+    1.0 / 1188.0,
+    -691.0 / 360360.0,
+    1.0 / 156.0,
+    -3617.0 / 122400.0,
+)
+
+
+def _stirling_remainders(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``S(x)``, ``S'(x)`` and ``S''(x)`` of the Stirling series, for ``x >= 10``."""
+    v = 1.0 / (x * x)
+    s0 = np.zeros_like(x)
+    s1 = np.zeros_like(x)
+    s2 = np.zeros_like(x)
+    for k in range(len(_STIRLING_C), 0, -1):  # Horner in v = 1/x^2
+        c = _STIRLING_C[k - 1]
+        s0 = s0 * v + c
+        s1 = s1 * v + (2 * k - 1) * c
+        s2 = s2 * v + (2 * k - 1) * (2 * k) * c
+    return s0 / x, -s1 * v, s2 * v / x
+
+
+def _log1pmx(u: np.ndarray) -> np.ndarray:
+    r"""``log1p(u) - u`` for ``u >= 0``, accurate to a few ulp also for small ``u``.
+
+    Below 0.25 the series :math:`-2s^2/(1-s) + 2\sum_{k\ge1} s^{2k+1}/(2k+1)`,
+    :math:`s = u / (2 + u)` (from :math:`\log(1+u) = 2\,\mathrm{artanh}\, s`).
+    """
+    out = np.log1p(u) - u
+    small = u < 0.25
+    if np.any(small):
+        us = u[small]
+        s = us / (2.0 + us)
+        s2 = s * s
+        poly = np.zeros_like(s)
+        for k in range(9, 0, -1):
+            poly = poly * s2 + 1.0 / (2 * k + 1)
+        out[small] = -2.0 * s2 / (1.0 - s) + 2.0 * s * s2 * poly
+    return out
+
+
+def _nb_gamma_terms(y: np.ndarray, r: np.ndarray, order: int) -> tuple:
+    r"""The terms of the negative binomial loss that involve :math:`\Gamma(y + r)/\Gamma(r)`.
+
+    For flat arrays ``y >= 0`` and ``r = 1/alpha > 0``:
+
+    - :math:`G = \log\Gamma(y + r) - \log\Gamma(r) - y \log r` (tends to 0 as ``r`` grows),
+    - :math:`B = r\,\partial G / \partial r = r(\psi(y + r) - \psi(r)) - y`,
+    - :math:`C = -r\,\partial B / \partial r`, the derivative of ``B`` in
+      :math:`\kappa = -\log r`,
+
+    up to ``order`` (0: G; 1: G, B; 2: G, B, C). From ``r >= 10`` on they are written with
+    the Stirling series and ``log1p``, with :math:`u = y / r`,
+
+    .. math::
+
+        G = r\,\mathrm{lm}(u) + (y - \tfrac12)\log(1+u) + \Delta S, \quad
+        B = r\,\mathrm{lm}(u) + \frac{u}{2(1+u)} + r\,\Delta S', \quad
+        C = -r\,\mathrm{lm}(u) - \frac{yu}{1+u} + \frac{u}{2(1+u)^2} - r\,\Delta S'
+            - r^2 \Delta S'',
+
+    :math:`\mathrm{lm}(u) = \log(1+u) - u`, :math:`\Delta S = S(y+r) - S(r)`, so that nothing
+    cancels however small the dispersion; below, with the gamma functions at ``r + 1``
+    (:math:`\psi(r) = \psi(r+1) - 1/r`), so that nothing overflows however large it is.
+    """
+    G = np.empty_like(r)
+    B = np.empty_like(r) if order >= 1 else None
+    C = np.empty_like(r) if order >= 2 else None
+    big = r >= _STIRLING_FROM
+    if np.any(big):
+        yb, rb = y[big], r[big]
+        u = yb / rb
+        lu = np.log1p(u)
+        lm = _log1pmx(u)
+        s_yr, ds_yr, dds_yr = _stirling_remainders(yb + rb)
+        s_r, ds_r, dds_r = _stirling_remainders(rb)
+        G[big] = rb * lm + (yb - 0.5) * lu + (s_yr - s_r)
+        if order >= 1:
+            B[big] = rb * lm + u / (2.0 * (1.0 + u)) + rb * (ds_yr - ds_r)
+        if order >= 2:
+            C[big] = (
+                -rb * lm
+                - yb * u / (1.0 + u)
+                + u / (2.0 * (1.0 + u) ** 2)
+                - rb * (ds_yr - ds_r)
+                - rb * rb * (dds_yr - dds_r)
+            )
+    small = ~big
+    if np.any(small):
+        ys, rs = y[small], r[small]
+        zero = ys == 0  # G = B = C = 0 exactly; computed, they would be rounding noise
+        log_r = np.log(rs)
+        g = special.gammaln(ys + rs) - special.gammaln(rs + 1.0) + (1.0 - ys) * log_r
+        G[small] = np.where(zero, 0.0, g)
+        if order >= 1:
+            b = rs * (special.digamma(ys + rs) - special.digamma(rs + 1.0)) + 1.0 - ys
+            B[small] = np.where(zero, 0.0, b)
+        if order >= 2:
+            c = (
+                -(b + ys)
+                - rs * rs * (special.polygamma(1, ys + rs) - special.polygamma(1, rs + 1.0))
+                + 1.0
+            )
+            C[small] = np.where(zero, 0.0, c)
+    return G, B, C
+
+
+class NegativeBinomialNLLLoss(BaseLoss):
+    r"""Negative binomial (NB2) negative log-likelihood with a log link.
+
+    The count :math:`y` has mean :math:`\mu` and variance :math:`\mu + \alpha\mu^2` (NB2, the
+    parameterisation of statsmodels' ``NegativeBinomial(loglike_method="nb2")`` and of R's
+    ``MASS::glm.nb`` with ``theta = 1/alpha``). With :math:`r = 1/\alpha`, the loss is the
+    full negative log probability mass, :math:`\log y!` included:
+
+    .. math::
+
+        \ell(y; \mu, \alpha) = -\log\Gamma(y + r) + \log\Gamma(r) + \log\Gamma(y + 1)
+            + (r + y)\log(1 + \alpha\mu) - y \log(\alpha\mu) .
+
+    - Domain: ``y >= 0`` (counts; the formula is continuous in real ``y``, as the Poisson
+      loss). The model's two raw outputs are the log mean :math:`\eta = \log\mu` and the log
+      dispersion :math:`\kappa = \log\alpha`; ``predict`` returns :math:`\mu = e^\eta`.
+    - Likelihood: ``scipy.stats.nbinom(n=1/alpha, p=1/(1 + alpha*mu))``; ``exp(-loss)`` is
+      its pmf exactly, so :meth:`~sklik.LinearRegressor.log_likelihood` is the sum of losses.
+      As :math:`\alpha \to 0` the loss tends to the full Poisson negative log-likelihood.
+    - Gradient: :math:`\partial_\eta \ell = (\mu - y)/(1 + \alpha\mu)` and
+      :math:`\partial_\kappa \ell = r(\psi(y + r) - \psi(r) - \log(1 + \alpha\mu))
+      + (\mu - y)/(1 + \alpha\mu)`; the exact 2x2 Hessian per sample is
+      :meth:`raw_hessian_blocks`. Every term is evaluated without cancellation or overflow
+      (Stirling series with ``log1p`` for small dispersions, gamma functions shifted by one
+      for large ones); ``kappa`` is clipped to ``[-300, 300]`` (where the loss equals its
+      limits to double precision; the derivatives in ``kappa`` are 0 where the clip is
+      active), ``eta`` above at ``log(max float)``.
+    - Not convex in :math:`(\eta, \kappa)` jointly; fitted with L-BFGS-B.
+    - PyTorch has no negative binomial loss; the call ``loss(input, target, dispersion)``
+      follows ``PoissonNLLLoss(log_input=True)`` (the input is the log mean) and
+      ``GaussianNLLLoss`` (the second parameter, :math:`\alpha > 0`, on its natural scale).
+
+    Parameters
+    ----------
+    dispersion : {"constant", "linear"}, default="constant"
+        How the estimators model :math:`\log\alpha`. ``"constant"``: one dispersion per
+        target, an intercept only (NB2 as in statsmodels, glum and ``MASS::glm.nb``; the log
+        dispersion is in :attr:`constant_params`). ``"linear"``: a second head like
+        ``gaussian_nll``'s log variance (linear in ``X`` for ``LinearRegressor``, a second
+        output of the network for ``MLPRegressor``). It does not change the loss's values.
+    reduction : {"mean", "sum", "none"}, default="mean"
+        ``"mean"`` divides the sum by the number of elements after broadcasting.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import stats
+    >>> from sklik.losses import NegativeBinomialNLLLoss
+    >>> loss = NegativeBinomialNLLLoss(reduction="none")
+    >>> mu, alpha, y = 2.0, 0.5, np.array([0.0, 3.0])
+    >>> loss(np.log([mu, mu]), y, alpha).round(8)
+    array([1.38629436, 2.07944154])
+    >>> (-stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu))).round(8)
+    array([1.38629436, 2.07944154])
+    """
+
+    name = "negative_binomial_nll"
+    metric_name = "negative_binomial_nll"
+    n_params = 2
+    param_names = ("log_mean", "log_dispersion")
+    y_domain = (0.0, math.inf)
+    convex = False
+    needs_scale = False
+    _torch_legacy_checks = False
+
+    def __init__(self, *, dispersion: str = "constant", reduction: str = "mean") -> None:
+        self.dispersion = dispersion
+        self.reduction = reduction
+
+    @property
+    def constant_params(self) -> tuple[int, ...]:
+        """``(1,)`` (the log dispersion) for ``dispersion="constant"``, else ``()``."""
+        return (1,) if self.dispersion == "constant" else ()
+
+    def check_params(self) -> None:  # noqa: D102
+        super().check_params()
+        if not isinstance(self.dispersion, str) or self.dispersion not in ("constant", "linear"):
+            raise ValueError(
+                f"NegativeBinomialNLLLoss: dispersion must be 'constant' or 'linear'; got "
+                f"dispersion={self.dispersion!r}."
+            )
+
+    # -- the kernel ----------------------------------------------------------------------------
+
+    def _nb(self, y: np.ndarray, eta: np.ndarray, kappa: np.ndarray, order: int) -> tuple:
+        """Loss, gradient ``(2, *shape)`` if ``order >= 1``, Hessian ``(2, 2, *shape)`` if 2.
+
+        ``y``, ``eta`` (log mean) and ``kappa`` (log dispersion) broadcast; nothing is
+        written to them.
+        """
+        y, eta, kappa = np.broadcast_arrays(
+            np.asarray(y, dtype=np.float64),
+            np.asarray(eta, dtype=np.float64),
+            np.asarray(kappa, dtype=np.float64),
+        )
+        shape = y.shape
+        y, eta, kappa = y.ravel(), eta.ravel(), kappa.ravel()
+        clipped = np.abs(kappa) > _MAX_LOG_DISPERSION
+        kappa = np.clip(kappa, -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
+        eta = np.minimum(eta, _MAX_EXP_ARG)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = np.exp(eta)
+            r = np.exp(-kappa)
+            z = eta + kappa  # log(alpha * mu)
+            softplus = np.logaddexp(0.0, z)  # log(1 + alpha * mu)
+            G, B, C = _nb_gamma_terms(y, r, order)
+            loss = -G + special.gammaln(y + 1.0) + (r + y) * softplus - y * eta
+            if order == 0:
+                return loss.reshape(shape), None, None
+            p = special.expit(-z)  # 1 / (1 + alpha mu)
+            q = special.expit(z)  # alpha mu / (1 + alpha mu)
+            # The y-free parts of the derivatives in kappa, with t = alpha mu:
+            #   D = -r (log1p(t) - t) - mu q       (= -r log1p(t) + mu p)
+            #   E = r (log1p(t) - t) + mu q^2      (= r log1p(t) - mu p (1 + q)),
+            # by the series of log1p(t) - t where t is small, else by the second form.
+            small_t = z < math.log(0.25)
+            t = np.exp(np.minimum(z, 0.0))
+            r_lm_t = r * _log1pmx(t)
+            mu_p = mu * p
+            D = np.where(small_t, -r_lm_t - mu * q, mu_p - r * softplus)
+            resid = mu - y
+            grad = np.empty((2, y.size))
+            grad[0] = resid * p
+            grad[1] = B + D + y * q
+            grad[1][clipped] = 0.0
+            hess = None
+            if order >= 2:
+                E = np.where(small_t, r_lm_t + mu * q * q, r * softplus - mu_p * (1.0 + q))
+                hess = np.empty((2, 2, y.size))
+                hess[0, 0] = p * (mu_p + y * q)
+                hess[0, 1] = -resid * q * p
+                hess[1, 1] = C + E + y * q * p
+                hess[0, 1][clipped] = 0.0
+                hess[1, 1][clipped] = 0.0
+                hess[1, 0] = hess[0, 1]
+                hess = hess.reshape((2, 2, *shape))
+        return loss.reshape(shape), grad.reshape((2, *shape)), hess
+
+    # -- the torch-like interface --------------------------------------------------------------
+
+    def _prepare_dispersion(self, input: Any, target: Any, dispersion: Any):
+        self.check_params()
+        reduction = self._reduction()
+        x = _as_float_array(input, "input")
+        t = _as_float_array(target, "target")
+        if isinstance(dispersion, numbers.Real) and not isinstance(dispersion, bool):
+            a, a_shape = np.asarray(float(dispersion)), None
+        else:
+            a = _as_float_array(dispersion, "dispersion")
+            a_shape = a.shape
+        if np.any(~(a > 0)):
+            raise ValueError(
+                "dispersion must be > 0 (the variance is mu + dispersion * mu^2); got "
+                "non-positive or NaN entries. Use PoissonNLLLoss for dispersion 0."
+            )
+        shape = _broadcast_shape(x.shape, t.shape, "target")
+        _broadcast_shape(shape, a.shape, "dispersion")
+        return x, t, a, a_shape, reduction
+
+    def __call__(self, input: Any, target: Any, dispersion: Any) -> float | np.ndarray:  # type: ignore[override]
+        r"""Negative binomial negative log-likelihood of ``target``.
+
+        Parameters
+        ----------
+        input : array-like
+            Log means :math:`\eta = \log\mu`.
+        target : array-like
+            Counts (>= 0); broadcasts with ``input``.
+        dispersion : array-like or float
+            :math:`\alpha > 0`; broadcasts with ``input``.
+
+        Returns
+        -------
+        float or ndarray
+            The reduced loss, or the elementwise loss for ``reduction="none"``.
+        """
+        x, t, a, _, reduction = self._prepare_dispersion(input, target, dispersion)
+        with np.errstate(divide="ignore"):
+            loss, _, _ = self._nb(t, x, np.log(a), order=0)
+        return self._reduce(loss, reduction)
+
+    def value_and_grad(  # type: ignore[override]
+        self, input: Any, target: Any, dispersion: Any
+    ) -> tuple[float | np.ndarray, np.ndarray, np.ndarray | None]:
+        r"""Loss and its gradients with respect to ``input`` and ``dispersion``.
+
+        Parameters
+        ----------
+        input, target, dispersion
+            As for ``__call__``.
+
+        Returns
+        -------
+        value : float or ndarray
+            As returned by ``__call__``.
+        grad_input : ndarray of the shape of ``input``
+            :math:`(\mu - y) / (1 + \alpha\mu)`, scaled by the reduction and summed over
+            broadcast axes.
+        grad_dispersion : ndarray of the shape of ``dispersion``, or None
+            :math:`\partial\ell/\partial\alpha`, likewise; None when ``dispersion`` is a
+            Python float.
+        """
+        x, t, a, a_shape, reduction = self._prepare_dispersion(input, target, dispersion)
+        loss, grad, _ = self._nb(t, x, np.log(a), order=1)
+        value = self._reduce(loss, reduction)
+        scale = self._grad_scale(loss.size, reduction)
+        gx = grad[0] * scale if scale != 1.0 else grad[0]
+        gx = _sum_to_shape(gx, x.shape)
+        if a_shape is None:
+            return value, gx, None
+        ga = grad[1] / a  # d loss / d alpha = (d loss / d kappa) / alpha
+        if scale != 1.0:
+            ga *= scale
+        return value, gx, _sum_to_shape(ga, a.shape)
+
+    # -- the estimator interface ---------------------------------------------------------------
+
+    def raw_loss_gradient(self, y, raw):  # noqa: D102
+        loss, grad, _ = self._nb(y, raw[0], raw[1], order=1)
+        return loss, grad
+
+    def raw_loss(self, y, raw):  # noqa: D102
+        return self._nb(y, raw[0], raw[1], order=0)[0]
+
+    def raw_hessian_blocks(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        r"""Exact per-sample 2x2 Hessian of the loss in ``(log mean, log dispersion)``.
+
+        With :math:`p = 1/(1+\alpha\mu)`, :math:`q = 1 - p`, :math:`r = 1/\alpha`:
+
+        .. math::
+
+            \partial^2_{\eta\eta} = p(\mu p + y q), \quad
+            \partial^2_{\eta\kappa} = -(\mu - y)\,pq, \quad
+            \partial^2_{\kappa\kappa} = C + r(\log(1+\alpha\mu) - \alpha\mu) + \mu q
+                - (\mu - y)\,pq,
+
+        with :math:`C = -r(\psi(y+r) - \psi(r)) - r^2(\psi'(y+r) - \psi'(r))` (see the class
+        notes for its stable evaluation). The matrix is not positive semi-definite everywhere
+        (the loss is not convex).
+
+        Parameters
+        ----------
+        y : ndarray
+            Counts.
+        raw : ndarray of shape ``(2, *y.shape)``
+            Log means and log dispersions.
+
+        Returns
+        -------
+        ndarray of shape ``(2, 2, *y.shape)``
+            ``H[a, b]`` is :math:`\partial^2 \ell / \partial raw_a \partial raw_b`.
+        """
+        return self._nb(y, raw[0], raw[1], order=2)[2]
+
+    def inverse_link(self, raw):  # noqa: D102
+        return np.exp(np.minimum(raw[0], _MAX_EXP_ARG))
+
+    def dispersion_value(self, raw: np.ndarray) -> np.ndarray:
+        r"""Dispersion :math:`\alpha = e^{raw_1}` (clipped as in the loss) from raw outputs."""
+        return np.exp(np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION))
+
+    def link(self, y_pred, var=None):  # noqa: D102
+        if var is None:
+            raise ValueError(
+                "NegativeBinomialNLLLoss needs the predicted variance: link(y_pred, var); the "
+                "dispersion is (var - mean) / mean^2."
+            )
+        mu = np.asarray(y_pred, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.maximum((np.asarray(var, dtype=np.float64) - mu) / (mu * mu), 0.0)
+            return np.stack(np.broadcast_arrays(np.log(mu), np.log(alpha)))
+
+    def predictive_distribution(self, raw, scale=None):  # noqa: D102
+        kappa = np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
+        eta = np.minimum(raw[0], _MAX_EXP_ARG)
+        return stats.nbinom(n=np.exp(-kappa), p=special.expit(-(eta + kappa)))
+
+    def init_raw(self, y, sample_weight=None):  # noqa: D102
+        r"""Constant ``(log mean, log dispersion)`` minimising the weighted mean loss.
+
+        The log mean is the log of the weighted mean (its score vanishes there for any
+        dispersion); the log dispersion solves its score equation by Brent's method, started
+        from the method-of-moments value :math:`(s^2 - \bar y)/\bar y^2`. The maximum
+        likelihood dispersion is 0 when the weighted variance does not exceed the mean; the
+        log dispersion is then floored at -30 (:math:`\alpha \approx 10^{-13}`, where the
+        loss is the Poisson one to double precision).
+        """
+        y = np.asarray(y, dtype=np.float64)
+        w = np.ones(y.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+        cols = y.reshape(y.shape[0], -1)
+        out = np.empty((2, cols.shape[1]))
+        floor = -30.0
+        for j, col in enumerate(cols.T):
+            mean = float(np.average(col, weights=w))
+            eta = math.log(max(mean, 1e-10))
+            out[0, j] = eta
+
+            def score(kappa: float, col: np.ndarray = col, eta: float = eta) -> float:
+                grad = self._nb(col, eta, kappa, order=1)[1]
+                return float(np.average(grad[1], weights=w))
+
+            kappa = floor
+            # all counts 0: the mean is 0 and the dispersion is immaterial
+            if mean > 0 and score(floor) < 0:
+                var = float(np.average((col - mean) ** 2, weights=w))
+                hi = max(math.log(max(var - mean, 1e-300)) - 2.0 * math.log(mean), floor + 1.0)
+                hi = min(hi, _MAX_LOG_DISPERSION)  # also for an overflowing variance
+                while hi < _MAX_LOG_DISPERSION and score(hi) < 0:
+                    hi = min(hi + 2.0, _MAX_LOG_DISPERSION)
+                kappa = hi if score(hi) < 0 else brentq(score, floor, hi, xtol=1e-13)
+            out[1, j] = kappa
+        return out.reshape((2, *y.shape[1:]))
+
 
 # ---------------------------------------------------------------------------------------------
 # registry
@@ -1441,6 +1923,7 @@ _LOSS_CLASSES: tuple[type[BaseLoss], ...] = (
     SmoothL1Loss,
     GaussianNLLLoss,
     PoissonNLLLoss,
+    NegativeBinomialNLLLoss,
 )
 
 #: Registry of the losses by name: ``{"mse": MSELoss, "l1": L1Loss, ...}``.
@@ -1454,7 +1937,8 @@ def get_loss(loss: str | BaseLoss) -> BaseLoss:
     ----------
     loss : str or BaseLoss
         A key of :data:`LOSSES` (``"mse"``, ``"l1"``, ``"huber"``, ``"smooth_l1"``,
-        ``"gaussian_nll"``, ``"poisson_nll"``) or a loss instance such as
+        ``"gaussian_nll"``, ``"poisson_nll"``, ``"negative_binomial_nll"``) or a loss
+        instance such as
         ``HuberLoss(delta=2.0)``.
 
     Returns

@@ -44,6 +44,7 @@ from sklik.distributions import (
     TransformedDistribution,
     crps_huber,
     crps_laplace,
+    crps_nbinom,
     crps_normal,
     crps_poisson,
     crps_t,
@@ -322,8 +323,9 @@ def _check_log_probability(y: np.ndarray, logp: np.ndarray, discrete: bool) -> N
 def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     r"""Mean continuous ranked probability score :math:`\int (F(x) - 1\{y \le x\})^2 dx`.
 
-    Closed forms for the Normal, Student-t, Laplace and Poisson distributions, and exact for
-    sklik's Huber density (:mod:`sklik.distributions`); for a
+    Closed forms for the Normal, Student-t, Laplace and Poisson distributions, an exact sum
+    for the negative binomial, and exact for sklik's Huber density
+    (:mod:`sklik.distributions`); for a
     :class:`~sklik.distributions.TransformedDistribution` (a ``TransformedTargetRegressor``),
     exact for an affine map (:math:`|b|\,\mathrm{CRPS}_T((y - a)/b)`) and by quadrature for
     another monotone map. Same units as ``y``; lower is better.
@@ -333,7 +335,7 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     y_true : array-like
         Observed targets, of the distribution's shape.
     dist : scipy.stats frozen distribution
-        ``norm``, ``t``, ``laplace``, ``poisson``, ``sklik.distributions.huber``, or a
+        ``norm``, ``t``, ``laplace``, ``poisson``, ``nbinom``, ``sklik.distributions.huber``, or a
         :class:`~sklik.distributions.TransformedDistribution` of one.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
@@ -375,11 +377,14 @@ def _crps_values(y: np.ndarray, dist: Any) -> np.ndarray:
         values = crps_laplace(y, loc, scale)
     elif name == "poisson":
         values = crps_poisson(y - loc, p["mu"])
+    elif name == "nbinom":
+        values = crps_nbinom(y - loc, p["n"], p["p"])
     elif name == "huber":
         values = crps_huber(y, p["delta"], loc, scale)
     else:
         raise ValueError(
-            f"crps supports the norm, t, laplace, poisson and huber distributions; got {name!r}."
+            f"crps supports the norm, t, laplace, poisson, nbinom and huber distributions; got "
+            f"{name!r}."
         )
     return values
 

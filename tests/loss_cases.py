@@ -7,6 +7,7 @@ from sklik.losses import (
     LOSSES,
     GaussianNLLLoss,
     HuberLoss,
+    NegativeBinomialNLLLoss,
     PoissonNLLLoss,
     SmoothL1Loss,
 )
@@ -20,6 +21,7 @@ LOSS_INSTANCES = [cls() for cls in LOSSES.values()] + [
     GaussianNLLLoss(eps=1e-3),
     PoissonNLLLoss(full=True),
     PoissonNLLLoss(log_input=False),
+    NegativeBinomialNLLLoss(dispersion="linear"),
 ]
 
 

@@ -43,7 +43,8 @@ def test_default_dataset_json_and_plot(tmp_path, capsys):
     assert "diabetes" in out
     assert "442 rows, 10 feature columns (10 model features after encoding), 2-fold CV" in out
     assert "Scale: count. The targets are non-negative integers" in out
-    assert "sklik compare: 100%" in err and "12/12" in err  # the progress bar
+    n_fits = 2 * len(LOSSES)
+    assert "sklik compare: 100%" in err and f"{n_fits}/{n_fits}" in err  # the progress bar
     assert "Warning" not in err
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["scale"] == "count" and result["n_encoded"] == 10

@@ -17,8 +17,8 @@ ESTIMATORS = [LinearRegressor(loss) for loss in LOSSES] + [
 
 _MULTIOUTPUT_NEGATIVE_Y = (
     "check_regressor_multioutput fits make_regression targets without applying the "
-    "positive_only tag (unlike the other regressor checks), and Poisson counts cannot be "
-    "negative: sklik rejects them with a ValueError by design."
+    "positive_only tag (unlike the other regressor checks), and counts (Poisson, negative "
+    "binomial) cannot be negative: sklik rejects them with a ValueError by design."
 )
 _MLP_WEIGHT_EQUIVALENCE = (
     "L-BFGS on a non-convex MLP objective: the weighted and the repeated-rows fits start from "
@@ -36,7 +36,7 @@ _WEIGHT_CHECKS = (
 
 def expected_failed_checks(estimator) -> dict[str, str]:
     failures = {}
-    if estimator.loss == "poisson_nll":
+    if LOSSES[estimator.loss].y_domain[0] >= 0:  # the count losses
         failures["check_regressor_multioutput"] = _MULTIOUTPUT_NEGATIVE_Y
     # early stopping (on by default) holds out different rows of the weighted and the
     # repeated-rows data, and L-BFGS may stop at different local solutions

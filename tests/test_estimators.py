@@ -33,7 +33,7 @@ def _data(loss_name, n=300, p=4, seed=0, n_targets=None):
     eta = X @ coef + 0.5
     y = (
         rng.poisson(np.exp(eta)).astype(float)
-        if loss_name == "poisson_nll"
+        if LOSSES[loss_name].y_domain[0] >= 0  # the count losses
         else eta + rng.normal(scale=0.3, size=eta.shape)
     )
     return X, (y[:, 0] if n_targets is None else y)
@@ -277,7 +277,7 @@ def _nonlinear(loss_name, n, seed):
     rng = np.random.default_rng(seed)
     X = rng.uniform(-2, 2, size=(n, 2))
     f = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] ** 2
-    if loss_name == "poisson_nll":
+    if LOSSES[loss_name].y_domain[0] >= 0:  # the count losses
         return X, rng.poisson(np.exp(f)).astype(float)
     return X, f + rng.normal(scale=0.2, size=n)
 

@@ -99,7 +99,7 @@ def test_raw_loss_is_the_torch_elementwise_loss(loss):
     y = targets_for(loss, (30,), rng)
     raw = _raw(loss, y, rng)
     elementwise = clone(loss).set_params(reduction="none")
-    if isinstance(loss, GaussianNLLLoss):
+    if loss.n_params == 2:  # (input, target, second parameter on its natural scale)
         expected = elementwise(raw[0], y, np.exp(raw[1]))
     elif isinstance(loss, PoissonNLLLoss) and not loss.log_input:
         expected = elementwise(np.exp(raw[0]), y)
@@ -107,8 +107,8 @@ def test_raw_loss_is_the_torch_elementwise_loss(loss):
         expected = elementwise(raw[0], y)
     assert_allclose(loss.raw_loss(y, raw), expected, rtol=1e-13)
     assert_allclose(
-        loss.inverse_link(raw), np.exp(raw[0]) if loss.name == "poisson_nll" else raw[0]
-    )
+        loss.inverse_link(raw), np.exp(raw[0]) if loss.y_domain[0] >= 0 else raw[0]
+    )  # the count losses have a log link
 
 
 def _weighted_objective(loss, y, w):
@@ -278,7 +278,15 @@ def test_check_y(loss):
 
 
 def test_registry():
-    assert set(LOSSES) == {"mse", "l1", "huber", "smooth_l1", "gaussian_nll", "poisson_nll"}
+    assert set(LOSSES) == {
+        "mse",
+        "l1",
+        "huber",
+        "smooth_l1",
+        "gaussian_nll",
+        "poisson_nll",
+        "negative_binomial_nll",
+    }
     for name, cls in LOSSES.items():
         assert issubclass(cls, BaseLoss) and cls.name == name
         assert get_loss(name) == cls() and get_loss(name) is not get_loss(name)

@@ -44,6 +44,8 @@ def _generate(loss_name, n, seed, p=3):
     eta = X @ np.array([0.8, -0.5, 0.3][:p]) + 0.5
     if loss_name == "poisson_nll":
         return X, rng.poisson(np.exp(eta + 3.0)).astype(float)  # rates ~ 30-100
+    if loss_name == "negative_binomial_nll":  # NB2 with alpha = 0.5
+        return X, rng.negative_binomial(2.0, 2.0 / (2.0 + np.exp(eta + 2.0))).astype(float)
     if loss_name == "gaussian_nll":
         return X, eta + rng.normal(size=n) * np.exp(0.5 * X[:, 0])
     noise = {
@@ -64,6 +66,7 @@ EXPECTED_FAMILY = {
     "smooth_l1": "huber",
     "gaussian_nll": "norm",
     "poisson_nll": "poisson",
+    "negative_binomial_nll": "nbinom",
 }
 
 
@@ -80,11 +83,12 @@ def test_predict_dist_is_a_frozen_scipy_distribution(Est, loss):
     assert_allclose(dist.std(), std, rtol=1e-10)
     low, high = dist.interval(0.9)
     assert np.all(low < mean) and np.all(mean < high)
-    assert_allclose(dist.cdf(dist.ppf(0.3)), 0.3, atol=0.2 if loss == "poisson_nll" else 1e-9)
+    discrete = hasattr(dist, "pmf")
+    assert_allclose(dist.cdf(dist.ppf(0.3)), 0.3, atol=0.2 if discrete else 1e-9)
     draws = dist.rvs(size=(2000, 7), random_state=0)
     assert draws.shape == (2000, 7)
     assert_allclose(draws.mean(axis=0), mean, atol=4 * std.max() / math.sqrt(2000) * 3)
-    density = dist.pmf(y[:7]) if loss == "poisson_nll" else dist.pdf(y[:7])
+    density = dist.pmf(y[:7]) if discrete else dist.pdf(y[:7])
     assert np.all(density > 0)
 
 
@@ -130,11 +134,13 @@ def test_log_likelihood_aic_bic(loss):
     X, y = _generate(loss, 300, 2)
     est = LinearRegressor(loss).fit(X, y)
     dist = est.predict_dist(X, uncertainty="noise")
-    logp = dist.logpmf(y) if loss == "poisson_nll" else dist.logpdf(y)
+    logp = dist.logpmf(y) if hasattr(dist, "pmf") else dist.logpdf(y)
     assert est.log_likelihood(X, y) == pytest.approx(logp.sum(), rel=1e-12)
     sw = np.random.default_rng(0).uniform(0, 2, size=300)
     assert est.log_likelihood(X, y, sample_weight=sw) == pytest.approx(sw @ logp, rel=1e-12)
-    k = 4 * LOSSES[loss].n_params + (1 if LOSSES[loss].needs_scale else 0)
+    # 4 per head (3 coefficients and an intercept), 1 per constant head, 1 per scale
+    n_constant = len(LOSSES[loss]().constant_params)
+    k = 4 * LOSSES[loss].n_params - 3 * n_constant + (1 if LOSSES[loss].needs_scale else 0)
     assert est.n_parameters() == k
     assert est.aic(X, y) == pytest.approx(2 * k - 2 * logp.sum())
     assert est.bic(X, y) == pytest.approx(k * math.log(300) - 2 * logp.sum())
@@ -146,7 +152,7 @@ def test_intervals_are_calibrated_when_the_model_is_right(loss):
     X_test, y_test = _generate(loss, 20000, 4)
     est = LinearRegressor(loss).fit(X, y)
     coverage = M.interval_coverage(y_test, est.predict_dist(X_test), coverage=0.9)
-    if loss == "poisson_nll":  # integer intervals cover at least 90%
+    if LOSSES[loss].y_domain[0] >= 0:  # the count losses' integer intervals cover >= 90%
         assert 0.88 <= coverage <= 0.94
     else:
         assert abs(coverage - 0.9) <= 0.02, coverage
