@@ -13,18 +13,20 @@ with :math:`\bar\ell_i` the torch elementwise loss of sample :math:`i` averaged 
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _solver
-from sklik._design import make_design
+from sklik._design import column_moments, make_design
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
 from sklik._objective import Objective
 from sklik._validation import (
@@ -34,7 +36,17 @@ from sklik._validation import (
     check_offset,
     check_sample_weight,
 )
-from sklik.losses import LOSSES, BaseLoss, L1Loss, MSELoss, SmoothL1Loss, get_loss
+from sklik.losses import (
+    LOSSES,
+    BaseLoss,
+    GaussianNLLLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+    get_loss,
+)
 
 _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 # "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
@@ -162,7 +174,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         else:
             theta_cold = self._cold_start(model, loss, Y, sw, off)
             value0, grad0 = objective(theta_cold)
-            if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
+            if not (
+                np.all(np.isfinite(theta_cold))
+                and np.isfinite(value0)
+                and np.all(np.isfinite(grad0))
+            ):
                 raise ValueError(
                     f"{owner}: the {loss.name} loss overflows float64 at the starting point "
                     f"(|y| up to {np.max(np.abs(Y)):.3g}). Rescale y (e.g. divide it by a power "
@@ -171,23 +187,48 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta0 = self._warm_start(model, x_mean, x_scale)
             if theta0 is None:
                 theta0 = theta_cold
+            # the parameters of a head in y's units are solved for in units of y's spread: it
+            # sets the trust-region Newton method's radius in those units, and balances a mean
+            # head in y's units against a log-variance head (L-BFGS-B on a single head is
+            # invariant to a common factor anyway)
+            param_scale = (
+                _y_unit_scale(model, loss, Y, c)
+                if solver == "newton" or loss.n_params > 1
+                else None
+            )
             result = _solver.minimize(
                 objective,
                 theta0,
                 method=solver,
                 max_iter=self.max_iter,
                 tol=self.tol,
-                gradient_scale=float(np.max(np.abs(grad0))),
+                gradient_scale=float(
+                    np.max(np.abs(grad0 if param_scale is None else grad0 * param_scale))
+                ),
+                param_scale=param_scale,
                 verbose=self.verbose,
                 owner=owner,
             )
             theta, n_iter = result.theta, result.n_iter
+            constant = _constant_objective(objective, loss, Y, sw, off)
+            if result.converged and result.fun > constant + 1e-8 * abs(constant):
+                # e.g. an MLP whose units all died on un-centred inputs: a stationary point
+                # worse than the best constant model
+                warnings.warn(
+                    f"{owner}: the {solver} solver stopped at a point worse than the best "
+                    f"constant model (objective {result.fun:.6g} > {constant:.6g}): the model is "
+                    f"stuck at a stationary point. Standardise X (e.g. with a StandardScaler "
+                    f"in a pipeline) or change random_state.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
         out, _ = objective.forward(theta, need_cache=False)
         objective_value = objective.value(theta, out=out)
         if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
             raise ValueError(
-                f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
-                f"X, rescale y or increase alpha."
+                f"{owner}: the {loss.name} loss overflows float64 at the solution (|y| up to "
+                f"{np.max(np.abs(Y)):.3g}): rescale y (e.g. divide it by a power of 10) or "
+                f"increase alpha."
             )
         self.n_iter_ = n_iter
         self.n_outputs_ = Y.shape[1]
@@ -198,6 +239,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         self.scale_ = None
         if loss.needs_scale:  # ML scale of the residual density, per target
             mean_out = out[:, : Y.shape[1]]
+            with np.errstate(over="ignore", invalid="ignore"):
+                resid = Y - mean_out
+                spread = c @ (resid * resid)
+            if not np.all(np.isfinite(spread)):
+                raise ValueError(
+                    f"{owner}: the residuals' mean square overflows float64 (|y| up to "
+                    f"{np.max(np.abs(Y)):.3g}), so the scale of the {loss.name} residual "
+                    f"density is not representable: rescale y (e.g. divide it by a power of 10)."
+                )
             scale = np.array(
                 [loss.fit_scale(Y[:, k] - mean_out[:, k], sw) for k in range(Y.shape[1])]
             )
@@ -428,6 +478,47 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         As :meth:`sklearn.base.RegressorMixin.score`, with the ``offset`` of :meth:`fit`.
         """
         return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
+
+
+def _constant_objective(
+    objective: Objective, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray, off: np.ndarray | None
+) -> float:
+    """The objective of the best constant model (the loss's ``init_raw``), penalty excluded."""
+    init = np.asarray(loss.init_raw(Y, sw), dtype=np.float64).reshape(loss.n_params, 1, -1)
+    raw = np.repeat(init, Y.shape[0], axis=1)
+    if off is not None:
+        raw[0] += off - (sw / sw.sum()) @ off
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(np.sum(objective._w * loss.raw_loss(Y, raw)))
+    return value if math.isfinite(value) else math.inf
+
+
+def _y_unit_scale(model: Any, loss: BaseLoss, Y: np.ndarray, c: np.ndarray) -> np.ndarray | None:
+    """Natural size of each parameter for the solvers: y's spread for a head in y's units.
+
+    The linear model's mean head is in y's units for every loss but the log-rate Poisson
+    head; its coefficients (on the standardised design) and intercept then scale with y, so
+    the solvers work on them divided by the weighted standard deviation of y (per target).
+    Every other parameter has size 1; None for a model other than the linear one.
+    """
+    ones = np.ones(model.n_coef) if isinstance(model, LinearModel) else None
+    in_y_units = isinstance(loss, (MSELoss, L1Loss, HuberLoss, SmoothL1Loss, GaussianNLLLoss)) or (
+        isinstance(loss, PoissonNLLLoss) and not loss.log_input
+    )
+    if ones is None or not in_y_units:
+        return ones
+    _, y_scale = column_moments(Y, c, center=True)
+    outputs = np.ones(model.n_outputs)
+    outputs[: Y.shape[1]] = y_scale
+    coef = np.repeat(outputs[:, np.newaxis], model.n_features, axis=1)
+    params = {"coef": coef}
+    if model.fit_intercept:
+        params["intercept"] = outputs
+    try:
+        scale = model.pack(params)
+    except (KeyError, ValueError):
+        return ones
+    return scale if scale.shape == ones.shape else ones
 
 
 class LinearRegressor(_BaseRegressor):

@@ -67,22 +67,46 @@ class SolverResult:
 
 
 class _Scaled:
-    """The objective divided by a constant: what the scipy solvers see."""
+    r"""What the scipy solvers see: :math:`u \mapsto f(D u) / g`.
 
-    def __init__(self, objective: Objective, scale: float) -> None:
+        ``g`` is the gradient scale and :math:`D` = ``param_scale`` a diagonal reparametrisation
+        (the parameters in the units of their natural size, e.g. a mean head in y's units), so
+        that the gradient :math:`D
+    abla f / g`, the Hessian :math:`D H D / g` and the trust
+        radius all have the same meaning whatever the units of y.
+    """
+
+    def __init__(
+        self, objective: Objective, scale: float, param_scale: np.ndarray | None = None
+    ) -> None:
         self.objective = objective
         self.inv = 1.0 / scale
+        self.d = None if param_scale is None else np.asarray(param_scale, dtype=np.float64)
         self.has_hessian = objective.has_hessian
 
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = self.objective(theta)
+    def theta(self, u: np.ndarray) -> np.ndarray:
+        return u if self.d is None else u * self.d
+
+    def u(self, theta: np.ndarray) -> np.ndarray:
+        return theta if self.d is None else theta / self.d
+
+    def __call__(self, u: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = self.objective(self.theta(u))
+        if self.d is not None:
+            grad = grad * self.d
         return value * self.inv, grad * self.inv
 
-    def hessian(self, theta: np.ndarray) -> np.ndarray:
-        return self.objective.hessian(theta) * self.inv
+    def hessian(self, u: np.ndarray) -> np.ndarray:
+        H = self.objective.hessian(self.theta(u))
+        if self.d is None:
+            return H * self.inv
+        ds = self.d * np.sqrt(self.inv)  # D H D / g without forming D D^T, which may overflow
+        return H * np.outer(ds, ds)
 
-    def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self.objective.hessp(theta, v) * self.inv
+    def hessp(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        if self.d is None:
+            return self.objective.hessp(u, v) * self.inv
+        return self.objective.hessp(self.theta(u), v * self.d) * self.d * self.inv
 
 
 def minimize(
@@ -93,6 +117,7 @@ def minimize(
     max_iter: int,
     tol: float,
     gradient_scale: float = 1.0,
+    param_scale: np.ndarray | None = None,
     verbose: int = 0,
     owner: str = "",
 ) -> SolverResult:
@@ -114,8 +139,12 @@ def minimize(
     tol : float
         Relative gradient tolerance (see the module docstring).
     gradient_scale : float, default=1.0
-        The gradient's reference size; the solvers see the objective divided by it. Zero or a
-        non-finite value means 1.
+        The gradient's reference size (of the gradient with respect to ``theta / param_scale``);
+        the solvers see the objective divided by it. Zero or a non-finite value means 1.
+    param_scale : ndarray of shape theta0.shape, default=None
+        Positive natural sizes of the parameters: the solvers work on ``theta / param_scale``
+        (None: on ``theta``). The estimators pass y's scale for the parameters of a head in y's
+        units, which makes the iterations independent of the units of y.
     verbose : int, default=0
         Print the objective every iteration if > 0.
     owner : str, default=""
@@ -127,7 +156,10 @@ def minimize(
     """
     if not (np.isfinite(gradient_scale) and gradient_scale > 0):
         gradient_scale = 1.0
-    scaled = _Scaled(objective, gradient_scale)
+    if param_scale is not None and not np.all(np.isfinite(param_scale) & (param_scale > 0)):
+        param_scale = None
+    scaled = _Scaled(objective, gradient_scale, param_scale)
+    theta0 = scaled.u(np.asarray(theta0, dtype=np.float64))
     callback = None
     if verbose:
         counter = iter(range(1, max_iter + 2))
@@ -136,41 +168,20 @@ def minimize(
             fun = intermediate_result.fun * gradient_scale
             print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
 
-    if method == "lbfgs":
-        res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
-    elif method == "newton":
-        # with the explicit Hessian (linear models): trust-region Newton whose subproblems are
-        # solved by Cholesky factorisations (trust-exact), robust to ill-conditioned features;
-        # otherwise Newton-CG with Hessian-vector products (trust-ncg)
-        curvature = (
-            {"hess": scaled.hessian, "method": "trust-exact"}
-            if objective.has_hessian
-            else {"hessp": scaled.hessp, "method": "trust-ncg"}
-        )
-        with warnings.catch_warnings():
-            # trust-exact's subproblem factorises indefinite shifted matrices on purpose
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            res = scipy.optimize.minimize(
-                scaled,
-                theta0,
-                jac=True,
-                callback=callback,
-                options={"maxiter": max_iter, "gtol": tol},
-                **curvature,
-            )
-        if res.status == 2 and _at_float_precision(objective, res):
-            res.success, res.status = True, 0
-        elif res.status == 2:
-            # the trust-region methods stop when float64 can no longer resolve the predicted
-            # improvement, which happens next to the optimum when tol is tiny; polish with
-            # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
-            # falls back the same way)
-            nit = res.nit
-            res = _lbfgs(scaled, res.x, max_iter=max(1, max_iter - nit), tol=tol)
-            res.nit += nit
-    else:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    try:
+        res = _run(scaled, theta0, method, max_iter, tol, callback, objective)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("method must be"):
+            raise
+        # scipy's own checks (e.g. "array must not contain infs or NaNs" in a trust-region
+        # subproblem) on a problem whose curvature overflows float64
+        raise ValueError(
+            f"{owner}: the {method} solver met a non-finite objective, gradient or Hessian "
+            f"(the loss overflows float64 near the solution). Rescale y (e.g. divide it by a "
+            f"power of 10), standardise X, or increase alpha."
+        ) from exc
     n_iter = max(1, int(res.nit))
+    res.x = scaled.theta(np.asarray(res.x))
     fun = float(res.fun) * gradient_scale
     if not res.success:
         advice = (
@@ -195,7 +206,46 @@ def minimize(
     return SolverResult(np.asarray(res.x), n_iter, bool(res.success), fun)
 
 
-def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult) -> bool:
+def _run(scaled, theta0, method, max_iter, tol, callback, objective):
+    """Dispatch to the scipy method; the result's ``x`` is in the solver's (scaled) units."""
+    if method == "lbfgs":
+        res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
+    elif method == "newton":
+        # with the explicit Hessian (linear models): trust-region Newton whose subproblems are
+        # solved by Cholesky factorisations (trust-exact), robust to ill-conditioned features;
+        # otherwise Newton-CG with Hessian-vector products (trust-ncg)
+        curvature = (
+            {"hess": scaled.hessian, "method": "trust-exact"}
+            if objective.has_hessian
+            else {"hessp": scaled.hessp, "method": "trust-ncg"}
+        )
+        with warnings.catch_warnings():
+            # trust-exact's subproblem factorises indefinite shifted matrices on purpose
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            res = scipy.optimize.minimize(
+                scaled,
+                theta0,
+                jac=True,
+                callback=callback,
+                options={"maxiter": max_iter, "gtol": tol},
+                **curvature,
+            )
+        if res.status == 2 and _at_float_precision(objective, scaled.theta(res.x)):
+            res.success, res.status = True, 0
+        elif res.status == 2:
+            # the trust-region methods stop when float64 can no longer resolve the predicted
+            # improvement, which happens next to the optimum when tol is tiny; polish with
+            # L-BFGS-B from there and let it decide convergence (scikit-learn's Newton solver
+            # falls back the same way)
+            nit = res.nit
+            res = _lbfgs(scaled, res.x, max_iter=max(1, max_iter - nit), tol=tol)
+            res.nit += nit
+    else:
+        raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    return res
+
+
+def _at_float_precision(objective: Objective, theta: np.ndarray) -> bool:
     """Whether no Newton step can change the objective by more than float64 resolves.
 
     Uses the Newton decrement: half of g^T H^-1 g, the decrease a Newton step predicts, below
@@ -203,14 +253,14 @@ def _at_float_precision(objective: Objective, res: scipy.optimize.OptimizeResult
     """
     if not objective.has_hessian:
         return False
-    value, grad = objective(res.x)
+    value, grad = objective(theta)
     if not np.isfinite(value):
         return False
     with warnings.catch_warnings():
         # a numerically singular Hessian gives no trustworthy decrement: polish instead
         warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
         try:
-            step = scipy.linalg.solve(objective.hessian(res.x), grad, assume_a="pos")
+            step = scipy.linalg.solve(objective.hessian(theta), grad, assume_a="pos")
         except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
             return False
     return 0.5 * float(grad @ step) <= 64 * np.finfo(np.float64).eps * max(1.0, abs(value))
@@ -385,14 +435,18 @@ def least_absolute_deviations(
     coef = np.empty((y.shape[1], n_features))
     intercept = np.zeros(y.shape[1])
     for k in range(y.shape[1]):
+        # the LP solvers' tolerances are absolute: solve for (y - shift) / scale, of size 1
+        yk, shift, scale = _unit_target(y[:, k], fit_intercept)
         if X.shape[0] >= _LAD_FRISCH_NEWTON_ROWS:
             try:
-                coef[k], intercept[k] = frisch_newton(X, y[:, k], c, fit_intercept)
+                coef[k], intercept[k] = frisch_newton(X, yk, c, fit_intercept)
+                coef[k] *= scale
+                intercept[k] = intercept[k] * scale + shift
                 continue
             except (np.linalg.LinAlgError, ArithmeticError):
                 pass  # the general LP solver below handles every case
         res = scipy.optimize.linprog(
-            -y[:, k], A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs-ipm"
+            -yk, A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs-ipm"
         )
         if res.status != 0:
             warnings.warn(
@@ -402,8 +456,27 @@ def least_absolute_deviations(
             )
         if res.eqlin is None or res.x is None:
             raise ValueError(f"The linear program for the l1 loss failed: {res.message}")
-        marginals = -np.asarray(res.eqlin.marginals)
+        marginals = -np.asarray(res.eqlin.marginals) * scale
         coef[k] = marginals[:n_features]
-        if fit_intercept:
-            intercept[k] = marginals[n_features]
+        intercept[k] = marginals[n_features] + shift if fit_intercept else 0.0
     return coef, intercept
+
+
+def _unit_target(y: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, float, float]:
+    """``(y - shift) / scale``, of size 1, and the shift and scale.
+
+    The shift is the median (with an intercept, else 0) and the scale the largest absolute
+    deviation from it, computed without overflow.
+    """
+    shift = float(np.median(y)) if fit_intercept and y.size else 0.0
+    with np.errstate(over="ignore"):
+        dev = y - shift
+    if not np.all(np.isfinite(dev)):  # |y| near the float64 maximum: scale before shifting
+        scale = float(np.max(np.abs(y)))
+        ys = y / scale
+        shift_s = float(np.median(ys)) if fit_intercept else 0.0
+        return ys - shift_s, shift_s * scale, scale
+    scale = float(np.max(np.abs(dev))) if dev.size else 0.0
+    if not (scale > 0 and np.isfinite(scale)):
+        scale = 1.0
+    return dev / scale, shift, scale
