@@ -187,13 +187,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta0 = self._warm_start(model, x_mean, x_scale)
             if theta0 is None:
                 theta0 = theta_cold
-            # the parameters of a head in y's units are solved for in units of y's spread: it
-            # sets the trust-region Newton method's radius in those units, and balances a mean
-            # head in y's units against a log-variance head (L-BFGS-B on a single head is
-            # invariant to a common factor anyway)
+            # the parameters of a head in y's units are solved for in units of y's spread, so
+            # that the iterations do not depend on y's units
+            # (not for L-BFGS-B on a kinked loss: there the gradient's size does not scale
+            # with y, and the unscaled problem stops closer to the kink)
             param_scale = (
                 _y_unit_scale(model, loss, Y, c)
-                if solver == "newton" or loss.n_params > 1
+                if loss.differentiable or solver != "lbfgs"
                 else None
             )
             result = _solver.minimize(

@@ -38,6 +38,9 @@ METHODS = ("lbfgs", "newton")
 # 1e4 rows and above); HiGHS keeps the small problems, where it takes milliseconds.
 _LAD_FRISCH_NEWTON_ROWS = 5000
 _FTOL = 64 * np.finfo(np.float64).eps
+# An L-BFGS-B run that stops on its ftol test before meeting tol is polished by trust-region
+# Newton steps up to this many parameters (a dense Hessian beyond that costs too much).
+_POLISH_MAX_COEF = 500
 # The scaled Gram matrix is solved by Cholesky only below this condition number (forward
 # error ~ cond * eps ~ 1e-12); above it the weighted least-squares problem goes to an SVD-based
 # solver (LAPACK gelsd), which keeps the certified digits of the NIST StRD problems.
@@ -158,18 +161,30 @@ def minimize(
         gradient_scale = 1.0
     if param_scale is not None and not np.all(np.isfinite(param_scale) & (param_scale > 0)):
         param_scale = None
-    scaled = _Scaled(objective, gradient_scale, param_scale)
+    # the solvers see f / G with G = min(gradient scale, |f(theta0)|) and stop on a gradient
+    # below tol * gradient_scale / G: the same relative gradient test, but with |f / G| >= 1 at
+    # the start, so that L-BFGS-B's ftol test (relative to max(|f|, 1)) stays relative to f
+    value0 = float(
+        _Scaled(objective, 1.0, param_scale)(
+            np.asarray(theta0) / (1.0 if param_scale is None else param_scale)
+        )[0]
+    )
+    divisor = gradient_scale
+    if np.isfinite(value0) and 0.0 < abs(value0) < gradient_scale:
+        divisor = abs(value0)
+    gtol = tol * gradient_scale / divisor
+    scaled = _Scaled(objective, divisor, param_scale)
     theta0 = scaled.u(np.asarray(theta0, dtype=np.float64))
     callback = None
     if verbose:
         counter = iter(range(1, max_iter + 2))
 
         def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-            fun = intermediate_result.fun * gradient_scale
+            fun = intermediate_result.fun * divisor
             print(f"{owner} {method} iteration {next(counter)}: objective {fun:.10g}")
 
     try:
-        res = _run(scaled, theta0, method, max_iter, tol, callback, objective)
+        res = _run(scaled, theta0, method, max_iter, gtol, callback, objective)
     except (ValueError, np.linalg.LinAlgError) as exc:
         if isinstance(exc, ValueError) and str(exc).startswith("method must be"):
             raise
@@ -180,9 +195,29 @@ def minimize(
             f"(the loss overflows float64 near the solution). Rescale y (e.g. divide it by a "
             f"power of 10), standardise X, or increase alpha."
         ) from exc
+    if (
+        method == "lbfgs"
+        and res.success
+        and res.jac is not None
+        and np.max(np.abs(res.jac), initial=0.0) > gtol
+        and objective.has_hessian
+        and res.x.size <= _POLISH_MAX_COEF
+        and res.nit < max_iter
+    ):
+        # L-BFGS-B stopped on its ftol test (no decrease float64 resolves) before the gradient
+        # met tol: finish with a few trust-region Newton steps, which converge quadratically
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            try:
+                more = _run(scaled, res.x, "newton", max_iter - res.nit, gtol, None, objective)
+            except (ValueError, np.linalg.LinAlgError):
+                more = None
+        if more is not None and more.success and more.fun <= res.fun:
+            more.nit += res.nit
+            res = more
     n_iter = max(1, int(res.nit))
     res.x = scaled.theta(np.asarray(res.x))
-    fun = float(res.fun) * gradient_scale
+    fun = float(res.fun) * divisor
     if not res.success:
         advice = (
             "Increase max_iter or tol"
