@@ -69,6 +69,12 @@ def column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.
         weighted rows. Each column is divided by its largest absolute value before squaring,
         so values up to the float64 maximum neither overflow nor underflow.
     """
+    mean, scale, _ = _column_moments(X, c, center)
+    return mean, scale
+
+
+def _column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, ...]:
+    """:func:`column_moments` and the mask of the constant columns."""
     n_features = X.shape[1]
     if sp.issparse(X):
         Xc = sp.csc_array(X)
@@ -93,7 +99,7 @@ def column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.
     # a column is constant when its spread is at rounding level of its magnitude
     constant = std_s <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean_s), 1e-300)
     scale = np.where(constant, 1.0, std_s * amax)
-    return mean_s * amax, scale
+    return mean_s * amax, scale, constant
 
 
 class DenseDesign:
@@ -232,11 +238,19 @@ def make_design(
     """
     n_features = X.shape[1]
     if standardize:
-        mean, scale = column_moments(X, c, center)
+        mean, scale, constant = _column_moments(X, c, center)
     else:
         mean, scale = np.zeros(n_features), np.ones(n_features)
+        constant = np.zeros(n_features, dtype=bool)
+    # a constant column is exactly zero once centred (its weighted mean may round off its value
+    # and leave a constant 1e-16 relative residue, collinear with the intercept)
+    constant &= center
     if sp.issparse(X):
-        return SparseDesign(X, mean, scale), mean, scale
+        design = SparseDesign(X, mean, scale)
+        design.inv_scale[constant] = 0.0
+        design.shift[constant] = 0.0
+        return design, mean, scale
     Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
     Z /= scale
+    Z[:, constant] = 0.0
     return DenseDesign(Z), mean, scale

@@ -251,6 +251,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             scale = np.array(
                 [loss.fit_scale(Y[:, k] - mean_out[:, k], sw) for k in range(Y.shape[1])]
             )
+            # residuals below y's rounding level are zero: an interpolating fit gets the scale
+            # of y's last digits, not an underflowing one (which makes the likelihood infinite)
+            with np.errstate(over="ignore"):
+                floor = 4 * np.finfo(np.float64).eps * np.max(np.abs(Y[sw > 0]), axis=0)
+            scale = np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
             if not np.all(np.isfinite(scale) & (scale > 0)):
                 raise ValueError(
                     f"{owner}: the scale of the residuals is not a finite positive number "
