@@ -172,7 +172,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta = model.pack({"coef": coef, "intercept": intercept})
             n_iter = 1
         else:
-            theta_cold = self._cold_start(model, loss, Y, sw, off)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                theta_cold = self._cold_start(model, loss, Y, sw, off)
             value0, grad0 = objective(theta_cold)
             if not (
                 np.all(np.isfinite(theta_cold))

@@ -297,7 +297,7 @@ def test_linear_fit_is_the_optimum_or_a_clear_error(problem):
     exists = spec[0] in ("mse", "l1", "huber", "smooth_l1") or (
         alpha > 0 or n >= 3 * n_params * (p + 1)
     )
-    if not converged or not exists or (kinked and est.n_iter_ > 1) or alpha > 0 and kinked:
+    if not converged or not exists or (kinked and (solver == "lbfgs" or alpha > 0)):
         return  # L-BFGS-B only approaches a kinked optimum; some optima do not exist
     if (
         spec[0] == "huber"
@@ -350,12 +350,10 @@ BAD = [
 ]
 
 
-@given(
-    bad=st.sampled_from(BAD),
-    estimator=st.sampled_from(["linear", "mlp"]),
-    loss=st.sampled_from(list(SOLVERS)),
-    seed=st.integers(0, 1000),
-)
+@pytest.mark.parametrize("estimator", ["linear", "mlp"])
+@pytest.mark.parametrize("bad", BAD)
+@settings(max_examples=6 if os.environ.get("SKLIK_FUZZ_PROFILE") != "deep" else 100)
+@given(loss=st.sampled_from(list(SOLVERS)), seed=st.integers(0, 1000))
 def test_bad_input_gets_a_clear_error(bad, estimator, loss, seed):
     rng = np.random.default_rng(seed)
     n, p = 12, 3
