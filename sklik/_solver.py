@@ -10,14 +10,19 @@ Conventions:
 - :func:`least_squares` and :func:`least_absolute_deviations` solve the linear model's
   ``mse`` and ``l1`` objectives exactly; they return ``coef`` of shape
   ``(n_targets, n_features)`` and ``intercept`` of shape ``(n_targets,)``.
-- ``tol`` is *relative*: the solvers stop when the gradient of the objective, divided by
-  ``gradient_scale`` (the largest entry of the gradient at the estimator's cold start, the
-  best constant model), falls below ``tol`` (its largest entry for L-BFGS-B, its norm for
-  the trust-region Newton methods). So ``tol`` means the same on every dataset whatever the
-  units of y and of the loss's parameters; the estimators fit on standardised designs
-  (:mod:`sklik._design`), which makes it independent of the units of X too. Non-convergence
-  is a :class:`ConvergenceWarning` naming ``max_iter`` and ``tol`` and the reason; the last
-  (best) iterate is returned.
+- ``tol`` is *relative*: the solvers work on ``u = theta / param_scale`` (the estimators pass
+  y's standard deviation for the parameters of a head in y's units, 1 for the others) and
+  stop when the gradient :math:`D \nabla f`, divided by ``gradient_scale`` (the largest entry
+  of :math:`D \nabla f` at the estimator's cold start, the best constant model), falls below
+  ``tol`` (its largest entry for L-BFGS-B, its norm for the trust-region Newton methods). So
+  ``tol`` means the same on every dataset whatever the units of y and of the loss's
+  parameters; the estimators fit on standardised designs (:mod:`sklik._design`), which makes
+  it independent of the units of X too. The scipy solvers see ``f / G`` with
+  ``G = min(gradient_scale, |f(theta0)|)`` and ``gtol = tol * gradient_scale / G`` (the same
+  test), so that L-BFGS-B's ``ftol`` test, relative to ``max(|f|, 1)``, stays relative. When
+  that test stops L-BFGS-B before the gradient meets ``tol`` on a loss with a Hessian, a few
+  trust-region Newton steps finish the fit. Non-convergence is a :class:`ConvergenceWarning`
+  naming ``max_iter`` and ``tol`` and the reason; the last (best) iterate is returned.
 """
 
 from __future__ import annotations
@@ -164,11 +169,7 @@ def minimize(
     # the solvers see f / G with G = min(gradient scale, |f(theta0)|) and stop on a gradient
     # below tol * gradient_scale / G: the same relative gradient test, but with |f / G| >= 1 at
     # the start, so that L-BFGS-B's ftol test (relative to max(|f|, 1)) stays relative to f
-    value0 = float(
-        _Scaled(objective, 1.0, param_scale)(
-            np.asarray(theta0) / (1.0 if param_scale is None else param_scale)
-        )[0]
-    )
+    value0 = float(objective(np.asarray(theta0, dtype=np.float64))[0])  # cached by the objective
     divisor = gradient_scale
     if np.isfinite(value0) and 0.0 < abs(value0) < gradient_scale:
         divisor = abs(value0)
@@ -257,14 +258,19 @@ def _run(scaled, theta0, method, max_iter, tol, callback, objective):
         with warnings.catch_warnings():
             # trust-exact's subproblem factorises indefinite shifted matrices on purpose
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            res = scipy.optimize.minimize(
-                scaled,
-                theta0,
-                jac=True,
-                callback=callback,
-                options={"maxiter": max_iter, "gtol": tol},
-                **curvature,
-            )
+            try:
+                res = scipy.optimize.minimize(
+                    scaled,
+                    theta0,
+                    jac=True,
+                    callback=callback,
+                    options={"maxiter": max_iter, "gtol": tol},
+                    **curvature,
+                )
+            except (UnboundLocalError, np.linalg.LinAlgError):
+                # scipy's trust-exact subproblem can fail on a singular Hessian (e.g. one
+                # sample; an UnboundLocalError in scipy 1.17): L-BFGS-B needs no Hessian
+                return _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
         if res.status == 2 and _at_float_precision(objective, scaled.theta(res.x)):
             res.success, res.status = True, 0
         elif res.status == 2:
