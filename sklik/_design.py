@@ -213,6 +213,33 @@ class SparseDesign:
         return self.rows(0, self.shape[0])
 
 
+def _dense_standardized(
+    X: np.ndarray, c: np.ndarray, center: bool
+) -> tuple[DenseDesign, np.ndarray, np.ndarray] | None:
+    """:func:`make_design` for a dense ``X`` of moderate magnitude, with a single copy.
+
+    The centred copy is both the design and the two-pass variance's residual (what
+    :func:`column_moments` computes on the max-scaled copy). None when ``|X|`` is so large or
+    so small that the squares overflow or underflow, or when a column is constant: then
+    :func:`column_moments` scales first and decides.
+    """
+    if X.shape[0] == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        mean = c @ X if center else np.zeros(X.shape[1])
+        Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
+        var = np.einsum("i,ij,ij->j", c, Z, Z)
+    std = np.sqrt(var)
+    if not np.all(np.isfinite(std) & (std > 1e-140)):
+        return None  # overflow, underflow or a constant column: the careful path decides
+    constant = std <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1e-300)
+    scale = np.where(constant, 1.0, std)
+    Z /= scale
+    if center:
+        Z[:, constant] = 0.0
+    return DenseDesign(Z), mean, scale
+
+
 def make_design(
     X: Any, c: np.ndarray, *, center: bool, standardize: bool = True
 ) -> tuple[DenseDesign | SparseDesign, np.ndarray, np.ndarray]:
@@ -237,6 +264,10 @@ def make_design(
         ``intercept = intercept_Z - coef @ mean``.
     """
     n_features = X.shape[1]
+    if standardize and not sp.issparse(X):
+        fast = _dense_standardized(X, c, center)
+        if fast is not None:
+            return fast
     if standardize:
         mean, scale, constant = _column_moments(X, c, center)
     else:
