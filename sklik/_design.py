@@ -70,6 +70,12 @@ def column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.
         weighted rows. Each column is divided by its largest absolute value before squaring,
         so values up to the float64 maximum neither overflow nor underflow.
     """
+    mean, scale, _ = _column_moments(X, c, center)
+    return mean, scale
+
+
+def _column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, ...]:
+    """:func:`column_moments` and the mask of the constant columns."""
     n_features = X.shape[1]
     if sp.issparse(X):
         Xc = sp.csc_array(X)
@@ -94,7 +100,7 @@ def column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.
     # a column is constant when its spread is at rounding level of its magnitude
     constant = std_s <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean_s), 1e-300)
     scale = np.where(constant, 1.0, std_s * amax)
-    return mean_s * amax, scale
+    return mean_s * amax, scale, constant
 
 
 class DenseDesign:
@@ -211,6 +217,33 @@ class SparseDesign:
         return self.rows(0, self.shape[0])
 
 
+def _dense_standardized(
+    X: np.ndarray, c: np.ndarray, center: bool
+) -> tuple[DenseDesign, np.ndarray, np.ndarray] | None:
+    """:func:`make_design` for a dense ``X`` of moderate magnitude, with a single copy.
+
+    The centred copy is both the design and the two-pass variance's residual (what
+    :func:`column_moments` computes on the max-scaled copy). None when ``|X|`` is so large or
+    so small that the squares overflow or underflow, or when a column is constant: then
+    :func:`column_moments` scales first and decides.
+    """
+    if X.shape[0] == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        mean = c @ X if center else np.zeros(X.shape[1])
+        Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
+        var = np.einsum("i,ij,ij->j", c, Z, Z)
+    std = np.sqrt(var)
+    if not np.all(np.isfinite(std) & (std > 1e-140)):
+        return None  # overflow, underflow or a constant column: the careful path decides
+    constant = std <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1e-300)
+    scale = np.where(constant, 1.0, std)
+    Z /= scale
+    if center:
+        Z[:, constant] = 0.0
+    return DenseDesign(Z), mean, scale
+
+
 def make_design(
     X: Any, c: np.ndarray, *, center: bool, standardize: bool = True
 ) -> tuple[DenseDesign | SparseDesign, np.ndarray, np.ndarray]:
@@ -235,29 +268,25 @@ def make_design(
         ``intercept = intercept_Z - coef @ mean``.
     """
     n_features = X.shape[1]
-    if not standardize:
+    if standardize and not sp.issparse(X):
+        fast = _dense_standardized(X, c, center)
+        if fast is not None:
+            return fast
+    if standardize:
+        mean, scale, constant = _column_moments(X, c, center)
+    else:
         mean, scale = np.zeros(n_features), np.ones(n_features)
-    elif sp.issparse(X) or not _moderate(X):
-        mean, scale = column_moments(X, c, center)
-    else:  # one pass for the shift, one for the variance, one to scale: no temporaries
-        mean = c @ X if center else np.zeros(n_features)
-        Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
-        var = np.einsum("i,ij,ij->j", c, Z, Z)
-        std = np.sqrt(var)
-        constant = std <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1e-300)
-        scale = np.where(constant, 1.0, std)
-        Z /= scale
-        return DenseDesign(Z), mean, scale
+        constant = np.zeros(n_features, dtype=bool)
+    # a constant column is exactly zero once centred (its weighted mean may round off its value
+    # and leave a constant 1e-16 relative residue, collinear with the intercept)
+    constant &= center
     if sp.issparse(X):
-        return SparseDesign(X, mean, scale), mean, scale
+        design = SparseDesign(X, mean, scale)
+        design.inv_scale[constant] = 0.0
+        design.shift[constant] = 0.0
+        return design, mean, scale
     Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
     Z /= scale
+    Z[:, constant] = 0.0
     return DenseDesign(Z), mean, scale
 
-
-def _moderate(X: np.ndarray) -> bool:
-    """Whether squares of ``X``'s entries neither overflow nor lose all precision."""
-    if X.size == 0:
-        return True
-    amax = float(np.max(np.abs(X)))
-    return 1e-100 < amax < 1e100

@@ -13,6 +13,7 @@ with :math:`\bar\ell_i` the torch elementwise loss of sample :math:`i` averaged 
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
@@ -214,7 +216,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta = model.pack({"coef": coef, "intercept": intercept})
             n_iter = 1
         else:
-            theta_cold = self._cold_start(model, fit_loss, Y, sw, off)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                theta_cold = self._cold_start(model, fit_loss, Y, sw, off)
             value0, grad0 = objective(theta_cold)
             if value0 == 0 and np.any(grad0 != 0):
                 raise ValueError(
@@ -222,13 +225,25 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     f"(|y| up to {np.max(np.abs(Y)):.3g}): rescale y (e.g. multiply it by a "
                     f"power of 10)."
                 )
-            if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
+            if not (
+                np.all(np.isfinite(theta_cold))
+                and np.isfinite(value0)
+                and np.all(np.isfinite(grad0))
+            ):
                 raise ValueError(
                     f"{owner}: the {loss.name} loss overflows float64 at the starting point "
                     f"(|y| up to {np.max(np.abs(Y)):.3g}). Rescale y (e.g. divide it by a power "
                     f"of 10) so that the loss of a constant prediction is finite."
                 )
-            theta_scale = self._theta_scale(model, loss, Y, sw)
+            # the parameters of a head in y's units are solved for in units of y's spread, so
+            # that the iterations do not depend on y's units (not for L-BFGS-B on a kinked
+            # loss: there the gradient's size does not scale with y, and the unscaled problem
+            # stops closer to the kink)
+            theta_scale = (
+                self._theta_scale(model, loss, Y, sw)
+                if loss.differentiable or solver != "lbfgs"
+                else np.ones(model.n_coef)
+            )
             theta0 = self._warm_start(model, x_mean, x_scale)
             if theta0 is None:
                 theta0 = theta_cold
@@ -248,6 +263,18 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta, n_iter = result.theta, result.n_iter
             if monitor is not None:  # early stopping: the best parameters seen
                 theta = monitor.finish(self, theta)
+            constant = _constant_objective(objective, loss, Y, sw, off)
+            if result.converged and result.fun > constant + 1e-8 * abs(constant):
+                # e.g. an MLP whose units all died on un-centred inputs: a stationary point
+                # worse than the best constant model
+                warnings.warn(
+                    f"{owner}: the {solver} solver stopped at a point worse than the best "
+                    f"constant model (objective {result.fun:.6g} > {constant:.6g}): the model is "
+                    f"stuck at a stationary point. Standardise X (e.g. with a StandardScaler "
+                    f"in a pipeline) or change random_state.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
         out, _ = objective.forward(theta, need_cache=False)
         objective_value = objective.value(theta, out=out)
         if l1_weights is not None:
@@ -259,7 +286,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         if not np.isfinite(objective_value):
             raise ValueError(
                 f"{owner}: the {loss.name} loss overflows float64 at the solution (|y| up to "
-                f"{np.max(np.abs(Y)):.3g}): rescale y (e.g. divide it by a power of 10)."
+                f"{np.max(np.abs(Y)):.3g}): rescale y (e.g. divide it by a power of 10) or "
+                f"increase alpha."
             )
         self.n_iter_ = n_iter
         self.n_outputs_ = Y.shape[1]
@@ -270,12 +298,26 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         self.scale_ = None
         if loss.needs_scale:  # ML scale of the residual density, per target
             mean_out = out[:, : Y.shape[1]]
+            with np.errstate(over="ignore", invalid="ignore"):
+                resid = Y - mean_out
+                spread = c @ (resid * resid)
+            if not np.all(np.isfinite(spread)):
+                raise ValueError(
+                    f"{owner}: the residuals' mean square overflows float64 (|y| up to "
+                    f"{np.max(np.abs(Y)):.3g}), so the scale of the {loss.name} residual "
+                    f"density is not representable: rescale y (e.g. divide it by a power of 10)."
+                )
             scale = np.array(
                 [
                     loss.fit_scale(Y[:, k] - mean_out[:, k], sw, y_scale=_magnitude(Y[:, k]))
                     for k in range(Y.shape[1])
                 ]
             )
+            # residuals below y's rounding level are zero: an interpolating fit gets the scale
+            # of y's last digits, not an underflowing one (which makes the likelihood infinite)
+            with np.errstate(over="ignore"):
+                floor = 4 * np.finfo(np.float64).eps * np.max(np.abs(Y[sw > 0]), axis=0)
+            scale = np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
             if not np.all(np.isfinite(scale) & (scale > 0)):
                 raise ValueError(
                     f"{owner}: the scale of the residuals is not a finite positive number "
@@ -600,6 +642,19 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
             return _dask.score(self, X, y, sample_weight, offset)
         return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
+
+
+def _constant_objective(
+    objective: Objective, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray, off: np.ndarray | None
+) -> float:
+    """The objective of the best constant model (the loss's ``init_raw``), penalty excluded."""
+    init = np.asarray(loss.init_raw(Y, sw), dtype=np.float64).reshape(loss.n_params, 1, -1)
+    raw = np.repeat(init, Y.shape[0], axis=1)
+    if off is not None:
+        raw[0] += off - (sw / sw.sum()) @ off
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(np.sum(objective._w * loss.raw_loss(Y, raw)))
+    return value if math.isfinite(value) else math.inf
 
 
 class LinearRegressor(_BaseRegressor):
