@@ -289,4 +289,3 @@ def make_design(
     Z /= scale
     Z[:, constant] = 0.0
     return DenseDesign(Z), mean, scale
-

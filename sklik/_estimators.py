@@ -1410,13 +1410,16 @@ class MLPRegressor(_BaseRegressor):
         if isinstance(loss, GaussianNLLLoss):
             c = sw / sw.sum()
             shift = c @ Y
-            scale = np.sqrt(c @ (Y - shift) ** 2)
+            top = np.array([_magnitude(column) for column in Y.T])
+            scale = top * np.sqrt(c @ ((Y - shift) / top) ** 2)  # no overflow in the squares
             scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
             self._y_shift, self._y_scale = shift, scale
             Y = (Y - shift) / scale
             if off is not None:
                 off = off / scale
-            fit_loss = clone(loss).set_params(eps=loss.eps / float(np.max(scale)) ** 2)
+            fit_loss = clone(loss).set_params(
+                eps=loss.eps / float(np.max(scale)) / float(np.max(scale))
+            )
         self.validation_scores_ = None
         self.best_validation_score_ = None
         X = self._prediction_input(X)  # the MLP works on dense rows

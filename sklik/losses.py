@@ -1892,7 +1892,9 @@ class NegativeBinomialNLLLoss(BaseLoss):
         out = np.empty((2, cols.shape[1]))
         floor = -30.0
         for j, col in enumerate(cols.T):
-            mean = float(np.average(col, weights=w))
+            top = float(np.max(col)) if col.size else 0.0
+            top = top if top > 0 else 1.0
+            mean = top * float(np.average(col / top, weights=w))  # no overflow in the sum
             eta = math.log(max(mean, 1e-10))
             out[0, j] = eta
 
@@ -1901,14 +1903,18 @@ class NegativeBinomialNLLLoss(BaseLoss):
                 return float(np.average(grad[1], weights=w))
 
             kappa = floor
-            # all counts 0: the mean is 0 and the dispersion is immaterial
-            if mean > 0 and score(floor) < 0:
-                var = float(np.average((col - mean) ** 2, weights=w))
+            # all counts 0: the mean is 0 and the dispersion is immaterial; counts so large
+            # that the score overflows keep the floor (a start, refined by the fit)
+            if mean > 0 and math.isfinite(score(floor)) and score(floor) < 0:
+                var = top * top * float(np.average(((col - mean) / top) ** 2, weights=w))
                 hi = max(math.log(max(var - mean, 1e-300)) - 2.0 * math.log(mean), floor + 1.0)
                 hi = min(hi, _MAX_LOG_DISPERSION)  # also for an overflowing variance
                 while hi < _MAX_LOG_DISPERSION and score(hi) < 0:
                     hi = min(hi + 2.0, _MAX_LOG_DISPERSION)
-                kappa = hi if score(hi) < 0 else brentq(score, floor, hi, xtol=1e-13)
+                if not math.isfinite(score(hi)):
+                    kappa = floor
+                else:
+                    kappa = hi if score(hi) < 0 else brentq(score, floor, hi, xtol=1e-13)
             out[1, j] = kappa
         return out.reshape((2, *y.shape[1:]))
 
