@@ -4,7 +4,16 @@ On the same generated data in one run, this fits sklik and its peer(s) and print
 problem and sample size ``n``, the median fit time over ``--repeats`` fits, the time ratio
 sklik/peer (<= 1: sklik is at least as fast) and the objective difference
 ``dJ = J(sklik) - J(peer)``, both solutions evaluated with numpy on sklik's documented
-objective ``sum_i s_i l_i / sum_i s_i + alpha/2 ||W||^2`` (dJ > 0: sklik's solution is worse).
+objective ``sum_i s_i l_i / sum_i s_i + alpha/2 ||W||^2`` (dJ > 0: sklik's solution is worse),
+and sklik's cost in *passes*: its fit time divided by the time of one ``X @ w`` plus one
+``X.T @ r`` on the same X (measured in the same run).
+
+Times are **process CPU times** (``time.process_time``), not wall-clock times: on a machine
+shared with other jobs, CPU time is what the fit costs, whereas the wall time also counts the
+time slices given to other processes. BLAS is pinned to one thread (environment and
+``threadpoolctl``), so CPU time equals wall time on an idle machine. The repeats of sklik and
+its peers are interleaved (sklik, peer 1, peer 2, sklik, ...), so that a change of load hits
+all of them alike; medians are reported.
 
 Problems (``p`` standard-normal features, ``numpy.random.default_rng(0)``):
 
@@ -22,11 +31,21 @@ Problems (``p`` standard-normal features, ``numpy.random.default_rng(0)``):
 - ``poisson_nll`` (alpha=1e-4) vs ``PoissonRegressor(alpha=1e-4)`` with ``newton-cholesky``
   and ``lbfgs`` and glum's ``GeneralizedLinearRegressor(family="poisson", alpha=1e-4)``, all
   with tight tolerances; the summary uses the fastest peer.
-- ``gaussian_nll`` (alpha=1e-4, heteroscedastic data): sklik alone (no peer).
-- MLP, ``mse``, one hidden layer of 100 ReLU units, a fixed ``--mlp-iter`` L-BFGS
+- ``smooth_l1`` (beta=1.35, alpha=1e-4, the huber data) vs ``HuberRegressor``: times only.
+- ``poisson_nll`` elastic net (alpha=1e-2, l1_ratio=0.5) vs glum's
+  ``GeneralizedLinearRegressor(family="poisson", alpha=1e-2, l1_ratio=0.5)`` (the same
+  objective: glum's is half the deviance, i.e. the NLL up to a constant).
+- ``gaussian_nll`` (alpha=1e-4, heteroscedastic data): sklik alone (no peer): its time,
+  iterations and passes.
+- MLP, ``mse``, one hidden layer of 64 tanh units, a fixed ``--mlp-iter`` L-BFGS
   iterations (tiny tol) vs ``sklearn.neural_network.MLPRegressor(solver="lbfgs")`` with the
   same penalty (sklearn ``alpha = sklik_alpha * n / 2``): time per iteration and per function
-  evaluation, up to ``--max-n-mlp`` samples.
+  evaluation, up to ``--max-n-mlp`` samples (``benchmarks/bench_mlp.py`` has more networks
+  and torch).
+- Sparse X (CSR, ``--sparse-density`` 1%, standard-normal non-zeros, ``--sparse`` sizes
+  ``n x p``): ``poisson_nll`` (alpha=1e-4) vs ``PoissonRegressor`` (lbfgs and
+  newton-cholesky) and glum, and ``mse`` (alpha=1e-3, sklik ``solver="newton"``: the auto
+  solver, exact least squares, densifies X) vs ``Ridge`` and glum, all on the sparse matrix.
 
 A "scaling checks" section first verifies, with a strong penalty where a mis-scaled alpha
 would show, that each peer's alpha mapping gives the same optimum as sklik, and that the
@@ -40,8 +59,8 @@ it exits 0.
 
 Run from the repository root::
 
-    python benchmarks/bench_estimators.py --quick          # n = 1e4, 1e5 (about 2 minutes)
-    python benchmarks/bench_estimators.py                  # n = 1e4, 1e5, 1e6 (about 3 minutes)
+    python benchmarks/bench_estimators.py --quick          # n = 1e4, 1e5; sparse 1e5 x 1e3
+    python benchmarks/bench_estimators.py                  # n = 1e4, 1e5, 1e6; sparse up to 1e6
     python benchmarks/bench_estimators.py --sizes 20000 --p 50 --repeats 5 --max-n-quantile 0
 """
 
@@ -51,6 +70,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -62,6 +82,7 @@ from dataclasses import dataclass, field  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 import scipy.optimize  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
 import sklearn  # noqa: E402
 from sklearn.base import BaseEstimator, RegressorMixin, clone  # noqa: E402
 from sklearn.linear_model import (  # noqa: E402
@@ -72,9 +93,10 @@ from sklearn.linear_model import (  # noqa: E402
     Ridge,
 )
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 import sklik  # noqa: E402
-from sklik.losses import HuberLoss  # noqa: E402
+from sklik.losses import HuberLoss, SmoothL1Loss  # noqa: E402
 
 try:
     import glum
@@ -107,7 +129,13 @@ HUBER_DELTA = 1.35
 POISSON_ALPHA = 1e-4
 GAUSS_ALPHA = 1e-4
 MLP_ALPHA = 1e-4
-MLP_HIDDEN = (100,)
+MLP_HIDDEN = (64,)
+MLP_ACTIVATION = "tanh"
+ENET_ALPHA = 1e-2
+ENET_L1_RATIO = 0.5
+SPARSE_POISSON_ALPHA = 1e-4
+SPARSE_MSE_ALPHA = 1e-3
+clock = time.process_time
 TIGHT = 1e-10  # gradient tolerance of the Poisson fits
 
 
@@ -155,11 +183,25 @@ def obj_poisson(X, y, coef, intercept, alpha):
     return float(np.mean(np.exp(raw) - y * raw)) + 0.5 * alpha * float(np.sum(np.square(coef)))
 
 
-def obj_mlp(X, y, coefs, intercepts, alpha):
-    """Full mean squared error of a ReLU network with an identity output, plus the penalty."""
+def obj_smooth_l1(X, y, coef, intercept, alpha, beta=HUBER_DELTA):
+    z = np.abs(y - _linear_raw(X, coef, intercept))
+    lo = np.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta)
+    return float(np.mean(lo)) + 0.5 * alpha * float(np.sum(np.square(coef)))
+
+
+def obj_enet_poisson(X, y, coef, intercept, alpha, l1_ratio=ENET_L1_RATIO):
+    w = np.ravel(coef)
+    raw = _linear_raw(X, w, intercept)
+    penalty = alpha * (l1_ratio * np.sum(np.abs(w)) + 0.5 * (1 - l1_ratio) * np.sum(w * w))
+    return float(np.mean(np.exp(raw) - y * raw)) + float(penalty)
+
+
+def obj_mlp(X, y, coefs, intercepts, alpha, activation=MLP_ACTIVATION):
+    """Full mean squared error of a network with an identity output, plus the penalty."""
+    f = np.tanh if activation == "tanh" else (lambda z: np.maximum(z, 0.0))
     a = X
     for W, b in zip(coefs[:-1], intercepts[:-1], strict=True):
-        a = np.maximum(a @ W + b, 0.0)
+        a = f(a @ W + b)
     r = y - (a @ coefs[-1] + intercepts[-1]).ravel()
     penalty = sum(float(np.sum(W * W)) for W in coefs)
     return float(np.mean(r * r)) + 0.5 * alpha * penalty
@@ -219,35 +261,68 @@ def record_minimize():
         scipy.optimize.minimize = original
 
 
-def time_fit(label, estimator, X, y, repeats, single_run_above):
-    """Median-able fit times of fresh clones; keeps the last fitted estimator."""
-    fit = Fit(label)
+def _fit_once(fit, estimator, X, y):
+    est = clone(estimator)
+    _OPT_LOG.clear()
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with record_minimize():
+            t0 = clock()
+            est.fit(X, y)
+            fit.times.append(clock() - t0)
+    fit.estimator = est
+    fit.converged = not any("converge" in str(w.message).lower() for w in caught)
+    fit.n_iter = getattr(est, "n_iter_", None)
+    if _OPT_LOG:
+        nfev = sum(res.counted_fun for res in _OPT_LOG)
+        nhev = sum(res.counted_hessp for res in _OPT_LOG)
+        fit.nfev = f"{nfev}+h{nhev}" if nhev else str(nfev)
+
+
+def time_fits(specs, X, repeats, single_run_above):
+    """Fit every ``(label, estimator, y)`` of ``specs`` ``repeats`` times, interleaved.
+
+    Round ``r`` fits each estimator once, in order, so that a change of the machine's load
+    affects all of them alike. A fit whose first run took longer than ``single_run_above``
+    seconds is not repeated. Returns one :class:`Fit` per spec (the last fitted estimator).
+    """
+    fits = [Fit(label) for label, _, _ in specs]
     for _ in range(repeats):
-        est = clone(estimator)
-        _OPT_LOG.clear()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with record_minimize():
-                t0 = time.perf_counter()
-                est.fit(X, y)
-                fit.times.append(time.perf_counter() - t0)
-        fit.estimator = est
-        fit.converged = not any("converge" in str(w.message).lower() for w in caught)
-        fit.n_iter = getattr(est, "n_iter_", None)
-        if _OPT_LOG:
-            nfev = sum(res.counted_fun for res in _OPT_LOG)
-            nhev = sum(res.counted_hessp for res in _OPT_LOG)
-            fit.nfev = f"{nfev}+h{nhev}" if nhev else str(nfev)
-        if fit.times[-1] > single_run_above:
-            break
-    return fit
+        for fit, (_, est, y) in zip(fits, specs, strict=True):
+            if fit.times and fit.times[0] > single_run_above:
+                continue
+            _fit_once(fit, est, X, y)
+    return fits
+
+
+def time_fit(label, estimator, X, y, repeats, single_run_above):
+    """:func:`time_fits` for one estimator."""
+    return time_fits([(label, estimator, y)], X, repeats, single_run_above)[0]
+
+
+PASS_TIME = {}
+
+
+def pass_time(X, key, repeats=15):
+    """Median CPU time of one ``X @ w`` plus one ``X.T @ r`` (the cost unit "pass")."""
+    rng = np.random.default_rng(0)
+    w, r = rng.standard_normal(X.shape[1]), rng.standard_normal(X.shape[0])
+    times = []
+    for _ in range(repeats):
+        t0 = clock()
+        X @ w
+        X.T @ r
+        times.append(clock() - t0)
+    PASS_TIME[key] = statistics.median(times)
+    return PASS_TIME[key]
 
 
 # ---------------------------------------------------------------------------------------------
 # reporting
 
 HEADER = (
-    f"{'problem':<24} {'n':>8} {'estimator':<34} {'time[s]':>9} {'iter':>5} {'nfev':>9} "
+    f"{'problem':<28} {'n':>8} {'estimator':<34} {'time[s]':>9} {'iter':>5} {'nfev':>9} "
     f"{'sklik/peer':>10} {'dJ=Jsk-Jpeer':>13}  note"
 )
 
@@ -270,7 +345,7 @@ def print_row(problem, n, fit, ratio=None, dj=None, note=""):
     if fit.skipped:
         note = fit.skipped
     print(
-        f"{problem:<24} {n:>8} {fit.label:<34} {_fmt_time(fit)} {it:>5} {nfev:>9} {r:>10} "
+        f"{problem:<28} {n:>8} {fit.label:<34} {_fmt_time(fit)} {it:>5} {nfev:>9} {r:>10} "
         f"{d:>13}  {note}",
         flush=True,
     )
@@ -279,7 +354,7 @@ def print_row(problem, n, fit, ratio=None, dj=None, note=""):
 SUMMARY = []
 
 
-def compare(problem, n, sk_fit, peers, objective, note_peer=None):
+def compare(problem, n, sk_fit, peers, objective, note_peer=None, pass_key=None):
     """Print sklik's row and one row per peer; remember the fastest peer for the summary."""
     print_row(problem, n, sk_fit, note="sklik")
     j_sk = objective(sk_fit.estimator) if objective else None
@@ -294,29 +369,30 @@ def compare(problem, n, sk_fit, peers, objective, note_peer=None):
         print_row(problem, n, fit, ratio, dj, note)
         if best is None or fit.time < best[0].time:
             best = (fit, ratio, dj)
-    if best is not None:
-        SUMMARY.append((problem, n, sk_fit, best))
-    elif objective is None or not peers:
-        SUMMARY.append((problem, n, sk_fit, None))
+    passes = sk_fit.time / PASS_TIME[pass_key] if pass_key in PASS_TIME else float("nan")
+    SUMMARY.append((problem, n, sk_fit, best, passes))
 
 
 def print_summary():
-    print("\nSummary: sklik against its fastest peer (ratio <= 1: sklik at least as fast)")
     print(
-        f"{'problem':<24} {'n':>8} {'sklik[s]':>9} {'fastest peer':<34} {'peer[s]':>9} "
-        f"{'ratio':>7} {'dJ':>10}"
+        "\nSummary: sklik against its fastest peer (ratio <= 1: sklik at least as fast; "
+        "passes = sklik's time / one X@w + X.T@r)"
     )
-    for problem, n, sk_fit, best in SUMMARY:
+    print(
+        f"{'problem':<28} {'n':>8} {'sklik[s]':>9} {'iter':>5} {'passes':>7} "
+        f"{'fastest peer':<34} {'peer[s]':>9} {'ratio':>6} {'dJ':>9}"
+    )
+    for problem, n, sk_fit, best, passes in SUMMARY:
+        it = "" if sk_fit.n_iter is None else str(np.max(sk_fit.n_iter))
+        ps = "" if not np.isfinite(passes) else f"{passes:7.0f}"
+        head = f"{problem:<28} {n:>8} {sk_fit.time:9.4f} {it:>5} {ps:>7}"
         if best is None:
-            print(f"{problem:<24} {n:>8} {sk_fit.time:9.4f} {'(no peer at this n)':<34}")
+            print(f"{head} {'(no peer)':<34}")
             continue
         fit, ratio, dj = best
-        d = dj if isinstance(dj, str) else f"{dj:10.1e}"
+        d = dj if isinstance(dj, str) else f"{dj:9.1e}"
         flag = "  <-- sklik slower" if ratio > 1.05 else ""
-        print(
-            f"{problem:<24} {n:>8} {sk_fit.time:9.4f} {fit.label:<34} {fit.time:9.4f} "
-            f"{ratio:7.2f} {d:>10}{flag}"
-        )
+        print(f"{head} {fit.label:<34} {fit.time:9.4f} {ratio:6.2f} {d:>9}{flag}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,25 +403,47 @@ def lin_obj(fun, X, y, alpha, attr="coef_"):
     return lambda est: fun(X, y, getattr(est, attr), est.intercept_, alpha)
 
 
+def _poisson_peers(a, sparse=False):
+    peers = [
+        (
+            "Poisson newton-cholesky",
+            PoissonRegressor(alpha=a, solver="newton-cholesky", tol=TIGHT, max_iter=1000),
+        ),
+        ("Poisson lbfgs", PoissonRegressor(alpha=a, solver="lbfgs", tol=TIGHT, max_iter=10000)),
+    ]
+    if GeneralizedLinearRegressor is not None:
+        glm = GeneralizedLinearRegressor(
+            family="poisson", alpha=a, l1_ratio=0, gradient_tol=TIGHT, max_iter=1000
+        )
+        peers.append(("glum poisson" + (" (sparse)" if sparse else " (irls-ls)"), glm))
+    return peers
+
+
 def run_linear(data, n, args):
     X = data["X"]
     rep, slow = args.repeats, args.single_run_above
-    T = lambda label, est, y: time_fit(label, est, X, y, rep, slow)  # noqa: E731
+    key = ("dense", n, X.shape[1])
+    pass_time(X, key)
+
+    def group(problem, sk_spec, peer_specs, objective, y, note_peer=None):
+        specs = [sk_spec + (y,)] + [spec + (y,) for spec in peer_specs]
+        fits = time_fits(specs, X, rep, slow)
+        compare(problem, n, fits[0], fits[1:], objective, note_peer, pass_key=key)
+        return fits
 
     # mse, small ridge penalty and none
     for alpha in (MSE_ALPHA, 0.0):
         y = data["mse"]
-        problem = f"mse a={alpha:g}"
-        sk = T("sklik lstsq", sklik.LinearRegressor("mse", alpha=alpha), y)
         peers = []
         if alpha > 0:
-            peers.append(T(f"Ridge(alpha=a*n/2={alpha * n / 2:g})", Ridge(alpha=alpha * n / 2), y))
+            peers.append((f"Ridge(alpha=a*n/2={alpha * n / 2:g})", Ridge(alpha=alpha * n / 2)))
         else:
-            peers.append(T("LinearRegression", LinearRegression(), y))
+            peers.append(("LinearRegression", LinearRegression()))
         if GeneralizedLinearRegressor is not None:
             glm = GeneralizedLinearRegressor(family="normal", alpha=alpha / 2, solver="closed-form")
-            peers.append(T("glum normal closed-form a/2", glm, y))
-        compare(problem, n, sk, peers, lin_obj(obj_mse, X, y, alpha))
+            peers.append(("glum normal closed-form a/2", glm))
+        sk = ("sklik lstsq", sklik.LinearRegressor("mse", alpha=alpha))
+        group(f"mse a={alpha:g}", sk, peers, lin_obj(obj_mse, X, y, alpha), y)
 
     # l1 (least absolute deviations)
     y = data["l1"]
@@ -354,59 +452,60 @@ def run_linear(data, n, args):
         sk = Fit("sklik exact LAD", skipped=f"skipped (n > --max-n-l1={args.max_n_l1})")
         print_row(problem, n, sk)
     else:
-        sk = T("sklik exact LAD", sklik.LinearRegressor("l1"), y)
+        specs = [("sklik exact LAD", sklik.LinearRegressor("l1"), y)]
+        if sm is not None:
+            specs.append(("statsmodels QuantReg(0.5) IRLS", StatsmodelsQuantReg(), y))
         qr = Fit("QuantileRegressor(0.5, highs)")
         if n <= args.max_n_quantile:
-            qr = T(qr.label, QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs"), y)
+            specs.append((qr.label, QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs"), y))
         else:
             qr.skipped = f"skipped (n > --max-n-quantile={args.max_n_quantile})"
-        peers = [qr]
+        fits = time_fits(specs, X, rep, slow)
+        peers = fits[1:]
         if sm is not None:
-            peers.append(T("statsmodels QuantReg(0.5) IRLS", StatsmodelsQuantReg(), y))
-            peers[-1].note = "approximate (IRLS, p_tol=1e-6)"
-        compare(problem, n, sk, peers, lin_obj(obj_l1, X, y, 0.0))
+            peers[0].note = "approximate (IRLS, p_tol=1e-6)"
+        if qr.skipped:
+            peers.append(qr)
+        compare(problem, n, fits[0], peers, lin_obj(obj_l1, X, y, 0.0), pass_key=key)
 
-    # huber: related, different problem -> times only
+    # huber and smooth_l1: related, different problems -> times only
     y = data["huber"]
-    sk = T(
-        "sklik newton", sklik.LinearRegressor(HuberLoss(delta=HUBER_DELTA), alpha=HUBER_ALPHA), y
-    )
-    hub = T(
+    hub = (
         "HuberRegressor(eps=1.35,alpha=a*n)",
         HuberRegressor(epsilon=HUBER_DELTA, alpha=HUBER_ALPHA * n, max_iter=1000),
-        y,
     )
-    compare(
-        "huber d=1.35 a=1e-4",
-        n,
-        sk,
-        [hub],
-        None,
-        note_peer="different problem: joint scale, summed loss -> time only",
-    )
+    note = "different problem: joint scale, summed loss -> time only"
+    sk = ("sklik newton", sklik.LinearRegressor(HuberLoss(delta=HUBER_DELTA), alpha=HUBER_ALPHA))
+    group("huber d=1.35 a=1e-4", sk, [hub], None, y, note_peer=note)
+    sk = ("sklik newton", sklik.LinearRegressor(SmoothL1Loss(beta=HUBER_DELTA), alpha=HUBER_ALPHA))
+    group("smooth_l1 b=1.35 a=1e-4", sk, [hub], None, y, note_peer=note)
 
     # poisson
     y = data["poisson"]
     a = POISSON_ALPHA
-    sk = T("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a, tol=TIGHT), y)
-    peers = [
-        T(
-            "Poisson newton-cholesky",
-            PoissonRegressor(alpha=a, solver="newton-cholesky", tol=TIGHT, max_iter=1000),
-            y,
-        ),
-        T("Poisson lbfgs", PoissonRegressor(alpha=a, solver="lbfgs", tol=TIGHT, max_iter=10000), y),
-    ]
+    sk = ("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a, tol=TIGHT))
+    group(f"poisson a={a:g}", sk, _poisson_peers(a), lin_obj(obj_poisson, X, y, a), y)
+
+    # poisson elastic net vs glum
     if GeneralizedLinearRegressor is not None:
+        a, r = ENET_ALPHA, ENET_L1_RATIO
+        sk = ("sklik lbfgs (split L1)", sklik.LinearRegressor("poisson_nll", alpha=a, l1_ratio=r))
         glm = GeneralizedLinearRegressor(
-            family="poisson", alpha=a, l1_ratio=0, gradient_tol=TIGHT, max_iter=1000
+            family="poisson", alpha=a, l1_ratio=r, gradient_tol=1e-8, max_iter=1000
         )
-        peers.append(T("glum poisson (irls-ls)", glm, y))
-    compare(f"poisson a={a:g}", n, sk, peers, lin_obj(obj_poisson, X, y, a))
+        fits = group(
+            f"poisson enet a={a:g} l1r={r:g}",
+            sk,
+            [("glum poisson enet (irls-cd)", glm)],
+            lin_obj(obj_enet_poisson, X, y, a),
+            y,
+        )
+        zeros = [int(np.sum(f.estimator.coef_ == 0)) for f in fits]
+        print(f"{'':<28} {n:>8} exact zeros in coef_: sklik {zeros[0]}, glum {zeros[1]}")
 
     # gaussian_nll: no peer
-    sk = T("sklik lbfgs", sklik.LinearRegressor("gaussian_nll", alpha=GAUSS_ALPHA), data["het"])
-    compare(f"gaussian_nll a={GAUSS_ALPHA:g}", n, sk, [], None)
+    sk = ("sklik newton (Fisher)", sklik.LinearRegressor("gaussian_nll", alpha=GAUSS_ALPHA))
+    group(f"gaussian_nll a={GAUSS_ALPHA:g}", sk, [], None, data["het"])
 
 
 def run_mlp(data, n, args):
@@ -415,26 +514,27 @@ def run_mlp(data, n, args):
     sk_est = sklik.MLPRegressor(
         "mse",
         hidden_layer_sizes=MLP_HIDDEN,
+        activation=MLP_ACTIVATION,
         alpha=MLP_ALPHA,
         max_iter=it,
-        tol=1e-14,
+        tol=1e-300,
         random_state=0,
         early_stopping=False,  # sklearn's lbfgs MLP has no early stopping
     )
     sk_alpha = MLP_ALPHA * n / 2  # sklearn: mean r^2 / 2 + alpha / (2 n) ||W||^2
     pe_est = SkMLPRegressor(
         hidden_layer_sizes=MLP_HIDDEN,
-        activation="relu",
+        activation=MLP_ACTIVATION,
         solver="lbfgs",
         alpha=sk_alpha,
         max_iter=it,
-        tol=0.0,
+        tol=1e-300,
         random_state=0,
     )
-    sk = time_fit("sklik MLP lbfgs", sk_est, X, y, rep, slow)
-    pe = time_fit("sklearn MLP lbfgs (alpha=a*n/2)", pe_est, X, y, rep, slow)
+    specs = [("sklik MLP lbfgs", sk_est, y), ("sklearn MLP lbfgs (alpha=a*n/2)", pe_est, y)]
+    sk, pe = time_fits(specs, X, rep, slow)
     sk.converged = pe.converged = True  # a fixed number of iterations, by design
-    problem = f"mlp(100,) mse {it}it"
+    problem = f"mlp{MLP_HIDDEN} {MLP_ACTIVATION} {it}it"
     obj = lambda e: obj_mlp(X, y, e.coefs_, e.intercepts_, MLP_ALPHA)  # noqa: E731
     j_sk, j_pe = obj(sk.estimator), obj(pe.estimator)
     print_row(problem, n, sk, note="sklik")
@@ -444,7 +544,7 @@ def run_mlp(data, n, args):
         pe,
         sk.time / pe.time,
         j_sk - j_pe,
-        "nonconvex, different starts: dJ informative only",
+        "nonconvex: dJ informative only",
     )
     per = {}
     for fit in (sk, pe):
@@ -452,13 +552,53 @@ def run_mlp(data, n, args):
         per[fit.label] = (fit.time / fit.n_iter, fit.time / nfev if nfev else float("nan"))
     (s_it, s_ev), (p_it, p_ev) = per[sk.label], per[pe.label]
     print(
-        f"{'':<24} {n:>8} per iteration: sklik {1e3 * s_it:.2f} ms, sklearn {1e3 * p_it:.2f} ms, "
+        f"{'':<28} {n:>8} per iteration: sklik {1e3 * s_it:.2f} ms, sklearn {1e3 * p_it:.2f} ms, "
         f"ratio {s_it / p_it:.2f}; per evaluation: sklik {1e3 * s_ev:.2f} ms, sklearn "
         f"{1e3 * p_ev:.2f} ms, ratio {s_ev / p_ev:.2f}",
         flush=True,
     )
     sk_it, pe_it = Fit(sk.label, times=[s_it] * 2), Fit(pe.label, times=[p_it] * 2)
-    SUMMARY.append((problem + " /iter", n, sk_it, (pe_it, s_it / p_it, "")))
+    sk_it.n_iter = sk.n_iter
+    key = ("dense", n, X.shape[1])
+    passes = s_it / PASS_TIME[key] if key in PASS_TIME else float("nan")  # per iteration
+    SUMMARY.append((problem + " /iter", n, sk_it, (pe_it, s_it / p_it, ""), passes))
+
+
+def make_sparse(n, p, density, seed=0):
+    """A CSR X with standard-normal non-zeros, and Poisson and Gaussian targets."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, format="csr", random_state=rng, data_rvs=None)
+    X.data = rng.standard_normal(X.nnz)
+    w = rng.normal(0.0, 1.0 / np.sqrt(p * density), p)
+    signal = X @ w
+    y_count = rng.poisson(np.exp(0.5 + 0.3 * signal)).astype(np.float64)
+    y_gauss = signal + 0.5 + rng.standard_normal(n)
+    return X, {"poisson": y_count, "mse": y_gauss}
+
+
+def run_sparse(n, p, args):
+    X, ys = make_sparse(n, p, args.sparse_density)
+    rep, slow = args.repeats, args.single_run_above
+    key = ("sparse", n, p)
+    pass_time(X, key)
+    label = f"sparse {n}x{p}"
+    a = SPARSE_POISSON_ALPHA
+    y = ys["poisson"]
+    specs = [("sklik auto", sklik.LinearRegressor("poisson_nll", alpha=a, tol=TIGHT), y)]
+    specs += [(lbl, est, y) for lbl, est in _poisson_peers(a, sparse=True)]
+    fits = time_fits(specs, X, rep, slow)
+    compare(f"poisson {label}", n, fits[0], fits[1:], lin_obj(obj_poisson, X, y, a), pass_key=key)
+    a = SPARSE_MSE_ALPHA
+    y = ys["mse"]
+    specs = [
+        ("sklik newton", sklik.LinearRegressor("mse", alpha=a, solver="newton"), y),
+        (f"Ridge(alpha=a*n/2={a * n / 2:g})", Ridge(alpha=a * n / 2), y),
+    ]
+    if GeneralizedLinearRegressor is not None:
+        glm = GeneralizedLinearRegressor(family="normal", alpha=a / 2, gradient_tol=TIGHT)
+        specs.append(("glum normal a/2 (sparse)", glm, y))
+    fits = time_fits(specs, X, rep, slow)
+    compare(f"mse {label}", n, fits[0], fits[1:], lin_obj(obj_mse, X, y, a), pass_key=key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -512,7 +652,7 @@ def scaling_checks(n, p):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m.fit(Xm, ym)
-    j = obj_mlp(Xm, ym, m.coefs_, m.intercepts_, 2 * a_sk / len(ym))
+    j = obj_mlp(Xm, ym, m.coefs_, m.intercepts_, 2 * a_sk / len(ym), activation="relu")
     print(
         f"  {'mlp: 2 * sklearn loss_ vs J(alpha=2*alpha_sk/n)':<38} rel diff "
         f"{abs(2 * m.loss_ - j) / j:.1e}  (sklik alpha=a <=> sklearn alpha=a*n/2)"
@@ -554,7 +694,8 @@ def print_environment(args):
     print(
         f"  sizes={args.sizes} p={args.p} repeats={args.repeats} "
         f"max_n_quantile={args.max_n_quantile} max_n_l1={args.max_n_l1} max_n_mlp={args.max_n_mlp} "
-        f"mlp_iter={args.mlp_iter} single_run_above={args.single_run_above}s"
+        f"mlp_iter={args.mlp_iter} single_run_above={args.single_run_above}s "
+        f"sparse={args.sparse} density={args.sparse_density}"
     )
 
 
@@ -577,7 +718,14 @@ def main(argv=None):
         help="largest n for the l1 problem",
     )
     parser.add_argument("--max-n-mlp", type=int, default=100_000)
-    parser.add_argument("--mlp-iter", type=int, default=50)
+    parser.add_argument("--mlp-iter", type=int, default=30)
+    parser.add_argument(
+        "--sparse",
+        nargs="*",
+        default=["100000x1000", "1000000x1000"],
+        help="sparse problem sizes NxP (--quick: 100000x1000); none: no sparse problems",
+    )
+    parser.add_argument("--sparse-density", type=float, default=0.01)
     parser.add_argument(
         "--single-run-above",
         type=float,
@@ -588,22 +736,29 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes = [10_000, 100_000]
+        args.sparse = [x for x in args.sparse if int(x.split("x")[0]) <= 100_000]
+        args.single_run_above = min(args.single_run_above, 5.0)
     start = time.perf_counter()
     print_environment(args)
     if not args.skip_checks:
         scaling_checks(min(min(args.sizes), 20_000), args.p)
 
     print(
-        "\nMedian fit time over repeats (¹ = single run); sklik/peer <= 1: sklik at least as "
+        "\nMedian fit CPU time over interleaved repeats (¹ = single run); sklik/peer <= 1: sklik "
+        "at least as "
         "fast; dJ = J(sklik) - J(peer) on sklik's objective (> 0: sklik worse)"
     )
     print(HEADER)
-    for n in args.sizes:
-        data = make_data(n, args.p)
-        run_linear(data, n, args)
-        if n <= args.max_n_mlp:
-            run_mlp(data, n, args)
-        del data
+    with threadpool_limits(1):
+        for n in args.sizes:
+            data = make_data(n, args.p)
+            run_linear(data, n, args)
+            if n <= args.max_n_mlp:
+                run_mlp(data, n, args)
+            del data
+        for size in args.sparse:
+            n, p = (int(v) for v in size.lower().split("x"))
+            run_sparse(n, p, args)
     print_summary()
     print(f"\nTotal wall time {time.perf_counter() - start:.0f} s")
     return 0

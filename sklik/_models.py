@@ -48,9 +48,12 @@ The protocol (every entry of :data:`MODELS` implements it):
 - ``unpack(theta) -> dict`` of named arrays (copies) and ``pack(params) -> theta``, its inverse.
 
 Every method is re-entrant: no result depends on earlier calls, and the inputs ``theta``,
-``X``, ``grad_out``, ``v`` and ``cache`` are never written to. The only state an
-:class:`MLPModel` keeps between calls is a small pool of recycled activation buffers, reused
-only once no cache refers to them any more (see ``_BufferPool``); it is not pickled.
+``X``, ``grad_out``, ``v`` and ``cache`` are never written to. A model keeps no state between
+calls. For the repeated evaluations of a fit, :meth:`MLPModel.workspace` makes buffers that the
+caller owns (the :class:`~sklik._objective.Objective`, for as long as it lives) and passes to
+``forward(..., workspace=ws)``: the activations are then written into them instead of newly
+allocated arrays, and such a cache is valid only until the next ``forward`` with the same
+workspace (see :class:`MLPWorkspace`).
 
 Performance
 -----------
@@ -70,7 +73,6 @@ registries.
 from __future__ import annotations
 
 import numbers
-import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -288,54 +290,6 @@ def _check_param(value: object, shape: tuple[int, ...], name: str, cls_name: str
     if arr.shape != shape:
         raise ValueError(f"{cls_name}: {name} must have shape {shape}; got {arr.shape}.")
     return arr
-
-
-def _refcount(obj: object) -> int:
-    return sys.getrefcount(obj)
-
-
-def _calibrate_refcount() -> int:
-    obj = np.empty(0)  # referenced by this local variable only
-    return _refcount(obj)
-
-
-# What _refcount reports for an object held by exactly one local variable of the caller (the
-# value differs between Python versions, so it is measured rather than assumed).
-_SOLE_OWNER_REFCOUNT = _calibrate_refcount()
-
-
-class _BufferPool:
-    """Recycle large float64 buffers once nothing references them any more.
-
-    ``MLPModel.forward`` needs a fresh ``(n_samples, width)`` array per hidden layer on every
-    call. Freshly allocated large arrays are returned to the OS when freed and page-faulted in
-    again on the next call, which costs as much as the arithmetic (measured: 3 of 9 ms for a
-    (50, 50) network on 10^4 samples). The pool keeps the most recently handed-out buffers and
-    hands one out again only when its reference count shows that no cache, activation array or
-    view of it is alive any more, so caches stay valid for as long as the caller holds them
-    (re-entrancy is preserved). ``list.pop``/``append`` are atomic, so two threads never get
-    the same buffer. Nothing is pickled.
-    """
-
-    def __init__(self, max_buffers: int = 2) -> None:
-        self._free: list[np.ndarray] = []
-        self._max_buffers = max_buffers
-
-    def take(self, size: int) -> np.ndarray:
-        """Return a 1-D float64 buffer of ``size`` entries, recycled if one is unused."""
-        while True:
-            try:
-                buf = self._free.pop()
-            except IndexError:
-                return np.empty(size)
-            if buf.size == size and _refcount(buf) == _SOLE_OWNER_REFCOUNT:
-                return buf
-            # Still referenced by a live cache (it stays valid there) or the wrong size: forget.
-
-    def give(self, buf: np.ndarray) -> None:
-        """Remember ``buf`` so that a later :meth:`take` may reuse it once it is unused."""
-        if len(self._free) < self._max_buffers:
-            self._free.append(buf)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -699,6 +653,54 @@ class _MLPCache(NamedTuple):
 
     X: np.ndarray
     hidden: list[np.ndarray]  # post-activation outputs a_1..a_L of the hidden layers
+    workspace: MLPWorkspace | None  # where ``hidden`` lives, or None: the cache owns it
+
+
+class MLPWorkspace:
+    r"""Buffers that :class:`MLPModel`'s passes over one ``X`` write into, for a whole fit.
+
+    An :class:`~sklik._objective.Objective` creates one (``model.workspace(X)``) on its first
+    value-and-gradient evaluation and keeps it for as long as it lives, i.e. for the duration
+    of a fit; it is released with the objective. ``forward(theta, X, workspace=ws)`` then
+    writes the hidden activations into ``ws`` instead of allocating them (freshly allocated
+    large arrays are page-faulted in on every call, which costs as much as the arithmetic:
+    3 of 9 ms for a (50, 50) network on 10^4 samples), and ``backward`` takes its per-block
+    scratch from it.
+
+    Lifetime rule: **a cache returned by** ``forward(..., workspace=ws)`` **is valid until the
+    next** ``forward`` **with the same** ``ws``; afterwards it refers to the later call's
+    activations. A workspace serves one ``X`` (the same object) and one thread at a time.
+    Without a workspace (the default) every cache owns its arrays, stays valid for as long as
+    it is referenced, and every method is re-entrant.
+
+    Memory: ``n_samples * sum(hidden_layer_sizes)`` floats for the activations, plus one
+    block of rows of scratch per hidden layer and one parameter-sized vector.
+
+    Parameters
+    ----------
+    model : MLPModel
+        The model whose passes use the workspace.
+    X : ndarray of shape (n_samples, n_features)
+        The input every ``forward`` with this workspace must be called with.
+    """
+
+    def __init__(self, model: MLPModel, X: np.ndarray) -> None:
+        n = X.shape[0]
+        rows = model._block_rows(n)
+        self.X = X
+        self.layer_units = list(model.layer_units)
+        self.hidden = [np.empty((n, h)) for h in model.hidden_layer_sizes]
+        self.deltas = [np.empty((rows, h)) for h in model.hidden_layer_sizes]
+        self.ones = np.ones(rows)
+        self.part = np.empty(model._full_coef)  # the full layout, constant outputs included
+
+    def check(self, model: MLPModel, X: np.ndarray) -> None:
+        """Raise a ValueError unless the workspace was made for ``model``'s layout and ``X``."""
+        if self.X is not X or self.layer_units != list(model.layer_units):
+            raise ValueError(
+                "MLPModel: this workspace was made for another X or network; create one with "
+                "model.workspace(X) for the X passed to forward."
+            )
 
 
 class MLPModel(_ConstantOutputs):
@@ -805,16 +807,6 @@ class MLPModel(_ConstantOutputs):
             np.arange(self.n_outputs), fan_in
         )
         self._init_constant_outputs(constant_outputs, weight_output, start)
-        self._pool = _BufferPool()
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_pool"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._pool = _BufferPool()
 
     def __repr__(self) -> str:
         return (
@@ -873,8 +865,27 @@ class MLPModel(_ConstantOutputs):
         intercepts[-1][...] = out_init
         return self._shrink(theta)
 
+    def workspace(self, X: np.ndarray) -> MLPWorkspace:
+        """Buffers for the passes over ``X`` during a fit; see :class:`MLPWorkspace`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            The input that ``forward`` will be called with (the same object).
+
+        Returns
+        -------
+        MLPWorkspace
+        """
+        return MLPWorkspace(self, _check_X(X, self.n_features, type(self).__name__))
+
     def forward(
-        self, theta: np.ndarray, X: np.ndarray, *, need_cache: bool = True
+        self,
+        theta: np.ndarray,
+        X: np.ndarray,
+        *,
+        need_cache: bool = True,
+        workspace: MLPWorkspace | None = None,
     ) -> tuple[np.ndarray, object]:
         """Compute the raw outputs of the network.
 
@@ -887,6 +898,11 @@ class MLPModel(_ConstantOutputs):
         need_cache : bool, default=True
             Whether to keep the hidden activations for ``backward``/``jvp``. Without the cache
             only one block of rows per hidden layer is kept in memory (prediction).
+        workspace : MLPWorkspace, default=None
+            Buffers from :meth:`workspace` (made for this ``X``) that the hidden activations
+            are written into; the cache is then valid until the next ``forward`` with the
+            same workspace (see :class:`MLPWorkspace`). None: the cache owns newly allocated
+            arrays.
 
         Returns
         -------
@@ -902,14 +918,13 @@ class MLPModel(_ConstantOutputs):
         act = self._act.function
         n = X.shape[0]
         rows = self._block_rows(n)
-        if need_cache:
-            # All hidden activations live in one pooled buffer, layer after layer.
-            buf = self._pool.take(n * sum(self.hidden_layer_sizes))
-            hidden, offset = [], 0
-            for h in self.hidden_layer_sizes:
-                hidden.append(buf[offset : offset + n * h].reshape(n, h))
-                offset += n * h
-            self._pool.give(buf)
+        if not need_cache:
+            workspace = None  # prediction keeps one block per layer, no workspace needed
+        if workspace is not None:
+            workspace.check(self, X)
+            hidden = workspace.hidden
+        elif need_cache:
+            hidden = [np.empty((n, h)) for h in self.hidden_layer_sizes]
         else:
             hidden = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
         out = np.empty((n, self.n_outputs))
@@ -928,7 +943,7 @@ class MLPModel(_ConstantOutputs):
             o = out[start:stop]
             _matmul(a, coefs[-1], out=o)
             o += bias[-1][:m]
-        return out, (_MLPCache(X, hidden) if need_cache else None)
+        return out, (_MLPCache(X, hidden, workspace) if need_cache else None)
 
     def backward(self, theta: np.ndarray, cache: object, grad_out: np.ndarray) -> np.ndarray:
         r"""Back-propagate ``grad_out`` into the gradient with respect to ``theta``.
@@ -949,7 +964,7 @@ class MLPModel(_ConstantOutputs):
             the class Notes for the recursion).
         """
         theta = self._expand(theta)
-        X, hidden = cache
+        X, hidden, ws = cache
         n = X.shape[0]
         grad_out = np.ascontiguousarray(
             _check_out_like(grad_out, n, self.n_outputs, "grad_out", type(self).__name__)
@@ -957,11 +972,14 @@ class MLPModel(_ConstantOutputs):
         coefs, _ = self._views(theta)
         deriv = self._act.derivative
         rows = self._block_rows(n)
-        ones = np.ones(rows)
-        deltas = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
         grad = np.zeros(self._full_coef)
         # With several blocks, each block's gradient goes to `part` and is added into `grad`.
-        part = grad if n <= rows else np.empty(self._full_coef)
+        if ws is None:  # scratch of its own: calls on one cache stay independent
+            ones = np.ones(rows)
+            deltas = [np.empty((rows, h)) for h in self.hidden_layer_sizes]
+            part = grad if n <= rows else np.empty(self._full_coef)
+        else:
+            ones, deltas, part = ws.ones, ws.deltas, grad if n <= rows else ws.part
         p_coefs, p_intercepts = self._views(part)
         n_hidden = len(hidden)
         for start in range(0, n, rows):
@@ -999,7 +1017,7 @@ class MLPModel(_ConstantOutputs):
         """
         theta = self._expand(theta)
         v = self._expand(v)
-        X, hidden = cache
+        X, hidden, _ = cache
         n = X.shape[0]
         coefs, _ = self._views(theta)
         d_coefs, d_intercepts = self._views(v)

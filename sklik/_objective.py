@@ -102,11 +102,24 @@ class Objective:
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
         # (theta, value, gradient, out, forward cache) of the last evaluation
         self._last: tuple | None = None
+        # buffers the model's passes reuse for as long as this objective lives (one fit): made
+        # on the first evaluation by models that offer them (the MLP, see MLPWorkspace)
+        self._workspace: Any = None
         self.n_nonfinite = 0
 
-    def forward(self, theta: np.ndarray, need_cache: bool = True) -> tuple[np.ndarray, Any]:
-        """The model's outputs at ``theta``, offset included, and the forward cache."""
-        out, cache = self.model.forward(theta, self.X, need_cache=need_cache)
+    def forward(
+        self, theta: np.ndarray, need_cache: bool = True, workspace: Any = None
+    ) -> tuple[np.ndarray, Any]:
+        """The model's outputs at ``theta``, offset included, and the forward cache.
+
+        With a ``workspace`` the cache is valid only until the next forward with it.
+        """
+        if workspace is None:
+            out, cache = self.model.forward(theta, self.X, need_cache=need_cache)
+        else:
+            out, cache = self.model.forward(
+                theta, self.X, need_cache=need_cache, workspace=workspace
+            )
         if self.offset is not None:
             out[:, : self._shape[2]] += self.offset
         return out, cache
@@ -142,8 +155,13 @@ class Objective:
         last = self._last
         if last is not None and np.array_equal(last[0], theta):
             return last[1], last[2].copy()
+        # the forward cache is kept only where a Hessian may be asked for at the same point;
+        # otherwise it is used once, here, and may live in the reusable workspace
+        keep_cache = self.has_hessian
+        if self._workspace is None and not keep_cache and hasattr(self.model, "workspace"):
+            self._workspace = self.model.workspace(self.X)
         with np.errstate(over="ignore", invalid="ignore"):
-            out, cache = self.forward(theta)
+            out, cache = self.forward(theta, workspace=None if keep_cache else self._workspace)
             loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
             grad_raw *= self._w
             grad = self.model.backward(theta, cache, self._out(grad_raw))
@@ -153,8 +171,7 @@ class Objective:
         if not (math.isfinite(value) and np.all(np.isfinite(grad))):
             self.n_nonfinite += 1
             value, grad = math.inf, np.zeros_like(grad)
-        # the forward cache is kept only where a Hessian may be asked for at the same point
-        keep = (out, cache) if self.has_hessian else (None, None)
+        keep = (out, cache) if keep_cache else (None, None)
         self._last = (theta.copy(), value, grad.copy(), *keep)
         return value, grad
 

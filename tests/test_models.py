@@ -524,3 +524,53 @@ def test_shape_validation(name, kwargs):
         model.backward(theta, cache, np.zeros((N_SAMPLES, 3)))
     with pytest.raises(ValueError, match="theta must have shape"):
         model.jvp(theta, cache, theta[:-1])
+
+
+def test_workspace_cache_lifetime_and_results():
+    # forward with a workspace writes the activations into it: the results equal those of a
+    # cache owning its arrays, and the cache is valid until the next forward with that workspace
+    model = MLPModel(N_FEATURES, 2, HIDDEN, "tanh")
+    rng = np.random.default_rng(15)
+    X = rng.standard_normal((30, N_FEATURES))
+    t1, t2 = rng.standard_normal((2, model.n_coef))
+    G = rng.standard_normal((30, 2))
+    v = rng.standard_normal(model.n_coef)
+    ws = model.workspace(X)
+    _, own1 = model.forward(t1, X)
+    _, own2 = model.forward(t2, X)
+    out1, cache1 = model.forward(t1, X, workspace=ws)
+    assert_array_equal(out1, model.forward(t1, X)[0])
+    assert_array_equal(model.backward(t1, cache1, G), model.backward(t1, own1, G))
+    assert_array_equal(model.jvp(t1, cache1, v), model.jvp(t1, own1, v))
+    model.forward(t2, X, workspace=ws)  # cache1 now holds the activations at t2
+    assert_array_equal(model.backward(t2, cache1, G), model.backward(t2, own2, G))
+    assert model.forward(t1, X, need_cache=False, workspace=ws)[1] is None
+    with pytest.raises(ValueError, match="another X"):
+        model.forward(t1, X.copy(), workspace=ws)
+    with pytest.raises(ValueError, match="another X"):
+        MLPModel(N_FEATURES, 2, (3,), "tanh").forward(
+            np.zeros(MLPModel(N_FEATURES, 2, (3,)).n_coef), X, workspace=ws
+        )
+
+
+def test_objective_reuses_one_workspace_during_a_fit():
+    from sklik._objective import Objective
+    from sklik.losses import get_loss
+
+    model = MLPModel(N_FEATURES, 1, HIDDEN, "tanh")
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((40, N_FEATURES))
+    y = rng.standard_normal((40, 1))
+    obj = Objective(model, get_loss("mse"), X, y, np.ones(40), 1e-3)
+    fresh = Objective(model, get_loss("mse"), X, y, np.ones(40), 1e-3)
+    thetas = rng.standard_normal((3, model.n_coef))
+    obj(thetas[0])
+    ws = obj._workspace
+    assert ws is not None and ws.hidden[0].shape == (40, HIDDEN[0])
+    for theta in thetas:
+        value, grad = obj(theta)
+        fresh._last = None
+        expected = fresh(theta)
+        assert obj._workspace is ws
+        assert value == expected[0]
+        assert_array_equal(grad, expected[1])
