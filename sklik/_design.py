@@ -117,6 +117,14 @@ class DenseDesign:
     def __init__(self, Z: np.ndarray) -> None:
         self.Z = np.ascontiguousarray(Z, dtype=np.float64)
         self.shape = self.Z.shape
+        # Z^T Z, computed once when first needed: a fit and its covariance both use it
+        self._gram: np.ndarray | None = None
+
+    def gram(self) -> np.ndarray:
+        r""":math:`Z^\top Z` (computed once per design, then reused; not to be modified)."""
+        if self._gram is None:
+            self._gram = self._sandwich(None)
+        return self._gram
 
     def matmat(self, C: np.ndarray) -> np.ndarray:
         r""":math:`Z C^\top` for ``C`` of shape (k, n_features): shape (n_samples, k)."""
@@ -135,10 +143,18 @@ class DenseDesign:
 
         Summed over cache-sized row blocks of :math:`A_b = \sqrt{d_b}\,Z_b`, which never
         materialises the n-by-p product (half the time of ``Z.T @ (d[:, None] * Z)`` at
-        n = 10^6).
+        n = 10^6). Equal weights use the cached :meth:`gram`.
         """
+        if d.size and np.all(d == d[0]):
+            return self.gram() * d[0]
+        return self._sandwich(d)
+
+    def _sandwich(self, d: np.ndarray | None) -> np.ndarray:
         Z = self.Z
         n, p = Z.shape
+        if d is None:  # the plain Gram matrix, by the same blocked syrk
+            H = blas.dsyrk(1.0, Z.T, trans=0, lower=0)
+            return np.triu(H) + np.triu(H, 1).T
         root = np.sqrt(d)[:, np.newaxis]
         # BLAS syrk on the transposed (Fortran-ordered) block: half the flops of A.T @ A;
         # it fills the upper triangle, mirrored at the end

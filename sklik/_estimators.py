@@ -192,6 +192,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             model, fit_loss, design, Y, sw, alpha_l2, offset=off, penalty_weights=penalty_weights
         )
         solver = self._choose_solver(loss, X.shape[0], model.n_coef)
+        if solver == "lstsq" and self.solver == "auto" and sp.issparse(X):
+            solver = "newton"  # least squares would densify the design; Newton needs one step
         if solver in ("lstsq", "highs"):
             target = Y if off is None else Y - off
             if solver == "lstsq":
@@ -202,6 +204,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     self.alpha,
                     self.fit_intercept,
                     penalty_weights=x_scale**-2.0,
+                    x_centered=self.fit_intercept,  # the design is centred (weighted)
+                    gram=design.gram() if hasattr(design, "gram") else None,
                 )
             else:
                 if sp.issparse(X) and X.shape[0] * X.shape[1] > _LAD_MAX_DENSE:

@@ -478,6 +478,8 @@ def least_squares(
     alpha: float,
     fit_intercept: bool,
     penalty_weights: np.ndarray | None = None,
+    x_centered: bool = False,
+    gram: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact minimiser of the weighted, ridge-penalised mean squared error.
 
@@ -501,6 +503,11 @@ def least_squares(
     alpha : float
     fit_intercept : bool
     penalty_weights : ndarray of shape (n_features,), default=None
+    x_centered : bool, default=False
+        Whether ``X``'s columns already have weighted mean 0 (the estimators' standardised
+        design): ``X`` is then used as it is, without a centred copy.
+    gram : ndarray of shape (n_features, n_features), default=None
+        ``X.T @ X`` if already known (used with ``x_centered`` and equal weights).
 
     Returns
     -------
@@ -511,17 +518,21 @@ def least_squares(
     y_unit = _column_magnitudes(y)
     if np.any(y_unit != 1.0):
         coef, intercept = least_squares(
-            X, y / y_unit, sample_weight, alpha, fit_intercept, penalty_weights
+            X, y / y_unit, sample_weight, alpha, fit_intercept, penalty_weights, x_centered, gram
         )
         return coef * y_unit[:, np.newaxis], intercept * y_unit
     c = sample_weight / sample_weight.sum()
-    A, B, x_mean, y_mean = _center(X, y, c, fit_intercept)
+    A, B, x_mean, y_mean = _center(X, y, c, fit_intercept and not x_centered)
+    if fit_intercept and x_centered:
+        y_mean = c @ y
+        B = y - y_mean
+    copied = fit_intercept and not x_centered  # A is a centred copy, not the caller's X
     pw = np.ones(X.shape[1]) if penalty_weights is None else np.asarray(penalty_weights)
     if np.all(sample_weight == sample_weight[0]):
         weight = 1.0 / X.shape[0]  # c_i for every row: folded into the small matrices
     else:  # rows times sqrt(c_i); in place only on the centred copy, never on the caller's X
         root = np.sqrt(c)[:, np.newaxis]
-        if fit_intercept:
+        if copied:
             A *= root
         else:
             A = A * root
@@ -531,7 +542,8 @@ def least_squares(
         v = _wide_least_squares(A, B, weight, 0.5 * alpha * y.shape[1] * pw)
         coef = v.T
         return coef, y_mean - coef @ x_mean
-    gram = (A.T @ A) * weight
+    known = gram is not None and A is X and weight == 1.0 / X.shape[0]
+    gram = (gram if known else A.T @ A) * weight
     rhs = (A.T @ B) * weight
     v, norms, ridge = gram_solve(gram, rhs, 0.5 * alpha * y.shape[1] * pw)
     if v is None:
