@@ -1031,9 +1031,9 @@ class LinearRegressor(_BaseRegressor):
 
         The model-based covariance is the inverse (penalised) information of the fit at the
         fitted coefficients on the training data ``(X, y)`` (see the user guide for each
-        loss): for ``"mse"`` the OLS covariance :math:`s^2 (	ilde X^	op W 	ilde X)^{-1}`,
+        loss): for ``"mse"`` the OLS covariance :math:`s^2 (\tilde X^\top W \tilde X)^{-1}`,
         :math:`s^2 = \sum w r^2 / (n - p)`; for ``"poisson_nll"`` the GLM covariance
-        :math:`(	ilde X^	op \operatorname{diag}(w\mu) 	ilde X)^{-1}`; for ``"huber"`` and
+        :math:`(\tilde X^\top \operatorname{diag}(w\mu) \tilde X)^{-1}`; for ``"huber"`` and
         ``"smooth_l1"`` the M-estimator covariance of statsmodels' RLM (``cov="H1"``); for
         ``"l1"`` the asymptotic covariance of median regression with a kernel estimate of the
         sparsity (statsmodels' ``QuantReg``: Epanechnikov kernel, Hall-Sheather bandwidth);
