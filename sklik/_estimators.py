@@ -268,7 +268,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             if monitor is not None:  # early stopping: the best parameters seen
                 theta = monitor.finish(self, theta)
             constant = _constant_objective(objective, loss, Y, sw, off)
-            if result.converged and result.fun > constant + 1e-8 * abs(constant):
+            # (only where the constant model is in the family: with an intercept or biases)
+            reachable = getattr(self, "fit_intercept", True)
+            if reachable and result.converged and result.fun > constant + 1e-8 * abs(constant):
                 # e.g. an MLP whose units all died on un-centred inputs: a stationary point
                 # worse than the best constant model
                 warnings.warn(

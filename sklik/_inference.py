@@ -458,5 +458,8 @@ def predictive_distribution(
         # approximated by a Student t with the degrees of freedom of a variance estimated from
         # 2 / tau^2 observations (Var log(chi2_nu / nu) ~ 2 / nu)
         nu = np.maximum(2.0 / np.maximum(qf_var, 1e-12), MIN_DF)
-        return stats.t(df=nu, loc=raw[0], scale=np.sqrt(var * _VAR_MIX * np.exp(qf_var / 2)))
+        # (capped: a log variance this uncertain has the t's smallest df anyway, and the
+        # factor must not overflow)
+        inflate = np.exp(np.minimum(qf_var / 2, 200.0))
+        return stats.t(df=nu, loc=raw[0], scale=np.sqrt(var * _VAR_MIX * inflate))
     return loss.predictive_distribution(raw, scale)
