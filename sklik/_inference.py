@@ -393,6 +393,7 @@ def quadratic_form(
 
 #: The residual degrees of freedom are floored here, so that the predictive distributions keep
 #: a finite variance when a model has almost as many coefficients as rows.
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 MIN_DF = 3.0
 _VAR_MIX = 1.0
 
@@ -451,7 +452,8 @@ def predictive_distribution(
             widen = np.sqrt(1.0 + np.where(var0 > 0, qf / var0, 0.0))
         return loss.predictive_distribution(raw, scale_c * widen)
     if isinstance(loss, GaussianNLLLoss):
-        var = loss.variance(raw) * correction + qf
+        with np.errstate(over="ignore"):  # a variance near the float maximum stays finite
+            var = np.minimum(loss.variance(raw) * correction + qf, _FLOAT_MAX)
         if qf_var is None:
             return stats.norm(loc=raw[0], scale=np.sqrt(var))
         # the log variance is known up to a variance tau^2 = qf_var: a scale mixture of normals,
@@ -461,5 +463,7 @@ def predictive_distribution(
         # (capped: a log variance this uncertain has the t's smallest df anyway, and the
         # factor must not overflow)
         inflate = np.exp(np.minimum(qf_var / 2, 200.0))
-        return stats.t(df=nu, loc=raw[0], scale=np.sqrt(var * _VAR_MIX * inflate))
+        with np.errstate(over="ignore"):
+            scale_t = np.sqrt(np.minimum(var * _VAR_MIX * inflate, _FLOAT_MAX))
+        return stats.t(df=nu, loc=raw[0], scale=scale_t)
     return loss.predictive_distribution(raw, scale)
