@@ -393,7 +393,9 @@ def quadratic_form(
 
 #: The residual degrees of freedom are floored here, so that the predictive distributions keep
 #: a finite variance when a model has almost as many coefficients as rows.
-_FLOAT_MAX = float(np.finfo(np.float64).max)
+# predictive variances are capped here, so that scipy's var, std and intervals (which square
+# the scale and multiply by df / (df - 2)) stay finite in float64
+_VAR_MAX = 1e300
 MIN_DF = 3.0
 _VAR_MIX = 1.0
 
@@ -452,8 +454,8 @@ def predictive_distribution(
             widen = np.sqrt(1.0 + np.where(var0 > 0, qf / var0, 0.0))
         return loss.predictive_distribution(raw, scale_c * widen)
     if isinstance(loss, GaussianNLLLoss):
-        with np.errstate(over="ignore"):  # a variance near the float maximum stays finite
-            var = np.minimum(loss.variance(raw) * correction + qf, _FLOAT_MAX)
+        with np.errstate(over="ignore"):  # a huge variance stays finite (capped)
+            var = np.minimum(loss.variance(raw) * correction + qf, _VAR_MAX)
         if qf_var is None:
             return stats.norm(loc=raw[0], scale=np.sqrt(var))
         # the log variance is known up to a variance tau^2 = qf_var: a scale mixture of normals,
@@ -464,6 +466,6 @@ def predictive_distribution(
         # factor must not overflow)
         inflate = np.exp(np.minimum(qf_var / 2, 200.0))
         with np.errstate(over="ignore"):
-            scale_t = np.sqrt(np.minimum(var * _VAR_MIX * inflate, _FLOAT_MAX))
+            scale_t = np.sqrt(np.minimum(var * _VAR_MIX * inflate, _VAR_MAX))
         return stats.t(df=nu, loc=raw[0], scale=scale_t)
     return loss.predictive_distribution(raw, scale)
