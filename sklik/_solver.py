@@ -42,6 +42,9 @@ METHODS = ("lbfgs", "newton")
 # 1e4 rows and above); HiGHS keeps the small problems, where it takes milliseconds.
 _LAD_FRISCH_NEWTON_ROWS = 5000
 _FTOL = 64 * np.finfo(np.float64).eps
+# The largest entry of a Newton step, in the solver's units (standardised features, heads in
+# units of y's spread): far above the steps of a well-started convex fit.
+_NEWTON_MAX_STEP = 10.0
 # The scaled Gram matrix is solved by Cholesky only below this condition number (forward
 # error ~ cond * eps ~ 1e-12); above it the weighted least-squares problem goes to an SVD-based
 # solver (LAPACK gelsd), which keeps the certified digits of the NIST StRD problems.
@@ -95,7 +98,8 @@ class _Scaled:
 
     def hessian(self, phi: np.ndarray) -> np.ndarray:
         w = self.u * math.sqrt(self.inv)  # u_i u_j / g without overflowing u_i u_j
-        return self.objective.hessian(self.u * phi) * np.outer(w, w)
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: no Newton step
+            return self.objective.hessian(self.u * phi) * np.outer(w, w)
 
     def hessp(self, phi: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self.objective.hessp(self.u * phi, self.u * v) * (self.u * self.inv)
@@ -363,6 +367,10 @@ def _newton_cholesky(
     :math:`f(\theta + t d) \le f(\theta) + 10^{-4}\, t\, g^\top d`. It also stops, converged,
     once the Newton decrement :math:`-\tfrac12 g^\top d` is below what float64 resolves in
     the objective (:math:`64\,\varepsilon\,|f|`, as scikit-learn's ``newton-cholesky``).
+    No entry of a step exceeds ``_NEWTON_MAX_STEP`` in the solver's scaled units (a crude trust
+    region: Fisher scoring on a learned variance can propose log-variance steps of 1e5 far
+    from the optimum, which a line search alone would accept into the region where the
+    variance overflows).
     With the Fisher information (a positive definite approximation of the Hessian) this is
     Fisher scoring with a line search. Returns an ``OptimizeResult`` with ``status`` 0
     (converged), 1 (``max_iter``) or 2 (the line search found no decrease, or the Hessian is
@@ -377,6 +385,9 @@ def _newton_cholesky(
             status, message, nit = 0, "the largest gradient entry is below tol", nit - 1
             break
         d = _newton_direction(objective.hessian(theta), grad)
+        longest = float(np.max(np.abs(d)))
+        if longest > _NEWTON_MAX_STEP:  # a bound on the step, as a trust region would
+            d *= _NEWTON_MAX_STEP / longest
         slope = float(grad @ d)
         if not slope < 0:  # a numerically singular Hessian: no Newton step to take
             status, message = 2, "the Hessian gives no descent direction"

@@ -1391,6 +1391,16 @@ class GaussianNLLLoss(BaseLoss):
         loss, g_mean, g_var = self._nll(mean - y, v, grad=True)
         g_log_var = g_var * v
         g_log_var[clamped] = 0.0
+        huge = log_var > _MAX_EXP_ARG
+        if np.any(huge):
+            # exp(log var) overflows: the loss is 0.5 (log var + r^2 exp(-log var)) in log
+            # space, still increasing in log var (no flat plateau for a solver to stop on)
+            s, r = np.broadcast_arrays(log_var, mean - y)
+            s, r = s[huge], r[huge]
+            q = (r * np.exp(-0.5 * s)) ** 2
+            loss[huge] = 0.5 * (s + q) + (_HALF_LOG_2PI if self.full else 0.0)
+            g_mean[huge] = r * np.exp(-s)
+            g_log_var[huge] = 0.5 * (1.0 - q)
         return loss, np.stack([g_mean, g_log_var])
 
     def raw_loss(self, y, raw):  # noqa: D102
