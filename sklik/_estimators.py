@@ -60,6 +60,8 @@ _LAD_MAX_DENSE = 20_000_000
 # guide) and of the other losses
 _AUTO_ALPHA_GAUSSIAN = 0.01
 _AUTO_ALPHA = 1e-4
+# a spread at or below this fraction of its magnitude is rounding error (a constant column or y)
+_ROUNDING = 16 * np.finfo(np.float64).eps
 
 
 def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
@@ -860,7 +862,8 @@ class LinearRegressor(_BaseRegressor):
             top = np.array([_magnitude(column) for column in Y.T])
             unit_y = Y / top  # no overflow in the squares
             spread = top * np.sqrt(c @ (unit_y - c @ unit_y) ** 2)
-            units[: Y.shape[1]] = np.where(spread > 0, spread, top)
+            # a constant y has a spread at rounding level of its magnitude: then its magnitude
+            units[: Y.shape[1]] = np.where(spread > _ROUNDING * top, spread, top)
         coef_units = np.repeat(units[:, np.newaxis], model.n_features, axis=1)
         coef_units[getattr(model, "constant_outputs", np.zeros(len(units), bool))] = 0.0
         theta = model.pack({"coef": coef_units, "intercept": units if self.fit_intercept else 0.0})

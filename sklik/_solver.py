@@ -385,16 +385,18 @@ def _newton_cholesky(
             status, message, nit = 0, "the largest gradient entry is below tol", nit - 1
             break
         d = _newton_direction(objective.hessian(theta), grad)
-        longest = float(np.max(np.abs(d)))
-        if longest > _NEWTON_MAX_STEP:  # a bound on the step, as a trust region would
-            d *= _NEWTON_MAX_STEP / longest
         slope = float(grad @ d)
         if not slope < 0:  # a numerically singular Hessian: no Newton step to take
             status, message = 2, "the Hessian gives no descent direction"
             break
+        # the Newton decrement of the full step (not of the bounded one below)
         if -0.5 * slope <= 64 * eps * abs(value):
             status, message = 0, "the Newton decrement is at float64 precision"
             break
+        longest = float(np.max(np.abs(d)))
+        if longest > _NEWTON_MAX_STEP:  # a bound on the step, as a trust region would
+            d *= _NEWTON_MAX_STEP / longest
+            slope = float(grad @ d)
         t = 1.0
         for _ in range(40):
             trial = theta + t * d

@@ -232,3 +232,42 @@ def test_mlp_poisson_on_uncentred_inputs_fits_or_warns():
     best_constant = y.mean() - y.mean() * np.log(y.mean())
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     assert warned or constant <= best_constant + 1e-6
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "newton"])
+@pytest.mark.parametrize("delta", [1e6, 1e8])
+def test_constant_target_without_intercept_reaches_the_optimum(solver, delta):
+    """A constant y (whose spread is pure rounding) still gives the solver its units.
+
+    No intercept, ridge penalty: the optimum moves away from ``coef = 0``. With ``delta`` above
+    every residual, Huber is half the squared error and the optimum is the ridge solution of
+    ``mean(r^2)/2 + alpha/2 |b|^2``; with ``delta`` below them it is checked against scipy.
+    """
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=7)
+    X = np.column_stack([x, x])
+    y = np.full(7, 2.5e6)
+    alpha = 0.3
+    est = _fit(
+        LinearRegressor(HuberLoss(delta=delta), solver=solver, alpha=alpha, fit_intercept=False),
+        X,
+        y,
+    )
+
+    def objective(b):
+        r = y - X @ b
+        a = np.abs(r)
+        loss = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+        return loss.mean() + 0.5 * alpha * b @ b
+
+    if delta > 1e7:
+        ref = np.linalg.solve(X.T @ X / 7 + alpha * np.eye(2), X.T @ y / 7)
+    else:
+        ref = scipy.optimize.minimize(
+            objective,
+            np.full(2, -1e5),
+            method="Nelder-Mead",
+            options={"xatol": 1e-6, "fatol": 1e-9},
+        ).x
+    assert objective(est.coef_) <= objective(ref) + 1e-9 * abs(objective(np.zeros(2)))
+    assert np.all(est.coef_ != 0)
