@@ -7,12 +7,16 @@ block of the standardised design, its targets, weights and offset), normalised b
 total of *all* rows (``weight_total``), so that the per-chunk values, gradients and
 Gauss-Newton matrices sum to those of the whole data set::
 
-    estimator.fit(dask X) ──▶ fit()  ── one pass: validation, column moments, targets' stats
+    estimator.fit(dask X) ──▶ DaskData (sklik._data's seam) ── one validation pass: finiteness,
+        column moments, y's moments
         Z = (X - m) / s   (lazy; persisted in the cluster when it fits in its memory)
         BlockedObjective(theta) = Σ_chunks Objective_chunk(theta)   (tree reduction, on the
                                   workers; only p-sized partial sums travel)
         sklik._solver.minimize(BlockedObjective, ...)   (scipy's loop, on the client)
         least squares: one pass for the weighted Gram matrix (TSQR if ill-conditioned)
+
+The estimator's fit flow is the same as for in-memory data (``_BaseRegressor.fit``): only the
+methods of :class:`DaskData` differ from those of :class:`sklik._data.ArrayData`.
 
 Every evaluation the solver asks for (value and gradient; with the Newton solver, the
 Hessian in the same pass) is one pass over the chunks. The computations run on the active
@@ -40,9 +44,9 @@ from sklik import _solver
 from sklik._design import DenseDesign
 from sklik._models import LinearModel
 from sklik._objective import Objective
-from sklik.losses import L1Loss, MSELoss, get_loss
+from sklik.losses import L1Loss, MSELoss
 
-__all__ = ["BlockedObjective", "DaskDistribution", "is_dask"]
+__all__ = ["BlockedObjective", "DaskData", "DaskDistribution", "is_dask"]
 
 # Persist the standardised design when it takes at most this fraction of the memory the
 # workers (or, without a distributed client, this machine) have available.
@@ -277,24 +281,14 @@ def _chunk_objective(Z, Y, w, off, model, loss, weight_total):
 
 
 def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what):
-    """One chunk's share: ``value`` or ``(value, gradient[, hessian])`` or ``hessp``."""
+    """One chunk's share: ``value``, ``(value, gradient[, hessian])`` or ``hessp``."""
     obj = _chunk_objective(Z, Y, w, off, model, loss, weight_total)
     kind = what[0]
     if kind == "value":
         return obj.value(theta)
     if kind == "hessp":
         return obj.hessp(theta, what[1])
-    with np.errstate(over="ignore", invalid="ignore"):
-        out, cache = obj.forward(theta)
-        raw = obj.raw(out)
-        loss_values, grad_raw = loss.raw_loss_gradient(obj.y, raw)
-        value = float(np.sum(obj._w * loss_values))
-        grad_raw *= obj._w
-        grad = model.backward(theta, cache, obj._out(grad_raw))
-        if kind == "hessian":
-            hess = obj._out(loss.raw_hessian(obj.y, raw) * obj._w)
-            return value, grad, model.gauss_newton(theta, cache, hess)
-    return value, grad
+    return obj.data_term(theta, hessian=kind == "hessian")
 
 
 class BlockedObjective:
@@ -582,6 +576,17 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
 # -- fit ----------------------------------------------------------------------------------------
 
 
+def _chunk_constant(Y, w, off, loss, out_init, weight_total):
+    """One chunk's share of the data term of the constant raw outputs ``out_init``."""
+    w = np.ones(Y.shape[0]) if w is None else w
+    raw = np.repeat(out_init.reshape(loss.n_params, 1, -1), Y.shape[0], axis=1)
+    if off is not None:
+        raw[0] += off
+    with np.errstate(over="ignore", invalid="ignore"):
+        elementwise = loss.raw_loss(Y, raw)
+        return float(np.sum((w / weight_total / Y.shape[1])[:, np.newaxis] * elementwise))
+
+
 def _chunk_residual(Z, Y, off, model, theta, k):
     out, _ = model.forward(theta, DenseDesign(Z) if isinstance(model, LinearModel) else Z)
     mean = out[:, :k]
@@ -590,158 +595,197 @@ def _chunk_residual(Z, Y, off, model, theta, k):
     return Y - mean
 
 
-def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: Any = "auto"):
-    """Fit ``est`` (a sklik estimator) on dask input; see :mod:`sklik._dask`."""
-    from sklearn.utils import check_random_state
+class DaskData:
+    """Training data held as the row chunks of a dask collection.
 
-    owner = type(est).__name__
-    X, columns = _as_array(X, "X")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X has shape {X.shape}: it needs at least one sample and one feature.")
-    if len(X.chunks[1]) > 1:  # chunks by rows only
-        X = X.rechunk({1: -1})
-    y_arr = y if is_dask(y) else np.asarray(y, dtype=np.float64)
-    one_target = len(y_arr.shape) == 1
-    Y = _rows_like(y_arr, X, "y", 1 if one_target else y_arr.shape[1])
-    K = Y.shape[1]
-    w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", None)
-    off = None if offset is None else _rows_like(offset, X, "offset", K)
+    The dask implementation of :class:`sklik._data.ArrayData` (same attributes and methods):
+    construction validates the input in one pass over the chunks (finiteness, the weights,
+    y's domain, the column moments, y's moments); every later method is one or a few passes
+    of per-chunk partial sums combined by a tree reduction. ``n_passes`` counts the passes
+    over the design (validation and least squares; the objective counts its own).
 
-    loss = get_loss(est.loss)
-    loss.check_params()
-    est.loss_ = loss
-    nb = len(X.chunks[0])
-    parts = [
-        dask.delayed(_chunk_stats, pure=True)(*b)
-        for b in zip(_blocks(X, nb), _blocks(Y, nb), _blocks(w, nb), _blocks(off, nb), strict=True)
-    ]
-    stats = _combine_stats(list(dask.compute(*parts)))
-    if not stats["x_ok"]:
-        raise ValueError("Input X contains NaN or infinity.")
-    if not stats["y_ok"]:
-        raise ValueError("Input y contains NaN or infinity.")
-    if not stats["off_ok"]:
-        raise ValueError("Input offset contains NaN or infinity.")
-    if not stats["w_ok"]:
-        raise ValueError(
-            "sample_weight must be finite and >= 0 (it has NaN, infinite or negative values)."
+    Parameters
+    ----------
+    est : sklik estimator
+        Its ``n_features_in_`` and ``feature_names_in_`` are set (as ``validate_data`` does).
+    X : dask array or DataFrame of shape (n_samples, n_features)
+    y, sample_weight, offset : dask or in-memory arrays with one row per row of X
+    loss : BaseLoss
+        The resolved loss (for y's domain).
+    persist : {"auto", True, False}, default="auto"
+        Persist the standardised design in the cluster: when it takes at most
+        ``_PERSIST_FRACTION`` of the available memory ("auto"), always, or never.
+    """
+
+    is_sparse = False
+
+    def __init__(
+        self,
+        est: Any,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        offset: Any,
+        loss: Any,
+        *,
+        persist: Any = "auto",
+    ) -> None:
+        X, columns = _as_array(X, "X")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(
+                f"X has shape {X.shape}: it needs at least one sample and one feature."
+            )
+        if len(X.chunks[1]) > 1:  # chunks by rows only
+            X = X.rechunk({1: -1})
+        y_arr = y if is_dask(y) else np.asarray(y, dtype=np.float64)
+        self.one_target = len(y_arr.shape) == 1
+        Y = _rows_like(y_arr, X, "y", 1 if self.one_target else y_arr.shape[1])
+        K = Y.shape[1]
+        w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", None)
+        off = None if offset is None else _rows_like(offset, X, "offset", K)
+        nb = len(X.chunks[0])
+        parts = [
+            dask.delayed(_chunk_stats, pure=True)(*b)
+            for b in zip(
+                _blocks(X, nb), _blocks(Y, nb), _blocks(w, nb), _blocks(off, nb), strict=True
+            )
+        ]
+        stats = _combine_stats(list(dask.compute(*parts)))
+        self.n_passes = 1
+        if not stats["x_ok"]:
+            raise ValueError("Input X contains NaN or infinity.")
+        if not stats["y_ok"]:
+            raise ValueError("Input y contains NaN or infinity.")
+        if not stats["off_ok"]:
+            raise ValueError("Input offset contains NaN or infinity.")
+        if not stats["w_ok"]:
+            raise ValueError(
+                "sample_weight must be finite and >= 0 (it has NaN, infinite or negative values)."
+            )
+        W = stats["W"]
+        if not (W > 0 and math.isfinite(W)):
+            raise ValueError(
+                f"The sample weights sum to {W}: they must have a finite, positive sum."
+            )
+        loss.check_y(np.concatenate([stats["ymin"], stats["ymax"]]))
+        # scikit-learn's bookkeeping of the input (as validate_data does)
+        est.n_features_in_ = X.shape[1]
+        if columns is not None and all(isinstance(c, str) for c in columns):
+            est.feature_names_in_ = np.asarray(columns, dtype=object)
+        else:
+            est.__dict__.pop("feature_names_in_", None)
+        self.X, self.Y, self.w, self.off = X, Y, w, off
+        self.stats, self.persist = stats, persist
+        self.n_samples, self.n_features = X.shape
+        self.n_targets = K
+        self.weight_total = float(W)
+        top = np.maximum(np.abs(stats["ymin"]), np.abs(stats["ymax"]))
+        self.y_top = np.where(top > 0, top, 1.0)
+        self.y_spread = np.sqrt(np.maximum(stats["yvar"], 0.0))
+
+    def design(self, standardise: bool, center: bool) -> tuple[da.Array, np.ndarray, np.ndarray]:
+        """The (lazily) standardised design, persisted when it fits in memory."""
+        if standardise:
+            x_mean, x_scale = _moments(self.stats, center)
+            Z = self.X.map_blocks(_standardise, x_mean, x_scale, center, dtype=np.float64)
+        else:
+            x_mean, x_scale = np.zeros(self.n_features), np.ones(self.n_features)
+            Z = self.X
+        Z, self.Y, self.w, self.off = _maybe_persist(
+            [Z, self.Y, self.w, self.off], Z.nbytes + self.Y.nbytes, self.persist
         )
-    W = stats["W"]
-    if not (W > 0 and math.isfinite(W)):
-        raise ValueError(f"The sample weights sum to {W}: they must have a finite, positive sum.")
-    loss.check_y(np.concatenate([stats["ymin"], stats["ymax"]]))
+        self._Z = Z
+        return Z, x_mean, x_scale
 
-    # scikit-learn's bookkeeping of the input (as validate_data does)
-    est.n_features_in_ = X.shape[1]
-    if columns is not None and all(isinstance(c, str) for c in columns):
-        est.feature_names_in_ = np.asarray(columns, dtype=object)
-    else:
-        est.__dict__.pop("feature_names_in_", None)
+    def objective(
+        self,
+        model: Any,
+        loss: Any,
+        design: da.Array,
+        alpha: float,
+        penalty_weights: np.ndarray | None,
+        fuse_hessian: bool = False,
+    ) -> BlockedObjective:
+        """The :class:`BlockedObjective` over the design's chunks."""
+        return BlockedObjective(
+            model,
+            loss,
+            design,
+            self.Y,
+            self.w,
+            self.weight_total,
+            alpha,
+            offset=self.off,
+            penalty_weights=penalty_weights,
+            fuse_hessian=fuse_hessian,
+        )
 
-    model = est._make_model(X.shape[1], loss.n_params * K)
-    linear = isinstance(model, LinearModel)
-    center = bool(getattr(est, "fit_intercept", False))
-    if linear:
-        x_mean, x_scale = _moments(stats, center)
-        Z = X.map_blocks(_standardise, x_mean, x_scale, center, dtype=np.float64)
-    else:
-        x_mean, x_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        Z = X
-    Z, Y, w, off = _maybe_persist([Z, Y, w, off], Z.nbytes + Y.nbytes, persist)
+    def _target(self) -> da.Array:
+        return self.Y if self.off is None else self.Y - self.off
 
-    # the estimator's penalties (the variance-head penalty needs only the weight total)
-    alpha_l2, penalty_weights, l1_weights = est._penalties(model, x_scale, loss, np.array([W]))
-    solver = est._choose_solver(loss, X.shape[0], model.n_coef)
-    if solver == "highs":
+    def least_squares(
+        self, design: da.Array, alpha: float, center: bool, penalty_weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Least squares from the weighted Gram matrix (one pass; TSQR if ill-conditioned)."""
+        self.n_passes += 1
+        return _least_squares(
+            design, self._target(), self.w, self.weight_total, alpha, center, penalty_weights
+        )
+
+    def least_absolute_deviations(
+        self, design: da.Array, center: bool, owner: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The exact l1 fit (not available on dask input)."""
         raise NotImplementedError(
             f"{owner}: the exact l1 solver (solver='highs', the default for loss='l1' with "
             f"alpha=0) is not available for dask input yet. Fit a smooth approximation, e.g. "
             f"loss=SmoothL1Loss(beta=1e-3) or 'huber' with a small delta (Newton, exact), or "
             f"the l1 loss itself with solver='lbfgs' (approximate at the kink)."
         )
-    objective = BlockedObjective(
-        model,
-        loss,
-        Z,
-        Y,
-        w,
-        W,
-        alpha_l2,
-        offset=off,
-        penalty_weights=penalty_weights,
-        fuse_hessian=solver == "newton",
-    )
-    if solver == "lstsq":
-        T = Y if off is None else Y - off
-        coef, intercept = _least_squares(Z, T, w, W, alpha_l2, center, x_scale**-2.0)
-        theta = model.pack({"coef": coef, "intercept": intercept})
-        n_iter = 1
-    else:
-        out_init = np.array(_init_raw(loss, stats, Y, w), dtype=np.float64)
-        if off is not None:
-            out_init[0] -= stats["off_mean"]
-        rng = check_random_state(getattr(est, "random_state", None))
-        theta_cold = model.init_params(rng, np.asarray(out_init).ravel())
-        value0, grad0 = objective(theta_cold)
-        if not (np.isfinite(value0) and np.all(np.isfinite(grad0))):
-            raise ValueError(
-                f"{owner}: the {loss.name} loss overflows float64 at the starting point "
-                f"(|y| up to {np.max(np.abs([stats['ymin'], stats['ymax']])):.3g}). Rescale y "
-                f"(e.g. divide it by a power of 10) so that the loss of a constant prediction "
-                f"is finite."
+
+    def init_raw(self, loss: Any) -> np.ndarray:
+        """The loss's best constant raw outputs, the mean head shifted by the mean offset."""
+        out_init = np.array(_init_raw(loss, self.stats, self.Y, self.w), dtype=np.float64)
+        if self.off is not None:
+            out_init[0] -= self.stats["off_mean"]
+        return out_init
+
+    def constant_objective(self, objective: BlockedObjective, out_init: np.ndarray) -> float:
+        """The data term of the best constant model (one pass over y and the offset)."""
+        value = float(
+            _sum_blocks(
+                _chunk_constant,
+                [self.Y, self.w, self.off],
+                objective.loss,
+                out_init,
+                self.weight_total,
             )
-        theta0 = est._warm_start(model, x_mean, x_scale)
-        if theta0 is None:
-            theta0 = theta_cold
-        result = _solver.minimize(
-            objective,
-            theta0,
-            method=solver,
-            max_iter=est.max_iter,
-            tol=est.tol,
-            gradient_scale=float(np.max(np.abs(grad0))),
-            l1_weights=l1_weights,
-            verbose=est.verbose,
-            owner=owner,
         )
-        theta, n_iter = result.theta, result.n_iter
-    objective_value = objective.value(theta)
-    if l1_weights is not None:
-        objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
-    if not (np.all(np.isfinite(theta)) and np.isfinite(objective_value)):
-        raise ValueError(
-            f"{owner}: the fit diverged (non-finite parameters or objective). Standardise "
-            f"X, rescale y or increase alpha."
-        )
-    est.n_iter_ = n_iter
-    # no coefficient covariance is computed on dask input: the distributions are plug-in
-    est.__dict__.pop("_predictive_", None)
-    est.n_outputs_ = K
-    est._y_is_1d = one_target
-    est.objective_ = objective_value
-    est.n_passes_ = objective.n_passes
-    # no target standardisation or validation split on dask input (the MLP does both in memory)
-    est._y_shift, est._y_scale = np.zeros(K), np.ones(K)
-    if hasattr(est, "early_stopping"):
-        est.validation_scores_ = est.best_validation_score_ = None
-    params = est._to_user_units(model.unpack(theta), x_mean, x_scale)
-    est._set_fitted_params(params, one_target)
-    est.scale_ = None
-    if loss.needs_scale:
+        return value if math.isfinite(value) else math.inf
+
+    def solution(self, objective: BlockedObjective, theta: np.ndarray) -> tuple[float, None]:
+        """The objective's value at ``theta`` (the raw outputs stay in the cluster: None)."""
+        self._theta, self._model = theta, objective.model
+        return objective.value(theta), None
+
+    def residual_scale(self, loss: Any, raw: None, owner: str) -> np.ndarray:
+        """Per target, the loss's ML scale of the residuals at the solution."""
+        K = self.n_targets
         R = da.map_blocks(
-            _chunk_residual, Z, Y, off, model, theta, K, dtype=np.float64, chunks=Y.chunks
+            _chunk_residual,
+            self._Z,
+            self.Y,
+            self.off,
+            self._model,
+            self._theta,
+            K,
+            dtype=np.float64,
+            chunks=self.Y.chunks,
         )
-        (R,) = _maybe_persist([R], R.nbytes, persist)
-        scale = _fit_scale(loss, R, w, W)
-        if not np.all(np.isfinite(scale) & (scale > 0)):
-            raise ValueError(
-                f"{owner}: the scale of the residuals is not a finite positive number "
-                f"({scale}); rescale y."
-            )
-        est.scale_ = float(scale[0]) if one_target else scale
-    return est
+        (R,) = _maybe_persist([R], R.nbytes, self.persist)
+        return _fit_scale(loss, R, self.w, self.weight_total)
 
 
 # -- prediction and scoring ---------------------------------------------------------------------

@@ -28,9 +28,9 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _inference, _solver
+from sklik._data import ArrayData, magnitude, y_units
 from sklik._design import make_design
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
-from sklik._objective import Objective
 from sklik._validation import (
     Interval,
     StrOptions,
@@ -52,16 +52,11 @@ _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 # "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
 # (two passes over the data) is far cheaper than forming and factorising the Hessian.
 _NEWTON_MAX_COEF = 500
-# The exact l1 solver works on a dense design: sparse X is densified up to this many entries
-# (160 MB), and refused beyond.
-_LAD_MAX_DENSE = 20_000_000
 # MLPRegressor(alpha="auto"): the penalty of the losses that learn their spread (gaussian_nll,
 # on the standardised target; chosen on real data sets with early stopping, see the user
 # guide) and of the other losses
 _AUTO_ALPHA_GAUSSIAN = 0.01
 _AUTO_ALPHA = 1e-4
-# a spread at or below this fraction of its magnitude is rounding error (a constant column or y)
-_ROUNDING = 16 * np.finfo(np.float64).eps
 
 
 def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
@@ -69,12 +64,6 @@ def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
     values = np.tile(per_feature, (model.n_outputs, 1))
     values[model.constant_outputs] = 0.0  # their weights are not parameters
     return model.pack({"coef": values, "intercept": 0.0})[: model.n_weights]
-
-
-def _magnitude(y: np.ndarray) -> float:
-    """The largest ``|y|``, or 1 for an all-zero target: the unit of a perfect fit's scale."""
-    top = float(np.max(np.abs(y))) if y.size else 0.0
-    return top if top > 0 else 1.0
 
 
 def _loss_class(loss: Any) -> type[BaseLoss] | None:
@@ -160,10 +149,83 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         or in-memory arrays) is fitted without gathering it: see "Data larger than memory" in
         the README (:mod:`sklik._dask`).
         """
+        owner = type(self).__name__
+        loss = get_loss(self.loss)
+        loss.check_params()
+        data, fit_loss, monitor, one_target = self._training_data(X, y, sample_weight, offset, loss)
+        self.loss_ = loss
+        center = bool(getattr(self, "fit_intercept", False))
+        design, x_mean, x_scale = data.design(self._standardises_design, center)
+        model = self._make_model(data.n_features, loss.n_params * data.n_targets)
+        alpha_l2, penalty_weights, l1_weights = self._penalties(
+            model, x_scale, loss, data.weight_total
+        )
+        solver = self._choose_solver(loss, data.n_samples, model.n_coef)
+        if solver == "lstsq" and self.solver == "auto" and data.is_sparse:
+            solver = "newton"  # least squares would densify the design; Newton needs one step
+        objective = data.objective(
+            model, fit_loss, design, alpha_l2, penalty_weights, fuse_hessian=solver == "newton"
+        )
+        if solver == "lstsq":
+            coef, intercept = data.least_squares(design, self.alpha, center, x_scale**-2.0)
+        elif solver == "highs":
+            coef, intercept = data.least_absolute_deviations(design, center, owner)
+        if solver in ("lstsq", "highs"):
+            theta = model.pack({"coef": coef, "intercept": intercept})
+            n_iter = 1
+        else:
+            theta, n_iter = self._minimize(
+                data, model, fit_loss, objective, solver, l1_weights, monitor, x_mean, x_scale
+            )
+        objective_value, raw = data.solution(objective, theta)
+        if l1_weights is not None:
+            objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
+        if not np.all(np.isfinite(theta)):
+            raise ValueError(
+                f"{owner}: the fit diverged to non-finite parameters. Rescale y or increase alpha."
+            )
+        if not np.isfinite(objective_value):
+            raise ValueError(
+                f"{owner}: the {loss.name} loss overflows float64 at the solution (|y| up to "
+                f"{np.max(data.y_top):.3g}): rescale y (e.g. divide it by a power of 10) or "
+                f"increase alpha."
+            )
+        self.n_iter_ = n_iter
+        self.n_outputs_ = data.n_targets
+        self._y_is_1d = one_target
+        self.objective_ = objective_value
+        if data.n_passes is not None:
+            self.n_passes_ = objective.n_passes + data.n_passes
+        else:
+            self.__dict__.pop("n_passes_", None)
+        params = self._to_user_units(model.unpack(theta), x_mean, x_scale)
+        self._set_fitted_params(params, one_target)
+        self.scale_ = None
+        if loss.needs_scale:  # ML scale of the residual density, per target
+            scale = data.residual_scale(loss, raw, owner)
+            if not np.all(np.isfinite(scale) & (scale > 0)):
+                raise ValueError(
+                    f"{owner}: the scale of the residuals is not a finite positive number "
+                    f"({scale}); rescale y."
+                )
+            self.scale_ = float(scale[0]) if one_target else scale
+        self._fit_inference(data, design, x_mean, x_scale, raw)
+        return self
+
+    # -- fitting helpers -------------------------------------------------------------------------
+
+    def _training_data(self, X, y, sample_weight, offset, loss):
+        """Validate the input: the training data, the loss to fit, a monitor, y is 1-D.
+
+        Dask input becomes a :class:`sklik._dask.DaskData` (one validation pass); in-memory
+        input an :class:`sklik._data.ArrayData` after :meth:`_training_problem`.
+        """
         if _is_dask(X):
             from sklik import _dask
 
-            return _dask.fit(self, X, y, sample_weight, offset)
+            data = _dask.DaskData(self, X, y, sample_weight, offset, loss)
+            self._dask_training_problem(data.n_targets)
+            return data, loss, None, data.one_target
         X, y = validate_data(
             self,
             X,
@@ -174,170 +236,85 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             multi_output=True,
         )
         y = np.asarray(y, dtype=np.float64)
-        one_target = y.ndim == 1
         Y = y.reshape(y.shape[0], -1)
         sw = check_sample_weight(sample_weight, X.shape[0])
         off = check_offset(offset, Y.shape)
-        loss = get_loss(self.loss)
-        loss.check_params()
         loss.check_y(Y)
-        self.loss_ = loss
-        owner = type(self).__name__
         # the MLP may hold out validation rows and standardise y (by default nothing changes)
         X, Y, sw, off, fit_loss, monitor = self._training_problem(X, Y, sw, off, loss)
+        return ArrayData(X, Y, sw, off), fit_loss, monitor, y.ndim == 1
 
-        c = sw / sw.sum()
-        design, x_mean, x_scale = self._design(X, c)
-        model = self._make_model(X.shape[1], loss.n_params * Y.shape[1])
-        alpha_l2, penalty_weights, l1_weights = self._penalties(model, x_scale, loss, sw)
-        objective = Objective(
-            model, fit_loss, design, Y, sw, alpha_l2, offset=off, penalty_weights=penalty_weights
+    def _dask_training_problem(self, n_targets: int) -> None:
+        """Set the state :meth:`_training_problem` sets, for dask input (all rows, loss as is)."""
+
+    def _minimize(
+        self, data, model, loss, objective, solver, l1_weights, monitor, x_mean, x_scale
+    ) -> tuple[np.ndarray, int]:
+        """The iterative solvers: cold start, checks, ``_solver.minimize``, the stuck check."""
+        owner = type(self).__name__
+        out_init = data.init_raw(loss)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            theta_cold = self._cold_start(model, loss, out_init)
+        value0, grad0 = objective(theta_cold)
+        top = float(np.max(data.y_top))
+        if value0 == 0 and np.any(grad0 != 0):
+            raise ValueError(
+                f"{owner}: the {loss.name} loss underflows float64 at the starting point "
+                f"(|y| up to {top:.3g}): rescale y (e.g. multiply it by a power of 10)."
+            )
+        if not (
+            np.all(np.isfinite(theta_cold)) and np.isfinite(value0) and np.all(np.isfinite(grad0))
+        ):
+            raise ValueError(
+                f"{owner}: the {loss.name} loss overflows float64 at the starting point "
+                f"(|y| up to {top:.3g}). Rescale y (e.g. divide it by a power of 10) so that "
+                f"the loss of a constant prediction is finite."
+            )
+        # the parameters of a head in y's units are solved for in units of y's spread, so that
+        # the iterations do not depend on y's units (not for L-BFGS-B on a kinked loss: there
+        # the gradient's size does not scale with y, and the unscaled problem stops closer to
+        # the kink)
+        theta_scale = (
+            self._theta_scale(model, loss, y_units(data.y_top, data.y_spread))
+            if loss.differentiable or solver != "lbfgs"
+            else np.ones(model.n_coef)
         )
-        solver = self._choose_solver(loss, X.shape[0], model.n_coef)
-        if solver == "lstsq" and self.solver == "auto" and sp.issparse(X):
-            solver = "newton"  # least squares would densify the design; Newton needs one step
-        if solver in ("lstsq", "highs"):
-            target = Y if off is None else Y - off
-            if solver == "lstsq":
-                coef, intercept = _solver.least_squares(
-                    design.toarray(),
-                    target,
-                    sw,
-                    self.alpha,
-                    self.fit_intercept,
-                    penalty_weights=x_scale**-2.0,
-                    x_centered=self.fit_intercept,  # the design is centred (weighted)
-                    gram=design.gram() if hasattr(design, "gram") else None,
-                )
-            else:
-                if sp.issparse(X) and X.shape[0] * X.shape[1] > _LAD_MAX_DENSE:
-                    raise ValueError(
-                        f"{owner}: the exact l1 solver needs a dense design and this sparse X "
-                        f"has {X.shape[0]} x {X.shape[1]} entries. Use SmoothL1Loss(beta=...) "
-                        f"or HuberLoss(delta=...) with a small threshold, or alpha > 0 (L-BFGS)."
-                    )
-                coef, intercept = _solver.least_absolute_deviations(
-                    design.toarray(), target, sw, self.fit_intercept
-                )
-            theta = model.pack({"coef": coef, "intercept": intercept})
-            n_iter = 1
-        else:
-            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                theta_cold = self._cold_start(model, fit_loss, Y, sw, off)
-            value0, grad0 = objective(theta_cold)
-            if value0 == 0 and np.any(grad0 != 0):
-                raise ValueError(
-                    f"{owner}: the {loss.name} loss underflows float64 at the starting point "
-                    f"(|y| up to {np.max(np.abs(Y)):.3g}): rescale y (e.g. multiply it by a "
-                    f"power of 10)."
-                )
-            if not (
-                np.all(np.isfinite(theta_cold))
-                and np.isfinite(value0)
-                and np.all(np.isfinite(grad0))
-            ):
-                raise ValueError(
-                    f"{owner}: the {loss.name} loss overflows float64 at the starting point "
-                    f"(|y| up to {np.max(np.abs(Y)):.3g}). Rescale y (e.g. divide it by a power "
-                    f"of 10) so that the loss of a constant prediction is finite."
-                )
-            # the parameters of a head in y's units are solved for in units of y's spread, so
-            # that the iterations do not depend on y's units (not for L-BFGS-B on a kinked
-            # loss: there the gradient's size does not scale with y, and the unscaled problem
-            # stops closer to the kink)
-            theta_scale = (
-                self._theta_scale(model, loss, Y, sw)
-                if loss.differentiable or solver != "lbfgs"
-                else np.ones(model.n_coef)
-            )
-            theta0 = self._warm_start(model, x_mean, x_scale)
-            if theta0 is None:
-                theta0 = theta_cold
-            result = _solver.minimize(
-                objective,
-                theta0,
-                method=solver,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                gradient_scale=float(np.max(np.abs(theta_scale * grad0))),
-                theta_scale=theta_scale,
-                l1_weights=l1_weights,
-                verbose=self.verbose,
-                owner=owner,
-                callback=None if monitor is None else monitor.bind(model),
-            )
-            theta, n_iter = result.theta, result.n_iter
-            if monitor is not None:  # early stopping: the best parameters seen
-                theta = monitor.finish(self, theta)
-            constant = _constant_objective(objective, loss, Y, sw, off)
-            # (only where the constant model is in the family: with an intercept or biases)
-            reachable = getattr(self, "fit_intercept", True)
-            if reachable and result.converged and result.fun > constant + 1e-8 * abs(constant):
+        theta0 = self._warm_start(model, x_mean, x_scale)
+        if theta0 is None:
+            theta0 = theta_cold
+        result = _solver.minimize(
+            objective,
+            theta0,
+            method=solver,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            gradient_scale=float(np.max(np.abs(theta_scale * grad0))),
+            theta_scale=theta_scale,
+            l1_weights=l1_weights,
+            verbose=self.verbose,
+            owner=owner,
+            callback=None if monitor is None else monitor.bind(model),
+        )
+        theta = result.theta
+        if monitor is not None:  # early stopping: the best parameters seen
+            theta = monitor.finish(self, theta)
+        # (only where the constant model is in the family: with an intercept or biases)
+        if getattr(self, "fit_intercept", True) and result.converged:
+            constant = data.constant_objective(objective, out_init)
+            if result.fun > constant + 1e-8 * abs(constant):
                 # e.g. an MLP whose units all died on un-centred inputs: a stationary point
                 # worse than the best constant model
                 warnings.warn(
                     f"{owner}: the {solver} solver stopped at a point worse than the best "
-                    f"constant model (objective {result.fun:.6g} > {constant:.6g}): the model is "
-                    f"stuck at a stationary point. Standardise X (e.g. with a StandardScaler "
-                    f"in a pipeline) or change random_state.",
+                    f"constant model (objective {result.fun:.6g} > {constant:.6g}): the model "
+                    f"is stuck at a stationary point. Standardise X (e.g. with a "
+                    f"StandardScaler in a pipeline) or change random_state.",
                     ConvergenceWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
-        out, _ = objective.forward(theta, need_cache=False)
-        objective_value = objective.value(theta, out=out)
-        if l1_weights is not None:
-            objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
-        if not np.all(np.isfinite(theta)):
-            raise ValueError(
-                f"{owner}: the fit diverged to non-finite parameters. Rescale y or increase alpha."
-            )
-        if not np.isfinite(objective_value):
-            raise ValueError(
-                f"{owner}: the {loss.name} loss overflows float64 at the solution (|y| up to "
-                f"{np.max(np.abs(Y)):.3g}): rescale y (e.g. divide it by a power of 10) or "
-                f"increase alpha."
-            )
-        self.n_iter_ = n_iter
-        self.n_outputs_ = Y.shape[1]
-        self._y_is_1d = one_target
-        self.objective_ = objective_value
-        params = self._to_user_units(model.unpack(theta), x_mean, x_scale)
-        self._set_fitted_params(params, one_target)
-        self.scale_ = None
-        if loss.needs_scale:  # ML scale of the residual density, per target
-            mean_out = out[:, : Y.shape[1]]
-            with np.errstate(over="ignore", invalid="ignore"):
-                resid = Y - mean_out
-                spread = c @ (resid * resid)
-            if not np.all(np.isfinite(spread)):
-                raise ValueError(
-                    f"{owner}: the residuals' mean square overflows float64 (|y| up to "
-                    f"{np.max(np.abs(Y)):.3g}), so the scale of the {loss.name} residual "
-                    f"density is not representable: rescale y (e.g. divide it by a power of 10)."
-                )
-            scale = np.array(
-                [
-                    loss.fit_scale(Y[:, k] - mean_out[:, k], sw, y_scale=_magnitude(Y[:, k]))
-                    for k in range(Y.shape[1])
-                ]
-            )
-            # residuals below y's rounding level are zero: an interpolating fit gets the scale
-            # of y's last digits, not an underflowing one (which makes the likelihood infinite)
-            with np.errstate(over="ignore"):
-                floor = 4 * np.finfo(np.float64).eps * np.max(np.abs(Y[sw > 0]), axis=0)
-            scale = np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
-            if not np.all(np.isfinite(scale) & (scale > 0)):
-                raise ValueError(
-                    f"{owner}: the scale of the residuals is not a finite positive number "
-                    f"({scale}); rescale y."
-                )
-            self.scale_ = float(scale[0]) if one_target else scale
-        self._fit_inference(X, Y, sw, off, design, x_mean, x_scale, objective.raw(out))
-        return self
+        return theta, result.n_iter
 
-    # -- fitting helpers -------------------------------------------------------------------------
-
-    def _fit_inference(self, X, Y, sw, off, design, x_mean, x_scale, raw) -> None:
+    def _fit_inference(self, data, design, x_mean, x_scale, raw) -> None:
         """Store what the predictive distribution needs beyond the noise (linear model only)."""
         self._predictive_ = None
 
@@ -359,12 +336,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         """
         return X, Y, sw, off, loss, None
 
-    def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-        """The design the objective reduces over, and the column shift and scale it used."""
-        raise NotImplementedError
+    # whether the objective reduces over the internally standardised design (the linear
+    # model) or over X as given (the MLP): see ArrayData.design
+    _standardises_design = False
 
     def _penalties(
-        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
+        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, weight_total: float
     ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """The L2 strength, its per-weight factors and the per-weight L1 penalty (or None)."""
         return self._effective_alpha(loss), None, None
@@ -372,8 +349,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
 
-    def _theta_scale(self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray):
-        """The units of the parameters the solver works in (see ``_solver.minimize``)."""
+    def _theta_scale(self, model: Any, loss: BaseLoss, y_units: np.ndarray):
+        """The units of the parameters the solver works in (see ``_solver.minimize``).
+
+        ``y_units``: the unit of each target (its spread).
+        """
         return np.ones(model.n_coef)
 
     def _warm_start(self, model: Any, x_mean: np.ndarray, x_scale: np.ndarray):
@@ -388,16 +368,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
 
-    def _cold_start(
-        self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray, off: np.ndarray | None
-    ) -> np.ndarray:
-        """The best constant model (shifted by the mean offset), or the MLP's random start.
+    def _cold_start(self, model: Any, loss: BaseLoss, out_init: np.ndarray) -> np.ndarray:
+        """The best constant model ``out_init`` (the MLP: its random start with those biases).
 
         The relative stopping rule measures the gradient against its value here.
         """
-        out_init = np.array(loss.init_raw(Y, sw), dtype=np.float64)
-        if off is not None:  # the mean head's start, shifted by the mean offset
-            out_init[0] -= (sw / sw.sum()) @ off
         rng = check_random_state(getattr(self, "random_state", None))
         return model.init_params(rng, np.asarray(out_init).ravel())
 
@@ -652,19 +627,6 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
 
 
-def _constant_objective(
-    objective: Objective, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray, off: np.ndarray | None
-) -> float:
-    """The objective of the best constant model (the loss's ``init_raw``), penalty excluded."""
-    init = np.asarray(loss.init_raw(Y, sw), dtype=np.float64).reshape(loss.n_params, 1, -1)
-    raw = np.repeat(init, Y.shape[0], axis=1)
-    if off is not None:
-        raw[0] += off - (sw / sw.sum()) @ off
-    with np.errstate(over="ignore", invalid="ignore"):
-        value = float(np.sum(objective._w * loss.raw_loss(Y, raw)))
-    return value if math.isfinite(value) else math.inf
-
-
 class LinearRegressor(_BaseRegressor):
     r"""Linear model fitted to any sklik loss: a likelihood-based GLM.
 
@@ -817,11 +779,10 @@ class LinearRegressor(_BaseRegressor):
             n_features, n_outputs, fit_intercept=self.fit_intercept, constant_outputs=constant
         )
 
-    def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-        return make_design(X, c, center=self.fit_intercept)
+    _standardises_design = True
 
     def _penalties(
-        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
+        self, model: Any, x_scale: np.ndarray, loss: BaseLoss, weight_total: float
     ) -> tuple[float, np.ndarray, np.ndarray | None]:
         # the penalty is on the user's coefficients w = v / s: alpha/2 sum (v_j / s_j)^2 and
         # alpha l1_ratio sum |v_j| / s_j
@@ -836,7 +797,7 @@ class LinearRegressor(_BaseRegressor):
         # the L2 penalty; the objective gets alpha = 1 and the products as factors
         k = model.n_outputs // loss.n_params
         p = x_scale.shape[0]
-        self._alpha_var_ = self._alpha_var(float(sw.sum()), p, k)
+        self._alpha_var_ = self._alpha_var(weight_total, p, k)
         factors = l2 * pw
         factors[k * p :] += self._alpha_var_
         return 1.0, factors, l1_weights
@@ -853,17 +814,12 @@ class LinearRegressor(_BaseRegressor):
         coef = params["coef"] / x_scale
         return {"coef": coef, "intercept": params["intercept"] - coef @ x_mean}
 
-    def _theta_scale(self, model: Any, loss: BaseLoss, Y: np.ndarray, sw: np.ndarray):
+    def _theta_scale(self, model: Any, loss: BaseLoss, y_units: np.ndarray):
         # on the standardised design, an identity-link mean head's coefficients are in the
         # units of y: the solver works on them divided by y's spread
         units = np.ones(model.n_outputs)
         if loss.link_name == "identity":
-            c = sw / sw.sum()
-            top = np.array([_magnitude(column) for column in Y.T])
-            unit_y = Y / top  # no overflow in the squares
-            spread = top * np.sqrt(c @ (unit_y - c @ unit_y) ** 2)
-            # a constant y has a spread at rounding level of its magnitude: then its magnitude
-            units[: Y.shape[1]] = np.where(spread > _ROUNDING * top, spread, top)
+            units[: y_units.shape[0]] = y_units
         coef_units = np.repeat(units[:, np.newaxis], model.n_features, axis=1)
         coef_units[getattr(model, "constant_outputs", np.zeros(len(units), bool))] = 0.0
         theta = model.pack({"coef": coef_units, "intercept": units if self.fit_intercept else 0.0})
@@ -947,18 +903,20 @@ class LinearRegressor(_BaseRegressor):
             )
         return out
 
-    def _fit_inference(self, X, Y, sw, off, design, x_mean, x_scale, raw) -> None:
+    def _fit_inference(self, data, design, x_mean, x_scale, raw) -> None:
         """Store the mean head's coefficient covariance for the predictive distribution.
 
-        Up to ``_NEWTON_MAX_COEF`` coefficients per target; beyond, only the residual degrees of
-        freedom (the predictive distribution is then the plug-in one with a df-corrected scale).
+        Up to ``_NEWTON_MAX_COEF`` coefficients per target, in memory; beyond, and on dask
+        input, only the residual degrees of freedom (the predictive distribution is then the
+        plug-in one with a df-corrected scale).
         """
         self._predictive_ = None
         self._x_scale_fit = x_scale
-        q = X.shape[1] + int(self.fit_intercept)
-        n = float(sw.sum())
+        q = data.n_features + int(self.fit_intercept)
+        n = data.weight_total
         state: dict = {"x_mean": x_mean, "x_scale": x_scale, "cov": None, "n": n}
-        if q * self.loss_.n_params <= _NEWTON_MAX_COEF:
+        if isinstance(data, ArrayData) and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
+            X, Y, sw, off = data.X, data.Y, data.sw, data.off
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     res = self._covariances(X, Y, sw, off, design, x_scale, raw, False, True)
@@ -972,7 +930,7 @@ class LinearRegressor(_BaseRegressor):
                 state["df"] = np.array([r.df_resid for r in res])
                 state["k"] = np.array([r.k for r in res])
         if "df" not in state:
-            state["df"] = np.full(Y.shape[1], n - min(q, n - 1.0))
+            state["df"] = np.full(data.n_targets, n - min(q, n - 1.0))
         self._predictive_ = state
 
     def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
@@ -1419,7 +1377,7 @@ class MLPRegressor(_BaseRegressor):
         if isinstance(loss, GaussianNLLLoss):
             c = sw / sw.sum()
             shift = c @ Y
-            top = np.array([_magnitude(column) for column in Y.T])
+            top = np.array([magnitude(column) for column in Y.T])
             scale = top * np.sqrt(c @ ((Y - shift) / top) ** 2)  # no overflow in the squares
             scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
             self._y_shift, self._y_scale = shift, scale
@@ -1462,8 +1420,13 @@ class MLPRegressor(_BaseRegressor):
         )
         return X[train], Y[train], sw[train], pick(train), fit_loss, monitor
 
-    def _cold_start(self, model, loss, Y, sw, off):
-        theta = super()._cold_start(model, loss, Y, sw, off)
+    def _dask_training_problem(self, n_targets: int) -> None:
+        # on dask input: no target standardisation and no validation split (all rows)
+        self._y_shift, self._y_scale = np.zeros(n_targets), np.ones(n_targets)
+        self.validation_scores_ = self.best_validation_score_ = None
+
+    def _cold_start(self, model, loss, out_init):
+        theta = super()._cold_start(model, loss, out_init)
         if loss.n_params == 2:
             # the log-variance heads start with zero output weights: the network starts at the
             # best constant variance (the marginal variance of y), whatever the random
@@ -1504,11 +1467,6 @@ class MLPRegressor(_BaseRegressor):
         if intercepts[-1].shape[0] > K:
             intercepts[-1][K : 2 * K] += 2.0 * np.log(scale)
         return {"coefs": coefs, "intercepts": intercepts}
-
-    def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-        # the MLP multiplies X as given (standardise it in a pipeline); sparse is densified
-        X = self._prediction_input(X)
-        return X, np.zeros(X.shape[1]), np.ones(X.shape[1])
 
     def _prediction_input(self, X: Any) -> Any:
         return X.toarray() if sp.issparse(X) else X

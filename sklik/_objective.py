@@ -141,9 +141,12 @@ class Objective:
         """Objective value at ``theta`` (``out``: the model's outputs there, if known)."""
         if out is None:
             out, _ = self.forward(theta, need_cache=False)
+        return self.data_value(self.raw(out)) + self._penalty(theta)[0]
+
+    def data_value(self, raw: np.ndarray) -> float:
+        """The unpenalised data term of raw outputs ``raw`` of shape ``(n_params, n, K)``."""
         with np.errstate(over="ignore", invalid="ignore"):
-            loss = self.loss.raw_loss(self.y, self.raw(out))
-            return float(np.sum(self._w * loss)) + self._penalty(theta)[0]
+            return float(np.sum(self._w * self.loss.raw_loss(self.y, raw)))
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective value and gradient at ``theta`` (the ``jac=True`` form of scipy).
@@ -174,6 +177,28 @@ class Objective:
         keep = (out, cache) if keep_cache else (None, None)
         self._last = (theta.copy(), value, grad.copy(), *keep)
         return value, grad
+
+    def data_term(
+        self, theta: np.ndarray, *, hessian: bool = False
+    ) -> tuple[float, np.ndarray] | tuple[float, np.ndarray, np.ndarray]:
+        r"""The unpenalised data term at ``theta``, its gradient and (optionally) Hessian.
+
+        :math:`\sum_i w_i \bar\ell_i(\theta)` with this objective's normalised weights, and
+        :math:`J^\top D J` (the Gauss-Newton matrix, see :meth:`hessian`) when ``hessian``.
+        This is what a blocked objective sums over row blocks of a larger data set (each block
+        built with the data set's ``weight_total``, :mod:`sklik._dask`); non-finite results
+        are returned as they are, for the caller to check after the reduction.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, cache = self.forward(theta)
+            raw = self.raw(out)
+            loss, grad_raw = self.loss.raw_loss_gradient(self.y, raw)
+            value = float(np.sum(self._w * loss))
+            grad = self.model.backward(theta, cache, self._out(grad_raw * self._w))
+            if not hessian:
+                return value, grad
+            weights = self._out(self.loss.raw_hessian(self.y, raw) * self._w)
+        return value, grad, self.model.gauss_newton(theta, cache, weights)
 
     @property
     def has_hessian(self) -> bool:

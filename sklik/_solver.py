@@ -284,7 +284,7 @@ def minimize(
             f"(max_iter={max_iter}, tol={tol}): {str(res.message).rstrip('.')}. {advice}."
             f"{overflow}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
     return SolverResult(u * np.asarray(res.x), n_iter, bool(res.success), fun, stopped)
 

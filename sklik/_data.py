@@ -1,0 +1,207 @@
+r"""Training data: the one seam through which every fit sees its rows.
+
+An estimator's ``fit`` (:mod:`sklik._estimators`) is a single flow: validate the input, build
+the design, the objective, run a solver, store the result. Everything in that flow that touches
+the rows themselves goes through a *training data* object, so the flow is the same whether the
+rows live in one process (:class:`ArrayData`: NumPy, or SciPy sparse X) or in the chunks of a
+dask collection (:class:`sklik._dask.DaskData`, imported only for dask input)::
+
+    fit(X, y, sample_weight, offset)
+      └─ data = ArrayData(...) | DaskData(...)       validation; n, K, weight total, y's units
+           design, x_mean, x_scale = data.design(...)   standardised Z = (X - m) / s
+           objective = data.objective(model, loss, design, ...)
+                         ArrayData: sklik._objective.Objective over the design
+                         DaskData: the same Objective per chunk, summed by a tree reduction
+           data.least_squares / data.least_absolute_deviations   (closed-form solvers)
+           sklik._solver.minimize(objective, ...)                (iterative solvers)
+           data.residual_scale(...)                              (ML scale of the residuals)
+
+Both implementations offer the attributes and methods of :class:`ArrayData`; only their
+arithmetic over rows differs (in memory, or per chunk where the chunk lives).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from sklik import _solver
+from sklik._design import make_design
+from sklik._objective import Objective
+from sklik.losses import BaseLoss
+
+__all__ = ["ArrayData", "magnitude", "y_units"]
+
+# The exact l1 solver works on a dense design: sparse X is densified up to this many entries
+# (160 MB), and refused beyond.
+LAD_MAX_DENSE = 20_000_000
+# a spread at or below this fraction of its magnitude is rounding error (a constant y)
+_ROUNDING = 16 * np.finfo(np.float64).eps
+
+
+def magnitude(y: np.ndarray) -> float:
+    """The largest ``|y|``, or 1 for an all-zero target: the unit of a perfect fit's scale."""
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    return top if top > 0 else 1.0
+
+
+def y_units(top: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Per target, the unit of an identity-link head: y's spread, or its magnitude.
+
+    A constant y has a spread at rounding level of its magnitude: then its magnitude.
+    """
+    return np.where(spread > _ROUNDING * top, spread, top)
+
+
+class ArrayData:
+    r"""Training data held in memory.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Validated float64 inputs.
+    Y : ndarray of shape (n_samples, n_targets)
+        Validated float64 targets.
+    sample_weight : ndarray of shape (n_samples,)
+        Validated weights with a positive finite sum.
+    offset : ndarray of shape (n_samples, n_targets) or None
+        The mean head's offset.
+
+    Attributes
+    ----------
+    n_samples, n_features, n_targets : int
+    weight_total : float
+        :math:`\sum_i s_i`.
+    y_top : ndarray of shape (n_targets,)
+        The largest ``|y|`` per target (1 for an all-zero target).
+    y_spread : ndarray of shape (n_targets,)
+        The weighted standard deviation of each target (computed without overflow).
+    is_sparse : bool
+        Whether X is a SciPy sparse matrix.
+    n_passes : None
+        Passes over the data are not counted in memory (see :class:`sklik._dask.DaskData`).
+    """
+
+    n_passes = None
+
+    def __init__(
+        self, X: Any, Y: np.ndarray, sample_weight: np.ndarray, offset: np.ndarray | None
+    ) -> None:
+        self.X, self.Y, self.sw, self.off = X, Y, sample_weight, offset
+        self.n_samples, self.n_features = X.shape
+        self.n_targets = Y.shape[1]
+        self.weight_total = float(sample_weight.sum())
+        self.is_sparse = sp.issparse(X)
+        self._c = sample_weight / self.weight_total
+        self.y_top = np.array([magnitude(column) for column in Y.T])
+        unit_y = Y / self.y_top  # no overflow in the squares
+        self.y_spread = self.y_top * np.sqrt(self._c @ (unit_y - self._c @ unit_y) ** 2)
+
+    def design(self, standardise: bool, center: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The design the objective reduces over, and the column shift and scale it used.
+
+        ``standardise``: :func:`sklik._design.make_design` (the linear model); else X as
+        given (densified if sparse: the MLP works on dense rows).
+        """
+        if standardise:
+            return make_design(self.X, self._c, center=center)
+        X = self.X.toarray() if self.is_sparse else self.X
+        return X, np.zeros(self.n_features), np.ones(self.n_features)
+
+    def objective(
+        self,
+        model: Any,
+        loss: BaseLoss,
+        design: Any,
+        alpha: float,
+        penalty_weights: np.ndarray | None,
+        fuse_hessian: bool = False,
+    ) -> Objective:
+        """The penalised objective over the design (``fuse_hessian`` matters only on dask)."""
+        return Objective(
+            model,
+            loss,
+            design,
+            self.Y,
+            self.sw,
+            alpha,
+            offset=self.off,
+            penalty_weights=penalty_weights,
+        )
+
+    def _target(self) -> np.ndarray:
+        return self.Y if self.off is None else self.Y - self.off
+
+    def least_squares(
+        self, design: Any, alpha: float, center: bool, penalty_weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`sklik._solver.least_squares` on the standardised design.
+
+        Centred if ``center``, with the Gram matrix the design may already hold.
+        """
+        return _solver.least_squares(
+            design.toarray(),
+            self._target(),
+            self.sw,
+            alpha,
+            center,
+            penalty_weights=penalty_weights,
+            x_centered=center,  # the design is centred (weighted)
+            gram=design.gram() if hasattr(design, "gram") else None,
+        )
+
+    def least_absolute_deviations(
+        self, design: Any, center: bool, owner: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`sklik._solver.least_absolute_deviations` (the exact l1 fit)."""
+        if self.is_sparse and self.n_samples * self.n_features > LAD_MAX_DENSE:
+            raise ValueError(
+                f"{owner}: the exact l1 solver needs a dense design and this sparse X has "
+                f"{self.n_samples} x {self.n_features} entries. Use SmoothL1Loss(beta=...) or "
+                f"HuberLoss(delta=...) with a small threshold, or alpha > 0 (L-BFGS)."
+            )
+        return _solver.least_absolute_deviations(design.toarray(), self._target(), self.sw, center)
+
+    def init_raw(self, loss: BaseLoss) -> np.ndarray:
+        """The loss's best constant raw outputs, the mean head shifted by the mean offset."""
+        out_init = np.array(loss.init_raw(self.Y, self.sw), dtype=np.float64)
+        if self.off is not None:
+            out_init[0] -= self._c @ self.off
+        return out_init
+
+    def constant_objective(self, objective: Objective, out_init: np.ndarray) -> float:
+        """The data term of the best constant model (``out_init``, offset added), or inf."""
+        raw = np.repeat(out_init.reshape(objective.loss.n_params, 1, -1), self.n_samples, axis=1)
+        if self.off is not None:
+            raw[0] += self.off
+        value = objective.data_value(raw)
+        return value if math.isfinite(value) else math.inf
+
+    def solution(self, objective: Objective, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The objective's value at ``theta`` and the raw outputs there (offset included)."""
+        out, _ = objective.forward(theta, need_cache=False)
+        return objective.value(theta, out=out), objective.raw(out)
+
+    def residual_scale(self, loss: BaseLoss, raw: np.ndarray, owner: str) -> np.ndarray:
+        """Per target, the loss's ML scale (``fit_scale``) of the residuals ``y - raw[0]``."""
+        Y, sw = self.Y, self.sw
+        with np.errstate(over="ignore", invalid="ignore"):
+            resid = Y - raw[0]
+            spread = self._c @ (resid * resid)
+        if not np.all(np.isfinite(spread)):
+            raise ValueError(
+                f"{owner}: the residuals' mean square overflows float64 (|y| up to "
+                f"{np.max(np.abs(Y)):.3g}), so the scale of the {loss.name} residual "
+                f"density is not representable: rescale y (e.g. divide it by a power of 10)."
+            )
+        scale = np.array(
+            [loss.fit_scale(resid[:, k], sw, y_scale=self.y_top[k]) for k in range(self.n_targets)]
+        )
+        # residuals below y's rounding level are zero: an interpolating fit gets the scale
+        # of y's last digits, not an underflowing one (which makes the likelihood infinite)
+        with np.errstate(over="ignore"):
+            floor = 4 * np.finfo(np.float64).eps * np.max(np.abs(Y[sw > 0]), axis=0)
+        return np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
