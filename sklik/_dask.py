@@ -40,7 +40,7 @@ import dask.array as da
 import numpy as np
 from scipy.optimize import brentq
 
-from sklik import _solver
+from sklik import _inference, _solver
 from sklik._design import DenseDesign
 from sklik._models import LinearModel
 from sklik._objective import Objective
@@ -255,6 +255,8 @@ def _maybe_persist(arrays: list, nbytes: float, persist: Any) -> list:
 
 def _add(a, b):
     """Sum of two partial results: tuples and dicts of arrays, entry by entry."""
+    if isinstance(a, _Sums):
+        return a + b
     if isinstance(a, tuple):
         return tuple(x + y for x, y in zip(a, b, strict=True))
     return a + b
@@ -587,6 +589,37 @@ def _chunk_constant(Y, w, off, loss, out_init, weight_total):
         return float(np.sum((w / weight_total / Y.shape[1])[:, np.newaxis] * elementwise))
 
 
+class _Sums(tuple):
+    """Per-target dicts of covariance sums that add entry by entry (see :func:`_add`)."""
+
+    def __add__(self, other: tuple) -> _Sums:
+        return _Sums({k: a[k] + b[k] for k in a} for a, b in zip(self, other, strict=True))
+
+
+def _chunk_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive):
+    w = np.ones(Z.shape[0]) if w is None else w
+    design = DenseDesign(Z)
+    out, _ = model.forward(theta, design, need_cache=False)
+    K = Y.shape[1]
+    if off is not None:
+        out[:, :K] += off
+    raw = out.reshape(Z.shape[0], loss.n_params, K).transpose(1, 0, 2)
+    return _Sums(
+        _inference.covariance_sums(
+            loss,
+            design,
+            fit_intercept,
+            Y[:, k],
+            raw[:, :, k],
+            w,
+            offset=None if off is None else off[:, k],
+            robust=robust,
+            predictive=predictive,
+        )
+        for k in range(K)
+    )
+
+
 def _chunk_residual(Z, Y, off, model, theta, k):
     out, _ = model.forward(theta, DenseDesign(Z) if isinstance(model, LinearModel) else Z)
     mean = out[:, :k]
@@ -615,6 +648,9 @@ class DaskData:
     persist : {"auto", True, False}, default="auto"
         Persist the standardised design in the cluster: when it takes at most
         ``_PERSIST_FRACTION`` of the available memory ("auto"), always, or never.
+    reset : bool, default=True
+        Set ``est``'s input bookkeeping (a fit); False checks the input against it instead
+        (the training data handed to a fitted estimator's ``covariance_matrix``).
     """
 
     is_sparse = False
@@ -629,6 +665,7 @@ class DaskData:
         loss: Any,
         *,
         persist: Any = "auto",
+        reset: bool = True,
     ) -> None:
         X, columns = _as_array(X, "X")
         if X.ndim != 2:
@@ -671,11 +708,19 @@ class DaskData:
             )
         loss.check_y(np.concatenate([stats["ymin"], stats["ymax"]]))
         # scikit-learn's bookkeeping of the input (as validate_data does)
-        est.n_features_in_ = X.shape[1]
-        if columns is not None and all(isinstance(c, str) for c in columns):
-            est.feature_names_in_ = np.asarray(columns, dtype=object)
+        if not reset:
+            if X.shape[1] != est.n_features_in_ or K != est.n_outputs_:
+                raise ValueError(
+                    f"X has {X.shape[1]} features and y {K} target(s); "
+                    f"{type(est).__name__} was fitted on {est.n_features_in_} and "
+                    f"{est.n_outputs_}: pass the training data."
+                )
         else:
-            est.__dict__.pop("feature_names_in_", None)
+            est.n_features_in_ = X.shape[1]
+            if columns is not None and all(isinstance(c, str) for c in columns):
+                est.feature_names_in_ = np.asarray(columns, dtype=object)
+            else:
+                est.__dict__.pop("feature_names_in_", None)
         self.X, self.Y, self.w, self.off = X, Y, w, off
         self.stats, self.persist = stats, persist
         self.n_samples, self.n_features = X.shape
@@ -786,6 +831,42 @@ class DaskData:
         )
         (R,) = _maybe_persist([R], R.nbytes, self.persist)
         return _fit_scale(loss, R, self.w, self.weight_total)
+
+    def covariance_sums(
+        self,
+        loss: Any,
+        design: da.Array,
+        model: Any,
+        theta: np.ndarray,
+        raw: None,
+        fit_intercept: bool,
+        *,
+        robust: Any = False,
+        predictive: bool = False,
+    ) -> list[dict]:
+        """Per target, the covariance sums at ``theta``: one pass, summed over the chunks.
+
+        Only where they are sums over rows (:func:`sklik._inference.additive_covariance`).
+        """
+        if not _inference.additive_covariance(loss, predictive):
+            raise NotImplementedError(
+                f"The coefficient covariance of the {loss.name} loss needs quantiles of the "
+                f"residuals over all rows, which is not available for dask input; fit and "
+                f"call covariance_matrix on an in-memory sample, or use 'huber'/'smooth_l1' "
+                f"(for standard errors) or 'mse'."
+            )
+        self.n_passes += 1
+        sums = _sum_blocks(
+            _chunk_covariance_sums,
+            [design, self.Y, self.w, self.off],
+            loss,
+            model,
+            theta,
+            fit_intercept,
+            robust,
+            predictive,
+        )
+        return list(sums)
 
 
 # -- prediction and scoring ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from sklik import _solver
+from sklik import _inference, _solver
 from sklik._design import make_design
 from sklik._objective import Objective
 from sklik.losses import BaseLoss
@@ -205,3 +205,36 @@ class ArrayData:
         with np.errstate(over="ignore"):
             floor = 4 * np.finfo(np.float64).eps * np.max(np.abs(Y[sw > 0]), axis=0)
         return np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
+
+    def covariance_sums(
+        self,
+        loss: BaseLoss,
+        design: Any,
+        model: Any,
+        theta: np.ndarray,
+        raw: np.ndarray | None,
+        fit_intercept: bool,
+        *,
+        robust: Any = False,
+        predictive: bool = False,
+    ) -> list[dict]:
+        """Per target, :func:`sklik._inference.covariance_sums` at ``theta`` (or ``raw``)."""
+        if raw is None:
+            out, _ = model.forward(theta, design, need_cache=False)
+            if self.off is not None:
+                out[:, : self.n_targets] += self.off
+            raw = out.reshape(self.n_samples, loss.n_params, -1).transpose(1, 0, 2)
+        return [
+            _inference.covariance_sums(
+                loss,
+                design,
+                fit_intercept,
+                self.Y[:, k],
+                raw[:, :, k],
+                self.sw,
+                offset=None if self.off is None else self.off[:, k],
+                robust=robust,
+                predictive=predictive,
+            )
+            for k in range(self.n_targets)
+        ]

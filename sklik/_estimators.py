@@ -29,7 +29,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _inference, _solver
 from sklik._data import ArrayData, magnitude, y_units
-from sklik._design import make_design
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
 from sklik._validation import (
     Interval,
@@ -209,7 +208,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     f"({scale}); rescale y."
                 )
             self.scale_ = float(scale[0]) if one_target else scale
-        self._fit_inference(data, design, x_mean, x_scale, raw)
+        self._fit_inference(data, design, x_mean, x_scale, theta, raw)
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
@@ -314,7 +313,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 )
         return theta, result.n_iter
 
-    def _fit_inference(self, data, design, x_mean, x_scale, raw) -> None:
+    def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:
         """Store what the predictive distribution needs beyond the noise (linear model only)."""
         self._predictive_ = None
 
@@ -872,54 +871,58 @@ class LinearRegressor(_BaseRegressor):
 
     def _covariances(
         self,
-        X: Any,
-        Y: np.ndarray,
-        sw: np.ndarray,
-        off: np.ndarray | None,
+        data: Any,
         design: Any,
         x_scale: np.ndarray,
-        raw: np.ndarray,
+        theta: np.ndarray,
+        raw: np.ndarray | None,
         robust: Any,
         predictive: bool = False,
     ) -> list:
-        """Per target, the coefficient covariance in the design's coordinates."""
-        n_targets = Y.shape[1]
-        ridge = self._penalty_user(X.shape[1]) * (float(sw.sum()) * n_targets) / x_scale**2
-        out = []
-        for k in range(n_targets):
-            out.append(
-                _inference.coefficient_covariance(
-                    self.loss_,
-                    design,
-                    self.fit_intercept,
-                    Y[:, k],
-                    raw[:, :, k],
-                    sw,
-                    ridge,
-                    offset=None if off is None else off[:, k],
-                    robust=robust,
-                    predictive=predictive,
-                )
-            )
-        return out
+        """Per target, the coefficient covariance in the design's coordinates.
 
-    def _fit_inference(self, data, design, x_mean, x_scale, raw) -> None:
+        ``theta``: the fitted parameters in the design's coordinates; ``raw``: the raw outputs
+        there when already known (in memory), else None.
+        """
+        ridge = self._penalty_user(data.n_features) * (data.weight_total * data.n_targets)
+        ridge = ridge / x_scale**2
+        sums = data.covariance_sums(
+            self.loss_,
+            design,
+            self._fitted_model(),
+            theta,
+            raw,
+            self.fit_intercept,
+            robust=robust,
+            predictive=predictive,
+        )
+        return [
+            _inference.covariance_from_sums(
+                self.loss_, s, ridge, self.fit_intercept, robust=robust, predictive=predictive
+            )
+            for s in sums
+        ]
+
+    def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:
         """Store the mean head's coefficient covariance for the predictive distribution.
 
-        Up to ``_NEWTON_MAX_COEF`` coefficients per target, in memory; beyond, and on dask
-        input, only the residual degrees of freedom (the predictive distribution is then the
-        plug-in one with a df-corrected scale).
+        Up to ``_NEWTON_MAX_COEF`` coefficients per target (on dask input: where the
+        covariance is a sum over chunks, see ``_inference.additive_covariance``); beyond, only
+        the residual degrees of freedom (the predictive distribution is then the plug-in one
+        with a df-corrected scale).
         """
         self._predictive_ = None
         self._x_scale_fit = x_scale
         q = data.n_features + int(self.fit_intercept)
         n = data.weight_total
         state: dict = {"x_mean": x_mean, "x_scale": x_scale, "cov": None, "n": n}
-        if isinstance(data, ArrayData) and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
-            X, Y, sw, off = data.X, data.Y, data.sw, data.off
+        computable = isinstance(data, ArrayData) or _inference.additive_covariance(
+            self.loss_, predictive=True
+        )
+        if computable and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    res = self._covariances(X, Y, sw, off, design, x_scale, raw, False, True)
+                    res = self._covariances(data, design, x_scale, theta, raw, False, True)
             except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
                 # e.g. no huber residual in the quadratic zone, or a single row: plug-in
                 res = None
@@ -1038,9 +1041,18 @@ class LinearRegressor(_BaseRegressor):
                 f"{robust!r}."
             )
         robust = "HC0" if robust is True else robust
-        X, Y, sw, off, raw = self._inference_data(X, y, sample_weight, offset)
-        design, x_mean, x_scale = make_design(X, sw / sw.sum(), center=self.fit_intercept)
-        res = self._covariances(X, Y, sw, off, design, x_scale, raw, robust)
+        if _is_dask(X):
+            from sklik import _dask
+
+            data = _dask.DaskData(self, X, y, sample_weight, offset, self.loss_, reset=False)
+            raw = None
+        else:
+            X, Y, sw, off, raw = self._inference_data(X, y, sample_weight, offset)
+            data = ArrayData(X, Y, sw, off)
+        design, x_mean, x_scale = data.design(True, self.fit_intercept)
+        model = self._fitted_model()
+        theta = model.pack(self._from_user_units(self._fitted_params(), x_mean, x_scale))
+        res = self._covariances(data, design, x_scale, theta, raw, robust)
         covs = np.stack(
             [
                 _inference.to_user_coordinates(

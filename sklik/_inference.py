@@ -66,7 +66,10 @@ from sklik.losses import (
 
 __all__ = [
     "CovarianceResult",
+    "additive_covariance",
     "coefficient_covariance",
+    "covariance_from_sums",
+    "covariance_sums",
     "predictive_distribution",
     "quadratic_form",
     "to_user_coordinates",
@@ -211,6 +214,8 @@ def coefficient_covariance(
 ) -> CovarianceResult:
     r"""Covariance of the coefficients of one target in the design's coordinates.
 
+    :func:`covariance_sums` over all rows, then :func:`covariance_from_sums`.
+
     Parameters
     ----------
     loss : BaseLoss
@@ -234,29 +239,70 @@ def coefficient_covariance(
         Model-based covariance, or the sandwich (True is "HC0").
     predictive : bool, default=False
         For the predictive distribution: l1 then estimates the sparsity without the rows that
-        the exact fit interpolates (their residuals are exactly zero).
+        the exact fit interpolates (their residuals are exactly zero), and huber/smooth_l1
+        smooth the share of residuals in the quadratic zone.
 
     Returns
     -------
     CovarianceResult
     """
+    sums = covariance_sums(
+        loss,
+        design,
+        fit_intercept,
+        y,
+        raw,
+        sample_weight,
+        offset=offset,
+        robust=robust,
+        predictive=predictive,
+    )
+    return covariance_from_sums(
+        loss, sums, ridge, fit_intercept, robust=robust, predictive=predictive
+    )
+
+
+def additive_covariance(loss: BaseLoss, predictive: bool) -> bool:
+    """Whether :func:`covariance_sums` of ``loss`` is a sum over rows (blocks may be added).
+
+    Not for l1 (a kernel estimate of the sparsity from quantiles of the residuals), nor for the
+    predictive covariance of huber/smooth_l1 (a bandwidth from quantiles).
+    """
+    if _is_l1(loss):
+        return False
+    return not (predictive and isinstance(loss, (HuberLoss, SmoothL1Loss)))
+
+
+def covariance_sums(
+    loss: BaseLoss,
+    design: Any,
+    fit_intercept: bool,
+    y: np.ndarray,
+    raw: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    offset: np.ndarray | None = None,
+    robust: Any = False,
+    predictive: bool = False,
+) -> dict:
+    r"""The sums over rows that the coefficient covariance of one target is made of.
+
+    With :math:`	ilde z_i = (1, z_i)`, :math:`G(d) = \sum_i d_i 	ilde z_i 	ilde z_i^	op`
+    (see :func:`_gram`), the per-row loss derivatives :math:`\psi_i` and
+    :math:`\psi'_i`: ``n`` :math:`=\sum s_i`; ``H``: the information (the Fisher blocks
+    :math:`G(s\,d_j)` of each head for the likelihood losses; :math:`G(s)` for the
+    M-estimators, scaled by the mean curvature at assembly); ``B``: the exact Hessian for the
+    sandwich; ``M``: :math:`\sum_i s_i g_i g_i^	op` of the scores; and the scalars
+    :math:`\sum s\psi'`, :math:`\sum s\psi'^2`, :math:`\sum s\psi^2`. Where
+    :func:`additive_covariance` holds, the sums of row blocks add up to the sums of the whole
+    data set (:mod:`sklik._dask` reduces them over chunks).
+    """
     sw = np.asarray(sample_weight, dtype=np.float64)
-    n = float(sw.sum())
     n_params = loss.n_params
-    q = design.shape[1] + int(fit_intercept)  # coefficients per head
-    pen = []
-    for j in range(n_params):
-        pj = np.concatenate([[0.0], ridge[j]]) if fit_intercept else np.asarray(ridge[j])
-        pen.append(np.diag(pj))
-    P = scipy.linalg.block_diag(*pen)
-    n_coef = n_params * q
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _, grad = loss.raw_loss_gradient(y, raw)
     grad = np.asarray(grad).reshape(n_params, -1)
-
-    # -- model-based information H (loss units, summed) and dispersion phi ---------------------
-    phi_from_df = None
-    kfac = 1.0
+    out: dict = {"n": float(sw.sum())}
     if _is_l1(loss):
         target = y if offset is None else y - offset
         resid = y - raw[0]
@@ -269,17 +315,21 @@ def coefficient_covariance(
             kern = np.zeros_like(resid)
         else:
             fhat, kern = _median_sparsity(resid, target, sw)
-        H = 2.0 * fhat * _gram(design, sw, fit_intercept)
-        phi = 1.0 / (2.0 * fhat)
-
-        def bread_exact() -> np.ndarray:
-            return 2.0 * _gram(design, sw * kern, fit_intercept)
-
-    elif isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
+        out["H"] = 2.0 * fhat * _gram(design, sw, fit_intercept)
+        out["phi"] = 1.0 / (2.0 * fhat)
+        if robust is not False:
+            out["B"] = 2.0 * _gram(design, sw * kern, fit_intercept)
+            # the score of l1 is sign(e): its variance at the true median is 1
+            out["M"] = _gram(design, sw, fit_intercept)
+        return out
+    if isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
         with np.errstate(over="ignore", invalid="ignore"):
             dpsi = np.asarray(loss.raw_hessian(y, raw)).reshape(-1)
         psi = grad[0]
-        mbar = float(sw @ dpsi) / n
+        out["G"] = _gram(design, sw, fit_intercept)
+        out["s_dpsi"] = float(sw @ dpsi)
+        out["s_dpsi2"] = float(sw @ (dpsi * dpsi))
+        out["s_psi2"] = float(sw @ (psi * psi))
         if predictive and not isinstance(loss, MSELoss):
             # the share of residuals in the quadratic zone, at least its kernel-smoothed value
             # (the raw share is noise when only a handful of residuals lie within delta)
@@ -288,7 +338,60 @@ def coefficient_covariance(
             resid = y - raw[0]
             h = _bandwidth(resid, y if offset is None else y - offset, sw)
             smooth = _epanechnikov_cdf((thr - resid) / h) - _epanechnikov_cdf((-thr - resid) / h)
-            mbar = max(mbar, level * float(sw @ smooth) / n)
+            out["s_smooth"] = level * float(sw @ smooth)
+        if robust is not False:
+            out["B"] = (
+                2.0 * out["G"]
+                if isinstance(loss, MSELoss)
+                else _gram(design, sw * dpsi, fit_intercept)
+            )
+            out["M"] = _gram(design, sw * psi * psi, fit_intercept)
+        return out
+    if loss.has_curvature:  # poisson_nll, gaussian_nll: the (Fisher) information
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = np.asarray(loss.raw_hessian(y, raw)).reshape(n_params, -1)
+        out["H"] = scipy.linalg.block_diag(
+            *[_gram(design, sw * d[j], fit_intercept) for j in range(n_params)]
+        )
+        if robust is not False:
+            q = design.shape[1] + int(fit_intercept)
+            M = np.empty((n_params * q, n_params * q))
+            for a in range(n_params):
+                for b in range(a, n_params):
+                    block = _gram(design, sw * grad[a] * grad[b], fit_intercept)
+                    M[a * q : (a + 1) * q, b * q : (b + 1) * q] = block
+                    M[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
+            out["M"] = M
+        return out
+    raise ValueError(
+        f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
+        f"sklik's losses."
+    )
+
+
+def covariance_from_sums(
+    loss: BaseLoss,
+    sums: dict,
+    ridge: np.ndarray,
+    fit_intercept: bool,
+    *,
+    robust: Any = False,
+    predictive: bool = False,
+) -> CovarianceResult:
+    """The coefficient covariance of one target from :func:`covariance_sums` (of all rows)."""
+    n = sums["n"]
+    n_params = loss.n_params
+    pen = []
+    for j in range(n_params):
+        pj = np.concatenate([[0.0], ridge[j]]) if fit_intercept else np.asarray(ridge[j])
+        pen.append(np.diag(pj))
+    P = scipy.linalg.block_diag(*pen)
+    q = P.shape[0] // n_params  # coefficients per head
+    kfac = 1.0
+    if "G" in sums:  # the M-estimators (mse, huber, smooth_l1)
+        mbar = sums["s_dpsi"] / n
+        if "s_smooth" in sums:
+            mbar = max(mbar, sums["s_smooth"] / n)
         if not mbar > 0:
             raise ValueError(
                 f"{type(loss).__name__}: no residual lies in the loss's quadratic zone, so the "
@@ -297,57 +400,31 @@ def coefficient_covariance(
         # statsmodels' k = 1 + p/n var(psi') / mean(psi')^2; for the predictive distribution the
         # ratio is capped at 1: it explodes when few residuals lie in the quadratic zone (delta
         # far below the noise scale), where the estimator is close to least absolute deviations
-        ratio = float(sw @ (dpsi - mbar) ** 2) / n / mbar**2
+        raw_mean = sums["s_dpsi"] / n
+        spread = sums["s_dpsi2"] / n - 2.0 * mbar * raw_mean + mbar * mbar
+        ratio = max(spread, 0.0) / mbar**2
+        if isinstance(loss, MSELoss):
+            ratio = 0.0  # psi' = 2 everywhere
         if predictive:
             ratio = min(ratio, 1.0)
-        G = _gram(design, sw, fit_intercept)
-        H = mbar * G
-
-        def bread_exact() -> np.ndarray:
-            if isinstance(loss, MSELoss):  # psi' = 2 everywhere
-                return 2.0 * G
-            return _gram(design, sw * dpsi, fit_intercept)
-
-        def phi_from_df(p_eff: float) -> float:  # statsmodels RLM "H1" (OLS for mse)
-            k = 1.0 + p_eff / n * ratio
-            return k**2 * float(sw @ psi**2) / max(n - p_eff, 1.0) / mbar
-
-    elif loss.has_curvature:  # poisson_nll, gaussian_nll: the (Fisher) information
-        with np.errstate(over="ignore", invalid="ignore"):
-            d = np.asarray(loss.raw_hessian(y, raw)).reshape(n_params, -1)
-        blocks = [_gram(design, sw * d[j], fit_intercept) for j in range(n_params)]
-        H = scipy.linalg.block_diag(*blocks)
-        phi = 1.0
-
-        def bread_exact() -> np.ndarray:
-            return H
-
+        H = mbar * sums["G"]
     else:
-        raise ValueError(
-            f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
-            f"sklik's losses."
-        )
+        H = sums["H"]
     B_inv = _inv(H + P)
     # effective number of parameters of the mean head: the trace of the hat matrix
     p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
-    if phi_from_df is not None:
-        phi = phi_from_df(p_eff)
+    if "G" in sums:  # statsmodels RLM "H1" (OLS for mse)
         kfac = 1.0 + p_eff / n * ratio
+        phi = kfac**2 * sums["s_psi2"] / max(n - p_eff, 1.0) / mbar
+    else:  # the dispersion: 1 for the likelihood losses
+        phi = sums.get("phi", 1.0)
     if robust is False:
         cov = phi * B_inv
     else:
-        Bx_inv = _inv(bread_exact() + P)
-        # the score of l1 is sign(e): its variance at the true median is 1
-        score = np.ones((1, y.shape[0])) if _is_l1(loss) else grad
-        M = np.empty((n_coef, n_coef))
-        for a in range(n_params):
-            for b in range(a, n_params):
-                block = _gram(design, sw * score[a] * score[b], fit_intercept)
-                M[a * q : (a + 1) * q, b * q : (b + 1) * q] = block
-                M[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
-        cov = Bx_inv @ M @ Bx_inv
+        Bx_inv = _inv(sums.get("B", H) + P)
+        cov = Bx_inv @ sums["M"] @ Bx_inv
         if robust == "HC1":
-            cov *= n / max(n - n_coef, 1.0)
+            cov *= n / max(n - P.shape[0], 1.0)
     cov = 0.5 * (cov + cov.T)
     return CovarianceResult(cov=cov, df_resid=n - p_eff, p_eff=p_eff, n=n, k=kfac)
 

@@ -249,3 +249,43 @@ def test_grid_search_on_the_cluster(client):
     np.testing.assert_allclose(
         search.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
     )
+
+
+@pytest.mark.parametrize("loss", ["mse", "poisson_nll", "huber", "gaussian_nll"])
+def test_covariance_and_predictive_distribution_equal_in_memory(client, loss):
+    # the covariance is a sum over chunks (one pass); robust (sandwich) variants too
+    X, y, w, offset = _data(loss, seed=11)
+    if loss == "gaussian_nll":
+        offset = None
+    kwargs = {"sample_weight": w} if offset is None else {"sample_weight": w, "offset": offset}
+    params = {"loss": loss, "alpha": 0.01, "tol": 1e-10, "max_iter": 3000}
+    mem = LinearRegressor(**params).fit(X, y, **kwargs)
+    Xd = da.from_array(X, chunks=(CHUNK, P))
+    dkw = {k: da.from_array(v, chunks=CHUNK) for k, v in kwargs.items()}
+    yd = da.from_array(y, chunks=CHUNK)
+    est = LinearRegressor(**params).fit(Xd, yd, **dkw)
+    for robust in (False, "HC1"):
+        np.testing.assert_allclose(
+            est.covariance_matrix(Xd, yd, **dkw, robust=robust),
+            mem.covariance_matrix(X, y, **kwargs, robust=robust),
+            rtol=1e-7,
+            atol=1e-14,
+        )
+    se = est.std_errors(Xd, yd, **dkw)
+    assert np.all(np.isfinite(se)) and np.all(se > 0)
+    # the fit-time covariance: the predictive distribution of the dask fit is the in-memory one
+    if loss != "huber":  # huber's predictive covariance needs residual quantiles: df only
+        d, d0 = est.predict_dist(X), mem.predict_dist(X)
+        np.testing.assert_allclose(d.std(), d0.std(), rtol=1e-6)
+    else:
+        assert est._predictive_["cov"] is None and mem._predictive_["cov"] is not None
+
+
+def test_l1_covariance_on_dask_is_a_clear_error(client):
+    X, y, _, _ = _data("mse", seed=12)
+    Xd, yd = da.from_array(X, chunks=(CHUNK, P)), da.from_array(y, chunks=CHUNK)
+    est = LinearRegressor("l1", solver="lbfgs", alpha=1e-3).fit(Xd, yd)
+    with pytest.raises(NotImplementedError, match="quantiles"):
+        est.covariance_matrix(Xd, yd)
+    with pytest.raises(ValueError, match="pass the training data"):
+        est.covariance_matrix(Xd[:, :2], yd)
