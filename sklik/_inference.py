@@ -42,6 +42,13 @@ bandwidth. The sandwich (``robust="HC0"``) is :math:`B^{-1} M B^{-1}` with
 :math:`B = G(s\psi') + P` (the exact Hessian; Fisher for gaussian_nll, :math:`2 G(s \hat f_i)`
 with Powell's kernel weights for l1) and :math:`M = \sum_i s_i g_i g_i^\top` the outer product of
 the per-sample scores; ``"HC1"`` multiplies it by :math:`n / (n - p)`.
+
+Computation: :func:`covariance_sums` collects the sums over rows (:math:`G(\cdot)`,
+:math:`\sum s\psi'`, :math:`\sum s\psi'^2`, :math:`\sum s\psi^2`, :math:`M`) and
+:func:`covariance_from_sums` assembles :math:`\Sigma`. The sums of row blocks add up, so the
+training data (:mod:`sklik._data`) computes them in memory or per dask chunk; only l1's
+:math:`\hat f` and the smoothed curvature of the predictive huber/smooth_l1 covariance need
+quantiles of all residuals (:func:`additive_covariance`).
 """
 
 from __future__ import annotations
@@ -67,7 +74,6 @@ from sklik.losses import (
 __all__ = [
     "CovarianceResult",
     "additive_covariance",
-    "coefficient_covariance",
     "covariance_from_sums",
     "covariance_sums",
     "predictive_distribution",
@@ -199,69 +205,6 @@ def _median_sparsity(
     return fhat, k
 
 
-def coefficient_covariance(
-    loss: BaseLoss,
-    design: Any,
-    fit_intercept: bool,
-    y: np.ndarray,
-    raw: np.ndarray,
-    sample_weight: np.ndarray,
-    ridge: np.ndarray,
-    *,
-    offset: np.ndarray | None = None,
-    robust: Any = False,
-    predictive: bool = False,
-) -> CovarianceResult:
-    r"""Covariance of the coefficients of one target in the design's coordinates.
-
-    :func:`covariance_sums` over all rows, then :func:`covariance_from_sums`.
-
-    Parameters
-    ----------
-    loss : BaseLoss
-        The fitted loss.
-    design : DenseDesign or SparseDesign
-        The standardised design of the data.
-    fit_intercept : bool
-        Whether the model has intercepts.
-    y : ndarray of shape (n_samples,)
-        Targets of this target column.
-    raw : ndarray of shape (n_params, n_samples)
-        Raw outputs at the fitted coefficients, offset included.
-    sample_weight : ndarray of shape (n_samples,)
-        Frequency weights.
-    ridge : ndarray of shape (n_params, n_features)
-        Penalty curvature per coefficient on the summed scale (``n K alpha pi`` in the
-        design's coordinates); zeros without a penalty.
-    offset : ndarray of shape (n_samples,), default=None
-        The offset of the mean head (l1 uses the spread of ``y - offset``).
-    robust : {False, True, "HC0", "HC1"}, default=False
-        Model-based covariance, or the sandwich (True is "HC0").
-    predictive : bool, default=False
-        For the predictive distribution: l1 then estimates the sparsity without the rows that
-        the exact fit interpolates (their residuals are exactly zero), and huber/smooth_l1
-        smooth the share of residuals in the quadratic zone.
-
-    Returns
-    -------
-    CovarianceResult
-    """
-    sums = covariance_sums(
-        loss,
-        design,
-        fit_intercept,
-        y,
-        raw,
-        sample_weight,
-        offset=offset,
-        robust=robust,
-        predictive=predictive,
-    )
-    return covariance_from_sums(
-        loss, sums, ridge, fit_intercept, robust=robust, predictive=predictive
-    )
-
-
 def additive_covariance(loss: BaseLoss, predictive: bool) -> bool:
     """Whether :func:`covariance_sums` of ``loss`` is a sum over rows (blocks may be added).
 
@@ -287,15 +230,43 @@ def covariance_sums(
 ) -> dict:
     r"""The sums over rows that the coefficient covariance of one target is made of.
 
-    With :math:`	ilde z_i = (1, z_i)`, :math:`G(d) = \sum_i d_i 	ilde z_i 	ilde z_i^	op`
+    With :math:`\tilde z_i = (1, z_i)`, :math:`G(d) = \sum_i d_i \tilde z_i \tilde z_i^\top`
     (see :func:`_gram`), the per-row loss derivatives :math:`\psi_i` and
     :math:`\psi'_i`: ``n`` :math:`=\sum s_i`; ``H``: the information (the Fisher blocks
     :math:`G(s\,d_j)` of each head for the likelihood losses; :math:`G(s)` for the
     M-estimators, scaled by the mean curvature at assembly); ``B``: the exact Hessian for the
-    sandwich; ``M``: :math:`\sum_i s_i g_i g_i^	op` of the scores; and the scalars
+    sandwich; ``M``: :math:`\sum_i s_i g_i g_i^\top` of the scores; and the scalars
     :math:`\sum s\psi'`, :math:`\sum s\psi'^2`, :math:`\sum s\psi^2`. Where
     :func:`additive_covariance` holds, the sums of row blocks add up to the sums of the whole
     data set (:mod:`sklik._dask` reduces them over chunks).
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The fitted loss.
+    design : DenseDesign or SparseDesign
+        The standardised design of the rows.
+    fit_intercept : bool
+        Whether the model has intercepts.
+    y : ndarray of shape (n_samples,)
+        Targets of this target column.
+    raw : ndarray of shape (n_params, n_samples)
+        Raw outputs at the fitted coefficients, offset included.
+    sample_weight : ndarray of shape (n_samples,)
+        Frequency weights.
+    offset : ndarray of shape (n_samples,), default=None
+        The offset of the mean head (l1 uses the spread of ``y - offset``).
+    robust : {False, True, "HC0", "HC1"}, default=False
+        Model-based covariance, or the sandwich (then ``B`` and ``M`` are summed too).
+    predictive : bool, default=False
+        For the predictive distribution: l1 then estimates the sparsity without the rows that
+        the exact fit interpolates (their residuals are exactly zero), and huber/smooth_l1
+        smooth the share of residuals in the quadratic zone.
+
+    Returns
+    -------
+    dict
+        The sums (and, for l1, its non-additive sparsity estimate).
     """
     sw = np.asarray(sample_weight, dtype=np.float64)
     n_params = loss.n_params
@@ -378,7 +349,15 @@ def covariance_from_sums(
     robust: Any = False,
     predictive: bool = False,
 ) -> CovarianceResult:
-    """The coefficient covariance of one target from :func:`covariance_sums` (of all rows)."""
+    r"""The coefficient covariance of one target from :func:`covariance_sums` (of all rows).
+
+    With the penalty's curvature :math:`P` (``ridge``: ``n K alpha pi`` per coefficient in the
+    design's coordinates; zeros without a penalty), the model-based covariance is
+    :math:`\phi (H + P)^{-1}` (:math:`H` the information, :math:`\phi` the dispersion: 1 for
+    the likelihood losses, statsmodels' RLM "H1" scale for the M-estimators) and the sandwich
+    :math:`(B + P)^{-1} M (B + P)^{-1}`; ``df_resid`` is :math:`n - \operatorname{tr}((H +
+    P)^{-1} H)` over the mean head.
+    """
     n = sums["n"]
     n_params = loss.n_params
     pen = []
