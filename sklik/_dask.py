@@ -933,7 +933,10 @@ def _chunk_dist(X, off, *rest):
     *blocks, est, name, n_arrays, index, args, uncertainty = rest
     dist = est.predict_dist(_frame(est, X), offset=off, uncertainty=uncertainty)
     values = [b[:, 0] if est._y_is_1d else b for b in blocks[:n_arrays]]
-    res = getattr(dist, name)(*values, *args)
+    if callable(name):  # DaskDistribution.map_chunks
+        res = name(*values, dist, *args)
+    else:
+        res = getattr(dist, name)(*values, *args)
     if index is not None:
         res = res[index]
     return np.broadcast_to(res, (X.shape[0], *_target_shape(est))).astype(np.float64)
@@ -970,7 +973,7 @@ class DaskDistribution:
         probe_raw = np.zeros((est.loss_.n_params, 1))
         self._probe = est.loss_.predictive_distribution(probe_raw, est.scale_)
 
-    def _call(self, name: str, args: tuple, index: int | None = None) -> da.Array:
+    def _call(self, name: Any, args: tuple, index: int | None = None) -> da.Array:
         arrays, consts = [], []
         for a in args:
             if is_dask(a) or np.ndim(a) > 0:
@@ -992,6 +995,15 @@ class DaskDistribution:
         if name == "interval":
             return self._interval
         raise AttributeError(name)
+
+    def map_chunks(self, func: Any, y: Any) -> da.Array:
+        """``func(y_chunk, dist_chunk)`` on every row chunk: a dask array with X's chunks.
+
+        ``dist_chunk`` is the in-memory predictive distribution of the chunk (what
+        ``predict_dist`` returns for in-memory X); this is how elementwise scores without a
+        scipy method (:func:`sklik.metrics.crps`) are evaluated where the chunks live.
+        """
+        return self._call(func, (y,))
 
     def _interval(self, confidence: float) -> tuple[da.Array, da.Array]:
         return (

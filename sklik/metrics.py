@@ -355,6 +355,8 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
 
 def _crps_values(y: np.ndarray, dist: Any) -> np.ndarray:
     """Elementwise CRPS of ``dist`` at ``y``."""
+    if hasattr(dist, "map_chunks"):  # a predictive distribution of dask input, per chunk
+        return np.asarray(dist.map_chunks(_crps_values, y))
     if isinstance(dist, TransformedDistribution):
         if dist.affine is None:
             return dist.crps(y)

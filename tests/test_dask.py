@@ -289,3 +289,21 @@ def test_l1_covariance_on_dask_is_a_clear_error(client):
         est.covariance_matrix(Xd, yd)
     with pytest.raises(ValueError, match="pass the training data"):
         est.covariance_matrix(Xd[:, :2], yd)
+
+
+@pytest.mark.parametrize("loss", ["poisson_nll", "gaussian_nll", "huber"])
+def test_every_scorer_on_dask_equals_in_memory(client, loss):
+    from sklik.metrics import get_scorer, get_scorer_names
+
+    X, y, _, _ = _data(loss, seed=13)
+    est = LinearRegressor(loss, alpha=0.01).fit(X, y)
+    Xd, yd = da.from_array(X, chunks=(CHUNK, P)), da.from_array(y, chunks=CHUNK)
+    for name in get_scorer_names():
+        scorer = get_scorer(name)
+        try:
+            expected = scorer(est, X, y)
+        except ValueError:  # e.g. a count likelihood's score of a continuous target
+            with pytest.raises(ValueError):
+                scorer(est, Xd, yd)
+            continue
+        assert scorer(est, Xd, yd) == pytest.approx(expected, rel=1e-10), name
