@@ -67,7 +67,13 @@ def _as_array(X: Any, name: str) -> tuple[da.Array, Any]:
     if hasattr(X, "to_dask_array"):  # dask DataFrame or Series
         if hasattr(X, "columns"):
             columns = list(X.columns)
-        X = X.to_dask_array(lengths=True)
+        # not to_dask_array(lengths=True): dask fuses the partitions of a column projection
+        # of a parquet source and then rejects their lengths (dask issue 12411)
+        arr = X.to_dask_array()
+        lengths = tuple(X.map_partitions(len).compute())
+        if len(lengths) == arr.numblocks[0]:  # else: computed from the chunks below
+            arr = da.Array(arr.dask, arr.name, (lengths, *arr.chunks[1:]), dtype=arr.dtype)
+        X = arr
     elif not isinstance(X, da.Array):
         X = da.asarray(X)
     if any(math.isnan(c) for chunks in X.chunks for c in chunks):
@@ -224,17 +230,20 @@ def _client() -> Any:
 
 
 def _available_memory() -> float:
-    """Memory the design may occupy when persisted: the workers', or this machine's."""
+    """Memory the design may occupy when persisted: the workers' (none without a client)."""
     client = _client()
-    if client is not None:
-        try:
-            workers = client.scheduler_info(n_workers=-1)["workers"].values()
-            total = sum(float(w.get("memory_limit") or 0) for w in workers)
-            if total > 0:
-                return total
-        except Exception:  # noqa: BLE001 (an unusual scheduler: do not persist)
-            return 0.0
+    if client is None:
+        # dask's local scheduler would hold the persisted design in this, the fitting,
+        # process: out of core on one machine, the chunks are streamed on every pass instead
+        return 0.0
     try:
+        workers = client.scheduler_info(n_workers=-1)["workers"].values()
+        total = sum(float(w.get("memory_limit") or 0) for w in workers)
+        if total > 0:
+            return total
+    except Exception:  # noqa: BLE001 (an unusual scheduler: do not persist)
+        return 0.0
+    try:  # workers without a memory limit: this machine's
         import psutil
 
         return float(psutil.virtual_memory().available)
