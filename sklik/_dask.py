@@ -209,7 +209,12 @@ def _moments(stats: dict, center: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def _standardise(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, center: bool) -> np.ndarray:
     """The in-memory design's arithmetic (:func:`sklik._design.make_design`) on one block."""
-    Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
+    # C order: a DataFrame's block arrives column-major, and the chunk's objective works on
+    # C-contiguous rows (DenseDesign would copy it once more on every pass)
+    if center:
+        Z = np.subtract(X, mean, dtype=np.float64, order="C")
+    else:
+        Z = np.array(X, dtype=np.float64, order="C")
     Z /= scale
     return Z
 
