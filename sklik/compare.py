@@ -1057,9 +1057,10 @@ def compare_losses(
     rng = check_random_state(random_state)
 
     if _is_dask(X):
+        offset, exposure = data.offset, data.exposure
 
         def fold_fitter(name: str) -> Any:
-            loss_offset, _ = _loss_offset(name, data.offset, data.exposure)
+            loss_offset, _ = _loss_offset(name, offset, exposure)
 
             def fit_one(k: int) -> dict:
                 estimator = MODELS[model](get_loss(name), **params)
@@ -1108,19 +1109,22 @@ def compare_losses(
         def domain_note(name: str) -> str:
             return _domain_note(name, y)
 
-    rows, predictions, n_passes = {}, [], 0 if _is_dask(X) else None
+    rows, predictions, n_passes = {}, [], data.n_passes if _is_dask(X) else None
     with tqdm(total=len(names) * n_folds, desc="sklik compare", disable=not progress) as bar:
         for name in names:
             bar.set_postfix_str(name)
-            _, offset_note = _loss_offset(
-                name,
-                data.offset if _is_dask(X) else offset,
-                data.exposure if _is_dask(X) else exposure,
-            )
-            note, fits = _cross_validate(fold_fitter(name), n_folds, domain_note(name), bar)
-            if n_passes is not None:
-                n_passes += sum(fit["n_passes"] for _, fit in fits)
-                bar.set_postfix_str(f"{name}, {n_passes} passes over the data")
+            _, offset_note = _loss_offset(name, offset, exposure)
+            fit_one = fold_fitter(name)
+            if n_passes is not None:  # the bar reports the passes over the data, fold by fold
+
+                def fit_one(k: int, fit_fold: Any = fit_one, name: str = name) -> dict:
+                    nonlocal n_passes
+                    fit = fit_fold(k)
+                    n_passes += fit["n_passes"]
+                    bar.set_postfix_str(f"{name}, {n_passes} passes over the data")
+                    return fit
+
+            note, fits = _cross_validate(fit_one, n_folds, domain_note(name), bar)
             scores = pd.DataFrame([fit["scores"] for _, fit in fits], columns=list(METRICS))
             flags = _flags(fits, scores, n_folds, coverage)
             rows[name] = {
@@ -1156,7 +1160,7 @@ def compare_losses(
         winner_note=best_note,
     )
     if n_passes is not None:
-        results.attrs.update(n_partitions=data.n_partitions, n_passes=n_passes + data.n_passes)
+        results.attrs.update(n_partitions=data.n_partitions, n_passes=n_passes)
     if not return_predictions:
         return results
     columns = ["loss", "fold", "row", "y_true", "mean", "lower", "upper", "pit"]
@@ -1241,7 +1245,8 @@ def _cross_validate(fit_one: Any, n_folds: int, note: str, bar: Any) -> tuple[st
             note = f"fit failed in fold {k + 1}: {' '.join(str(exc).split())}"
             break
         except NotImplementedError as exc:  # e.g. a solver without a dask path
-            note = f"not fitted: {' '.join(str(exc).split()).split('. ')[0]}"
+            reason = " ".join(str(exc).split()).split(". ")[0] or "no fit for this input yet"
+            note = f"not fitted: {reason} (NotImplementedError)"
             break
         fits.append((k, fit))
         bar.update()
