@@ -577,7 +577,8 @@ def compare_command(args: argparse.Namespace) -> int:
     source = args.csv if args.csv is not None else args.parquet
     if (source is None) != (args.target is None):
         raise InputError(
-            "--csv (or --parquet) and --target go together: give both, or neither for the default"
+            "--csv and --target go together (so do --parquet and --target): give both, or "
+            "neither for the default"
         )
     if args.hidden_layer_sizes is not None and args.model != "mlp":
         raise InputError("--hidden-layer-sizes applies to --model mlp only")
