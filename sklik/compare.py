@@ -540,6 +540,13 @@ def _is_dask(X: Any) -> bool:
     return type(X).__module__.startswith(("dask.", "dask_expr")) and hasattr(X, "__dask_graph__")
 
 
+def _numeric_dtype(dtype: Any) -> bool:
+    """Whether a column of this (numpy or pandas) dtype holds numbers or booleans."""
+    return bool(pd.api.types.is_numeric_dtype(dtype)) and not isinstance(
+        dtype, pd.CategoricalDtype
+    )
+
+
 def _dask_blocks(a: Any) -> list:
     """The row blocks of a dask DataFrame, Series or array (partitions, row chunks), delayed."""
     if hasattr(a, "npartitions"):
@@ -729,7 +736,7 @@ class _DaskData:
     @staticmethod
     def _check_dtypes(X: Any, y: Any, offset: Any, exposure: Any) -> None:
         dtypes = list(X.dtypes.items()) if hasattr(X, "dtypes") else [("X", X.dtype)]
-        bad = [str(name) for name, dtype in dtypes if np.dtype(dtype).kind not in "biuf"]
+        bad = [str(name) for name, dtype in dtypes if not _numeric_dtype(dtype)]
         if bad:
             raise ValueError(
                 f"On dask input, compare_losses fits numeric feature columns only; column(s) "
@@ -742,7 +749,7 @@ class _DaskData:
             if values is None:
                 continue
             dtype = values.dtype if hasattr(values, "dtype") else values.dtypes.iloc[0]
-            if np.dtype(dtype).kind not in "biuf":
+            if not _numeric_dtype(dtype):
                 raise ValueError(
                     f"The {name} must be numeric; got dtype {dtype}. compare_losses fits "
                     f"regression models: pick a numeric {name} column."
