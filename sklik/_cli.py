@@ -278,7 +278,7 @@ def load_dask(
     except ImportError as exc:
         raise InputError(f"--dask and --scheduler need dask: {_DASK_HINT}") from exc
     if parquet is not None:
-        if not Path(parquet).exists():
+        if "://" not in parquet and not Path(parquet).exists():
             raise InputError(f"no such file or directory: {parquet}")
         try:
             frame = dd.read_parquet(parquet)
@@ -288,14 +288,18 @@ def load_dask(
             raise InputError(f"cannot read {parquet} as parquet: {_first_line(exc)}") from exc
         source, description, notes = parquet, Path(parquet).name or parquet, []
     else:
-        paths = csv_files(csv)
         options = _csv_options(sep, decimal)
         options.pop("low_memory", None)
-        _common_header(paths, options)
+        if "://" in csv:  # a URL (s3://, gs://, ...): dask (fsspec) finds and reads the files
+            paths, files = [Path(csv)], csv
+        else:
+            paths = csv_files(csv)
+            _common_header(paths, options)
+            files = [str(path) for path in paths]
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                frame = dd.read_csv([str(path) for path in paths], assume_missing=True, **options)
+                frame = dd.read_csv(files, assume_missing=True, **options)
         except UnicodeDecodeError as exc:
             raise InputError(
                 f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"

@@ -542,9 +542,7 @@ def _is_dask(X: Any) -> bool:
 
 def _numeric_dtype(dtype: Any) -> bool:
     """Whether a column of this (numpy or pandas) dtype holds numbers or booleans."""
-    return bool(pd.api.types.is_numeric_dtype(dtype)) and not isinstance(
-        dtype, pd.CategoricalDtype
-    )
+    return bool(pd.api.types.is_numeric_dtype(dtype)) and not isinstance(dtype, pd.CategoricalDtype)
 
 
 def _dask_blocks(a: Any) -> list:
@@ -562,7 +560,9 @@ def _block_values(block: Any, ndim: int) -> np.ndarray:
         block.to_numpy(dtype=np.float64) if hasattr(block, "to_numpy") else block,
         dtype=np.float64,
     )
-    return values.reshape(values.shape[0], -1) if ndim == 2 else values.reshape(-1)
+    if ndim == 1:
+        return values.reshape(-1)
+    return values if values.ndim == 2 else values.reshape(values.shape[0], -1)
 
 
 def _chunk_check(X: Any, y: Any, off: Any) -> dict:
@@ -645,11 +645,11 @@ class _DaskData:
 
     The cross-validation folds are made of whole row blocks (the partitions of a dask
     DataFrame, the row chunks of a dask array): fold :math:`k` of :math:`K` holds the blocks
-    :math:`i` with :math:`i mod K = k`. With fewer than :math:`K` blocks, the rows are first
-    rechunked into :math:`K` blocks of nearly equal size. One pass over the data counts the
-    rows, checks for missing and infinite values, and sums, per block, the column moments from
-    which each fold's ``StandardScaler`` follows (merged over its training blocks), so that
-    nothing but these per-block sums reaches this process.
+    :math:`i` with :math:`i \bmod K = k`, the empty blocks skipped. With fewer than :math:`K`
+    blocks, the rows are first rechunked into :math:`K` blocks of nearly equal size. One pass
+    over the data counts the rows, checks for missing and infinite values, and sums, per block,
+    the column moments from which each fold's ``StandardScaler`` follows (merged over its
+    training blocks), so that nothing but these per-block sums reaches this process.
     """
 
     def __init__(self, X: Any, y: Any, offset: Any, exposure: Any, n_folds: int) -> None:
@@ -693,6 +693,10 @@ class _DaskData:
         self.y_sd = float(np.sqrt(ym2 / self.n))
         self.y_min, self.y_max = min(s["ymin"] for s in stats), max(s["ymax"] for s in stats)
         self.y_integer = all(s["y_integer"] for s in stats)
+        # empty partitions (e.g. left by a filter) hold no rows of any fold: skipped
+        kept = [i for i, m in enumerate(lengths) if m > 0]
+        xb, yb, ob = ([b[i] for i in kept] for b in (xb, yb, ob))
+        stats, lengths = [stats[i] for i in kept], [lengths[i] for i in kept]
 
         def array(parts: list, ndim: int) -> Any:
             return da.concatenate(
@@ -708,9 +712,7 @@ class _DaskData:
 
         self._X, self._y = array(xb, 2), array(yb, 1)
         fixed = None if extra is None else array(ob, 1)
-        if len(lengths) < n_folds or any(
-            sum(lengths[k::n_folds]) == 0 for k in range(n_folds)
-        ):  # too few (non-empty) blocks for the folds: K blocks of nearly equal size
+        if len(lengths) < n_folds:  # too few blocks for the folds: K of nearly equal size
             rows = tuple(len(part) for part in np.array_split(np.arange(self.n), n_folds))
             self._X, self._y = self._X.rechunk({0: rows}), self._y.rechunk({0: rows})
             fixed = None if fixed is None else fixed.rechunk({0: rows})
@@ -859,17 +861,6 @@ class _DaskData:
             "n_passes": int(getattr(estimator, "n_passes_", 0)) + 1,
             "warnings": list(dict.fromkeys(messages)),
         }
-
-    def folds(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The folds as ``(train, test)`` row positions (for the same split in memory)."""
-        starts = np.cumsum([0] + [s["n"] for s in self._stats])
-        rows = [np.arange(starts[i], starts[i + 1]) for i in range(self.n_partitions)]
-        out = []
-        for k in range(self.n_folds):
-            test = np.concatenate(rows[k :: self.n_folds])
-            train = np.concatenate([r for i, r in enumerate(rows) if i % self.n_folds != k])
-            out.append((train, test))
-        return out
 
 
 def compare_losses(

@@ -108,6 +108,25 @@ def test_fewer_partitions_than_folds_are_split_evenly():
     assert_same_results(on_dask, in_memory)
 
 
+def test_empty_partitions_are_skipped():
+    frame = claims(n=400, seed=3)
+    frame["y"] = frame["y"] + 0.5 * frame["a"]
+    ddf = dd.from_pandas(frame, npartitions=8)
+    ddf = ddf.map_partitions(lambda part: part.iloc[:0] if 150 in part.index else part)
+    with dask.config.set(scheduler="sync"):
+        on_dask = compare_losses(ddf[FEATURES], ddf["y"], cv=3, losses=["mse"])
+    kept = frame[~frame.index.isin(range(150, 200))].reset_index(drop=True)
+    in_memory = compare_losses(
+        kept[FEATURES],
+        kept["y"],
+        cv=partition_folds([50] * 7, 3),
+        losses=["mse"],
+        uncertainty="noise",
+    )
+    assert on_dask.attrs["n_partitions"] == 7 and on_dask.attrs["n_samples"] == 350
+    assert_same_results(on_dask, in_memory)
+
+
 def test_mlp_and_losses_without_a_dask_fit():
     frame = claims(n=200, seed=2)
     ddf = dd.from_pandas(frame, npartitions=4)
