@@ -1,10 +1,13 @@
 """The ``sklik`` command line (also ``python -m sklik``).
 
-``sklik compare`` wraps :func:`sklik.compare.compare_losses`: it loads a CSV file (or
-scikit-learn's bundled diabetes data), cross-validates every loss, prints the ranked table and
-optionally writes the results as JSON and a PNG of the predictions and PIT histograms. Bad input
-ends with a one-line message on stderr and exit status 1 (2 for a bad command line), never a
-traceback.
+``sklik compare`` wraps :func:`sklik.compare.compare_losses`: it loads a CSV file, a glob of
+CSV files with one header, or a parquet file or directory (or scikit-learn's bundled diabetes
+data), cross-validates every loss, prints the ranked table and optionally writes the results
+as JSON and a PNG of the predictions and PIT histograms. With ``--dask`` (dask's local
+scheduler) or ``--scheduler ADDRESS`` (a ``distributed.Client``), the data are read with
+``dask.dataframe`` and never gathered into this process (dask is imported only then). Bad
+input ends with a one-line message on stderr and exit status 1 (2 for a bad command line),
+never a traceback.
 """
 
 from __future__ import annotations

@@ -24,6 +24,15 @@ strings, numbers written with a decimal comma) and designs wider than half the n
 After fitting, a loss whose folds did not all converge, or whose predictive spread collapsed, is
 flagged (columns ``converged`` and ``collapsed``) and is not declared the winner without a note.
 
+On dask input (a dask DataFrame or array: data larger than memory, on one machine or a
+cluster), the folds are whole partitions and every metric is a sum of per-partition sums
+(:func:`_score_sums`, shared with the in-memory path), so the data are never gathered::
+
+    compare_losses(dask X, y) ─▶ _DaskData: one pass (checks, per-partition column moments)
+        fold k = partitions i with i mod K == k
+        fit: estimator.fit(standardised dask X of the other folds)   (sklik._dask, on the workers)
+        score: Σ over the fold's partitions of _score_sums(y, predict_dist(chunk))
+
 :func:`plot_comparison` draws the out-of-fold predictions of the best two losses with their
 central intervals, and the PIT histogram of every loss. The command line ``sklik compare`` wraps
 both.
@@ -904,16 +913,20 @@ def compare_losses(
 
     Parameters
     ----------
-    X : array-like or pandas.DataFrame of shape (n_samples, n_features)
-        The features. A DataFrame's non-numeric columns are one-hot encoded.
+    X : array-like, pandas.DataFrame or dask collection of shape (n_samples, n_features)
+        The features. A DataFrame's non-numeric columns are one-hot encoded. A dask DataFrame
+        or array (``pip install "sklik[dask]"``) is never gathered into this process: see
+        "Dask input" below; its columns must be numeric.
     y : array-like of shape (n_samples,)
-        A numeric target.
+        A numeric target (for a dask ``X``, a dask Series or array with ``X``'s partitions).
     losses : sequence of str, default=None
         Names from :data:`sklik.losses.LOSSES`; None compares all six.
     model : {"linear", "mlp"}, default="linear"
         :class:`~sklik.LinearRegressor` or :class:`~sklik.MLPRegressor`.
     cv : int or cross-validation splitter, default=5
-        An int is the number of folds of a shuffled ``KFold`` seeded with ``random_state``.
+        An int is the number of folds of a shuffled ``KFold`` seeded with ``random_state``; for
+        dask input, the number :math:`K` of partition folds (see "Dask input"). A splitter or
+        an iterable of ``(train, test)`` index arrays gives the folds explicitly (in memory).
     coverage : float, default=0.9
         Nominal level of the central predictive intervals whose coverage is reported.
     scale : {"auto", "density", "count"}, default="auto"
@@ -926,7 +939,8 @@ def compare_losses(
     allow_wide : bool, default=False
         Fit even with identifier-like columns or more encoded features than half the rows.
     offset : array-like of shape (n_samples,), default=None
-        A fixed term added to every model's mean head on its link scale (see
+        (For a dask ``X``: a dask Series or array with its partitions, as ``exposure``.) A fixed
+        term added to every model's mean head on its link scale (see
         :meth:`~sklik.LinearRegressor.fit`), in fitting and in scoring.
     exposure : array-like of shape (n_samples,), default=None
         Positive exposures of count targets: the log-link losses (``poisson_nll``) get
@@ -941,7 +955,13 @@ def compare_losses(
     progress : bool, default=False
         Show a progress bar (tqdm) on stderr.
     return_predictions : bool, default=False
-        Also return the out-of-fold predictions.
+        Also return the out-of-fold predictions (not for dask input, whose held-out rows are
+        never gathered).
+    uncertainty : {"predictive", "noise"}, default="predictive"
+        The predictive distribution that is scored (``predict_dist(..., uncertainty=...)``):
+        noise and parameter uncertainty, or the plug-in distribution at the fitted parameters.
+        A model fitted on dask input has no coefficient covariance, so its distribution is the
+        plug-in one either way; ``"noise"`` gives the same in memory.
 
     Returns
     -------
@@ -958,7 +978,9 @@ def compare_losses(
         ``results.attrs`` holds ``model``, ``n_samples``, ``n_features`` (columns of X),
         ``n_encoded`` (model features after one-hot encoding), ``n_splits``, ``coverage``,
         ``scale`` (``"density"`` or ``"count"``), ``winner`` (a loss name or None) and
-        ``winner_note``.
+        ``winner_note``; for dask input also ``n_partitions`` (the non-empty row blocks the
+        folds are made of) and ``n_passes`` (passes over the data: the checks, every fit's
+        ``n_passes_`` and one scoring pass per fit).
     predictions : pandas.DataFrame
         Only with ``return_predictions=True``: for every loss and row of ``X``, the held-out
         ``mean`` prediction, the interval ``lower`` and ``upper`` bounds, and the ``pit`` value,
@@ -973,6 +995,25 @@ def compare_losses(
         For an unknown loss, model or scale, a non-numeric or non-finite target, features with
         missing values, fewer than two rows per fold, ``scale="count"`` with targets that are
         not counts, or columns that cannot be features (see above).
+
+    Notes
+    -----
+    **Dask input.** For a dask DataFrame or array ``X`` (and ``y``, ``offset`` or ``exposure``
+    with the same partitions), nothing row-sized reaches this process. One pass checks the data
+    (missing and infinite values, the target's range and integrality) and sums, per partition,
+    the column moments of the scaling. The folds are made of whole partitions: fold :math:`k`
+    of :math:`K` holds the partitions :math:`i` with :math:`i \bmod K = k` (empty partitions
+    skipped; with fewer than :math:`K` partitions the rows are first split into :math:`K`
+    row blocks of nearly equal size). They are not shuffled: if the partitions are ordered
+    (by date, by region), so are the folds. Each loss is fitted on the other folds with the
+    estimator's dask path (:mod:`sklik._dask`; the numeric columns standardised as the
+    in-memory ``StandardScaler`` would, from the merged moments of the training partitions),
+    and every held-out partition is scored where it lives: the sums of :func:`_score_sums`
+    (log-likelihood, CRPS, squared and absolute errors, covered targets, collapsed spreads),
+    which the in-memory path computes on the whole fold, are added up over the fold's
+    partitions, so both paths give the same metrics on the same folds (to the fits'
+    tolerance). A loss without a dask fit (the exact l1 solver) is reported in its note. The
+    progress bar reports the passes over the data.
 
     Examples
     --------
