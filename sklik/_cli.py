@@ -513,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="the address of a dask.distributed scheduler, e.g. tcp://10.0.0.1:8786",
+        help="the address of a dask.distributed scheduler, e.g. tcp://10.0.0.1:8786 (its "
+        "workers read the files: give paths or URLs they can read)",
     )
     fit = compare.add_argument_group("models")
     fit.add_argument(
