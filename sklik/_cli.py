@@ -18,6 +18,7 @@ import glob
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -174,6 +175,18 @@ def _read_parquet(path: str) -> pd.DataFrame:
         raise InputError(f"cannot read {path} as parquet: {_first_line(exc)}") from exc
 
 
+def _sep_hint(columns: pd.Index, sep: str | None) -> str:
+    """A hint at the separator when a CSV header was read as one column, or an empty string."""
+    return next(
+        (
+            f"; is it separated by {other!r}? Use --sep {other!r}"
+            for other in (";", "\t", "|", ",")
+            if sep is not None and len(columns) == 1 and other != sep and other in str(columns[0])
+        ),
+        "",
+    )
+
+
 def _split_frame(
     frame: pd.DataFrame, target: str, drop: Sequence[str], source: str, hint_sep: str | None
 ) -> tuple[pd.DataFrame, pd.Series]:
@@ -181,17 +194,7 @@ def _split_frame(
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
         more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
-        hint = next(
-            (
-                f"; is it separated by {other!r}? Use --sep {other!r}"
-                for other in (";", "\t", "|", ",")
-                if hint_sep is not None
-                and len(frame.columns) == 1
-                and other != hint_sep
-                and other in str(frame.columns[0])
-            ),
-            "",
-        )
+        hint = _sep_hint(frame.columns, hint_sep)
         raise InputError(
             f"no column {target!r} in {source}; its columns are: {columns}{more}{hint}"
         )
@@ -315,7 +318,11 @@ def load_dask(
         )
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
-        raise InputError(f"no column {target!r} in {source}; its columns are: {columns}")
+        more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
+        hint = _sep_hint(frame.columns, None if parquet is not None else sep)
+        raise InputError(
+            f"no column {target!r} in {source}; its columns are: {columns}{more}{hint}"
+        )
     unknown = [name for name in drop if name not in frame.columns or name == target]
     if unknown:
         raise InputError(f"--drop: no feature column {', '.join(map(repr, unknown))} in {source}")
@@ -609,6 +616,21 @@ def compare_command(args: argparse.Namespace) -> int:
         return _compare(args, on_dask)
 
 
+def _dask_message(message: str) -> str:
+    """dask.dataframe's error for a column whose type changes between partitions, shortened."""
+    if not message.startswith("Mismatched dtypes found"):
+        return message
+    detail = message.partition("raised exceptions on conversion:")[2].partition("Usually")[0]
+    found = re.findall(r"-\s*(\S+)\s+\w+\(['\"](.*?)['\"]\)", detail)
+    if not found:
+        return message
+    return (
+        f"column {found[0][0]!r} holds text in a later part of the data, though its first rows "
+        f"(dask's sample) are numbers ({found[0][1]}): replace or remove that text, or --drop "
+        f"the column"
+    )
+
+
 def _compare(args: argparse.Namespace, on_dask: bool) -> int:
     """``sklik compare`` once the data source and the scheduler are set up."""
     if on_dask:
@@ -677,7 +699,7 @@ def _compare(args: argparse.Namespace, on_dask: bool) -> int:
             return_predictions=not on_dask,
         )
     except ValueError as exc:
-        raise InputError(_first_line(exc)) from exc
+        raise InputError(_dask_message(_first_line(exc))) from exc
     results, predictions = (output, None) if on_dask else output
 
     estimator = MODELS[args.model].__name__

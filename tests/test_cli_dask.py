@@ -224,6 +224,19 @@ def test_cli_dask_errors_are_one_line(files, tmp_path, capsys):
     text = tmp_path / "text.csv"
     frame.assign(c="x").to_csv(text, index=False)
     cases.append((["--csv", str(text), "--target", "y", "--dask"], "numeric feature columns only"))
+    # a later file with stray text in a numeric column, another with a missing value
+    later = tmp_path / "later"
+    later.mkdir()
+    frame.iloc[:100].to_csv(later / "p-0.csv", index=False)
+    frame.iloc[100:200].astype({"a": object}).assign(a="?").to_csv(later / "p-1.csv", index=False)
+    frame.iloc[200:300].assign(b=np.nan).to_csv(later / "p-2.csv", index=False)
+    common = ["--target", "y", "--dask", "--cv", "2", "--losses", "mse"]
+    cases.append(
+        (["--csv", str(later / "p-[01].csv"), *common], "column 'a' holds text in a later part")
+    )
+    cases.append(
+        (["--csv", str(later / "p-[02].csv"), *common], "missing values, in column(s) 'b' (100)")
+    )
     for args, message in cases:
         status = main(["compare", "--quiet", *args])
         _, err = capsys.readouterr()
