@@ -556,7 +556,7 @@ def _numeric_dtype(dtype: Any) -> bool:
 
 def _dask_blocks(a: Any) -> list:
     """The row blocks of a dask DataFrame, Series or array (partitions, row chunks), delayed."""
-    if hasattr(a, "npartitions"):
+    if hasattr(a, "divisions"):  # a DataFrame or Series (arrays have npartitions too)
         return list(a.to_delayed())
     if a.ndim == 2 and len(a.chunks[1]) > 1:
         a = a.rechunk({1: -1})

@@ -6,6 +6,7 @@ in-memory path computes on the whole fold, so the metrics agree to the fits' tol
 """
 
 import json
+import tracemalloc
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
+pytest.importorskip("dask.array")
 
 from sklik._cli import main  # noqa: E402
 from sklik.compare import METRICS, compare_losses  # noqa: E402
@@ -261,6 +263,16 @@ def test_cli_scheduler_on_a_local_cluster(files, tmp_path, capsys):
                 str(tmp_path / "c.json"),
             ]
         )
+        # the process that runs compare_losses never holds the data: a design of 32 MB,
+        # generated on the workers, raises its traced peak by a few MB (graphs, per-chunk sums)
+        with distributed.Client(cluster):
+            rng = dask.array.random.default_rng(0)
+            X = rng.normal(size=(400_000, 10), chunks=(100_000, 10))
+            y = X[:, 0] + rng.normal(size=400_000, chunks=100_000)
+            tracemalloc.start()
+            results = compare_losses(X, y, cv=2, losses=["mse"])
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
     out, err = capsys.readouterr()
     assert status == 0, err
     assert f"on dask scheduler {cluster.scheduler_address}" in out
@@ -278,3 +290,6 @@ def test_cli_scheduler_on_a_local_cluster(files, tmp_path, capsys):
     for row in on_cluster:
         for column in COMPARED:
             assert row[column] == pytest.approx(reference.loc[row["loss"], column], rel=1e-6)
+    assert results.attrs["n_partitions"] == 4 and results.attrs["scale"] == "density"
+    assert results.loc["mse", "rmse_mean"] == pytest.approx(1.0, rel=0.01)
+    assert peak < 0.25 * X.nbytes, peak
