@@ -1,23 +1,30 @@
 """The ``sklik`` command line (also ``python -m sklik``).
 
-``sklik compare`` wraps :func:`sklik.compare.compare_losses`: it loads a CSV file (or
-scikit-learn's bundled diabetes data), cross-validates every loss, prints the ranked table and
-optionally writes the results as JSON and a PNG of the predictions and PIT histograms. Bad input
-ends with a one-line message on stderr and exit status 1 (2 for a bad command line), never a
-traceback.
+``sklik compare`` wraps :func:`sklik.compare.compare_losses`: it loads a CSV file, a glob of
+CSV files with one header, or a parquet file or directory (or scikit-learn's bundled diabetes
+data), cross-validates every loss, prints the ranked table and optionally writes the results
+as JSON and a PNG of the predictions and PIT histograms. With ``--dask`` (dask's local
+scheduler) or ``--scheduler ADDRESS`` (a ``distributed.Client``), the data are read with
+``dask.dataframe`` and never gathered into this process (dask is imported only then). Bad
+input ends with a one-line message on stderr and exit status 1 (2 for a bad command line),
+never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv as csv_module
+import glob
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,9 +52,11 @@ class InputError(Exception):
 WIDE_FILE = 1000
 
 
-def _refuse_wide_file(path: Path, header: pd.Index, target: str, drop: Sequence[str], options):
-    """Raise :class:`InputError` if the file has more feature columns than half its rows."""
-    n_rows = len(pd.read_csv(path, usecols=[target], **options))
+def _refuse_wide_file(
+    paths: Sequence[Path], header: pd.Index, target: str, drop: Sequence[str], options
+):
+    """Raise :class:`InputError` if the files have more feature columns than half their rows."""
+    n_rows = sum(len(pd.read_csv(path, usecols=[target], **options)) for path in paths)
     n_columns = len(header) - 1 - len(set(drop) & set(header))
     if n_columns > MAX_WIDTH_FRACTION * n_rows:
         raise InputError(
@@ -63,76 +72,140 @@ def _first_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def load_data(
-    csv: str | None,
-    target: str | None,
-    sep: str = ",",
-    decimal: str = ".",
-    drop: Sequence[str] = (),
-    allow_wide: bool = False,
-) -> tuple[pd.DataFrame, pd.Series, str, list[str]]:
-    """Features, target, a description and notes: the CSV file's, or the diabetes data's.
-
-    The file is read as UTF-8 (a byte-order mark is dropped). A file with more than
-    ``WIDE_FILE`` columns is first measured (its header, and its target column alone): if it
-    has more feature columns than half its rows, it is refused before pandas builds the whole
-    frame (each column gives at least one model feature), unless ``allow_wide``. pandas's
-    warnings while reading (e.g. a separator that needs its slower parser) become notes; a file
-    that cannot be read, has no data rows, lacks the target, or has a non-numeric target
-    raises :class:`InputError`.
-    """
-    if csv is None:
-        data = load_diabetes(as_frame=True, scaled=False)
-        unknown = [name for name in drop if name not in data.data.columns]
-        if unknown:
-            raise InputError(
-                f"--drop: no feature column {', '.join(map(repr, unknown))} in the diabetes data"
-            )
-        X = data.data.drop(columns=list(drop))
-        description = "scikit-learn's diabetes data (target: disease progression)"
-        return X, data.target, description, []
-    path = Path(csv)
-    if not path.is_file():
-        raise InputError(f"no such file: {csv}")
+def _csv_options(sep: str, decimal: str) -> dict:
+    """``pandas.read_csv`` options for ``--sep`` and ``--decimal`` (UTF-8, BOM dropped)."""
     options = {"sep": sep, "decimal": decimal, "encoding": "utf-8-sig"}
     if len(sep) == 1 or sep == r"\s+":  # pandas's C parser: one type per column
         options["low_memory"] = False
     else:  # a regular expression: the python parser (saying so spares pandas's warning)
         options["engine"] = "python"
+    return options
+
+
+def csv_files(pattern: str) -> list[Path]:
+    """The files ``--csv`` names: one path, or the sorted matches of a glob pattern.
+
+    Raises :class:`InputError` when nothing matches.
+    """
+    if glob.has_magic(pattern):
+        paths = [Path(name) for name in sorted(glob.glob(pattern)) if Path(name).is_file()]
+        if not paths:
+            raise InputError(f"no file matches --csv {pattern!r}")
+        return paths
+    if not Path(pattern).is_file():
+        raise InputError(f"no such file: {pattern}")
+    return [Path(pattern)]
+
+
+def _read_header(path: Path, options: dict) -> pd.Index:
+    """The header row of one CSV file (:class:`InputError` if it cannot be read)."""
+    try:
+        return pd.read_csv(path, nrows=0, **options).columns
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"cannot read {path}: it is not UTF-8 text ({exc}); save it as UTF-8"
+        ) from exc
+    except (ValueError, csv_module.Error) as exc:
+        raise InputError(f"cannot read {path} as CSV: {_first_line(exc)}") from exc
+
+
+def _common_header(paths: Sequence[Path], options: dict) -> pd.Index:
+    """The header every file shares (:class:`InputError` naming two that differ)."""
+    header = _read_header(paths[0], options)
+    for path in paths[1:]:
+        other = _read_header(path, options)
+        if list(other) != list(header):
+            raise InputError(
+                f"the files of --csv must have the same header: {paths[0].name} has "
+                f"{', '.join(map(str, header[:10]))}{' ...' if len(header) > 10 else ''} but "
+                f"{path.name} has {', '.join(map(str, other[:10]))}"
+                f"{' ...' if len(other) > 10 else ''}"
+            )
+    return header
+
+
+def _describe(source: str, paths: Sequence[Path]) -> str:
+    return paths[0].name if len(paths) == 1 else f"{source} ({len(paths)} files)"
+
+
+def _read_csv_files(
+    csv: str, target: str | None, sep: str, decimal: str, drop: Sequence[str], allow_wide: bool
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """The frame of the ``--csv`` file(s), concatenated in file-name order, and notes."""
+    paths = csv_files(csv)
+    options = _csv_options(sep, decimal)
+    header = _common_header(paths, options)
+    frames = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            header = pd.read_csv(path, nrows=0, **options).columns
             if len(header) > WIDE_FILE and target in header and not allow_wide:
-                _refuse_wide_file(path, header, target, drop, options)
-            frame = pd.read_csv(path, **options)
+                _refuse_wide_file(paths, header, target, drop, options)
+            for path in paths:
+                frames.append(pd.read_csv(path, **options))
     except UnicodeDecodeError as exc:
+        name = paths[len(frames)] if len(frames) < len(paths) else csv
         raise InputError(
-            f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"
+            f"cannot read {name}: it is not UTF-8 text ({exc}); save it as UTF-8"
         ) from exc
     except (ValueError, csv_module.Error) as exc:
-        raise InputError(f"cannot read {csv} as CSV: {_first_line(exc)}") from exc
-    notes = list(dict.fromkeys(f"reading {path.name}: {_first_line(w.message)}" for w in caught))
+        name = paths[len(frames)] if len(frames) < len(paths) else csv
+        raise InputError(f"cannot read {name} as CSV: {_first_line(exc)}") from exc
+    notes = list(
+        dict.fromkeys(f"reading {_describe(csv, paths)}: {_first_line(w.message)}" for w in caught)
+    )
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return frame, _describe(csv, paths), notes
+
+
+_DASK_HINT = 'pip install "sklik[dask]"'
+
+
+def _read_parquet(path: str) -> pd.DataFrame:
+    """The ``--parquet`` file or directory, in memory (pandas with pyarrow)."""
+    if not Path(path).exists():
+        raise InputError(f"no such file or directory: {path}")
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"--parquet needs pyarrow: {_DASK_HINT}") from exc
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 (pyarrow's errors: one line to the user)
+        raise InputError(f"cannot read {path} as parquet: {_first_line(exc)}") from exc
+
+
+def _sep_hint(columns: pd.Index, sep: str | None) -> str:
+    """A hint at the separator when a CSV header was read as one column, or an empty string."""
+    return next(
+        (
+            f"; is it separated by {other!r}? Use --sep {other!r}"
+            for other in (";", "\t", "|", ",")
+            if sep is not None and len(columns) == 1 and other != sep and other in str(columns[0])
+        ),
+        "",
+    )
+
+
+def _split_frame(
+    frame: pd.DataFrame, target: str, drop: Sequence[str], source: str, hint_sep: str | None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features and target of a frame read from ``source``, checked (:class:`InputError`)."""
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:20]))
         more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
-        hint = next(
-            (
-                f"; is it separated by {other!r}? Use --sep {other!r}"
-                for other in (";", "\t", "|", ",")
-                if len(frame.columns) == 1 and other != sep and other in str(frame.columns[0])
-            ),
-            "",
+        hint = _sep_hint(frame.columns, hint_sep)
+        raise InputError(
+            f"no column {target!r} in {source}; its columns are: {columns}{more}{hint}"
         )
-        raise InputError(f"no column {target!r} in {csv}; its columns are: {columns}{more}{hint}")
     if len(frame) == 0:
-        raise InputError(f"{csv} has a header but no data rows")
+        raise InputError(f"{source} has a header but no data rows")
     unknown = [name for name in drop if name not in frame.columns or name == target]
     if unknown:
-        raise InputError(f"--drop: no feature column {', '.join(map(repr, unknown))} in {csv}")
+        raise InputError(f"--drop: no feature column {', '.join(map(repr, unknown))} in {source}")
     y = frame[target]
     if isinstance(y, pd.DataFrame):  # pragma: no cover - pandas renames duplicated columns
-        raise InputError(f"{csv} has several columns named {target!r}")
+        raise InputError(f"{source} has several columns named {target!r}")
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         values = y.dropna()
         example = f", e.g. {str(values.iloc[0])!r}" if len(values) else ""
@@ -147,8 +220,122 @@ def load_data(
         )
     X = frame.drop(columns=[target, *drop])
     if X.shape[1] == 0:
-        raise InputError(f"{csv} has no feature columns besides the target {target!r}")
-    return X, y, f"{path.name} (target: {target})", notes
+        raise InputError(f"{source} has no feature columns besides the target {target!r}")
+    return X, y
+
+
+def load_data(
+    csv: str | None,
+    target: str | None,
+    sep: str = ",",
+    decimal: str = ".",
+    drop: Sequence[str] = (),
+    allow_wide: bool = False,
+    parquet: str | None = None,
+) -> tuple[pd.DataFrame, pd.Series, str, list[str]]:
+    """Features, target, a description and notes: the CSV or parquet data's, or the diabetes data's.
+
+    ``csv`` is a file or a glob pattern of files with the same header, read as UTF-8 (a
+    byte-order mark is dropped) and concatenated in file-name order; ``parquet`` a parquet
+    file or directory (pandas with pyarrow). A CSV file with more than ``WIDE_FILE`` columns is
+    first measured (its header, and its target column alone): if it has more feature columns
+    than half its rows, it is refused before pandas builds the whole frame (each column gives
+    at least one model feature), unless ``allow_wide``. pandas's warnings while reading (e.g. a
+    separator that needs its slower parser) become notes; a file that cannot be read, a glob
+    that matches nothing, files with different headers, no data rows, a missing target, or a
+    non-numeric target raise :class:`InputError`.
+    """
+    if parquet is not None:
+        frame = _read_parquet(parquet)
+        source = Path(parquet).name or parquet
+        X, y = _split_frame(frame, target, drop, parquet, None)
+        return X, y, f"{source} (target: {target})", []
+    if csv is None:
+        data = load_diabetes(as_frame=True, scaled=False)
+        unknown = [name for name in drop if name not in data.data.columns]
+        if unknown:
+            raise InputError(
+                f"--drop: no feature column {', '.join(map(repr, unknown))} in the diabetes data"
+            )
+        X = data.data.drop(columns=list(drop))
+        description = "scikit-learn's diabetes data (target: disease progression)"
+        return X, data.target, description, []
+    frame, source, notes = _read_csv_files(csv, target, sep, decimal, drop, allow_wide)
+    X, y = _split_frame(frame, target, drop, csv, sep)
+    return X, y, f"{source} (target: {target})", notes
+
+
+def load_dask(
+    csv: str | None,
+    parquet: str | None,
+    target: str,
+    sep: str = ",",
+    decimal: str = ".",
+    drop: Sequence[str] = (),
+) -> tuple[Any, Any, str, list[str]]:
+    """Features and target as lazy dask collections (``dd.read_csv``, ``dd.read_parquet``).
+
+    Nothing but the headers (and dask's sample of the first rows, for the column types) is read
+    here; integer columns are read as floats (``assume_missing``) so that a missing value in a
+    later partition does not change a column's type.
+    """
+    try:
+        import dask.dataframe as dd
+    except ImportError as exc:
+        raise InputError(f"--dask and --scheduler need dask: {_DASK_HINT}") from exc
+    if parquet is not None:
+        if "://" not in parquet and not Path(parquet).exists():
+            raise InputError(f"no such file or directory: {parquet}")
+        try:
+            frame = dd.read_parquet(parquet)
+        except ImportError as exc:
+            raise InputError(f"--parquet needs pyarrow: {_DASK_HINT}") from exc
+        except Exception as exc:  # noqa: BLE001 (pyarrow's errors: one line to the user)
+            raise InputError(f"cannot read {parquet} as parquet: {_first_line(exc)}") from exc
+        source, description, notes = parquet, Path(parquet).name or parquet, []
+    else:
+        options = _csv_options(sep, decimal)
+        options.pop("low_memory", None)
+        if "://" in csv:  # a URL (s3://, gs://, ...): dask (fsspec) finds and reads the files
+            paths, files = [Path(csv)], csv
+        else:
+            paths = csv_files(csv)
+            _common_header(paths, options)
+            files = [str(path) for path in paths]
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                frame = dd.read_csv(files, assume_missing=True, **options)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"
+            ) from exc
+        except (ValueError, csv_module.Error) as exc:
+            raise InputError(f"cannot read {csv} as CSV: {_first_line(exc)}") from exc
+        source, description = csv, _describe(csv, paths)
+        notes = list(
+            dict.fromkeys(f"reading {description}: {_first_line(w.message)}" for w in caught)
+        )
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns[:20]))
+        more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
+        hint = _sep_hint(frame.columns, None if parquet is not None else sep)
+        raise InputError(
+            f"no column {target!r} in {source}; its columns are: {columns}{more}{hint}"
+        )
+    unknown = [name for name in drop if name not in frame.columns or name == target]
+    if unknown:
+        raise InputError(f"--drop: no feature column {', '.join(map(repr, unknown))} in {source}")
+    y = frame[target]
+    if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
+        raise InputError(
+            f"the target column {target!r} is not numeric (dtype {y.dtype}); sklik compare "
+            f"needs a numeric target (for numbers with a decimal comma, use --decimal ,)"
+        )
+    X = frame.drop(columns=[target, *drop])
+    if len(X.columns) == 0:
+        raise InputError(f"{source} has no feature columns besides the target {target!r}")
+    return X, y, f"{description} (target: {target})", notes
 
 
 def _column(means: pd.Series, stds: pd.Series) -> list[str]:
@@ -283,8 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     data = compare.add_argument_group("data")
-    data.add_argument("--csv", metavar="PATH", help="a UTF-8 CSV file with a header row")
-    data.add_argument("--target", metavar="COLUMN", help="the target column of --csv")
+    data.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="a UTF-8 CSV file with a header row, or a quoted glob of files with the same "
+        "header, e.g. 'claims-*.csv'",
+    )
+    data.add_argument(
+        "--parquet", metavar="PATH", help="a parquet file or directory (needs pyarrow)"
+    )
+    data.add_argument("--target", metavar="COLUMN", help="the target column of the data")
     data.add_argument("--sep", default=",", help="the column separator of --csv (default: ,)")
     data.add_argument(
         "--decimal", default=".", help="the decimal separator of --csv, e.g. ',' (default: .)"
@@ -311,6 +506,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-wide",
         action="store_true",
         help="fit even with identifier-like columns or more model features than half the rows",
+    )
+    big = compare.add_argument_group(
+        'data larger than memory (pip install "sklik[dask]")',
+        "read the data with dask.dataframe and never gather it into this process: folds are "
+        "whole partitions (fold k holds partitions i with i mod K = k), fits and scores run "
+        "partition by partition",
+    )
+    where = big.add_mutually_exclusive_group()
+    where.add_argument(
+        "--dask", action="store_true", help="dask's local scheduler: out of core on this machine"
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the address of a dask.distributed scheduler, e.g. tcp://10.0.0.1:8786 (its "
+        "workers read the files: give paths or URLs they can read)",
     )
     fit = compare.add_argument_group("models")
     fit.add_argument(
@@ -347,12 +558,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _connect(args: argparse.Namespace, stack: ExitStack) -> bool:
+    """Set up dask for ``--dask`` or ``--scheduler`` (closed with ``stack``); whether on dask."""
+    if not (args.dask or args.scheduler):
+        return False
+    try:
+        import dask
+        import dask.dataframe  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"--dask and --scheduler need dask: {_DASK_HINT}") from exc
+    if args.dask:
+        stack.enter_context(dask.config.set(scheduler="threads"))
+        return True
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise InputError(f"--scheduler needs dask.distributed: {_DASK_HINT}") from exc
+    try:
+        client = Client(args.scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"--scheduler: cannot connect to a dask scheduler at {args.scheduler}: "
+            f"{_first_line(exc)}"
+        ) from exc
+    stack.enter_context(client)
+    return True
+
+
 def compare_command(args: argparse.Namespace) -> int:
     """Run ``sklik compare``; return the exit status."""
-    if (args.csv is None) != (args.target is None):
-        raise InputError("--csv and --target go together: give both, or neither for the default")
+    if args.csv is not None and args.parquet is not None:
+        raise InputError("--csv and --parquet exclude each other: give one")
+    source = args.csv if args.csv is not None else args.parquet
+    if (source is None) != (args.target is None):
+        raise InputError(
+            "--csv and --target go together (so do --parquet and --target): give both, or "
+            "neither for the default"
+        )
     if args.hidden_layer_sizes is not None and args.model != "mlp":
         raise InputError("--hidden-layer-sizes applies to --model mlp only")
+    if (args.dask or args.scheduler) and source is None:
+        raise InputError("--dask and --scheduler need data: give --csv or --parquet")
+    if (args.dask or args.scheduler) and args.plot is not None:
+        raise InputError(
+            "--plot draws every held-out prediction, which --dask and --scheduler never gather "
+            "into this process: plot a sample without them"
+        )
     if args.plot is not None:
         try:
             import matplotlib
@@ -360,9 +611,42 @@ def compare_command(args: argparse.Namespace) -> int:
             matplotlib.use("Agg")
         except ImportError as exc:
             raise InputError("--plot needs matplotlib: pip install 'sklik[plot]'") from exc
-    X, y, description, notes = load_data(
-        args.csv, args.target, args.sep, args.decimal, args.drop, args.allow_wide
+    with ExitStack() as stack:
+        on_dask = _connect(args, stack)
+        return _compare(args, on_dask)
+
+
+def _dask_message(message: str) -> str:
+    """dask.dataframe's error for a column whose type changes between partitions, shortened."""
+    if not message.startswith("Mismatched dtypes found"):
+        return message
+    detail = message.partition("raised exceptions on conversion:")[2].partition("Usually")[0]
+    found = re.findall(r"-\s*(\S+)\s+\w+\(['\"](.*?)['\"]\)", detail)
+    if not found:
+        return message
+    return (
+        f"column {found[0][0]!r} holds text in a later part of the data, though its first rows "
+        f"(dask's sample) are numbers ({found[0][1]}): replace or remove that text, or --drop "
+        f"the column"
     )
+
+
+def _compare(args: argparse.Namespace, on_dask: bool) -> int:
+    """``sklik compare`` once the data source and the scheduler are set up."""
+    if on_dask:
+        X, y, description, notes = load_dask(
+            args.csv, args.parquet, args.target, args.sep, args.decimal, args.drop
+        )
+    else:
+        X, y, description, notes = load_data(
+            args.csv,
+            args.target,
+            args.sep,
+            args.decimal,
+            args.drop,
+            args.allow_wide,
+            parquet=args.parquet,
+        )
     if args.exposure is not None and args.offset is not None:
         raise InputError("--exposure and --offset exclude each other: give one")
     fixed = {}
@@ -371,28 +655,35 @@ def compare_command(args: argparse.Namespace) -> int:
             continue
         if column not in X.columns:
             raise InputError(f"--{option}: no column {column!r} among the features")
-        values = pd.to_numeric(X[column], errors="coerce")
-        if values.isna().any():
-            raise InputError(f"--{option}: column {column!r} has missing or non-numeric values")
-        fixed[option] = values.to_numpy(dtype=np.float64)
+        if on_dask:
+            if not pd.api.types.is_numeric_dtype(X[column].dtype):
+                raise InputError(f"--{option}: column {column!r} is not numeric")
+            fixed[option] = X[column]
+        else:
+            values = pd.to_numeric(X[column], errors="coerce")
+            if values.isna().any():
+                raise InputError(f"--{option}: column {column!r} has missing or non-numeric values")
+            fixed[option] = values.to_numpy(dtype=np.float64)
         X = X.drop(columns=[column])
         notes.append(f"column {column!r} is the {option}, not a feature")
-    report = inspect_features(X)
-    problem = feature_problem(report, len(X), args.allow_wide, hints="cli")
-    if problem and len(X) >= 2 * args.cv:  # else compare_losses says there are too few rows
-        raise InputError(problem)
-    for name, text, count in report["mostly_numeric"]:
-        notes.append(
-            f"column {str(name)!r} holds numbers but also text such as {text!r} ({count} of "
-            f"{len(X)} rows): it is one-hot encoded as categories, not used as a number"
-        )
+    report = None
+    if not on_dask:
+        report = inspect_features(X)
+        problem = feature_problem(report, len(X), args.allow_wide, hints="cli")
+        if problem and len(X) >= 2 * args.cv:  # else compare_losses says there are too few rows
+            raise InputError(problem)
+        for name, text, count in report["mostly_numeric"]:
+            notes.append(
+                f"column {str(name)!r} holds numbers but also text such as {text!r} ({count} "
+                f"of {len(X)} rows): it is one-hot encoded as categories, not used as a number"
+            )
     params = {
         "alpha": args.alpha,
         "max_iter": args.max_iter,
         "hidden_layer_sizes": args.hidden_layer_sizes,
     }
     try:
-        results, predictions = compare_losses(
+        output = compare_losses(
             X,
             y,
             losses=args.losses,
@@ -405,16 +696,26 @@ def compare_command(args: argparse.Namespace) -> int:
             random_state=args.random_state,
             estimator_params={key: value for key, value in params.items() if value is not None},
             progress=not args.quiet,
-            return_predictions=True,
+            return_predictions=not on_dask,
         )
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise InputError(_dask_message(_first_line(exc))) from exc
+    results, predictions = (output, None) if on_dask else output
 
     estimator = MODELS[args.model].__name__
+    attrs = results.attrs
+    folds = f"{attrs['n_splits']}-fold CV"
+    if on_dask:
+        where = f"dask scheduler {args.scheduler}" if args.scheduler else "dask's local scheduler"
+        folds += (
+            f" over {attrs['n_partitions']} partitions (fold k: partitions i with i mod "
+            f"{attrs['n_splits']} = k), on {where}"
+        )
+        notes.append(f"{attrs['n_passes']} passes over the data in all (fits and scoring)")
     print(
-        f"sklik compare: {estimator} on {description}, {len(X)} rows, {X.shape[1]} feature "
-        f"columns ({report['n_encoded']} model features after encoding), "
-        f"{results.attrs['n_splits']}-fold CV\n",
+        f"sklik compare: {estimator} on {description}, {attrs['n_samples']} rows, "
+        f"{attrs['n_features']} feature columns ({attrs['n_encoded']} model features after "
+        f"encoding), {folds}\n",
         flush=True,
     )
     print(scale_line(results) + "\n")

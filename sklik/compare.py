@@ -24,6 +24,15 @@ strings, numbers written with a decimal comma) and designs wider than half the n
 After fitting, a loss whose folds did not all converge, or whose predictive spread collapsed, is
 flagged (columns ``converged`` and ``collapsed``) and is not declared the winner without a note.
 
+On dask input (a dask DataFrame or array: data larger than memory, on one machine or a
+cluster), the folds are whole partitions and every metric is a sum of per-partition sums
+(:func:`_score_sums`, shared with the in-memory path), so the data are never gathered::
+
+    compare_losses(dask X, y) ─▶ _DaskData: one pass (checks, per-partition column moments)
+        fold k = partitions i with i mod K == k
+        fit: estimator.fit(standardised dask X of the other folds)   (sklik._dask, on the workers)
+        score: Σ over the fold's partitions of _score_sums(y, predict_dist(chunk))
+
 :func:`plot_comparison` draws the out-of-fold predictions of the best two losses with their
 central intervals, and the PIT histogram of every loss. The command line ``sklik compare`` wraps
 both.
@@ -41,7 +50,6 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 from sklearn.model_selection import KFold, check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -50,7 +58,7 @@ from tqdm.auto import tqdm
 
 from sklik._estimators import LinearRegressor, MLPRegressor
 from sklik.losses import LOSSES, get_loss
-from sklik.metrics import crps, interval_coverage, pit, predictive_distribution
+from sklik.metrics import _crps_values, pit
 
 __all__ = [
     "METRICS",
@@ -421,8 +429,76 @@ def _rows(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if isinstance(X, pd.DataFrame) else X[index]
 
 
+#: The sums over held-out rows that every reported metric of a fold is computed from
+#: (:func:`_score_sums`, :func:`_fold_metrics`): the in-memory path computes them on the whole
+#: held-out fold, the dask path on each of its partitions and adds them up.
+SUMS = ("n", "log_likelihood", "crps", "squared_error", "absolute_error", "covered", "tiny_std")
+
+
+def _score_sums(
+    y: np.ndarray, dist: Any, coverage: float, scale: str, tiny_std: float
+) -> tuple[np.ndarray, dict]:
+    r"""The held-out sums of :data:`SUMS` for targets ``y`` under ``dist``, and the per-row values.
+
+    With :math:`\mu_i`, :math:`\sigma_i` and :math:`[l_i, u_i]` the mean, standard deviation and
+    central ``coverage`` interval of the predictive distribution of row :math:`i`, the sums are
+    :math:`n`, :math:`\sum_i \log p(y_i)` (on ``scale``: :func:`count_log_prob` or the log
+    density), :math:`\sum_i \mathrm{CRPS}_i`, :math:`\sum_i (y_i - \mu_i)^2`,
+    :math:`\sum_i |y_i - \mu_i|`, :math:`\#\{l_i \le y_i \le u_i\}` and
+    :math:`\#\{\sigma_i < \text{tiny\_std}\}`. Sums over disjoint sets of rows add up, so the
+    metrics of a fold (:func:`_fold_metrics`) are the same whether it is scored in one piece
+    or partition by partition.
+    """
+    mean = np.asarray(dist.mean(), dtype=np.float64)
+    std = np.broadcast_to(np.asarray(dist.std(), dtype=np.float64), y.shape)
+    low, high = dist.interval(coverage)
+    logp = count_log_prob(y, dist) if scale == "count" else _log_density(y, dist)
+    error = y - mean
+    sums = np.array(
+        [
+            y.shape[0],
+            np.sum(logp),
+            np.sum(_crps_values(y, dist)),
+            error @ error,
+            np.sum(np.abs(error)),
+            np.sum((low <= y) & (y <= high)),
+            np.sum(std < tiny_std),
+        ],
+        dtype=np.float64,
+    )
+    return sums, {"mean": mean, "std": std, "lower": low, "upper": high}
+
+
+def _fold_metrics(sums: np.ndarray) -> dict:
+    """A fold's metrics (means over its held-out rows) from the sums of :func:`_score_sums`."""
+    n = sums[0]
+    return {
+        "log_likelihood": float(sums[1] / n),
+        "crps": float(sums[2] / n),
+        "rmse": float(np.sqrt(sums[3] / n)),
+        "mae": float(sums[4] / n),
+        "coverage": float(sums[5] / n),
+    }
+
+
+def _predictive(estimator: Any, X: Any, offset: Any, uncertainty: str) -> Any:
+    """The predictive distribution of a fitted ``Pipeline(preprocess, model)`` on ``X``."""
+    Xt = estimator[:-1].transform(X)
+    return estimator[-1].predict_dist(Xt, offset=offset, uncertainty=uncertainty)
+
+
 def _fit_fold(
-    estimator: Any, X: Any, y: np.ndarray, train, test, coverage, rng, scale, offset=None
+    estimator: Any,
+    X: Any,
+    y: np.ndarray,
+    train,
+    test,
+    coverage,
+    rng,
+    scale,
+    offset=None,
+    tiny_std=0.0,
+    uncertainty="predictive",
 ) -> dict:
     """Fit on the train rows, score on the test rows; also return the out-of-fold predictions.
 
@@ -438,19 +514,8 @@ def _fit_fold(
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         y_test = y[test]
         test_offset = None if offset is None else offset[test]
-        dist = predictive_distribution(estimator, _rows(X, test), offset=test_offset)
-        mean = np.asarray(dist.mean(), dtype=np.float64)
-        std = np.asarray(dist.std(), dtype=np.float64)
-        low, high = dist.interval(coverage)
-        logp = count_log_prob(y_test, dist) if scale == "count" else _log_density(y_test, dist)
-        scores = {
-            "log_likelihood": float(np.mean(logp)),
-            "crps": crps(y_test, dist),
-            "rmse": root_mean_squared_error(y_test, mean),
-            "mae": mean_absolute_error(y_test, mean),
-            "coverage": interval_coverage(y_test, dist, coverage=coverage),
-            "fit_time": fit_time,
-        }
+        dist = _predictive(estimator, _rows(X, test), test_offset, uncertainty)
+        sums, values = _score_sums(y_test, dist, coverage, scale, tiny_std)
         if scale == "count" and not hasattr(dist, "pmf"):  # randomised over the count's bin
             low_cdf, high_cdf = dist.cdf(y_test - 0.5), dist.cdf(y_test + 0.5)
             pit_values = low_cdf + rng.uniform(size=y_test.shape) * (high_cdf - low_cdf)
@@ -458,21 +523,353 @@ def _fit_fold(
             pit_values = pit(y_test, dist, random_state=rng)
     others = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
     return {
-        "scores": scores,
+        "scores": {**_fold_metrics(sums), "fit_time": fit_time},
+        "sums": sums,
         "predictions": pd.DataFrame(
             {
                 "row": test,
                 "y_true": y_test,
-                "mean": mean,
-                "lower": low,
-                "upper": high,
+                "mean": values["mean"],
+                "lower": values["lower"],
+                "upper": values["upper"],
                 "pit": pit_values,
             }
         ),
         "converged": converged,
-        "std": np.broadcast_to(std, y_test.shape),
+        "n_passes": None,
         "warnings": [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in others],
     }
+
+
+# -- dask input -------------------------------------------------------------------------------
+
+
+def _is_dask(X: Any) -> bool:
+    """Whether ``X`` is a dask collection (checked without importing dask)."""
+    return type(X).__module__.startswith(("dask.", "dask_expr")) and hasattr(X, "__dask_graph__")
+
+
+def _numeric_dtype(dtype: Any) -> bool:
+    """Whether a column of this (numpy or pandas) dtype holds numbers or booleans."""
+    return bool(pd.api.types.is_numeric_dtype(dtype)) and not isinstance(dtype, pd.CategoricalDtype)
+
+
+def _dask_blocks(a: Any) -> list:
+    """The row blocks of a dask DataFrame, Series or array (partitions, row chunks), delayed."""
+    if hasattr(a, "divisions"):  # a DataFrame or Series (arrays have npartitions too)
+        return list(a.to_delayed())
+    if a.ndim == 2 and len(a.chunks[1]) > 1:
+        a = a.rechunk({1: -1})
+    return list(a.to_delayed().ravel())
+
+
+def _block_values(block: Any, ndim: int) -> np.ndarray:
+    """One block as float64 values: 2-D features or a 1-D column."""
+    values = np.asarray(
+        block.to_numpy(dtype=np.float64) if hasattr(block, "to_numpy") else block,
+        dtype=np.float64,
+    )
+    if ndim == 1:
+        return values.reshape(-1)
+    return values if values.ndim == 2 else values.reshape(values.shape[0], -1)
+
+
+def _chunk_check(X: Any, y: Any, off: Any) -> dict:
+    """One block's sums for the checks and the scaling (one pass; see :class:`_DaskData`)."""
+    X, y = _block_values(X, 2), _block_values(y, 1)
+    off = None if off is None else _block_values(off, 1)
+    n = y.shape[0]
+    with np.errstate(all="ignore"):
+        mean = X.mean(axis=0) if n else np.zeros(X.shape[1])
+        ymean = float(y.mean()) if n else 0.0
+        finite_y = y[np.isfinite(y)]
+        return {
+            "n": n,
+            "n_x": X.shape[0],
+            "p": X.shape[1],
+            "nan": np.isnan(X).sum(axis=0),
+            "inf": np.isinf(X).sum(axis=0),
+            "mean": mean,
+            "m2": ((X - mean) ** 2).sum(axis=0),
+            "y_bad": int(n - finite_y.shape[0]),
+            "ymean": ymean,
+            "ym2": float((y - ymean) @ (y - ymean)),
+            "ymin": float(finite_y.min()) if finite_y.size else np.inf,
+            "ymax": float(finite_y.max()) if finite_y.size else -np.inf,
+            "y_integer": bool(np.all(finite_y == np.round(finite_y))),
+            "n_off": None if off is None else off.shape[0],
+            "off_bad": 0 if off is None else int(np.sum(~np.isfinite(off))),
+            "off_min": np.inf if off is None or not off.size else float(np.min(off)),
+        }
+
+
+def _chan(parts: list[tuple[float, Any, Any]]) -> tuple[float, Any, Any]:
+    """Chan et al.'s merge of ``(count, mean, sum of squared deviations)`` triples."""
+    n, mean, m2 = parts[0]
+    for nb, mb, m2b in parts[1:]:
+        total = n + nb
+        if total == 0:
+            continue
+        delta = mb - mean
+        mean, m2 = mean + delta * (nb / total), m2 + m2b + delta**2 * (n * nb / total)
+        n = total
+    return n, mean, m2
+
+
+def _scaler_moments(n: float, mean: np.ndarray, m2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``StandardScaler``'s ``mean_`` and ``scale_`` from the training rows' moments.
+
+    As scikit-learn does: a column whose variance is at rounding level, ``var <= n eps var +
+    (n eps mean)^2``, or whose standard deviation is below ``10 eps``, gets the scale 1.
+    """
+    eps = np.finfo(np.float64).eps
+    var = m2 / n
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    scale = np.sqrt(var)
+    scale[constant | (scale < 10 * eps)] = 1.0
+    return mean, scale
+
+
+def _scale_block(X: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``StandardScaler.transform``'s arithmetic on one block."""
+    Z = X - mean
+    Z /= scale
+    return Z
+
+
+def _chunk_scores(X, y, off, mean, scale, estimator, coverage, kind, tiny_std, uncertainty):
+    """One held-out block's :func:`_score_sums`, and the warnings raised computing them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Z = _scale_block(_block_values(X, 2), mean, scale)
+        y = _block_values(y, 1)
+        off = None if off is None else _block_values(off, 1)
+        dist = estimator.predict_dist(Z, offset=off, uncertainty=uncertainty)
+        sums, _ = _score_sums(y, dist, coverage, kind, tiny_std)
+    return sums, [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
+
+
+class _DaskData:
+    r"""Dask features, targets and offsets, checked in one pass and split into partition folds.
+
+    The cross-validation folds are made of whole row blocks (the partitions of a dask
+    DataFrame, the row chunks of a dask array): fold :math:`k` of :math:`K` holds the blocks
+    :math:`i` with :math:`i \bmod K = k`, the empty blocks skipped. With fewer than :math:`K`
+    blocks, the rows are first rechunked into :math:`K` blocks of nearly equal size. One pass
+    over the data counts the rows, checks for missing and infinite values, and sums, per block,
+    the column moments from which each fold's ``StandardScaler`` follows (merged over its
+    training blocks), so that nothing but these per-block sums reaches this process.
+    """
+
+    def __init__(self, X: Any, y: Any, offset: Any, exposure: Any, n_folds: int) -> None:
+        import dask
+        import dask.array as da
+
+        self._da = da
+        if offset is not None and exposure is not None:
+            raise ValueError("Give an offset or an exposure, not both.")
+        for name, values in (("y", y), ("offset", offset), ("exposure", exposure)):
+            if values is not None and not _is_dask(values):
+                raise ValueError(
+                    f"X is a dask collection, so {name} must be one too, with X's partitions "
+                    f"(e.g. frame[{name!r}] of the same dask DataFrame); got "
+                    f"{type(values).__name__}."
+                )
+        self._check_dtypes(X, y, offset, exposure)
+        extra = offset if offset is not None else exposure
+        blocks = [_dask_blocks(a) for a in (X, y) + (() if extra is None else (extra,))]
+        if len({len(b) for b in blocks}) > 1:
+            raise ValueError(
+                f"X, y (and the offset or exposure) must have the same partitions; they have "
+                f"{', '.join(str(len(b)) for b in blocks)}."
+            )
+        xb, yb = blocks[0], blocks[1]
+        ob = blocks[2] if extra is not None else [None] * len(xb)
+        self.n_passes = 1
+        stats = list(
+            dask.compute(*[dask.delayed(_chunk_check)(*b) for b in zip(xb, yb, ob, strict=True)])
+        )
+        p = stats[0]["p"]
+        if any(s["n_x"] != s["n"] or s["n_off"] not in (None, s["n"]) for s in stats):
+            raise ValueError(
+                "X, y (and the offset or exposure) have different row counts in some "
+                "partition: pass columns of one dask DataFrame, or arrays with the same chunks."
+            )
+        lengths = [s["n"] for s in stats]
+        self.n, self.n_features = int(sum(lengths)), p
+        self._check_values(X, stats, extra is not None, exposure is not None, n_folds)
+        _, _, ym2 = _chan([(s["n"], s["ymean"], s["ym2"]) for s in stats])
+        self.y_sd = float(np.sqrt(ym2 / self.n))
+        self.y_min, self.y_max = min(s["ymin"] for s in stats), max(s["ymax"] for s in stats)
+        self.y_integer = all(s["y_integer"] for s in stats)
+        # empty partitions (e.g. left by a filter) hold no rows of any fold: skipped
+        kept = [i for i, m in enumerate(lengths) if m > 0]
+        xb, yb, ob = ([b[i] for i in kept] for b in (xb, yb, ob))
+        stats, lengths = [stats[i] for i in kept], [lengths[i] for i in kept]
+
+        def array(parts: list, ndim: int) -> Any:
+            return da.concatenate(
+                [
+                    da.from_delayed(
+                        dask.delayed(_block_values)(b, ndim),
+                        shape=(m, p) if ndim == 2 else (m,),
+                        dtype=np.float64,
+                    )
+                    for b, m in zip(parts, lengths, strict=True)
+                ]
+            )
+
+        self._X, self._y = array(xb, 2), array(yb, 1)
+        fixed = None if extra is None else array(ob, 1)
+        if len(lengths) < n_folds:  # too few blocks for the folds: K of nearly equal size
+            rows = tuple(len(part) for part in np.array_split(np.arange(self.n), n_folds))
+            self._X, self._y = self._X.rechunk({0: rows}), self._y.rechunk({0: rows})
+            fixed = None if fixed is None else fixed.rechunk({0: rows})
+            stats = list(
+                dask.compute(
+                    *[
+                        dask.delayed(_chunk_check)(*b)
+                        for b in zip(
+                            self._X.to_delayed().ravel(),
+                            self._y.to_delayed().ravel(),
+                            [None] * n_folds if fixed is None else fixed.to_delayed().ravel(),
+                            strict=True,
+                        )
+                    ]
+                )
+            )
+            self.n_passes += 1
+        self._stats = stats
+        self.n_partitions, self.n_folds = len(stats), n_folds
+        self.offset = fixed if offset is not None else None
+        self.exposure = fixed if exposure is not None else None
+
+    @staticmethod
+    def _check_dtypes(X: Any, y: Any, offset: Any, exposure: Any) -> None:
+        dtypes = list(X.dtypes.items()) if hasattr(X, "dtypes") else [("X", X.dtype)]
+        bad = [str(name) for name, dtype in dtypes if not _numeric_dtype(dtype)]
+        if bad:
+            raise ValueError(
+                f"On dask input, compare_losses fits numeric feature columns only; column(s) "
+                f"{', '.join(map(repr, bad[:10]))} are not numeric: drop them or encode them "
+                f"as numbers first."
+            )
+        if getattr(X, "ndim", 2) != 2:
+            raise ValueError(f"X must be 2-D, shape (n_samples, n_features); got {X.shape}.")
+        for name, values in (("target", y), ("offset", offset), ("exposure", exposure)):
+            if values is None:
+                continue
+            dtype = values.dtype if hasattr(values, "dtype") else values.dtypes.iloc[0]
+            if not _numeric_dtype(dtype):
+                raise ValueError(
+                    f"The {name} must be numeric; got dtype {dtype}. compare_losses fits "
+                    f"regression models: pick a numeric {name} column."
+                )
+
+    def _check_values(
+        self, X: Any, stats: list, has_fixed: bool, is_exposure: bool, n_folds: int
+    ) -> None:
+        """The in-memory path's checks of the data (:func:`_check_data`), from the sums."""
+        names = list(X.columns) if hasattr(X, "columns") else list(range(self.n_features))
+        y_bad = sum(s["y_bad"] for s in stats)
+        if y_bad:
+            raise ValueError(
+                f"The target has {y_bad} missing or infinite values: drop those rows first."
+            )
+        if self.n < 2 * n_folds:
+            raise ValueError(
+                f"Too few rows for {n_folds}-fold cross-validation: {self.n} rows, at least "
+                f"{2 * n_folds} needed (two per fold). Use fewer folds (cv) or more data."
+            )
+        if self.n_features == 0:
+            raise ValueError("X has no columns: pass at least one feature.")
+        for key, what, fix in (
+            ("nan", "missing", "drop or impute them first"),
+            ("inf", "infinite", "drop or replace them first"),
+        ):
+            counts = np.sum([s[key] for s in stats], axis=0)
+            if counts.any():
+                bad = np.flatnonzero(counts)
+                columns = ", ".join(f"{names[j]!r} ({counts[j]})" for j in bad[:10])
+                more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+                raise ValueError(
+                    f"The features have {what} values, in column(s) {columns}{more}: {fix}."
+                )
+        if has_fixed:
+            name = "exposure" if is_exposure else "offset"
+            if sum(s["off_bad"] for s in stats):
+                raise ValueError(f"The {name} has missing or infinite values.")
+            if is_exposure and not min(s["off_min"] for s in stats) > 0:
+                raise ValueError(
+                    "Exposures must be positive (the model multiplies the rate by them)."
+                )
+
+    def fit_fold(
+        self,
+        estimator: Any,
+        k: int,
+        coverage: float,
+        scale: str,
+        offset: Any,
+        tiny_std: float,
+        uncertainty: str,
+    ) -> dict:
+        """Fit ``estimator`` on the blocks outside fold ``k``, score it on the fold's blocks."""
+        import dask
+
+        da = self._da
+        test = list(range(k, self.n_partitions, self.n_folds))
+        train = [i for i in range(self.n_partitions) if i % self.n_folds != k]
+        n, mean, m2 = _chan(
+            [(self._stats[i]["n"], self._stats[i]["mean"], self._stats[i]["m2"]) for i in train]
+        )
+        x_mean, x_scale = _scaler_moments(n, mean, m2)
+        Z = da.concatenate([self._X.blocks[i] for i in train])
+        Z = Z.map_blocks(_scale_block, x_mean, x_scale, dtype=np.float64)
+        y = da.concatenate([self._y.blocks[i] for i in train])
+        off = None if offset is None else da.concatenate([offset.blocks[i] for i in train])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            estimator.fit(Z, y, offset=off)
+            fit_time = time.perf_counter() - start
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        blocks = [
+            self._X.to_delayed().ravel(),
+            self._y.to_delayed().ravel(),
+            [None] * self.n_partitions if offset is None else offset.to_delayed().ravel(),
+        ]
+        score = dask.delayed(_chunk_scores, pure=True)
+        parts = dask.compute(
+            *[
+                score(
+                    *(b[i] for b in blocks),
+                    x_mean,
+                    x_scale,
+                    estimator,
+                    coverage,
+                    scale,
+                    tiny_std,
+                    uncertainty,
+                )
+                for i in test
+            ]
+        )
+        sums = np.sum([part[0] for part in parts], axis=0)
+        messages = [
+            f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+            for w in caught
+            if not issubclass(w.category, ConvergenceWarning)
+        ]
+        messages += [message for part in parts for message in part[1]]
+        return {
+            "scores": {**_fold_metrics(sums), "fit_time": fit_time},
+            "sums": sums,
+            "predictions": None,
+            "converged": converged,
+            "n_passes": int(getattr(estimator, "n_passes_", 0)) + 1,
+            "warnings": list(dict.fromkeys(messages)),
+        }
 
 
 def compare_losses(
@@ -491,6 +888,7 @@ def compare_losses(
     estimator_params: dict | None = None,
     progress: bool = False,
     return_predictions: bool = False,
+    uncertainty: str = "predictive",
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     r"""Cross-validate one estimator per loss and rank the losses by held-out likelihood.
 
@@ -515,16 +913,20 @@ def compare_losses(
 
     Parameters
     ----------
-    X : array-like or pandas.DataFrame of shape (n_samples, n_features)
-        The features. A DataFrame's non-numeric columns are one-hot encoded.
+    X : array-like, pandas.DataFrame or dask collection of shape (n_samples, n_features)
+        The features. A DataFrame's non-numeric columns are one-hot encoded. A dask DataFrame
+        or array (``pip install "sklik[dask]"``) is never gathered into this process: see
+        "Dask input" below; its columns must be numeric.
     y : array-like of shape (n_samples,)
-        A numeric target.
+        A numeric target (for a dask ``X``, a dask Series or array with ``X``'s partitions).
     losses : sequence of str, default=None
         Names from :data:`sklik.losses.LOSSES`; None compares all six.
     model : {"linear", "mlp"}, default="linear"
         :class:`~sklik.LinearRegressor` or :class:`~sklik.MLPRegressor`.
     cv : int or cross-validation splitter, default=5
-        An int is the number of folds of a shuffled ``KFold`` seeded with ``random_state``.
+        An int is the number of folds of a shuffled ``KFold`` seeded with ``random_state``; for
+        dask input, the number :math:`K` of partition folds (see "Dask input"). A splitter or
+        an iterable of ``(train, test)`` index arrays gives the folds explicitly (in memory).
     coverage : float, default=0.9
         Nominal level of the central predictive intervals whose coverage is reported.
     scale : {"auto", "density", "count"}, default="auto"
@@ -537,7 +939,8 @@ def compare_losses(
     allow_wide : bool, default=False
         Fit even with identifier-like columns or more encoded features than half the rows.
     offset : array-like of shape (n_samples,), default=None
-        A fixed term added to every model's mean head on its link scale (see
+        (For a dask ``X``: a dask Series or array with its partitions, as ``exposure``.) A fixed
+        term added to every model's mean head on its link scale (see
         :meth:`~sklik.LinearRegressor.fit`), in fitting and in scoring.
     exposure : array-like of shape (n_samples,), default=None
         Positive exposures of count targets: the log-link losses (``poisson_nll``) get
@@ -552,7 +955,13 @@ def compare_losses(
     progress : bool, default=False
         Show a progress bar (tqdm) on stderr.
     return_predictions : bool, default=False
-        Also return the out-of-fold predictions.
+        Also return the out-of-fold predictions (not for dask input, whose held-out rows are
+        never gathered).
+    uncertainty : {"predictive", "noise"}, default="predictive"
+        The predictive distribution that is scored (``predict_dist(..., uncertainty=...)``):
+        noise and parameter uncertainty, or the plug-in distribution at the fitted parameters.
+        A model fitted on dask input has no coefficient covariance, so its distribution is the
+        plug-in one either way; ``"noise"`` gives the same in memory.
 
     Returns
     -------
@@ -569,7 +978,9 @@ def compare_losses(
         ``results.attrs`` holds ``model``, ``n_samples``, ``n_features`` (columns of X),
         ``n_encoded`` (model features after one-hot encoding), ``n_splits``, ``coverage``,
         ``scale`` (``"density"`` or ``"count"``), ``winner`` (a loss name or None) and
-        ``winner_note``.
+        ``winner_note``; for dask input also ``n_partitions`` (the non-empty row blocks the
+        folds are made of) and ``n_passes`` (passes over the data: the checks, every fit's
+        ``n_passes_`` and one scoring pass per fit).
     predictions : pandas.DataFrame
         Only with ``return_predictions=True``: for every loss and row of ``X``, the held-out
         ``mean`` prediction, the interval ``lower`` and ``upper`` bounds, and the ``pit`` value,
@@ -584,6 +995,25 @@ def compare_losses(
         For an unknown loss, model or scale, a non-numeric or non-finite target, features with
         missing values, fewer than two rows per fold, ``scale="count"`` with targets that are
         not counts, or columns that cannot be features (see above).
+
+    Notes
+    -----
+    **Dask input.** For a dask DataFrame or array ``X`` (and ``y``, ``offset`` or ``exposure``
+    with the same partitions), nothing row-sized reaches this process. One pass checks the data
+    (missing and infinite values, the target's range and integrality) and sums, per partition,
+    the column moments of the scaling. The folds are made of whole partitions: fold :math:`k`
+    of :math:`K` holds the partitions :math:`i` with :math:`i \bmod K = k` (empty partitions
+    skipped; with fewer than :math:`K` partitions the rows are first split into :math:`K`
+    row blocks of nearly equal size). They are not shuffled: if the partitions are ordered
+    (by date, by region), so are the folds. Each loss is fitted on the other folds with the
+    estimator's dask path (:mod:`sklik._dask`; the numeric columns standardised as the
+    in-memory ``StandardScaler`` would, from the merged moments of the training partitions),
+    and every held-out partition is scored where it lives: the sums of :func:`_score_sums`
+    (log-likelihood, CRPS, squared and absolute errors, covered targets, collapsed spreads),
+    which the in-memory path computes on the whole fold, are added up over the fold's
+    partitions, so both paths give the same metrics on the same folds (to the fits'
+    tolerance). A loss without a dask fit (the exact l1 solver) is reported in its note. The
+    progress bar reports the passes over the data.
 
     Examples
     --------
@@ -612,52 +1042,130 @@ def compare_losses(
         raise ValueError(f"coverage must be in (0, 1); got {coverage!r}.")
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {list(SCALES)}; got {scale!r}.")
-    if isinstance(cv, int | np.integer):
-        if cv < 2:
-            raise ValueError(f"cv must be at least 2 folds; got {cv}.")
-        cv = KFold(int(cv), shuffle=True, random_state=random_state)
-    cv = check_cv(cv)
-    X, y = _check_data(X, y, cv.get_n_splits(X, y))
-    offset, exposure = _check_offset(offset, exposure, len(y))
+    if uncertainty not in ("predictive", "noise"):
+        raise ValueError(f"uncertainty must be 'predictive' or 'noise'; got {uncertainty!r}.")
+    params = dict(estimator_params or {})
+    if model == "mlp":
+        params.setdefault("random_state", random_state)
+    if _is_dask(X):
+        if return_predictions:
+            raise ValueError(
+                "return_predictions=True would gather every held-out row into this process; "
+                "on dask input compare_losses returns the results only (compare a sample in "
+                "memory for the predictions and plots)."
+            )
+        if not isinstance(cv, int | np.integer) or cv < 2:
+            raise ValueError(
+                f"cv must be a number of folds (at least 2) on dask input, whose folds are "
+                f"made of whole partitions; got {cv!r}."
+            )
+        data = _DaskData(X, y, offset, exposure, int(cv))
+        n_samples, n_features, y_sd = data.n, data.n_features, data.y_sd
+        n_folds = int(cv)
+        is_count = data.y_min >= 0 and data.y_integer
+        report = {
+            "numeric": list(range(n_features)),
+            "categorical": [],
+            "n_encoded": n_features,
+            "id_like": [],
+            "decimal_comma": [],
+            "mostly_numeric": [],
+        }
+    else:
+        if isinstance(cv, int | np.integer):
+            if cv < 2:
+                raise ValueError(f"cv must be at least 2 folds; got {cv}.")
+            cv = KFold(int(cv), shuffle=True, random_state=random_state)
+        cv = check_cv(cv)
+        X, y = _check_data(X, y, cv.get_n_splits(X, y))
+        offset, exposure = _check_offset(offset, exposure, len(y))
+        n_samples, n_features, y_sd = len(y), X.shape[1], float(np.std(y))
+        is_count = _is_count(y)
+        report = inspect_features(X)
     if scale == "auto":
-        scale = "count" if _is_count(y) else "density"
-    elif scale == "count" and not _is_count(y):
+        scale = "count" if is_count else "density"
+    elif scale == "count" and not is_count:
         raise ValueError(
             "scale='count' scores the probability of each count, but the targets are not all "
             "non-negative integers: use scale='density' (or 'auto')."
         )
-    report = inspect_features(X)
-    problem = feature_problem(report, len(y), allow_wide)
+    problem = feature_problem(report, n_samples, allow_wide)
     if problem:
         raise ValueError(problem[0].upper() + problem[1:] + ".")
-    n_features = X.shape[1]
-    if isinstance(X, pd.DataFrame):
-        if report["categorical"]:  # positional, unique string names for the pipeline
-            X = X.set_axis([f"x{j}" for j in range(n_features)], axis=1)
-        else:
-            X = X.to_numpy(dtype=np.float64)
-    folds = list(cv.split(X, y))
+    tiny_std = COLLAPSED_STD * y_sd
     rng = check_random_state(random_state)
-    params = dict(estimator_params or {})
-    if model == "mlp":
-        params.setdefault("random_state", random_state)
-    preprocessor = make_preprocessor(X, report if isinstance(X, pd.DataFrame) else None)
 
-    def make_estimator(name: str) -> Pipeline:
-        estimator = MODELS[model](get_loss(name), **params)
-        return Pipeline([("preprocess", clone(preprocessor)), ("model", estimator)])
+    if _is_dask(X):
+        offset, exposure = data.offset, data.exposure
 
-    y_sd = float(np.std(y))
-    rows, predictions = {}, []
-    with tqdm(total=len(names) * len(folds), desc="sklik compare", disable=not progress) as bar:
+        def fold_fitter(name: str) -> Any:
+            loss_offset, _ = _loss_offset(name, offset, exposure)
+
+            def fit_one(k: int) -> dict:
+                estimator = MODELS[model](get_loss(name), **params)
+                return data.fit_fold(
+                    estimator, k, coverage, scale, loss_offset, tiny_std, uncertainty
+                )
+
+            return fit_one
+
+        def domain_note(name: str) -> str:
+            return _domain_note(name, np.array([data.y_min, data.y_max]), data.y_integer)
+
+    else:
+        if isinstance(X, pd.DataFrame):
+            if report["categorical"]:  # positional, unique string names for the pipeline
+                X = X.set_axis([f"x{j}" for j in range(n_features)], axis=1)
+            else:
+                X = X.to_numpy(dtype=np.float64)
+        folds = list(cv.split(X, y))
+        n_folds = len(folds)
+        preprocessor = make_preprocessor(X, report if isinstance(X, pd.DataFrame) else None)
+
+        def fold_fitter(name: str) -> Any:
+            loss_offset, _ = _loss_offset(name, offset, exposure)
+
+            def fit_one(k: int) -> dict:
+                estimator = MODELS[model](get_loss(name), **params)
+                pipeline = Pipeline([("preprocess", clone(preprocessor)), ("model", estimator)])
+                train, test = folds[k]
+                return _fit_fold(
+                    pipeline,
+                    X,
+                    y,
+                    train,
+                    test,
+                    coverage,
+                    rng,
+                    scale,
+                    loss_offset,
+                    tiny_std,
+                    uncertainty,
+                )
+
+            return fit_one
+
+        def domain_note(name: str) -> str:
+            return _domain_note(name, y)
+
+    rows, predictions, n_passes = {}, [], data.n_passes if _is_dask(X) else None
+    with tqdm(total=len(names) * n_folds, desc="sklik compare", disable=not progress) as bar:
         for name in names:
             bar.set_postfix_str(name)
-            loss_offset, offset_note = _loss_offset(name, offset, exposure)
-            note, fits = _cross_validate(
-                make_estimator, name, X, y, folds, coverage, rng, bar, scale, loss_offset
-            )
+            _, offset_note = _loss_offset(name, offset, exposure)
+            fit_one = fold_fitter(name)
+            if n_passes is not None:  # the bar reports the passes over the data, fold by fold
+
+                def fit_one(k: int, fit_fold: Any = fit_one, name: str = name) -> dict:
+                    nonlocal n_passes
+                    fit = fit_fold(k)
+                    n_passes += fit["n_passes"]
+                    bar.set_postfix_str(f"{name}, {n_passes} passes over the data")
+                    return fit
+
+            note, fits = _cross_validate(fit_one, n_folds, domain_note(name), bar)
             scores = pd.DataFrame([fit["scores"] for _, fit in fits], columns=list(METRICS))
-            flags = _flags(fits, scores, len(folds), coverage, y_sd)
+            flags = _flags(fits, scores, n_folds, coverage)
             rows[name] = {
                 **{f"{m}_mean": scores[m].mean() for m in METRICS},
                 **{f"{m}_std": scores[m].std(ddof=0) for m in METRICS},
@@ -665,7 +1173,8 @@ def compare_losses(
                 "collapsed": flags["collapsed"],
                 "note": "; ".join(part for part in [note, offset_note, *flags["notes"]] if part),
             }
-            predictions += [fit["predictions"].assign(loss=name, fold=k) for k, fit in fits]
+            if not _is_dask(X):
+                predictions += [fit["predictions"].assign(loss=name, fold=k) for k, fit in fits]
 
     results = pd.DataFrame.from_dict(rows, orient="index")
     metric_columns = [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
@@ -680,15 +1189,17 @@ def compare_losses(
     best, best_note = _winner(results)
     results.attrs.update(
         model=model,
-        n_samples=len(y),
+        n_samples=n_samples,
         n_features=n_features,
         n_encoded=report["n_encoded"],
-        n_splits=len(folds),
+        n_splits=n_folds,
         coverage=coverage,
         scale=scale,
         winner=best,
         winner_note=best_note,
     )
+    if n_passes is not None:
+        results.attrs.update(n_partitions=data.n_partitions, n_passes=n_passes)
     if not return_predictions:
         return results
     columns = ["loss", "fold", "row", "y_true", "mean", "lower", "upper", "pit"]
@@ -696,7 +1207,7 @@ def compare_losses(
     return results, pd.DataFrame(predictions, columns=columns)
 
 
-def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float, y_sd: float) -> dict:
+def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> dict:
     """The ``converged`` and ``collapsed`` flags of one loss, and the notes explaining them."""
     if not fits:
         return {"converged": None, "collapsed": None, "notes": []}
@@ -707,8 +1218,8 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float, y_sd
             f"did not converge in {n_unconverged} of {n_folds} folds (ConvergenceWarning): "
             f"raise max_iter"
         )
-    std = np.concatenate([fit["std"] for _, fit in fits])
-    tiny = float(np.mean(std < COLLAPSED_STD * y_sd))
+    sums = np.sum([fit["sums"] for _, fit in fits], axis=0)
+    tiny = float(sums[SUMS.index("tiny_std")] / sums[0])
     covered = float(scores["coverage"].mean())
     collapsed = False
     if tiny > 0.5:
@@ -758,27 +1269,28 @@ def _winner(results: pd.DataFrame) -> tuple[str | None, str]:
     )
 
 
-def _cross_validate(
-    make_estimator, name, X, y, folds, coverage, rng, bar, scale, offset=None
-) -> tuple[str, list]:
-    """Fit ``name`` on every fold: a note (why it was skipped or failed) and the fits.
+def _cross_validate(fit_one: Any, n_folds: int, note: str, bar: Any) -> tuple[str, list]:
+    """Fit one loss on every fold (``fit_one(k)``): a note (why it was skipped), and the fits.
 
-    The fits are ``(fold index, _fit_fold result)`` pairs, none if the loss was skipped or failed.
+    The fits are ``(fold index, fit_one result)`` pairs, none if the loss was skipped or failed.
     """
-    note = _domain_note(name, y)
     fits = []
-    for k, (train, test) in enumerate(folds):
+    for k in range(n_folds):
         if note:
             break
         try:
-            fit = _fit_fold(make_estimator(name), X, y, train, test, coverage, rng, scale, offset)
+            fit = fit_one(k)
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
             note = f"fit failed in fold {k + 1}: {' '.join(str(exc).split())}"
+            break
+        except NotImplementedError as exc:  # e.g. a solver without a dask path
+            reason = " ".join(str(exc).split()).split(". ")[0] or "no fit for this input yet"
+            note = f"not fitted: {reason} (NotImplementedError)"
             break
         fits.append((k, fit))
         bar.update()
     if note:
-        bar.update(len(folds) - len(fits))
+        bar.update(n_folds - len(fits))
         return note, []
     return "", fits
 
@@ -815,15 +1327,20 @@ def _loss_offset(name: str, offset: Any, exposure: Any) -> tuple[Any, str]:
     return None, "fitted without the exposure (identity link: an exposure needs a log link)"
 
 
-def _domain_note(name: str, y: np.ndarray) -> str:
-    """A note saying why ``name``'s likelihood cannot describe ``y``, or an empty string."""
+def _domain_note(name: str, y: np.ndarray, integer: bool | None = None) -> str:
+    """A note saying why ``name``'s likelihood cannot describe ``y``, or an empty string.
+
+    ``y`` may be a summary of the targets (their minimum and maximum) with ``integer`` saying
+    whether they are all integers (None: ``y`` holds every target).
+    """
     loss = get_loss(name)
     try:
         loss.check_y(y)
     except ValueError as exc:
         return f"skipped: {exc}"
     discrete = hasattr(loss.predictive_distribution(np.zeros((loss.n_params, 1)), 1.0), "pmf")
-    if discrete and not np.all(y == np.round(y)):
+    integer = bool(np.all(y == np.round(y))) if integer is None else integer
+    if discrete and not integer:
         return "skipped: the targets are not integer counts, which its distribution needs"
     return ""
 

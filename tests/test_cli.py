@@ -373,3 +373,74 @@ def test_subprocess_error_is_one_line(tmp_path):
         == "sklik compare: error: " + f"{tmp_path / 'h.csv'} has a header but no data rows\n"
     )
     assert done.stdout == ""
+
+
+# -- several files, parquet, and the dask options without dask -------------------------------------
+
+
+def scores(path):
+    """The results of a ``--json`` file but the fit times."""
+    rows = json.loads(Path(path).read_text())["results"]
+    return [{k: v for k, v in row.items() if not k.startswith("fit_time")} for row in rows]
+
+
+def test_a_glob_of_files_is_the_concatenated_file(tmp_path, capsys, frame, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    frame.iloc[:25].to_csv(tmp_path / "part-1.csv", index=False)
+    frame.iloc[25:].to_csv(tmp_path / "part-2.csv", index=False)
+    args = ["--target", "y", "--quiet", "--losses", "mse,huber"]
+    status, _, _ = run(capsys, "--csv", str(tmp_path / "all.csv"), *args, "--json", "1.json")
+    assert status == 0
+    status, out, err = run(capsys, "--csv", str(tmp_path / "part-*.csv"), *args, "--json", "2.json")
+    assert status == 0, err
+    assert "part-*.csv (2 files) (target: y), 40 rows, 2 feature columns" in out
+    # the same rows in the same order: the same folds, the same results
+    assert scores("2.json") == scores("1.json")
+
+
+def test_glob_errors_name_the_problem(tmp_path, capsys, frame):
+    status, _, err = run(capsys, "--csv", str(tmp_path / "none-*.csv"), "--target", "y")
+    assert_one_line_error(status, err, "no file matches --csv")
+    frame.to_csv(tmp_path / "a-1.csv", index=False)
+    frame.rename(columns={"z": "w"}).to_csv(tmp_path / "a-2.csv", index=False)
+    status, _, err = run(capsys, "--csv", str(tmp_path / "a-*.csv"), "--target", "y")
+    assert_one_line_error(status, err, "must have the same header: a-1.csv has x, z, y but a-2.csv")
+
+
+def test_parquet_file_in_memory(tmp_path, capsys, frame, monkeypatch):
+    pytest.importorskip("pyarrow")
+    monkeypatch.chdir(tmp_path)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame.to_parquet(tmp_path / "d.parquet")
+    args = ["--target", "y", "--quiet", "--losses", "mse,gaussian_nll"]
+    status, _, _ = run(capsys, "--csv", str(tmp_path / "d.csv"), *args, "--json", "1.json")
+    args += ["--json", "2.json"]
+    status, out, err = run(capsys, "--parquet", str(tmp_path / "d.parquet"), *args)
+    assert status == 0, err
+    assert "d.parquet (target: y), 40 rows" in out
+    assert scores("2.json") == scores("1.json")
+    status, _, err = run(capsys, "--parquet", str(tmp_path / "d.csv"), "--target", "y")
+    assert_one_line_error(status, err, "as parquet")
+    status, _, err = run(capsys, "--parquet", str(tmp_path / "d.parquet"), "--csv", "d.csv")
+    assert_one_line_error(status, err, "--csv and --parquet exclude each other")
+
+
+def test_missing_optional_dependencies_are_one_line_errors(tmp_path, capsys, frame, monkeypatch):
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    (tmp_path / "d.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    status, _, err = run(capsys, "--parquet", str(tmp_path / "d.parquet"), "--target", "y")
+    assert_one_line_error(status, err, '--parquet needs pyarrow: pip install "sklik[dask]"')
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.dataframe", None)
+    for option in (["--dask"], ["--scheduler", "tcp://127.0.0.1:1"]):
+        status, _, err = run(capsys, "--csv", str(tmp_path / "d.csv"), "--target", "y", *option)
+        assert_one_line_error(status, err, 'need dask: pip install "sklik[dask]"')
+
+
+def test_the_core_package_does_not_import_dask():
+    code = "import sys, sklik, sklik.compare, sklik._cli; print(sorted(m for m in sys.modules"
+    code += " if m.split('.')[0] in ('dask', 'distributed')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "[]\n", done.stderr
