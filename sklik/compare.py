@@ -960,8 +960,9 @@ def compare_losses(
     uncertainty : {"predictive", "noise"}, default="predictive"
         The predictive distribution that is scored (``predict_dist(..., uncertainty=...)``):
         noise and parameter uncertainty, or the plug-in distribution at the fitted parameters.
-        A model fitted on dask input has no coefficient covariance, so its distribution is the
-        plug-in one either way; ``"noise"`` gives the same in memory.
+        On dask input the coefficient covariance is computed as in memory, except for
+        ``l1``, ``huber`` and ``smooth_l1`` (residual quantiles: their dask fits score the
+        noise distribution with a df-corrected scale).
 
     Returns
     -------
