@@ -472,6 +472,8 @@ def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
     if name == "GaussianNLLLoss":
         floor = max(float(loss.eps), np.finfo(np.float64).tiny)
         return np.stack([mean, np.log(np.maximum(stats["yvar"], floor))])
+    if loss.n_params > 1:  # any other loss: minimise the constant model's objective
+        return _constant_minimiser(loss, Y, w, stats)
     # a one-parameter convex loss: the root of the weighted gradient (Brent's method, one
     # pass over y per evaluation)
     out = np.empty(k)
@@ -489,6 +491,44 @@ def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
         xtol = (1e-14 if not isinstance(loss, L1Loss) else 1e-10) * max(1.0, abs(lo), abs(hi))
         out[j] = brentq(wgrad, lo, hi, xtol=xtol)
     return out[np.newaxis]
+
+
+def _chunk_constant_grad(Y, w, loss, raw0, weight_total):
+    """Weighted mean loss of the constant raw outputs ``raw0`` on one chunk and its gradient."""
+    w = np.ones(Y.shape[0]) if w is None else w
+    raw = np.repeat(raw0[:, np.newaxis, :], Y.shape[0], axis=1)
+    c = (w / weight_total / Y.shape[1])[:, np.newaxis]
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, grad = loss.raw_loss_gradient(Y, raw)
+        return float(np.sum(c * value)), np.sum(grad * c, axis=1)
+
+
+def _constant_minimiser(loss, Y: da.Array, w: da.Array | None, stats: dict) -> np.ndarray:
+    """The constant raw outputs minimising the weighted mean loss (any loss).
+
+    Started at the loss's own ``init_raw`` on the first row chunk (a start inside the loss's
+    well-scaled region: e.g. the negative binomial's dispersion, whose gradient vanishes at
+    the Poisson limit), then L-BFGS-B over passes over ``y``.
+    """
+    shape = (loss.n_params, Y.shape[1])
+    first = np.asarray(Y.blocks[0].compute())
+    weights = None if w is None else np.asarray(w.blocks[0].compute())
+    if weights is not None and not weights.sum() > 0:
+        weights = None
+    start = np.asarray(loss.init_raw(first, weights), dtype=np.float64).reshape(shape)
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = _sum_blocks(_chunk_constant_grad, [Y, w], loss, x.reshape(shape), stats["W"])
+        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+            return math.inf, np.zeros(x.size)
+        return value, grad.ravel()
+
+    import scipy.optimize
+
+    res = scipy.optimize.minimize(
+        fun, start.ravel(), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 200}
+    )
+    return res.x.reshape(shape) if np.all(np.isfinite(res.x)) else start
 
 
 def _chunk_scale_stats(R, w, loss, sigma):

@@ -42,6 +42,9 @@ def _data(loss, seed=0):
     eta = 0.3 * X[:, 0] + 0.02 * X[:, 1] - 20 * X[:, 3]
     if loss == "poisson_nll":
         y = rng.poisson(np.exp(eta - eta.mean())).astype(float)
+    elif loss == "negative_binomial_nll":  # overdispersed counts: alpha = 0.5
+        mu = np.exp(eta - eta.mean())
+        y = rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(float)
     else:
         y = eta + rng.standard_t(3, size=N)
     w = rng.uniform(0.0, 2.0, size=N)
@@ -60,6 +63,7 @@ CASES = [
     ("huber", "newton"),
     ("smooth_l1", "lbfgs"),
     ("gaussian_nll", "newton"),
+    ("negative_binomial_nll", "lbfgs"),
 ]
 
 
