@@ -213,7 +213,9 @@ def additive_covariance(loss: BaseLoss, predictive: bool) -> bool:
     """
     if _is_l1(loss):
         return False
-    return not (predictive and isinstance(loss, (HuberLoss, SmoothL1Loss)))
+    if isinstance(loss, (HuberLoss, SmoothL1Loss)):
+        return not predictive
+    return isinstance(loss, MSELoss) or loss.has_curvature  # (others have no covariance)
 
 
 def covariance_sums(
