@@ -78,17 +78,22 @@ def _column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, ..
     """:func:`column_moments` and the mask of the constant columns."""
     n_features = X.shape[1]
     if sp.issparse(X):
-        Xc = sp.csc_array(X)
-        amax = np.zeros(n_features)
-        for j in range(n_features):  # column maxima of a CSC matrix: linear in nnz
-            data = Xc.data[Xc.indptr[j] : Xc.indptr[j + 1]]
-            if data.size:
-                amax[j] = np.max(np.abs(data))
-        amax[amax == 0] = 1.0
-        S = Xc @ sp.diags_array(1.0 / amax)
-        mean_s = S.T @ c if center else np.zeros(n_features)
-        sq = S.multiply(S).T @ c
-        var_s = np.maximum(sq - mean_s**2, 0.0)
+        Xr = sp.csr_array(X)
+        moments = _sparse_moments_direct(Xr, c, center)
+        if moments is not None:
+            mean_s, var_s = moments
+            amax = np.ones(n_features)
+        else:
+            Xc = Xr.tocsc()
+            amax = np.zeros(n_features)
+            nonempty = np.flatnonzero(np.diff(Xc.indptr))
+            if nonempty.size:  # column maxima of a CSC matrix: linear in nnz
+                amax[nonempty] = np.maximum.reduceat(np.abs(Xc.data), Xc.indptr[nonempty])
+            amax[amax == 0] = 1.0
+            S = Xc @ sp.diags_array(1.0 / amax)
+            mean_s = S.T @ c if center else np.zeros(n_features)
+            sq = S.multiply(S).T @ c
+            var_s = np.maximum(sq - mean_s**2, 0.0)
     else:
         amax = np.max(np.abs(X), axis=0) if X.shape[0] else np.ones(n_features)
         amax = np.where(amax > 0, amax, 1.0)
@@ -101,6 +106,33 @@ def _column_moments(X: Any, c: np.ndarray, center: bool) -> tuple[np.ndarray, ..
     constant = std_s <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean_s), 1e-300)
     scale = np.where(constant, 1.0, std_s * amax)
     return mean_s * amax, scale, constant
+
+
+# Sparse data whose non-zero magnitudes lie within [2^-400, 2^400] have squares far from
+# float64's overflow and underflow: their moments need no scaling by the column maxima.
+_DIRECT_MOMENTS_RANGE = (2.0**-400, 2.0**400)
+
+
+def _sparse_moments_direct(
+    X: sp.csr_array, c: np.ndarray, center: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    r"""Weighted means and variances of a CSR ``X`` without scaling, or None if unsafe.
+
+    :math:`m = X^\top c` and :math:`v = (X \circ X)^\top c - m^2` (three passes over the
+    non-zeros, no Python loop over the columns), when every non-zero magnitude lies in
+    ``_DIRECT_MOMENTS_RANGE``; otherwise the caller scales each column by its maximum first.
+    """
+    data = X.data
+    if data.size:
+        mag = np.abs(data)
+        low, high = _DIRECT_MOMENTS_RANGE
+        if not (np.max(mag) <= high and np.min(mag, where=mag > 0, initial=high) >= low):
+            return None
+    n_features = X.shape[1]
+    mean = X.T @ c if center else np.zeros(n_features)
+    squares = sp.csr_array((data * data, X.indices, X.indptr), shape=X.shape)
+    sq = squares.T @ c
+    return mean, np.maximum(sq - mean**2, 0.0)
 
 
 class DenseDesign:
@@ -198,6 +230,10 @@ class SparseDesign:
         self.inv_scale = 1.0 / scale
         self.shift = mean * self.inv_scale  # m / s
         self.shape = self.X.shape
+        # the weighted mean squares of Z's columns under the weights of the standardisation
+        # (1, or 0 for a constant column), when make_design knows them; an estimate is enough
+        # (a preconditioner of the sparse least squares), None means unknown
+        self.column_sq: np.ndarray | None = None
 
     def matmat(self, C: np.ndarray) -> np.ndarray:  # noqa: D102 (see DenseDesign)
         Cs = C * self.inv_scale
@@ -284,6 +320,8 @@ def make_design(
         ``intercept = intercept_Z - coef @ mean``.
     """
     n_features = X.shape[1]
+    if sp.issparse(X):
+        X = sp.csr_array(X, dtype=np.float64)  # once, for the moments and the design
     if standardize and not sp.issparse(X):
         fast = _dense_standardized(X, c, center)
         if fast is not None:
@@ -300,6 +338,8 @@ def make_design(
         design = SparseDesign(X, mean, scale)
         design.inv_scale[constant] = 0.0
         design.shift[constant] = 0.0
+        if standardize:  # unit variance (root mean square without centring), or zero
+            design.column_sq = np.where(constant | (design.inv_scale == 0), 0.0, 1.0)
         return design, mean, scale
     Z = np.subtract(X, mean, dtype=np.float64) if center else np.array(X, dtype=np.float64)
     Z /= scale

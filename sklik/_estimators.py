@@ -194,13 +194,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             model, fit_loss, design, Y, sw, alpha_l2, offset=off, penalty_weights=penalty_weights
         )
         solver = self._choose_solver(loss, X.shape[0], model.n_coef)
-        if solver == "lstsq" and self.solver == "auto" and sp.issparse(X):
-            solver = "newton"  # least squares would densify the design; Newton needs one step
         if solver in ("lstsq", "highs"):
             target = Y if off is None else Y - off
             if solver == "lstsq":
                 coef, intercept = _solver.least_squares(
-                    design.toarray(),
+                    design,  # a sparse design is solved without densifying it
                     target,
                     sw,
                     self.alpha,
@@ -208,6 +206,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     penalty_weights=x_scale**-2.0,
                     x_centered=self.fit_intercept,  # the design is centred (weighted)
                     gram=design.gram() if hasattr(design, "gram") else None,
+                    tol=self.tol,  # only for conjugate gradients on a wide sparse design
                 )
             else:
                 if sp.issparse(X) and X.shape[0] * X.shape[1] > _LAD_MAX_DENSE:
