@@ -817,7 +817,14 @@ class LinearRegressor(_BaseRegressor):
         )
 
     def _design(self, X: Any, c: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
-        return make_design(X, c, center=self.fit_intercept)
+        # least squares and the covariance of these losses use the Gram matrix Z^T Z: with
+        # equal weights it is built with the design (its diagonal gives the variances)
+        name = getattr(getattr(self, "loss_", None), "name", None)
+        covariance = X.shape[1] + int(self.fit_intercept) <= _NEWTON_MAX_COEF
+        gram = X.shape[0] >= X.shape[1] and (
+            name == "mse" or (name in ("huber", "smooth_l1", "l1") and covariance)
+        )
+        return make_design(X, c, center=self.fit_intercept, gram=gram)
 
     def _penalties(
         self, model: Any, x_scale: np.ndarray, loss: BaseLoss, sw: np.ndarray
