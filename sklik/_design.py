@@ -235,6 +235,8 @@ class SparseDesign:
         self.inv_scale = 1.0 / scale
         self.shift = mean * self.inv_scale  # m / s
         self.shape = self.X.shape
+        # Z^T Z, once computed (a constant d in sandwich: least squares and its covariance)
+        self._gram: np.ndarray | None = None
         # the weighted mean squares of Z's columns under the weights of the standardisation
         # (1, or 0 for a constant column), when make_design knows them; an estimate is enough
         # (a preconditioner of the sparse least squares), None means unknown
@@ -258,6 +260,13 @@ class SparseDesign:
         return np.asarray(self.X.T @ d) * self.inv_scale - self.shift * d.sum()
 
     def sandwich(self, d: np.ndarray) -> np.ndarray:  # noqa: D102
+        if d.size and d[0] == d[-1] and np.all(d == d[0]):  # equal weights: Z^T Z, cached
+            if self._gram is None:
+                self._gram = self._sandwich(np.ones(d.size))
+            return self._gram * d[0]
+        return self._sandwich(d)
+
+    def _sandwich(self, d: np.ndarray) -> np.ndarray:
         # X^T D X - (X^T d) m'^T - m' (X^T d)^T + (sum d) m' m'^T, all over s s^T
         Xd = self.X.multiply(d[:, np.newaxis]).tocsr()
         XtDX = (self.X.T @ Xd).toarray() * np.outer(self.inv_scale, self.inv_scale)

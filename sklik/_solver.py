@@ -636,9 +636,10 @@ def gram_solve(
 
 
 # Sparse least squares: up to this many columns the normal equations are formed explicitly
-# (Z^T C Z, a sparse product with a dense p-by-p result) and solved by Cholesky, which is exact
-# and cheap for few columns; beyond, conjugate gradients on the implicit normal equations.
-_SPARSE_EXPLICIT_MAX_FEATURES = 200
+# (Z^T C Z, a sparse product with a dense p-by-p result, which the estimators' coefficient
+# covariance needs too up to 500 coefficients) and solved by Cholesky; beyond, conjugate
+# gradients on the implicit normal equations.
+_SPARSE_EXPLICIT_MAX_FEATURES = 499
 # Conjugate gradients stop at the relative gradient tolerance ``tol`` of the iterative solvers
 # (``_CG_RTOL`` when none is given; never below ``_CG_MIN_RTOL``, where the recurrence's
 # residual no longer tracks the true one), after at most ``_CG_MAX_ITER`` iterations.
