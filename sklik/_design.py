@@ -118,20 +118,23 @@ def _sparse_moments_direct(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     r"""Weighted means and variances of a CSR ``X`` without scaling, or None if unsafe.
 
-    :math:`m = X^\top c` and :math:`v = (X \circ X)^\top c - m^2` (three passes over the
+    :math:`m = X^\top c` and :math:`v = (X \circ X)^\top c - m^2` (a few passes over the
     non-zeros, no Python loop over the columns), when every non-zero magnitude lies in
     ``_DIRECT_MOMENTS_RANGE``; otherwise the caller scales each column by its maximum first.
     """
     data = X.data
+    with np.errstate(over="ignore", under="ignore"):  # detected just below
+        squares = data * data
     if data.size:
-        mag = np.abs(data)
         low, high = _DIRECT_MOMENTS_RANGE
-        if not (np.max(mag) <= high and np.min(mag, where=mag > 0, initial=high) >= low):
+        if not (
+            np.max(squares) <= high * high
+            and np.min(squares, where=data != 0, initial=high * high) >= low * low
+        ):
             return None
     n_features = X.shape[1]
     mean = X.T @ c if center else np.zeros(n_features)
-    squares = sp.csr_array((data * data, X.indices, X.indptr), shape=X.shape)
-    sq = squares.T @ c
+    sq = sp.csr_array((squares, X.indices, X.indptr), shape=X.shape).T @ c
     return mean, np.maximum(sq - mean**2, 0.0)
 
 
