@@ -127,9 +127,11 @@ def _sparse_moments_direct(
         squares = data * data
     if data.size:
         low, high = _DIRECT_MOMENTS_RANGE
-        if not (
-            np.max(squares) <= high * high
-            and np.min(squares, where=data != 0, initial=high * high) >= low * low
+        if not np.max(squares) <= high * high:
+            return None
+        # (the masked minimum only when some square is small: explicit zeros, or tiny values)
+        if not np.min(squares) >= low * low and not (
+            np.min(squares, where=data != 0, initial=high * high) >= low * low
         ):
             return None
     n_features = X.shape[1]
