@@ -741,8 +741,9 @@ def _conjugate_gradients(
 
     def normal(u: np.ndarray) -> np.ndarray:
         zu = design.matmat(u[np.newaxis])[:, 0]
-        zu = zu * c[0] if equal else zu * c
-        return design.rmatvec(zu) + ridge * u
+        if equal:  # the common weight after the product: no pass over the n-vector
+            return design.rmatvec(zu) * c[0] + ridge * u
+        return design.rmatvec(zu * c) + ridge * u
 
     out = np.zeros_like(rhs)
     all_converged = True
