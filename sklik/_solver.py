@@ -680,9 +680,11 @@ def _sparse_least_squares(
     :math:`R - (Z^\top C Z + \operatorname{diag}(\rho)) v` (the gradient of the objective up
     to the factor :math:`-2/K`) is ``tol`` times its largest entry at :math:`v = 0`: the
     iterative solvers' relative gradient tolerance (:func:`minimize`). The objective's excess
-    over the optimum is then of order ``tol**2`` relative. If CG does not get there in
-    ``min(10 p, _CG_MAX_ITER)`` iterations (a numerically singular problem), the explicit path
-    decides (up to ``_SPARSE_FALLBACK_MAX_FEATURES`` columns, else a ConvergenceWarning).
+    over the optimum is then of order ``tol**2`` times the reduction from the best constant
+    model to the optimum (about 1e-12 relative at the default ``tol=1e-6``). If CG does not
+    get there in ``min(10 p, _CG_MAX_ITER)`` iterations (a numerically singular problem), the
+    explicit path decides (up to ``_SPARSE_FALLBACK_MAX_FEATURES`` columns, else a
+    ConvergenceWarning).
     """
     y_unit = _column_magnitudes(y)  # solve for y / max|y|: no overflow in Z^T C y
     Y = y / y_unit
