@@ -784,8 +784,13 @@ class DaskData:
         self.y_top = np.where(top > 0, top, 1.0)
         self.y_spread = np.sqrt(np.maximum(stats["yvar"], 0.0))
 
-    def design(self, standardise: bool, center: bool) -> tuple[da.Array, np.ndarray, np.ndarray]:
-        """The (lazily) standardised design, persisted when it fits in memory."""
+    def design(
+        self, standardise: bool, center: bool, gram: bool = False
+    ) -> tuple[da.Array, np.ndarray, np.ndarray]:
+        """The (lazily) standardised design, persisted when it fits in memory.
+
+        ``gram`` is unused: least squares reduces its Gram matrix over the chunks.
+        """
         if standardise:
             x_mean, x_scale = _moments(self.stats, center)
             Z = self.X.map_blocks(_standardise, x_mean, x_scale, center, dtype=np.float64)
@@ -825,7 +830,12 @@ class DaskData:
         return self.Y if self.off is None else self.Y - self.off
 
     def least_squares(
-        self, design: da.Array, alpha: float, center: bool, penalty_weights: np.ndarray
+        self,
+        design: da.Array,
+        alpha: float,
+        center: bool,
+        penalty_weights: np.ndarray,
+        tol: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Least squares from the weighted Gram matrix (one pass; TSQR if ill-conditioned)."""
         self.n_passes += 1

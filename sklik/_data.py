@@ -100,14 +100,17 @@ class ArrayData:
         unit_y = Y / self.y_top  # no overflow in the squares
         self.y_spread = self.y_top * np.sqrt(self._c @ (unit_y - self._c @ unit_y) ** 2)
 
-    def design(self, standardise: bool, center: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+    def design(
+        self, standardise: bool, center: bool, gram: bool = False
+    ) -> tuple[Any, np.ndarray, np.ndarray]:
         """The design the objective reduces over, and the column shift and scale it used.
 
-        ``standardise``: :func:`sklik._design.make_design` (the linear model); else X as
-        given (densified if sparse: the MLP works on dense rows).
+        ``standardise``: :func:`sklik._design.make_design` (the linear model; ``gram``: build
+        the Gram matrix with it, for least squares and the covariance); else X as given
+        (densified if sparse: the MLP works on dense rows).
         """
         if standardise:
-            return make_design(self.X, self._c, center=center)
+            return make_design(self.X, self._c, center=center, gram=gram)
         X = self.X.toarray() if self.is_sparse else self.X
         return X, np.zeros(self.n_features), np.ones(self.n_features)
 
@@ -136,21 +139,27 @@ class ArrayData:
         return self.Y if self.off is None else self.Y - self.off
 
     def least_squares(
-        self, design: Any, alpha: float, center: bool, penalty_weights: np.ndarray
+        self,
+        design: Any,
+        alpha: float,
+        center: bool,
+        penalty_weights: np.ndarray,
+        tol: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """:func:`sklik._solver.least_squares` on the standardised design.
 
-        Centred if ``center``, with the Gram matrix the design may already hold.
+        Centred if ``center``; a sparse design is not densified (``tol``: for conjugate
+        gradients on a wide sparse design).
         """
         return _solver.least_squares(
-            design.toarray(),
+            design,
             self._target(),
             self.sw,
             alpha,
             center,
             penalty_weights=penalty_weights,
             x_centered=center,  # the design is centred (weighted)
-            gram=design.gram() if hasattr(design, "gram") else None,
+            tol=tol,
         )
 
     def least_absolute_deviations(

@@ -154,19 +154,21 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         data, fit_loss, monitor, one_target = self._training_data(X, y, sample_weight, offset, loss)
         self.loss_ = loss
         center = bool(getattr(self, "fit_intercept", False))
-        design, x_mean, x_scale = data.design(self._standardises_design, center)
+        design, x_mean, x_scale = data.design(
+            self._standardises_design, center, gram=self._design_gram(loss, data)
+        )
         model = self._make_model(data.n_features, loss.n_params * data.n_targets)
         alpha_l2, penalty_weights, l1_weights = self._penalties(
             model, x_scale, loss, data.weight_total
         )
         solver = self._choose_solver(loss, data.n_samples, model.n_coef)
-        if solver == "lstsq" and self.solver == "auto" and data.is_sparse:
-            solver = "newton"  # least squares would densify the design; Newton needs one step
         objective = data.objective(
             model, fit_loss, design, alpha_l2, penalty_weights, fuse_hessian=solver == "newton"
         )
         if solver == "lstsq":
-            coef, intercept = data.least_squares(design, self.alpha, center, x_scale**-2.0)
+            coef, intercept = data.least_squares(
+                design, self.alpha, center, x_scale**-2.0, tol=self.tol
+            )
         elif solver == "highs":
             coef, intercept = data.least_absolute_deviations(design, center, owner)
         if solver in ("lstsq", "highs"):
@@ -338,6 +340,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     # whether the objective reduces over the internally standardised design (the linear
     # model) or over X as given (the MLP): see ArrayData.design
     _standardises_design = False
+
+    def _design_gram(self, loss: BaseLoss, data: Any) -> bool:
+        """Whether the design should build its Gram matrix with it (see ArrayData.design)."""
+        return False
 
     def _penalties(
         self, model: Any, x_scale: np.ndarray, loss: BaseLoss, weight_total: float
@@ -779,6 +785,14 @@ class LinearRegressor(_BaseRegressor):
         )
 
     _standardises_design = True
+
+    def _design_gram(self, loss: BaseLoss, data: Any) -> bool:
+        # least squares and the covariance of these losses use the Gram matrix Z^T Z: with
+        # equal weights it is built with the design (its diagonal gives the variances)
+        covariance = data.n_features + int(self.fit_intercept) <= _NEWTON_MAX_COEF
+        return data.n_samples >= data.n_features and (
+            loss.name == "mse" or (loss.name in ("huber", "smooth_l1", "l1") and covariance)
+        )
 
     def _penalties(
         self, model: Any, x_scale: np.ndarray, loss: BaseLoss, weight_total: float

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklik._lad import frisch_newton
@@ -493,6 +494,7 @@ def least_squares(
     penalty_weights: np.ndarray | None = None,
     x_centered: bool = False,
     gram: np.ndarray | None = None,
+    tol: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact minimiser of the weighted, ridge-penalised mean squared error.
 
@@ -508,9 +510,14 @@ def least_squares(
     penalty, the dual (kernel) form :math:`v = A^\top (A A^\top + \Lambda)^{-1} B` (on
     columns rescaled so that the penalty is isotropic) with one.
 
+    A sparse design (:class:`~sklik._design.SparseDesign`) is never densified: see
+    :func:`_sparse_least_squares`.
+
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray, DenseDesign or SparseDesign of shape (n_samples, n_features)
+        The data, or a design of :mod:`sklik._design` (a ``SparseDesign`` is centred and
+        scaled implicitly, so ``x_centered`` and ``gram`` are ignored for it).
     y : ndarray of shape (n_samples, n_targets)
     sample_weight : ndarray of shape (n_samples,)
     alpha : float
@@ -521,12 +528,25 @@ def least_squares(
         design): ``X`` is then used as it is, without a centred copy.
     gram : ndarray of shape (n_features, n_features), default=None
         ``X.T @ X`` if already known (used with ``x_centered`` and equal weights).
+    tol : float, default=None
+        Only for a sparse design with more than ``_SPARSE_EXPLICIT_MAX_FEATURES`` columns
+        (solved by conjugate gradients): the relative gradient tolerance, as for the iterative
+        solvers (:func:`minimize`); None means ``_CG_RTOL``.
 
     Returns
     -------
     coef : ndarray of shape (n_targets, n_features)
     intercept : ndarray of shape (n_targets,)
     """
+    kind = getattr(X, "kind", None)
+    if kind == "sparse":
+        return _sparse_least_squares(
+            X, y, sample_weight, alpha, fit_intercept, penalty_weights, tol=tol
+        )
+    if kind == "dense":  # a DenseDesign: its array, and its cached Gram matrix with equal weights
+        if gram is None and x_centered and np.all(sample_weight == sample_weight[0]):
+            gram = X.gram()
+        X = X.toarray()
     # the solution is linear in y: solve for y / max|y| (no overflow in X^T y) and scale back
     y_unit = _column_magnitudes(y)
     if np.any(y_unit != 1.0):
@@ -613,6 +633,166 @@ def gram_solve(
         v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), rhs / norms[:, np.newaxis])
         return v, norms, ridge
     return None, norms, ridge
+
+
+# Sparse least squares: up to this many columns the normal equations are formed explicitly
+# (Z^T C Z, a sparse product with a dense p-by-p result, which the estimators' coefficient
+# covariance needs too up to 500 coefficients) and solved by Cholesky; beyond, conjugate
+# gradients on the implicit normal equations.
+_SPARSE_EXPLICIT_MAX_FEATURES = 499
+# Conjugate gradients stop at the relative gradient tolerance ``tol`` of the iterative solvers
+# (``_CG_RTOL`` when none is given; never below ``_CG_MIN_RTOL``, where the recurrence's
+# residual no longer tracks the true one), after at most ``_CG_MAX_ITER`` iterations.
+_CG_RTOL = 1e-10
+_CG_MIN_RTOL = 1e-13
+_CG_MAX_ITER = 2000
+# Beyond this many columns a CG that did not converge is not replaced by the explicit p-by-p
+# normal equations (their memory): it returns its last iterate with a ConvergenceWarning.
+_SPARSE_FALLBACK_MAX_FEATURES = 5000
+
+
+def _sparse_least_squares(
+    design: Any,
+    y: np.ndarray,
+    sample_weight: np.ndarray,
+    alpha: float,
+    fit_intercept: bool,
+    penalty_weights: np.ndarray | None = None,
+    tol: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`least_squares` on a sparse design :math:`Z`, without densifying it.
+
+    The design's columns have weighted mean zero with an intercept (the implicit centring of
+    :class:`~sklik._design.SparseDesign`), so the intercept is the weighted mean of ``y`` and,
+    per target :math:`k`, the coefficients solve the ridge normal equations
+
+    .. math::
+
+        (Z^\top C Z + \operatorname{diag}(\rho))\, v_k = Z^\top C (y_k - \bar y_k),
+        \qquad C = \operatorname{diag}(c),\ \rho = \tfrac{\alpha K}{2}\pi.
+
+    Up to ``_SPARSE_EXPLICIT_MAX_FEATURES`` columns the matrix is formed (``design.sandwich``)
+    and solved by :func:`gram_solve` (Cholesky; the SVD of the densified design when it is
+    ill-conditioned). Beyond, conjugate gradients with the Jacobi preconditioner run on the
+    implicit matrix (one ``Z u`` and one ``Z^T d`` per iteration, each linear in the
+    non-zeros), as scikit-learn's ``Ridge(solver="sparse_cg")``, from :math:`v = 0` (the
+    estimators' cold start, the best constant model), until the largest entry of the residual
+    :math:`R - (Z^\top C Z + \operatorname{diag}(\rho)) v` (the gradient of the objective up
+    to the factor :math:`-2/K`) is ``tol`` times its largest entry at :math:`v = 0`: the
+    iterative solvers' relative gradient tolerance (:func:`minimize`). The objective's excess
+    over the optimum is then of order ``tol**2`` times the reduction from the best constant
+    model to the optimum (about 1e-12 relative at the default ``tol=1e-6``). If CG does not
+    get there in ``min(10 p, _CG_MAX_ITER)`` iterations (a numerically singular problem), the
+    explicit path decides (up to ``_SPARSE_FALLBACK_MAX_FEATURES`` columns, else a
+    ConvergenceWarning).
+    """
+    y_unit = _column_magnitudes(y)  # solve for y / max|y|: no overflow in Z^T C y
+    Y = y / y_unit
+    c = sample_weight / sample_weight.sum()
+    n_targets = Y.shape[1]
+    if fit_intercept:
+        y_mean = c @ Y
+        B = Y - y_mean
+    else:
+        y_mean, B = np.zeros(n_targets), Y
+    p = design.shape[1]
+    pw = np.ones(p) if penalty_weights is None else np.asarray(penalty_weights, dtype=np.float64)
+    ridge = 0.5 * alpha * n_targets * pw
+    rhs = design.rmatmat(c[:, np.newaxis] * B).T  # Z^T C B, shape (p, K)
+    v = None
+    if p > _SPARSE_EXPLICIT_MAX_FEATURES:
+        rtol = _CG_RTOL if tol is None else max(float(tol), _CG_MIN_RTOL)
+        v, converged = _conjugate_gradients(design, c, ridge, rhs, rtol)
+        if not converged and p <= _SPARSE_FALLBACK_MAX_FEATURES:
+            v = None
+        elif not converged:
+            warnings.warn(
+                f"least squares: conjugate gradients did not reach tol={rtol:g} in "
+                f"{min(10 * p, _CG_MAX_ITER)} iterations (the sparse design is numerically "
+                f"rank-deficient); increase alpha or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+    if v is None:
+        v = _sparse_explicit(design, c, B, ridge, rhs)
+    coef = (v * y_unit).T
+    return coef, y_mean * y_unit
+
+
+def _conjugate_gradients(
+    design: Any, c: np.ndarray, ridge: np.ndarray, rhs: np.ndarray, rtol: float
+) -> tuple[np.ndarray, bool]:
+    r"""Jacobi-preconditioned CG on :math:`(Z^\top C Z + \operatorname{diag}(\rho)) v = R`.
+
+    One column of ``rhs`` at a time, from zero, until every residual entry is at most ``rtol``
+    times the largest entry of ``rhs``. Returns the solution and whether all converged.
+    """
+    p = design.shape[1]
+    equal = bool(np.all(c == c[0]))
+    diag = design.column_sq
+    if diag is None:  # diag(Z^T C Z) = (X o X)^T c / s^2 - 2 (m/s) (X^T c) / s + (m/s)^2 sum c
+        X = design.X
+        squares = sp.csr_array((X.data * X.data, X.indices, X.indptr), shape=X.shape)
+        diag = (squares.T @ c) * design.inv_scale**2
+        diag -= 2.0 * design.shift * design.inv_scale * (X.T @ c)
+        diag = np.maximum(diag + design.shift**2 * c.sum(), 0.0)
+    precond = diag + ridge
+    precond = np.where(precond > 0, 1.0 / np.where(precond > 0, precond, 1.0), 1.0)
+    threshold = rtol * float(np.max(np.abs(rhs))) if rhs.size else 0.0
+    max_iter = min(10 * p, _CG_MAX_ITER)
+
+    def normal(u: np.ndarray) -> np.ndarray:
+        zu = design.matmat(u[np.newaxis])[:, 0]
+        if equal:  # the common weight after the product: no pass over the n-vector
+            return design.rmatvec(zu) * c[0] + ridge * u
+        return design.rmatvec(zu * c) + ridge * u
+
+    out = np.zeros_like(rhs)
+    all_converged = True
+    for k in range(rhs.shape[1]):
+        v = np.zeros(p)
+        r = rhs[:, k].copy()
+        z = precond * r
+        rz = float(r @ z)
+        d = z.copy()
+        converged = bool(np.max(np.abs(r), initial=0.0) <= threshold)
+        for _ in range(max_iter):
+            if converged:
+                break
+            hd = normal(d)
+            curvature = float(d @ hd)
+            if not curvature > 0:
+                break
+            step = rz / curvature
+            v += step * d
+            r -= step * hd
+            converged = bool(np.max(np.abs(r)) <= threshold)
+            z = precond * r
+            rz_new = float(r @ z)
+            d *= rz_new / rz
+            d += z
+            rz = rz_new
+        out[:, k] = v
+        all_converged &= converged
+    return out, all_converged
+
+
+def _sparse_explicit(
+    design: Any, c: np.ndarray, B: np.ndarray, ridge: np.ndarray, rhs: np.ndarray
+) -> np.ndarray:
+    """The sparse normal equations formed explicitly and solved by :func:`gram_solve`."""
+    gram = design.sandwich(c)
+    v, norms, ridge_scaled = gram_solve(gram, rhs, ridge)
+    if v is None:  # ill-conditioned: the SVD of the (densified) weighted least-squares problem
+        root = np.sqrt(c)[:, np.newaxis]
+        As = design.toarray() * (root / norms)
+        Bs = B * root
+        if np.any(ridge_scaled > 0):
+            As = np.vstack([As, np.diag(np.sqrt(ridge_scaled))])
+            Bs = np.vstack([Bs, np.zeros((As.shape[1], Bs.shape[1]))])
+        cond = np.finfo(np.float64).eps * max(As.shape)
+        v = scipy.linalg.lstsq(As, Bs, cond=cond, lapack_driver="gelsd")[0]
+    return v / norms[:, np.newaxis]
 
 
 def _wide_least_squares(
