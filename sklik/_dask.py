@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import sys
+from types import SimpleNamespace
 from typing import Any
 
 import dask
@@ -36,7 +37,7 @@ import dask.array as da
 import numpy as np
 from scipy.optimize import brentq
 
-from sklik import _solver
+from sklik import _lad, _solver
 from sklik._design import DenseDesign
 from sklik._models import LinearModel
 from sklik._objective import Objective
@@ -579,6 +580,205 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
     return coef, tbar - coef @ zbar
 
 
+# -- least absolute deviations ------------------------------------------------------------------
+
+# Columns of the standardised design with a weighted mean square below this are constant
+# columns (centred to rounding noise and left unscaled); every other column has mean square 1.
+_LAD_CONSTANT_COLUMN = 1e-6
+
+
+def _lad_rows(Z, T, w, problem):
+    """One chunk's rows of positive weight in the units of :func:`sklik._lad.frisch_newton`.
+
+    ``A = c [Z_cols, 1]`` and ``v = c (t - shift) / scale`` with ``c = w / mean(w > 0)``;
+    also the mask of the rows kept (None: all).
+    """
+    cols, fit_intercept, c_unit, shift, scale, k = problem
+    keep = None if w is None or np.all(w > 0) else w > 0
+    rows = slice(None) if keep is None else keep
+    c = np.ones(Z.shape[0]) if w is None else w[rows] * c_unit
+    Zk = Z[rows] if cols.size == Z.shape[1] else Z[rows][:, cols]
+    A = np.empty((c.size, cols.size + fit_intercept), order="F")
+    np.multiply(Zk, c[:, np.newaxis], out=A[:, : cols.size])
+    if fit_intercept:
+        A[:, -1] = c
+    return A, c * ((T[rows, k] - shift) / scale), keep
+
+
+def _lad_moments(Z, T, w):
+    """Per-chunk sums for the l1 problem's units: rows kept, column mean squares, y's range."""
+    w = np.ones(Z.shape[0]) if w is None else w
+    keep = w > 0
+    Tk = T[keep]
+    empty = np.full(T.shape[1], np.inf)
+    return _lad._Partial(
+        {"n": int(keep.sum()), "zz": w @ (Z * Z), "wt": w @ T},
+        mins={"tmin": Tk.min(axis=0) if Tk.size else empty},
+        maxs={"tmax": Tk.max(axis=0) if Tk.size else -empty},
+    )
+
+
+def _lad_chunk(Z, T, w, S, start, problem, kind, args):
+    """One chunk's share of a pass of :func:`sklik._lad._ipm` (the state's rows, if moved)."""
+    A, v, keep = _lad_rows(Z, T, w, problem)
+    ids = start + (np.arange(Z.shape[0]) if keep is None else np.flatnonzero(keep))
+    Sk = S if S is None or keep is None else np.asfortranarray(S[keep])
+    if kind == "setup":
+        return _lad._pass_setup(A, v)
+    if kind == "start":
+        return _lad._pass_start(A, v, *args)
+    if kind == "affine":
+        return _lad._pass_affine(A, v, Sk, *args, ids)[0]
+    if kind == "corrector":
+        dy_affine, dy, mu = args
+        Da = _lad._direction(A, Sk, ("affine", dy_affine))
+        return _lad._pass_corrector(A, v, Sk, Da, dy, mu)[0]
+    move, beta, k = args  # "state": move, then the sums at the new point
+    Sk = _lad._move(A, v, Sk, move)
+    part = _lad._pass_state(A, v, Sk, beta, k, ids)
+    if keep is not None:  # rows of zero weight hold zeros, which no pass reads
+        S = np.zeros((Z.shape[0], 4), order="F")
+        S[keep] = Sk
+        Sk = S
+    return Sk, part
+
+
+class _LADChunks:
+    """The backend of :func:`sklik._lad._ipm` on dask row chunks: one pass per call.
+
+    The state of the iterations is an (n, 4) dask array with the design's row chunks, persisted
+    in the cluster between iterations; each pass maps :func:`_lad_chunk` over the chunks and
+    sums the partial results by a tree reduction, so only m x m matrices, m-vectors and the
+    8 m candidate rows of the vertex step reach the client.
+    """
+
+    def __init__(self, Z, T, w, problem, counter):
+        nb = len(Z.chunks[0])
+        starts = np.concatenate([[0], np.cumsum(Z.chunks[0])[:-1]]).tolist()
+        self._parts = list(zip(_blocks(Z, nb), _blocks(T, nb), _blocks(w, nb), starts, strict=True))
+        self._rows = Z.chunks[0]
+        self._problem = problem
+        self._counter = counter
+        self._S: da.Array | None = None
+
+    def _map(self, kind: str, args: tuple) -> list:
+        call = dask.delayed(_lad_chunk, pure=True)
+        S = _blocks(self._S, len(self._parts))
+        self._counter.n_passes += 1
+        return [
+            call(Z, T, w, Sb, start, self._problem, kind, args)
+            for (Z, T, w, start), Sb in zip(self._parts, S, strict=True)
+        ]
+
+    def _reduce(self, kind: str, args: tuple) -> Any:
+        return dask.compute(_tree_sum(self._map(kind, args)))[0]
+
+    def setup(self):
+        return self._reduce("setup", ())
+
+    def start(self, yv):
+        return self._reduce("start", (yv,))
+
+    def state(self, move, beta, k):
+        parts = self._map("state", (move, beta, k))
+        S = da.concatenate(
+            [
+                da.from_delayed(p[0], shape=(n, 4), dtype=np.float64)
+                for p, n in zip(parts, self._rows, strict=True)
+            ]
+        )
+        self._S, total = dask.persist(S, _tree_sum([p[1] for p in parts]))
+        return total.compute()
+
+    def affine(self, dy, cert):
+        return self._reduce("affine", (dy, cert))
+
+    def corrector(self, dy_affine, dy, mu):
+        return self._reduce("corrector", (dy_affine, dy, mu))
+
+
+def _least_absolute_deviations(Z, T, w, W, fit_intercept, *, counter=None):
+    r""":func:`sklik._solver.least_absolute_deviations` on dask chunks, exact.
+
+    Minimises :math:`\sum_i c_i |t_i - z_i^\top b - b_0|` for each column of ``T`` by the
+    Frisch--Newton interior-point method of :func:`sklik._lad.frisch_newton` (the same driver,
+    :func:`sklik._lad._ipm`, and the same per-row arithmetic, run chunk by chunk by
+    :class:`_LADChunks`): per iteration three passes over the chunks (the weighted Gram matrix
+    :math:`Z^\top Q Z` with the duality gap; the predictor's step ratios; the corrector's), the
+    :math:`(p+1) \times (p+1)` systems solved on the client. From a relative duality gap of 1e-3
+    on, each iteration also interpolates the :math:`p(+1)` rows of smallest :math:`|r_i|` and
+    certifies that vertex by the subgradient condition (its multipliers within [-1, 1]) in the
+    predictor's pass; the certified vertex is the exact optimum. Failing a certificate, the
+    interior-point solution is returned once its relative duality gap is at most 1e-12.
+
+    Rows of zero weight are ignored; constant columns (the standardisation leaves them as
+    rounding noise) get coefficient 0. One pass computes the units (:math:`c / \bar c` over
+    the rows kept, ``t`` centred by its weighted mean with an intercept and divided by its
+    largest deviation), then per target two passes start the iterations.
+
+    Parameters
+    ----------
+    Z : dask array of shape (n_samples, n_features)
+        The standardised design, chunked by rows.
+    T : dask array of shape (n_samples, n_targets)
+        Targets (minus the offset), with ``Z``'s row chunks.
+    w : dask array of shape (n_samples,) or None
+        Sample weights (None: all 1).
+    W : float
+        The sum of the weights.
+    fit_intercept : bool
+    counter : object with an ``n_passes`` attribute, optional
+        Incremented by one per pass.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+
+    Raises
+    ------
+    ValueError
+        If the design is rank deficient on the rows of positive weight, or the optimum could
+        be neither certified nor reached to a relative duality gap of 1e-12 (use
+        ``solver="lbfgs"`` then).
+    """
+    counter = SimpleNamespace(n_passes=0) if counter is None else counter
+    p, K = Z.shape[1], T.shape[1]
+    counter.n_passes += 1
+    mom = _sum_blocks(_lad_moments, [Z, T, w])
+    n_kept = int(mom.sums["n"])
+    cols = np.flatnonzero(mom.sums["zz"] / W >= _LAD_CONSTANT_COLUMN)
+    coef, intercept = np.zeros((K, p)), np.zeros(K)
+    for k in range(K):
+        tmin, tmax = float(mom.mins["tmin"][k]), float(mom.maxs["tmax"][k])
+        if tmin == tmax and (fit_intercept or tmin == 0):  # a constant target: fitted exactly
+            intercept[k] = tmin if fit_intercept else 0.0
+            continue
+        shift = min(max(float(mom.sums["wt"][k]) / W, tmin), tmax) if fit_intercept else 0.0
+        scale = max(tmax - shift, shift - tmin)
+        problem = (cols, fit_intercept, n_kept / W, shift, scale, k)
+        rows = _LADChunks(Z, T, w, problem, counter)
+        try:
+            theta, _, vertex, rel_gap = _lad._ipm(rows, 1e-12, 100)
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(
+                f"The exact l1 solver on dask input needs a design of full column rank on the "
+                f"rows of positive weight ({exc}): drop the collinear columns, or fit the l1 "
+                f"loss with solver='lbfgs'."
+            ) from None
+        if vertex is None and not rel_gap <= 1e-12:
+            raise ValueError(
+                f"The exact l1 solver on dask input neither certified an optimal vertex nor "
+                f"reached a relative duality gap of 1e-12 (it stopped at {rel_gap:.2g}, target "
+                f"{k}). Fit the l1 loss with solver='lbfgs' (approximate at the kink) or "
+                f"gather the data and fit it in memory."
+            )
+        coef[k, cols] = theta[: cols.size] * scale
+        if fit_intercept:
+            intercept[k] = theta[cols.size] * scale + shift
+    return coef, intercept
+
+
 # -- fit ----------------------------------------------------------------------------------------
 
 
@@ -654,13 +854,6 @@ def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: A
     # the estimator's penalties (the variance-head penalty needs only the weight total)
     alpha_l2, penalty_weights, l1_weights = est._penalties(model, x_scale, loss, np.array([W]))
     solver = est._choose_solver(loss, X.shape[0], model.n_coef)
-    if solver == "highs":
-        raise NotImplementedError(
-            f"{owner}: the exact l1 solver (solver='highs', the default for loss='l1' with "
-            f"alpha=0) is not available for dask input yet. Fit a smooth approximation, e.g. "
-            f"loss=SmoothL1Loss(beta=1e-3) or 'huber' with a small delta (Newton, exact), or "
-            f"the l1 loss itself with solver='lbfgs' (approximate at the kink)."
-        )
     objective = BlockedObjective(
         model,
         loss,
@@ -673,9 +866,12 @@ def fit(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any, *, persist: A
         penalty_weights=penalty_weights,
         fuse_hessian=solver == "newton",
     )
-    if solver == "lstsq":
+    if solver in ("lstsq", "highs"):
         T = Y if off is None else Y - off
-        coef, intercept = _least_squares(Z, T, w, W, alpha_l2, center, x_scale**-2.0)
+        if solver == "highs":
+            coef, intercept = _least_absolute_deviations(Z, T, w, W, center, counter=objective)
+        else:
+            coef, intercept = _least_squares(Z, T, w, W, alpha_l2, center, x_scale**-2.0)
         theta = model.pack({"coef": coef, "intercept": intercept})
         n_iter = 1
     else:
