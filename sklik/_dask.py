@@ -590,10 +590,10 @@ _LAD_CONSTANT_COLUMN = 1e-6
 def _lad_rows(Z, T, w, problem):
     """One chunk's rows of positive weight in the units of :func:`sklik._lad.frisch_newton`.
 
-    ``A = c [Z_cols, 1]`` and ``v = c (t - shift) / scale`` with ``c = w / mean(w > 0)``;
-    also the mask of the rows kept (None: all).
+    ``A = c [Z_cols, 1]`` and, per target solved, ``V = c (t - shift) / scale`` with
+    ``c = w / mean(w > 0)``; also the mask of the rows kept (None: all).
     """
-    cols, fit_intercept, c_unit, shift, scale, k = problem
+    cols, fit_intercept, c_unit, shift, scale, targets = problem
     keep = None if w is None or np.all(w > 0) else w > 0
     rows = slice(None) if keep is None else keep
     c = np.ones(Z.shape[0]) if w is None else w[rows] * c_unit
@@ -602,7 +602,8 @@ def _lad_rows(Z, T, w, problem):
     np.multiply(Zk, c[:, np.newaxis], out=A[:, : cols.size])
     if fit_intercept:
         A[:, -1] = c
-    return A, c * ((T[rows, k] - shift) / scale), keep
+    V = c[:, np.newaxis] * ((T[rows][:, targets] - shift) / scale)
+    return A, V, keep
 
 
 def _lad_moments(Z, T, w):
@@ -618,38 +619,53 @@ def _lad_moments(Z, T, w):
     )
 
 
-def _lad_chunk(Z, T, w, S, start, problem, kind, args):
-    """One chunk's share of a pass of :func:`sklik._lad._ipm` (the state's rows, if moved)."""
-    A, v, keep = _lad_rows(Z, T, w, problem)
+def _lad_chunk(Z, T, w, S, start, problem, requests):
+    """One chunk's share of one pass of :func:`sklik._lad._ipm_passes` for every target.
+
+    ``requests`` holds ``(j, kind, *args)`` for the targets' drivers (``j``: the target's
+    slot, columns ``4j:4j+4`` of the state ``S``). Returns the tuple of their partials, and
+    first the chunk's new state if one of them moved it.
+    """
+    A, V, keep = _lad_rows(Z, T, w, problem)
     ids = start + (np.arange(Z.shape[0]) if keep is None else np.flatnonzero(keep))
-    Sk = S if S is None or keep is None else np.asfortranarray(S[keep])
-    if kind == "setup":
-        return _lad._pass_setup(A, v)
-    if kind == "start":
-        return _lad._pass_start(A, v, *args)
-    if kind == "affine":
-        return _lad._pass_affine(A, v, Sk, *args, ids)[0]
-    if kind == "corrector":
-        dy_affine, dy, mu = args
-        Da = _lad._direction(A, Sk, ("affine", dy_affine))
-        return _lad._pass_corrector(A, v, Sk, Da, dy, mu)[0]
-    move, beta, k = args  # "state": move, then the sums at the new point
-    Sk = _lad._move(A, v, Sk, move)
-    part = _lad._pass_state(A, v, Sk, beta, k, ids)
+    if S is not None and keep is not None:
+        S = np.asfortranarray(S[keep])
+    S_new, parts = None, []
+    for j, kind, *args in requests:
+        v, Sj = V[:, j], None if S is None else S[:, 4 * j : 4 * j + 4]
+        if kind == "setup":
+            part = _lad._pass_setup(A, v)
+        elif kind == "start":
+            part = _lad._pass_start(A, v, *args)
+        elif kind == "affine":
+            part = _lad._pass_affine(A, v, Sj, *args, ids)[0]
+        elif kind == "corrector":
+            dy_affine, dy, mu = args
+            Da = _lad._direction(A, Sj, ("affine", dy_affine))
+            part = _lad._pass_corrector(A, v, Sj, Da, dy, mu)[0]
+        else:  # "state": move, then the sums at the new point
+            move, beta, k = args
+            if S_new is None:
+                S_new = np.zeros((A.shape[0], V.shape[1] * 4), order="F") if S is None else S.copy()
+            S_new[:, 4 * j : 4 * j + 4] = _lad._move(A, v, Sj, move)
+            part = _lad._pass_state(A, v, S_new[:, 4 * j : 4 * j + 4], beta, k, ids)
+        parts.append(part)
+    if S_new is None:
+        return tuple(parts)
     if keep is not None:  # rows of zero weight hold zeros, which no pass reads
-        S = np.zeros((Z.shape[0], 4), order="F")
-        S[keep] = Sk
-        Sk = S
-    return Sk, part
+        S_full = np.zeros((Z.shape[0], S_new.shape[1]), order="F")
+        S_full[keep] = S_new
+        S_new = S_full
+    return S_new, tuple(parts)
 
 
 class _LADChunks:
-    """The backend of :func:`sklik._lad._ipm` on dask row chunks: one pass per call.
+    """Passes of :func:`sklik._lad._ipm_passes` over dask row chunks, for all targets at once.
 
-    The state of the iterations is an (n, 4) dask array with the design's row chunks, persisted
-    in the cluster between iterations; each pass maps :func:`_lad_chunk` over the chunks and
-    sums the partial results by a tree reduction, so only m x m matrices, m-vectors and the
-    8 m candidate rows of the vertex step reach the client.
+    The iterations' state is an (n, 4 x targets) dask array with the design's row chunks,
+    persisted in the cluster between iterations; a pass maps :func:`_lad_chunk` over the
+    chunks and sums the partial results by a tree reduction, so that only (p+1) x (p+1)
+    matrices, (p+1)-vectors and the 8 (p+1) candidate rows of the vertex step reach the client.
     """
 
     def __init__(self, Z, T, w, problem, counter):
@@ -658,63 +674,50 @@ class _LADChunks:
         self._parts = list(zip(_blocks(Z, nb), _blocks(T, nb), _blocks(w, nb), starts, strict=True))
         self._rows = Z.chunks[0]
         self._problem = problem
+        self._width = 4 * len(problem[-1])
         self._counter = counter
         self._S: da.Array | None = None
 
-    def _map(self, kind: str, args: tuple) -> list:
+    def run(self, requests: list) -> tuple:
+        """One pass: the partials of ``requests`` (see :func:`_lad_chunk`), in order."""
         call = dask.delayed(_lad_chunk, pure=True)
         S = _blocks(self._S, len(self._parts))
-        self._counter.n_passes += 1
-        return [
-            call(Z, T, w, Sb, start, self._problem, kind, args)
+        parts = [
+            call(Z, T, w, Sb, start, self._problem, requests)
             for (Z, T, w, start), Sb in zip(self._parts, S, strict=True)
         ]
-
-    def _reduce(self, kind: str, args: tuple) -> Any:
-        return dask.compute(_tree_sum(self._map(kind, args)))[0]
-
-    def setup(self):
-        return self._reduce("setup", ())
-
-    def start(self, yv):
-        return self._reduce("start", (yv,))
-
-    def state(self, move, beta, k):
-        parts = self._map("state", (move, beta, k))
+        self._counter.n_passes += 1
+        if not any(r[1] == "state" for r in requests):
+            return dask.compute(_tree_sum(parts))[0]
         S = da.concatenate(
             [
-                da.from_delayed(p[0], shape=(n, 4), dtype=np.float64)
+                da.from_delayed(p[0], shape=(n, self._width), dtype=np.float64)
                 for p, n in zip(parts, self._rows, strict=True)
             ]
         )
         self._S, total = dask.persist(S, _tree_sum([p[1] for p in parts]))
         return total.compute()
 
-    def affine(self, dy, cert):
-        return self._reduce("affine", (dy, cert))
-
-    def corrector(self, dy_affine, dy, mu):
-        return self._reduce("corrector", (dy_affine, dy, mu))
-
 
 def _least_absolute_deviations(Z, T, w, W, fit_intercept, *, counter=None):
     r""":func:`sklik._solver.least_absolute_deviations` on dask chunks, exact.
 
     Minimises :math:`\sum_i c_i |t_i - z_i^\top b - b_0|` for each column of ``T`` by the
-    Frisch--Newton interior-point method of :func:`sklik._lad.frisch_newton` (the same driver,
-    :func:`sklik._lad._ipm`, and the same per-row arithmetic, run chunk by chunk by
-    :class:`_LADChunks`): per iteration three passes over the chunks (the weighted Gram matrix
-    :math:`Z^\top Q Z` with the duality gap; the predictor's step ratios; the corrector's), the
-    :math:`(p+1) \times (p+1)` systems solved on the client. From a relative duality gap of 1e-3
-    on, each iteration also interpolates the :math:`p(+1)` rows of smallest :math:`|r_i|` and
-    certifies that vertex by the subgradient condition (its multipliers within [-1, 1]) in the
-    predictor's pass; the certified vertex is the exact optimum. Failing a certificate, the
-    interior-point solution is returned once its relative duality gap is at most 1e-12.
+    Frisch--Newton interior-point method of :func:`sklik._lad.frisch_newton`: the same driver
+    (:func:`sklik._lad._ipm_passes`, one per target, advanced together) and the same per-row
+    arithmetic, run chunk by chunk by :class:`_LADChunks`. Per iteration three passes over the
+    chunks (the weighted Gram matrix :math:`Z^\top Q Z` with the duality gap; the predictor's
+    step ratios; the corrector's), the :math:`(p+1) \times (p+1)` systems solved on the client.
+    From a relative duality gap of 1e-3 on, each iteration also interpolates the :math:`p(+1)`
+    rows of smallest :math:`|r_i|` and certifies that vertex by the subgradient condition (its
+    multipliers within [-1, 1]) in the predictor's pass: the certified vertex is the exact
+    optimum. Failing a certificate, the interior-point solution is returned once its relative
+    duality gap is at most 1e-12.
 
     Rows of zero weight are ignored; constant columns (the standardisation leaves them as
     rounding noise) get coefficient 0. One pass computes the units (:math:`c / \bar c` over
-    the rows kept, ``t`` centred by its weighted mean with an intercept and divided by its
-    largest deviation), then per target two passes start the iterations.
+    the rows kept; ``t`` centred by its weighted mean with an intercept and divided by its
+    largest deviation), two more start the iterations.
 
     Parameters
     ----------
@@ -728,7 +731,7 @@ def _least_absolute_deviations(Z, T, w, W, fit_intercept, *, counter=None):
         The sum of the weights.
     fit_intercept : bool
     counter : object with an ``n_passes`` attribute, optional
-        Incremented by one per pass.
+        Incremented by one per pass over the chunks.
 
     Returns
     -------
@@ -746,36 +749,57 @@ def _least_absolute_deviations(Z, T, w, W, fit_intercept, *, counter=None):
     p, K = Z.shape[1], T.shape[1]
     counter.n_passes += 1
     mom = _sum_blocks(_lad_moments, [Z, T, w])
-    n_kept = int(mom.sums["n"])
     cols = np.flatnonzero(mom.sums["zz"] / W >= _LAD_CONSTANT_COLUMN)
+    tmin, tmax = mom.mins["tmin"], mom.maxs["tmax"]
     coef, intercept = np.zeros((K, p)), np.zeros(K)
-    for k in range(K):
-        tmin, tmax = float(mom.mins["tmin"][k]), float(mom.maxs["tmax"][k])
-        if tmin == tmax and (fit_intercept or tmin == 0):  # a constant target: fitted exactly
-            intercept[k] = tmin if fit_intercept else 0.0
-            continue
-        shift = min(max(float(mom.sums["wt"][k]) / W, tmin), tmax) if fit_intercept else 0.0
-        scale = max(tmax - shift, shift - tmin)
-        problem = (cols, fit_intercept, n_kept / W, shift, scale, k)
-        rows = _LADChunks(Z, T, w, problem, counter)
+    # a constant target is fitted exactly by its constant (by 0 without an intercept)
+    constant = (tmin == tmax) & (fit_intercept | (tmin == 0))
+    intercept[constant] = tmin[constant] if fit_intercept else 0.0
+    targets = np.flatnonzero(~constant)
+    if targets.size == 0:
+        return coef, intercept
+    shift = np.zeros(K)
+    if fit_intercept:
+        shift = np.clip(mom.sums["wt"] / W, tmin, tmax)
+    scale = np.maximum(tmax - shift, shift - tmin)[targets]
+    shift = shift[targets]
+    chunks = _LADChunks(
+        Z, T, w, (cols, fit_intercept, mom.sums["n"] / W, shift, scale, targets), counter
+    )
+    drivers = {j: _lad._ipm_passes(1e-12, 100) for j in range(targets.size)}
+    results: dict = {}
+
+    def advance(j: int, part: Any) -> tuple | None:
         try:
-            theta, _, vertex, rel_gap = _lad._ipm(rows, 1e-12, 100)
-        except np.linalg.LinAlgError as exc:
-            raise ValueError(
-                f"The exact l1 solver on dask input needs a design of full column rank on the "
-                f"rows of positive weight ({exc}): drop the collinear columns, or fit the l1 "
-                f"loss with solver='lbfgs'."
-            ) from None
+            return drivers[j].send(part)
+        except StopIteration as stop:
+            results[j] = stop.value
+            return None
+
+    try:
+        requests = {j: advance(j, None) for j in drivers}
+        while any(r is not None for r in requests.values()):
+            active = [(j, r) for j, r in requests.items() if r is not None]
+            parts = chunks.run([(j, *r) for j, r in active])
+            requests = {j: advance(j, part) for (j, _), part in zip(active, parts, strict=True)}
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(
+            f"The exact l1 solver on dask input needs a design of full column rank on the "
+            f"rows of positive weight ({exc}): drop the collinear columns, or fit the l1 loss "
+            f"with solver='lbfgs'."
+        ) from None
+    for j, k in enumerate(targets):
+        theta, _, vertex, rel_gap = results[j]
         if vertex is None and not rel_gap <= 1e-12:
             raise ValueError(
                 f"The exact l1 solver on dask input neither certified an optimal vertex nor "
                 f"reached a relative duality gap of 1e-12 (it stopped at {rel_gap:.2g}, target "
-                f"{k}). Fit the l1 loss with solver='lbfgs' (approximate at the kink) or "
-                f"gather the data and fit it in memory."
+                f"{k}). Fit the l1 loss with solver='lbfgs' (approximate at the kink) or gather "
+                f"the data and fit it in memory."
             )
-        coef[k, cols] = theta[: cols.size] * scale
+        coef[k, cols] = theta[: cols.size] * scale[j]
         if fit_intercept:
-            intercept[k] = theta[cols.size] * scale + shift
+            intercept[k] = theta[cols.size] * scale[j] + shift[j]
     return coef, intercept
 
 

@@ -10,6 +10,7 @@ the first basis is not optimal.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -453,13 +454,26 @@ def _candidate_vertex(cand: tuple, beta: np.ndarray) -> tuple | None:
 
 
 def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
-    """Frisch--Newton iterations on the bounded dual, over the passes of the backend ``rows``.
+    """:func:`_ipm_passes` run on the backend ``rows`` (e.g. :class:`_Block`)."""
+    driver = _ipm_passes(tol, max_iter)
+    try:
+        request = next(driver)
+        while True:
+            request = driver.send(getattr(rows, request[0])(*request[1:]))
+    except StopIteration as stop:
+        return stop.value
 
-    ``rows`` offers ``setup()``, ``start(yv)``, ``state(move, beta, k)``,
-    ``affine(dy, cert)`` and ``corrector(dy_affine, dy, mu)`` (see :class:`_Block`), each
-    one pass over the rows returning a :class:`_Partial`. From a relative duality gap of 1e-3
-    on, every iteration tries the vertex interpolating the ``m`` rows of smallest
-    ``|residual|`` and certifies it in the predictor's pass.
+
+def _ipm_passes(tol: float, max_iter: int) -> Generator[tuple, _Partial, tuple]:
+    """Frisch--Newton iterations on the bounded dual, as a generator of the passes it needs.
+
+    Yields the passes ``("setup",)``, ``("start", yv)``, ``("state", move, beta, k)``,
+    ``("affine", dy, cert)`` and ``("corrector", dy_affine, dy, mu)`` (the methods of
+    :class:`_Block`, which run them on one block of rows), and is sent each pass's
+    :class:`_Partial`; :func:`_ipm` runs it on a backend, :mod:`sklik._dask` runs one per
+    target in the same passes over the chunks. From a relative duality gap of 1e-3 on, every
+    iteration tries the vertex interpolating the ``m`` rows of smallest ``|residual|`` and
+    certifies it in the predictor's pass.
 
     Returns ``(beta, converged, vertex, relative gap)``: ``vertex`` is the certified optimal
     vertex (then ``beta`` is it) or None; ``converged`` says the gap fell below ``tol``.
@@ -469,7 +483,7 @@ def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
     numpy.linalg.LinAlgError
         If the rows are fewer than the parameters or the design is numerically rank deficient.
     """
-    setup = rows.setup()
+    setup = yield ("setup",)
     n, b, gram = int(setup.sums["n"]), setup.sums["b"], setup.sums["gram"]
     m = b.shape[0]
     if n < m:
@@ -484,13 +498,13 @@ def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
     # least-squares start for the dual variable y = -beta
     cf = scipy.linalg.cho_factor(gram, check_finite=False)
     yv = scipy.linalg.cho_solve(cf, setup.sums["Atc"], check_finite=False)
-    delta = max(1e-3 * rows.start(yv).sums["abs_r"] / n, 1e-300)
+    delta = max(1e-3 * (yield ("start", yv)).sums["abs_r"] / n, 1e-300)
     move: tuple = ("start", yv, delta)
     k = min(n, 8 * m)  # rows kept for the vertex step (_initial_basis looks at 8 m)
     rel_gap = np.inf
     for it in range(max_iter + 1):
         beta = -yv
-        P = rows.state(move, beta, k)
+        P = yield ("state", move, beta, k)
         gap = P.sums["gap"]
         dual_obj = float(b @ yv) - P.sums["wsum"]
         scale = max(abs(dual_obj), abs(P.sums["vx"]), 1e-300)
@@ -507,7 +521,7 @@ def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
                 done = True
         if dy is None and vertex is None:
             return beta, gap <= tol * scale, None, rel_gap
-        B = rows.affine(dy, None if vertex is None else (vertex[0], ztol, vertex[2]))
+        B = yield ("affine", dy, None if vertex is None else (vertex[0], ztol, vertex[2]))
         if vertex is not None:
             lu = vertex[1]
             u = scipy.linalg.lapack.dgetrs(lu[0], lu[1], -B.sums["sign"], trans=1)[0]
@@ -523,7 +537,7 @@ def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
             mu = gap * (g / gap) ** 3 / (2 * n)
             rhs = B.sums["c1"] - mu * B.sums["c2"] + rp
             dy_c = scipy.linalg.cho_solve(cf, rhs, check_finite=False)
-            fp, fd = _step_lengths(rows.corrector(dy, dy_c, mu).mins)
+            fp, fd = _step_lengths((yield ("corrector", dy, dy_c, mu)).mins)
             move = ("corrector", dy, dy_c, mu, fp, fd)
             dy = dy_c
         if not (np.isfinite(fp) and np.isfinite(fd)) or max(fp, fd) < 1e-14:
