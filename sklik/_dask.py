@@ -695,7 +695,9 @@ class _LADChunks:
                 for p, n in zip(parts, self._rows, strict=True)
             ]
         )
-        self._S, total = dask.persist(S, _tree_sum([p[1] for p in parts]))
+        # (unoptimised: array optimisation would fuse a second copy of the chunk's task into
+        # the state's chain, computing every chunk twice)
+        self._S, total = dask.persist(S, _tree_sum([p[1] for p in parts]), optimize_graph=False)
         return total.compute()
 
 

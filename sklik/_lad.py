@@ -6,6 +6,15 @@ for one target with the primal--dual interior-point method of Portnoy and Koenke
 (a basis of observations that the fit interpolates) and certifies it by the subgradient
 optimality condition, pivoting with exact line searches (Barrodale--Roberts-type steps) when
 the first basis is not optimal.
+
+The iterations are written once, for rows held in blocks: every per-row quantity is reduced
+to sums and minima per block (see the section "the Frisch--Newton iterations, block by
+block"), so that :mod:`sklik._dask` runs the same method over the row chunks of a dask array,
+with the same arithmetic, three passes per iteration::
+
+    _ipm_passes (client) ── yields a pass ──▶ _pass_state / _pass_affine / _pass_corrector
+           ▲                                   (per block: the whole array, or one chunk)
+           └──────── _Partial (sums, minima, candidate rows; blocks combined by +) ◀┘
 """
 
 from __future__ import annotations
@@ -204,9 +213,10 @@ def _vertex(
 # only through the rows of smallest |residual| and one sum of signed rows. The functions below
 # compute them on one block of rows -- the whole problem in memory, or one row chunk of a dask
 # array (:mod:`sklik._dask`) -- as a _Partial; the partials of the blocks combine by ``+``. The
-# driver, _ipm, sees the rows only through a backend that runs these passes: _Block in memory,
-# sklik._dask._LADChunks on a dask array. The state of the iterations is an (n, 4) array of
-# columns (a, s, zeta, omega) (``x, s, z, w`` below), held where the rows are.
+# driver, _ipm_passes, is a generator of the passes it needs and sees the rows only through
+# their partials: _ipm runs it on _Block (in memory, one block); sklik._dask runs one per
+# target over the chunks, all in the same passes. The state of the iterations is an (n, 4)
+# array of columns (a, s, zeta, omega) (``x, s, z, w`` below), held where the rows are.
 
 
 class _Partial:
