@@ -453,8 +453,10 @@ class _Block:
         return part
 
 
-def _candidate_vertex(cand: tuple, beta: np.ndarray) -> tuple | None:
+def _candidate_vertex(cand: tuple | None, beta: np.ndarray) -> tuple | None:
     """A nonsingular basis among the rows nearest to ``beta``: (vertex, LU, basis row ids)."""
+    if cand is None:
+        return None
     _, _, rows, vc, ids = cand
     h = _initial_basis(rows, vc, beta)
     if h is None:
@@ -514,7 +516,8 @@ def _ipm_passes(tol: float, max_iter: int) -> Generator[tuple, _Partial, tuple]:
     rel_gap = np.inf
     for it in range(max_iter + 1):
         beta = -yv
-        P = yield ("state", move, beta, k)
+        # the candidate rows of a vertex only once the gap approaches the vertex's
+        P = yield ("state", move, beta, k if rel_gap <= 1e3 * _TRY_VERTEX_GAP else 0)
         gap = P.sums["gap"]
         dual_obj = float(b @ yv) - P.sums["wsum"]
         scale = max(abs(dual_obj), abs(P.sums["vx"]), 1e-300)
