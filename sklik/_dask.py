@@ -641,8 +641,9 @@ def _lad_chunk(Z, T, w, S, start, problem, requests):
             part = _lad._pass_affine(A, v, Sj, *args, ids)[0]
         elif kind == "corrector":
             dy_affine, dy, mu = args
-            Da = _lad._direction(A, Sj, ("affine", dy_affine))
-            part = _lad._pass_corrector(A, v, Sj, Da, dy, mu)[0]
+            q, rr = _lad._newton_terms(Sj)
+            rhs = _lad._corrector_rhs(Sj, _lad._affine(A, Sj, q, rr, dy_affine), rr)
+            part = _lad._pass_corrector(A, v, Sj, rhs, dy, mu, q)[0]
         else:  # "state": move, then the sums at the new point
             move, beta, k = args
             if S_new is None:

@@ -290,19 +290,18 @@ def _affine(A: np.ndarray, S: np.ndarray, q: np.ndarray, rr: np.ndarray, dy: np.
 
 
 def _corrector_rhs(S: np.ndarray, Da: np.ndarray, rr: np.ndarray) -> tuple:
-    """The corrector's right-hand side is ``base - mu * xs`` (per row)."""
+    """The corrector's right-hand side is ``base - mu * xs`` (per row); with its terms."""
     x, s, _, _ = S.T
     xinv, sinv = 1.0 / x, 1.0 / s
-    base = rr + Da[:, 0] * Da[:, 2] * xinv - Da[:, 1] * Da[:, 3] * sinv
-    return base, xinv - sinv
+    dxdz, dsdw = Da[:, 0] * Da[:, 2], Da[:, 1] * Da[:, 3]
+    base = rr + dxdz * xinv - dsdw * sinv
+    return base, xinv - sinv, xinv, sinv, dxdz, dsdw
 
 
-def _corrector(A, S, q, rr, Da, dy, mu) -> np.ndarray:
+def _corrector(A, S, q, rhs, dy, mu) -> np.ndarray:
     """Mehrotra's corrector direction of every row, given its dual step ``dy`` and ``mu``."""
     x, s, z, w = S.T
-    dxdz, dsdw = Da[:, 0] * Da[:, 2], Da[:, 1] * Da[:, 3]
-    xinv, sinv = 1.0 / x, 1.0 / s
-    base, xs = _corrector_rhs(S, Da, rr)
+    base, xs, xinv, sinv, dxdz, dsdw = rhs
     D = np.empty_like(S, order="F")
     D[:, 0] = q * (A @ dy - (base - mu * xs))
     D[:, 1] = -D[:, 0]
@@ -315,7 +314,9 @@ def _direction(A: np.ndarray, S: np.ndarray, step: tuple) -> np.ndarray:
     """``("affine", dy)`` or ``("corrector", dy_affine, dy, mu)``: the rows' direction."""
     q, rr = _newton_terms(S)
     Da = _affine(A, S, q, rr, step[1])
-    return Da if step[0] == "affine" else _corrector(A, S, q, rr, Da, step[2], step[3])
+    if step[0] == "affine":
+        return Da
+    return _corrector(A, S, q, _corrector_rhs(S, Da, rr), step[2], step[3])
 
 
 def _step(S: np.ndarray, D: np.ndarray, fp: float, fd: float, out=None) -> np.ndarray:
@@ -371,34 +372,41 @@ def _pass_start(A: np.ndarray, v: np.ndarray, yv: np.ndarray) -> _Partial:
     return _Partial({"abs_r": float(np.abs(-v - A @ yv).sum())})
 
 
-def _pass_state(A, v, S, beta, k, ids) -> _Partial:
-    """Sums of the Newton system at the state ``S``, and the ``k`` rows nearest to ``beta``."""
+def _pass_state(A, v, S, beta, k, ids, terms=None, gram=True) -> _Partial:
+    """Sums of the Newton system at the state ``S``, and the ``k`` rows nearest to ``beta``.
+
+    ``terms``: ``_newton_terms(S)`` if known; ``gram=False`` leaves out ``Z^T Q Z``.
+    """
     x, s, z, w = S.T
-    q, rr = _newton_terms(S)
+    q, rr = _newton_terms(S) if terms is None else terms
     sums = {
         "gap": float(z @ x + w @ s),
         "wsum": float(w.sum()),
         "vx": float(v @ x),
         "Atx": A.T @ x,
         "Atqrr": A.T @ (q * rr),
-        "gram": _weighted_gram(A, q),
     }
+    if gram:
+        sums["gram"] = _weighted_gram(A, q)
     cand = _smallest(k, np.abs(v - A @ beta), A, v, ids) if k else None
     return _Partial(sums, cand=cand)
 
 
-def _pass_affine(A, v, S, dy, cert, ids) -> tuple[_Partial, np.ndarray | None]:
+def _pass_affine(A, v, S, dy, cert, ids, terms=None) -> tuple[_Partial, tuple | None]:
     """The predictor's step ratios and the sums the corrector needs; the vertex test's sum.
 
-    ``cert`` is None or ``(beta, ztol, basis row ids)``. Returns the partial and the direction.
+    ``cert`` is None or ``(beta, ztol, basis row ids)``. Returns the partial and the direction
+    with the corrector's right-hand side terms (None without ``dy``).
     """
-    part, Da = _Partial(), None
+    part, out = _Partial(), None
     if dy is not None:
         x, s, z, w = S.T
-        q, rr = _newton_terms(S)
+        q, rr = _newton_terms(S) if terms is None else terms
         Da = _affine(A, S, q, rr, dy)
         dx, ds, dz, dw = Da.T
-        base, xs = _corrector_rhs(S, Da, rr)
+        rhs = _corrector_rhs(S, Da, rr)
+        base, xs = rhs[:2]
+        out = Da, rhs
         # the gap after the step (fp, fd) is gap + fp g1 + fd g2 + fp fd g3
         part.sums = {
             "g1": float(z @ dx + w @ ds),
@@ -411,22 +419,29 @@ def _pass_affine(A, v, S, dy, cert, ids) -> tuple[_Partial, np.ndarray | None]:
     if cert is not None:
         beta, ztol, basis = cert
         part.sums["sign"] = _sign_sum(A, v, beta, ztol, np.isin(ids, basis))
-    return part, Da
+    return part, out
 
 
-def _pass_corrector(A, v, S, Da, dy, mu) -> tuple[_Partial, np.ndarray]:
-    """The corrector's step ratios (and its direction)."""
-    q, rr = _newton_terms(S)
-    Dc = _corrector(A, S, q, rr, Da, dy, mu)
+def _pass_corrector(A, v, S, rhs, dy, mu, q=None) -> tuple[_Partial, np.ndarray]:
+    """The corrector's step ratios (and its direction); ``rhs`` from :func:`_corrector_rhs`."""
+    q = _newton_terms(S)[0] if q is None else q
+    Dc = _corrector(A, S, q, rhs, dy, mu)
     return _Partial(mins=_ratios(S, Dc)), Dc
 
 
 class _Block:
-    """The in-memory backend of :func:`_ipm`: all rows in one block (directions kept)."""
+    """The in-memory backend of :func:`_ipm`: all rows in one block.
+
+    Passes cost no round trip here, so the per-row terms and directions of the current state
+    are kept between them, and ``Z^T Q Z`` and the candidate rows of a vertex are computed
+    only when asked for (the Gram matrix after a failed vertex trial), not with the state's
+    sums.
+    """
 
     def __init__(self, A: np.ndarray, v: np.ndarray) -> None:
         self.A, self.v, self.ids = A, v, np.arange(A.shape[0])
         self.S: np.ndarray | None = None
+        self._terms: tuple | None = None
         self._dirs: dict = {}
 
     def setup(self) -> _Partial:
@@ -440,15 +455,24 @@ class _Block:
             self.S = _move(self.A, self.v, None, move)
         else:  # the direction of the last pass of that kind
             _step(self.S, self._dirs[move[0]], move[-2], move[-1], out=self.S)
-        return _pass_state(self.A, self.v, self.S, beta, k, self.ids)
+        self._terms = _newton_terms(self.S)
+        return _pass_state(self.A, self.v, self.S, beta, k, self.ids, self._terms, gram=False)
+
+    def gram(self) -> np.ndarray:
+        return _weighted_gram(self.A, self._terms[0])
+
+    def candidates(self, beta: np.ndarray, k: int) -> _Partial:
+        return _Partial(cand=_smallest(k, np.abs(self.v - self.A @ beta), self.A, self.v, self.ids))
 
     def affine(self, dy: np.ndarray | None, cert: tuple | None) -> _Partial:
-        part, self._dirs["affine"] = _pass_affine(self.A, self.v, self.S, dy, cert, self.ids)
+        part, out = _pass_affine(self.A, self.v, self.S, dy, cert, self.ids, self._terms)
+        if out is not None:
+            self._dirs["affine"], self._rhs = out
         return part
 
     def corrector(self, dy_affine: np.ndarray, dy: np.ndarray, mu: float) -> _Partial:
         part, self._dirs["corrector"] = _pass_corrector(
-            self.A, self.v, self.S, self._dirs["affine"], dy, mu
+            self.A, self.v, self.S, self._rhs, dy, mu, self._terms[0]
         )
         return part
 
@@ -463,6 +487,18 @@ def _candidate_vertex(cand: tuple | None, beta: np.ndarray) -> tuple | None:
         return None
     lu, beta_v = _solve_basis(rows, vc, h)  # type: ignore[misc]
     return beta_v, lu, ids[h]
+
+
+def _certify(vertex: tuple, ztol: float, B: _Partial | None) -> Generator:
+    """Whether the vertex is optimal: the multipliers of its rows are within [-1, 1].
+
+    ``B`` is the pass with the sum of the signed rows outside the basis (None: one pass).
+    """
+    if B is None:
+        B = yield ("affine", None, (vertex[0], ztol, vertex[2]))
+    lu = vertex[1]
+    u = scipy.linalg.lapack.dgetrs(lu[0], lu[1], -B.sums["sign"], trans=1)[0]
+    return bool(np.abs(u).max() <= 1.0 + _CERT_TOL)
 
 
 def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
@@ -482,7 +518,10 @@ def _ipm_passes(tol: float, max_iter: int) -> Generator[tuple, _Partial, tuple]:
     Yields the passes ``("setup",)``, ``("start", yv)``, ``("state", move, beta, k)``,
     ``("affine", dy, cert)`` and ``("corrector", dy_affine, dy, mu)`` (the methods of
     :class:`_Block`, which run them on one block of rows), and is sent each pass's
-    :class:`_Partial`; :func:`_ipm` runs it on a backend, :mod:`sklik._dask` runs one per
+    :class:`_Partial`. A backend whose state pass leaves out ``Z^T Q Z`` (passes are cheap
+    there) is also asked for ``("gram",)`` and ``("candidates", beta, k)``, and has a vertex
+    tested before the Newton system is built; otherwise the vertex test rides on the
+    predictor's pass; :func:`_ipm` runs it on a backend, :mod:`sklik._dask` runs one per
     target in the same passes over the chunks. From a relative duality gap of 1e-3 on, every
     iteration tries the vertex interpolating the ``m`` rows of smallest ``|residual|`` and
     certifies it in the predictor's pass.
@@ -513,33 +552,45 @@ def _ipm_passes(tol: float, max_iter: int) -> Generator[tuple, _Partial, tuple]:
     delta = max(1e-3 * (yield ("start", yv)).sums["abs_r"] / n, 1e-300)
     move: tuple = ("start", yv, delta)
     k = min(n, 8 * m)  # rows kept for the vertex step (_initial_basis looks at 8 m)
-    rel_gap = np.inf
+    rel_gap, cheap = np.inf, False
     for it in range(max_iter + 1):
         beta = -yv
-        # the candidate rows of a vertex only once the gap approaches the vertex's
-        P = yield ("state", move, beta, k if rel_gap <= 1e3 * _TRY_VERTEX_GAP else 0)
+        # the candidate rows of a vertex with the state's sums once the gap approaches the
+        # vertex's (on a backend with cheap passes, in memory: in a pass of their own)
+        near = rel_gap <= 1e3 * _TRY_VERTEX_GAP and not cheap
+        P = yield ("state", move, beta, k if near else 0)
+        cheap = "gram" not in P.sums
         gap = P.sums["gap"]
         dual_obj = float(b @ yv) - P.sums["wsum"]
         scale = max(abs(dual_obj), abs(P.sums["vx"]), 1e-300)
         rel_gap = gap / scale
-        vertex = _candidate_vertex(P.cand, beta) if gap <= _TRY_VERTEX_GAP * scale else None
+        vertex = None
+        if gap <= _TRY_VERTEX_GAP * scale:
+            cand = (yield ("candidates", beta, k)).cand if cheap else P.cand
+            vertex = _candidate_vertex(cand, beta)
         done = gap <= tol * scale or it == max_iter
+        if vertex is not None and cheap:
+            # a backend that leaves Z^T Q Z out of the state's pass (in memory): test the
+            # vertex first, before building the Newton system
+            certified = yield from _certify(vertex, ztol, None)
+            if certified:
+                return vertex[0], True, vertex[0], rel_gap
+            vertex = None
         rp = b - P.sums["Atx"]
         dy = None
         if not done:
+            gram = P.sums["gram"] if "gram" in P.sums else (yield ("gram",))
             try:
-                cf = scipy.linalg.cho_factor(P.sums["gram"], check_finite=False)
+                cf = scipy.linalg.cho_factor(gram, check_finite=False)
                 dy = scipy.linalg.cho_solve(cf, P.sums["Atqrr"] + rp, check_finite=False)
             except np.linalg.LinAlgError:
                 done = True
         if dy is None and vertex is None:
             return beta, gap <= tol * scale, None, rel_gap
+        # the predictor's pass, which also tests the vertex (one pass for both)
         B = yield ("affine", dy, None if vertex is None else (vertex[0], ztol, vertex[2]))
-        if vertex is not None:
-            lu = vertex[1]
-            u = scipy.linalg.lapack.dgetrs(lu[0], lu[1], -B.sums["sign"], trans=1)[0]
-            if np.abs(u).max() <= 1.0 + _CERT_TOL:
-                return vertex[0], True, vertex[0], rel_gap
+        if vertex is not None and (yield from _certify(vertex, ztol, B)):
+            return vertex[0], True, vertex[0], rel_gap
         if dy is None:
             return beta, gap <= tol * scale, None, rel_gap
         fp, fd = _step_lengths(B.mins)
