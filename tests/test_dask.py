@@ -299,3 +299,13 @@ def test_exact_l1_failures_name_the_alternative(client, monkeypatch):
     monkeypatch.setattr(_lad, "_ipm_passes", stopped_at(1e-13))  # the IPM's optimum: accepted
     est = LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y)
     assert np.all(est.coef_ != 0)
+
+
+def test_exact_l1_without_client():
+    # dask's local scheduler: the iterations' state is persisted in this process
+    X, y, w, _ = _data("l1", seed=11)
+    with dask.config.set(scheduler="threads"):
+        est = LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y, w)
+    mem = LinearRegressor("l1").fit(X, y, w)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-9)
