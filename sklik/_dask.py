@@ -585,6 +585,10 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
 # Columns of the standardised design with a weighted mean square below this are constant
 # columns (centred to rounding noise and left unscaled); every other column has mean square 1.
 _LAD_CONSTANT_COLUMN = 1e-6
+# Rows per block of the per-row arithmetic within a chunk: its vectors stay small enough for
+# the allocator to reuse memory (dask's workers hand freed memory back to the OS at once, by
+# MALLOC_TRIM_THRESHOLD_, which makes every large temporary cost fresh page faults)
+_LAD_BLOCK_ROWS = 2048
 
 
 def _lad_rows(Z, T, w, problem):
@@ -619,18 +623,9 @@ def _lad_moments(Z, T, w):
     )
 
 
-def _lad_chunk(Z, T, w, S, start, problem, requests):
-    """One chunk's share of one pass of :func:`sklik._lad._ipm_passes` for every target.
-
-    ``requests`` holds ``(j, kind, *args)`` for the targets' drivers (``j``: the target's
-    slot, columns ``4j:4j+4`` of the state ``S``). Returns the tuple of their partials, and
-    first the chunk's new state if one of them moved it.
-    """
-    A, V, keep = _lad_rows(Z, T, w, problem)
-    ids = start + (np.arange(Z.shape[0]) if keep is None else np.flatnonzero(keep))
-    if S is not None and keep is not None:
-        S = np.asfortranarray(S[keep])
-    S_new, parts = None, []
+def _lad_block(A, V, S, S_new, ids, requests) -> tuple:
+    """The partials of ``requests`` on one block of rows (``S_new``: the moved state, written)."""
+    parts = []
     for j, kind, *args in requests:
         v, Sj = V[:, j], None if S is None else S[:, 4 * j : 4 * j + 4]
         if kind == "setup":
@@ -646,18 +641,46 @@ def _lad_chunk(Z, T, w, S, start, problem, requests):
             part = _lad._pass_corrector(A, v, Sj, rhs, dy, mu, q)[0]
         else:  # "state": move, then the sums at the new point
             move, beta, k = args
-            if S_new is None:
-                S_new = np.zeros((A.shape[0], V.shape[1] * 4), order="F") if S is None else S.copy()
             S_new[:, 4 * j : 4 * j + 4] = _lad._move(A, v, Sj, move)
             part = _lad._pass_state(A, v, S_new[:, 4 * j : 4 * j + 4], beta, k, ids)
         parts.append(part)
+    return tuple(parts)
+
+
+def _lad_chunk(Z, T, w, S, start, problem, requests):
+    """One chunk's share of one pass of :func:`sklik._lad._ipm_passes` for every target.
+
+    ``requests`` holds ``(j, kind, *args)`` for the targets' drivers (``j``: the target's
+    slot, columns ``4j:4j+4`` of the state ``S``). Returns the tuple of their partials, and
+    first the chunk's new state if one of them moved it. The rows are processed in blocks of
+    ``_LAD_BLOCK_ROWS``, whose partials add up.
+    """
+    A, V, keep = _lad_rows(Z, T, w, problem)
+    ids = start + (np.arange(Z.shape[0]) if keep is None else np.flatnonzero(keep))
+    if S is not None and keep is not None:
+        S = np.asfortranarray(S[keep])
+    S_new = None
+    if any(r[1] == "state" for r in requests):
+        S_new = np.zeros((A.shape[0], 4 * V.shape[1]), order="F") if S is None else S.copy("F")
+    total = None
+    for lo in range(0, max(A.shape[0], 1), _LAD_BLOCK_ROWS):
+        rows = slice(lo, lo + _LAD_BLOCK_ROWS)
+        parts = _lad_block(
+            A[rows],
+            V[rows],
+            None if S is None else S[rows],
+            None if S_new is None else S_new[rows],
+            ids[rows],
+            requests,
+        )
+        total = parts if total is None else tuple(a + b for a, b in zip(total, parts, strict=True))
     if S_new is None:
-        return tuple(parts)
+        return total
     if keep is not None:  # rows of zero weight hold zeros, which no pass reads
         S_full = np.zeros((Z.shape[0], S_new.shape[1]), order="F")
         S_full[keep] = S_new
         S_new = S_full
-    return S_new, tuple(parts)
+    return S_new, total
 
 
 class _LADChunks:

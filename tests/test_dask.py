@@ -301,8 +301,12 @@ def test_exact_l1_failures_name_the_alternative(client, monkeypatch):
     assert np.all(est.coef_ != 0)
 
 
-def test_exact_l1_without_client():
-    # dask's local scheduler: the iterations' state is persisted in this process
+def test_exact_l1_without_client(monkeypatch):
+    # dask's local scheduler: the iterations' state is persisted in this process; the chunks'
+    # rows are processed in blocks of 64 (partial sums added, the state written block by block)
+    from sklik import _dask
+
+    monkeypatch.setattr(_dask, "_LAD_BLOCK_ROWS", 64)
     X, y, w, _ = _data("l1", seed=11)
     with dask.config.set(scheduler="threads"):
         est = LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y, w)
