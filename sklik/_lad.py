@@ -6,9 +6,21 @@ for one target with the primal--dual interior-point method of Portnoy and Koenke
 (a basis of observations that the fit interpolates) and certifies it by the subgradient
 optimality condition, pivoting with exact line searches (Barrodale--Roberts-type steps) when
 the first basis is not optimal.
+
+The iterations are written once, for rows held in blocks: every per-row quantity is reduced
+to sums and minima per block (see the section "the Frisch--Newton iterations, block by
+block"), so that :mod:`sklik._dask` runs the same method over the row chunks of a dask array,
+with the same arithmetic, three passes per iteration::
+
+    _ipm_passes (client) ── yields a pass ──▶ _pass_state / _pass_affine / _pass_corrector
+           ▲                                   (per block: the whole array, or one chunk)
+           └──────── _Partial (sums, minima, candidate rows; blocks combined by +) ◀┘
 """
 
 from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -194,88 +206,408 @@ def _vertex(
     return beta, False
 
 
-def _certified(Z: np.ndarray, v: np.ndarray, beta: np.ndarray) -> np.ndarray | None:
-    """The vertex near ``beta`` if it is certified optimal without pivoting, else None."""
-    out = _vertex(Z, v, beta, max_pivots=0)
-    if out is not None and out[1]:
-        return out[0]
-    return None
+# -- the Frisch--Newton iterations, block by block ----------------------------------------------
+#
+# An iteration needs the rows only through sums (the m x m matrix Z^T Q Z, m-vectors, the
+# duality gap) and minima (the step-length ratios) of per-row quantities, and the vertex step
+# only through the rows of smallest |residual| and one sum of signed rows. The functions below
+# compute them on one block of rows -- the whole problem in memory, or one row chunk of a dask
+# array (:mod:`sklik._dask`) -- as a _Partial; the partials of the blocks combine by ``+``. The
+# driver, _ipm_passes, is a generator of the passes it needs and sees the rows only through
+# their partials: _ipm runs it on _Block (in memory, one block); sklik._dask runs one per
+# target over the chunks, all in the same passes. The state of the iterations is an (n, 4)
+# array of columns (a, s, zeta, omega) (``x, s, z, w`` below), held where the rows are.
 
 
-def _ipm(
-    Z: np.ndarray, v: np.ndarray, tol: float, max_iter: int
-) -> tuple[np.ndarray, bool, np.ndarray | None]:
-    """Frisch--Newton iterations on the bounded dual; returns (beta, converged, vertex)."""
-    n, m = Z.shape
-    A = Z  # the constraint matrix of the dual is Z^T
-    cvec = -v
-    x = np.full(n, 0.5)
-    s = 1.0 - x
-    b = A.T @ x
+class _Partial:
+    """Per-block results that combine across blocks by ``+``.
+
+    ``sums`` are added, ``mins`` and ``maxs`` combined by minimum and maximum, and ``cand``
+    (``(k, |r|, rows of Z, v, row ids)``) keeps the ``k`` rows of smallest ``|r|``.
+    """
+
+    __slots__ = ("cand", "maxs", "mins", "sums")
+
+    def __init__(self, sums=None, mins=None, maxs=None, cand=None) -> None:
+        self.sums = sums or {}
+        self.mins = mins or {}
+        self.maxs = maxs or {}
+        self.cand = cand
+
+    def __add__(self, other: _Partial) -> _Partial:
+        return _Partial(
+            {key: self.sums[key] + other.sums[key] for key in self.sums},
+            {key: np.minimum(self.mins[key], other.mins[key]) for key in self.mins},
+            {key: np.maximum(self.maxs[key], other.maxs[key]) for key in self.maxs},
+            _merge_candidates(self.cand, other.cand),
+        )
+
+
+def _smallest(k: int, absr: np.ndarray, *arrays: np.ndarray) -> tuple:
+    """``(k, absr, *arrays)`` restricted to the ``k`` rows of smallest ``absr``."""
+    if absr.size > k:
+        idx = np.argpartition(absr, k - 1)[:k]
+        absr, arrays = absr[idx], tuple(a[idx] for a in arrays)
+    return (k, absr, *arrays)
+
+
+def _merge_candidates(a: tuple | None, b: tuple | None) -> tuple | None:
+    if a is None or b is None:
+        return a if b is None else b
+    return _smallest(a[0], *(np.concatenate([x, y]) for x, y in zip(a[1:], b[1:], strict=True)))
+
+
+def _mins(lo: np.ndarray) -> float:
+    return float(lo.min()) if lo.size else np.inf
+
+
+def _start_state(A: np.ndarray, v: np.ndarray, yv: np.ndarray, delta: float) -> np.ndarray:
+    """Initial point: ``a = s = 1/2``, ``zeta, omega`` the parts of the residual plus delta."""
+    r = -v - A @ yv
+    S = np.empty((A.shape[0], 4), order="F")
+    S[:, 0] = 0.5
+    S[:, 1] = 1.0 - S[:, 0]
+    S[:, 2] = np.maximum(r, 0.0) + delta
+    S[:, 3] = np.maximum(-r, 0.0) + delta
+    return S
+
+
+def _newton_terms(S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``q = 1 / (zeta/a + omega/s)`` and ``rho = zeta - omega``."""
+    x, s, z, w = S.T
+    return 1.0 / (z / x + w / s), z - w
+
+
+def _affine(A: np.ndarray, S: np.ndarray, q: np.ndarray, rr: np.ndarray, dy: np.ndarray):
+    """The predictor direction of every row, given the dual step ``dy``."""
+    x, s, z, w = S.T
+    D = np.empty_like(S, order="F")
+    D[:, 0] = q * (A @ dy - rr)
+    D[:, 1] = -D[:, 0]
+    D[:, 2] = -z * (D[:, 0] / x + 1.0)
+    D[:, 3] = -w * (D[:, 1] / s + 1.0)
+    return D
+
+
+def _corrector_rhs(S: np.ndarray, Da: np.ndarray, rr: np.ndarray) -> tuple:
+    """The corrector's right-hand side is ``base - mu * xs`` (per row); with its terms."""
+    x, s, _, _ = S.T
+    xinv, sinv = 1.0 / x, 1.0 / s
+    dxdz, dsdw = Da[:, 0] * Da[:, 2], Da[:, 1] * Da[:, 3]
+    base = rr + dxdz * xinv - dsdw * sinv
+    return base, xinv - sinv, xinv, sinv, dxdz, dsdw
+
+
+def _corrector(A, S, q, rhs, dy, mu) -> np.ndarray:
+    """Mehrotra's corrector direction of every row, given its dual step ``dy`` and ``mu``."""
+    x, s, z, w = S.T
+    base, xs, xinv, sinv, dxdz, dsdw = rhs
+    D = np.empty_like(S, order="F")
+    D[:, 0] = q * (A @ dy - (base - mu * xs))
+    D[:, 1] = -D[:, 0]
+    D[:, 2] = mu * xinv - z - xinv * z * D[:, 0] - dxdz * xinv
+    D[:, 3] = mu * sinv - w - sinv * w * D[:, 1] - dsdw * sinv
+    return D
+
+
+def _direction(A: np.ndarray, S: np.ndarray, step: tuple) -> np.ndarray:
+    """``("affine", dy)`` or ``("corrector", dy_affine, dy, mu)``: the rows' direction."""
+    q, rr = _newton_terms(S)
+    Da = _affine(A, S, q, rr, step[1])
+    if step[0] == "affine":
+        return Da
+    return _corrector(A, S, q, _corrector_rhs(S, Da, rr), step[2], step[3])
+
+
+def _step(S: np.ndarray, D: np.ndarray, fp: float, fd: float, out=None) -> np.ndarray:
+    """``S + (fp, fp, fd, fd) * D`` (the primal and the dual step lengths)."""
+    out = np.array(S, order="F") if out is None else out
+    out[:, :2] += fp * D[:, :2]
+    out[:, 2:] += fd * D[:, 2:]
+    return out
+
+
+def _move(A: np.ndarray, v: np.ndarray, S: np.ndarray | None, move: tuple) -> np.ndarray:
+    """The next state: ``("start", yv, delta)`` or a direction with ``(..., fp, fd)``."""
+    if move[0] == "start":
+        return _start_state(A, v, move[1], move[2])
+    return _step(S, _direction(A, S, move[:-2]), move[-2], move[-1])
+
+
+def _ratios(S: np.ndarray, D: np.ndarray) -> dict:
+    """Minima of ``D / S`` per column: the distances to the boundary (see _step_lengths)."""
+    return {key: _mins(D[:, j] / S[:, j]) for j, key in enumerate("xszw")}
+
+
+def _step_lengths(mins: dict) -> tuple[float, float]:
+    """Primal and dual step lengths: 0.99995 of the distance to the boundary, at most 1."""
+
+    def reach(lo: float) -> float:  # largest t with S + t D >= 0
+        return -1.0 / lo if lo < 0 else np.inf
+
+    fp = min(_STEP * min(reach(mins["x"]), reach(mins["s"])), 1.0)
+    fd = min(_STEP * min(reach(mins["w"]), reach(mins["z"])), 1.0)
+    return fp, fd
+
+
+def _sign_sum(A: np.ndarray, v: np.ndarray, beta: np.ndarray, ztol: float, basis: np.ndarray):
+    r"""``sum_i sign(r_i) z_i`` over the rows outside the basis (``|r_i| <= ztol`` count 0)."""
+    r = v - A @ beta
+    sgn = np.sign(r)
+    sgn[np.abs(r) <= ztol] = 0.0
+    sgn[basis] = 0.0
+    return A.T @ sgn
+
+
+def _pass_setup(A: np.ndarray, v: np.ndarray) -> _Partial:
+    """First pass: ``Z^T Z``, ``-Z^T v``, ``b = Z^T 1/2``, the row count and ``max |v|``."""
+    return _Partial(
+        {"gram": A.T @ A, "Atc": A.T @ -v, "b": A.T @ np.full(A.shape[0], 0.5), "n": A.shape[0]},
+        maxs={"vmax": float(np.abs(v).max()) if v.size else 0.0},
+    )
+
+
+def _pass_start(A: np.ndarray, v: np.ndarray, yv: np.ndarray) -> _Partial:
+    """``sum |r|`` of the least-squares start (its mean sets the initial slack)."""
+    return _Partial({"abs_r": float(np.abs(-v - A @ yv).sum())})
+
+
+def _pass_state(A, v, S, beta, k, ids, terms=None, gram=True) -> _Partial:
+    """Sums of the Newton system at the state ``S``, and the ``k`` rows nearest to ``beta``.
+
+    ``terms``: ``_newton_terms(S)`` if known; ``gram=False`` leaves out ``Z^T Q Z``.
+    """
+    x, s, z, w = S.T
+    q, rr = _newton_terms(S) if terms is None else terms
+    sums = {
+        "gap": float(z @ x + w @ s),
+        "wsum": float(w.sum()),
+        "vx": float(v @ x),
+        "Atx": A.T @ x,
+        "Atqrr": A.T @ (q * rr),
+    }
+    if gram:
+        sums["gram"] = _weighted_gram(A, q)
+    cand = _smallest(k, np.abs(v - A @ beta), A, v, ids) if k else None
+    return _Partial(sums, cand=cand)
+
+
+def _pass_affine(A, v, S, dy, cert, ids, terms=None) -> tuple[_Partial, tuple | None]:
+    """The predictor's step ratios and the sums the corrector needs; the vertex test's sum.
+
+    ``cert`` is None or ``(beta, ztol, basis row ids)``. Returns the partial and the direction
+    with the corrector's right-hand side terms (None without ``dy``).
+    """
+    part, out = _Partial(), None
+    if dy is not None:
+        x, s, z, w = S.T
+        q, rr = _newton_terms(S) if terms is None else terms
+        Da = _affine(A, S, q, rr, dy)
+        dx, ds, dz, dw = Da.T
+        rhs = _corrector_rhs(S, Da, rr)
+        base, xs = rhs[:2]
+        out = Da, rhs
+        # the gap after the step (fp, fd) is gap + fp g1 + fd g2 + fp fd g3
+        part.sums = {
+            "g1": float(z @ dx + w @ ds),
+            "g2": float(dz @ x + dw @ s),
+            "g3": float(dz @ dx + dw @ ds),
+            "c1": A.T @ (q * base),
+            "c2": A.T @ (q * xs),
+        }
+        part.mins = _ratios(S, Da)
+    if cert is not None:
+        beta, ztol, basis = cert
+        part.sums["sign"] = _sign_sum(A, v, beta, ztol, np.isin(ids, basis))
+    return part, out
+
+
+def _pass_corrector(A, v, S, rhs, dy, mu, q=None) -> tuple[_Partial, np.ndarray]:
+    """The corrector's step ratios (and its direction); ``rhs`` from :func:`_corrector_rhs`."""
+    q = _newton_terms(S)[0] if q is None else q
+    Dc = _corrector(A, S, q, rhs, dy, mu)
+    return _Partial(mins=_ratios(S, Dc)), Dc
+
+
+class _Block:
+    """The in-memory backend of :func:`_ipm`: all rows in one block.
+
+    Passes cost no round trip here, so the per-row terms and directions of the current state
+    are kept between them, and ``Z^T Q Z`` and the candidate rows of a vertex are computed
+    only when asked for (the Gram matrix after a failed vertex trial), not with the state's
+    sums.
+    """
+
+    def __init__(self, A: np.ndarray, v: np.ndarray) -> None:
+        self.A, self.v, self.ids = A, v, np.arange(A.shape[0])
+        self.S: np.ndarray | None = None
+        self._terms: tuple | None = None
+        self._dirs: dict = {}
+
+    def setup(self) -> _Partial:
+        return _pass_setup(self.A, self.v)
+
+    def start(self, yv: np.ndarray) -> _Partial:
+        return _pass_start(self.A, self.v, yv)
+
+    def state(self, move: tuple, beta: np.ndarray, k: int) -> _Partial:
+        if move[0] == "start":
+            self.S = _move(self.A, self.v, None, move)
+        else:  # the direction of the last pass of that kind
+            _step(self.S, self._dirs[move[0]], move[-2], move[-1], out=self.S)
+        self._terms = _newton_terms(self.S)
+        return _pass_state(self.A, self.v, self.S, beta, k, self.ids, self._terms, gram=False)
+
+    def gram(self) -> np.ndarray:
+        return _weighted_gram(self.A, self._terms[0])
+
+    def candidates(self, beta: np.ndarray, k: int) -> _Partial:
+        return _Partial(cand=_smallest(k, np.abs(self.v - self.A @ beta), self.A, self.v, self.ids))
+
+    def affine(self, dy: np.ndarray | None, cert: tuple | None) -> _Partial:
+        part, out = _pass_affine(self.A, self.v, self.S, dy, cert, self.ids, self._terms)
+        if out is not None:
+            self._dirs["affine"], self._rhs = out
+        return part
+
+    def corrector(self, dy_affine: np.ndarray, dy: np.ndarray, mu: float) -> _Partial:
+        part, self._dirs["corrector"] = _pass_corrector(
+            self.A, self.v, self.S, self._rhs, dy, mu, self._terms[0]
+        )
+        return part
+
+
+def _candidate_vertex(cand: tuple | None, beta: np.ndarray) -> tuple | None:
+    """A nonsingular basis among the rows nearest to ``beta``: (vertex, LU, basis row ids)."""
+    if cand is None:
+        return None
+    _, _, rows, vc, ids = cand
+    h = _initial_basis(rows, vc, beta)
+    if h is None:
+        return None
+    lu, beta_v = _solve_basis(rows, vc, h)  # type: ignore[misc]
+    return beta_v, lu, ids[h]
+
+
+def _certify(vertex: tuple, ztol: float, B: _Partial | None) -> Generator:
+    """Whether the vertex is optimal: the multipliers of its rows are within [-1, 1].
+
+    ``B`` is the pass with the sum of the signed rows outside the basis (None: one pass).
+    """
+    if B is None:
+        B = yield ("affine", None, (vertex[0], ztol, vertex[2]))
+    lu = vertex[1]
+    u = scipy.linalg.lapack.dgetrs(lu[0], lu[1], -B.sums["sign"], trans=1)[0]
+    return bool(np.abs(u).max() <= 1.0 + _CERT_TOL)
+
+
+def _ipm(rows: Any, tol: float, max_iter: int) -> tuple:
+    """:func:`_ipm_passes` run on the backend ``rows`` (e.g. :class:`_Block`)."""
+    driver = _ipm_passes(tol, max_iter)
+    try:
+        request = next(driver)
+        while True:
+            request = driver.send(getattr(rows, request[0])(*request[1:]))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _ipm_passes(tol: float, max_iter: int) -> Generator[tuple, _Partial, tuple]:
+    """Frisch--Newton iterations on the bounded dual, as a generator of the passes it needs.
+
+    Yields the passes ``("setup",)``, ``("start", yv)``, ``("state", move, beta, k)``,
+    ``("affine", dy, cert)`` and ``("corrector", dy_affine, dy, mu)`` (the methods of
+    :class:`_Block`, which run them on one block of rows), and is sent each pass's
+    :class:`_Partial`. A backend whose state pass leaves out ``Z^T Q Z`` (passes are cheap
+    there) is also asked for ``("gram",)`` and ``("candidates", beta, k)``, and has a vertex
+    tested before the Newton system is built; otherwise the vertex test rides on the
+    predictor's pass; :func:`_ipm` runs it on a backend, :mod:`sklik._dask` runs one per
+    target in the same passes over the chunks. From a relative duality gap of 1e-3 on, every
+    iteration tries the vertex interpolating the ``m`` rows of smallest ``|residual|`` and
+    certifies it in the predictor's pass.
+
+    Returns ``(beta, converged, vertex, relative gap)``: ``vertex`` is the certified optimal
+    vertex (then ``beta`` is it) or None; ``converged`` says the gap fell below ``tol``.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        If the rows are fewer than the parameters or the design is numerically rank deficient.
+    """
+    setup = yield ("setup",)
+    n, b, gram = int(setup.sums["n"]), setup.sums["b"], setup.sums["gram"]
+    m = b.shape[0]
+    if n < m:
+        raise np.linalg.LinAlgError("fewer observations than parameters")
+    zn = np.sqrt(np.diag(gram))
+    if np.any(zn == 0):
+        raise np.linalg.LinAlgError("the design matrix has a zero column")
+    eig = np.linalg.eigvalsh(gram / np.outer(zn, zn))
+    if not eig[0] > 1e-11 * eig[-1]:
+        raise np.linalg.LinAlgError("the design matrix is rank deficient")
+    ztol = _ZERO_TOL * float(setup.maxs["vmax"])
     # least-squares start for the dual variable y = -beta
-    gram = A.T @ A
     cf = scipy.linalg.cho_factor(gram, check_finite=False)
-    yv = scipy.linalg.cho_solve(cf, A.T @ cvec, check_finite=False)
-    r = cvec - A @ yv
-    delta = max(1e-3 * float(np.abs(r).mean()), 1e-300)
-    z = np.maximum(r, 0.0) + delta
-    w = np.maximum(-r, 0.0) + delta
-    beta_best = -yv
-    for _ in range(max_iter):
-        gap = float(z @ x + w @ s)
-        dual_obj = float(b @ yv - w.sum())
-        scale = max(abs(dual_obj), float(np.abs(cvec @ x)), 1e-300)
-        beta_cur = -yv
+    yv = scipy.linalg.cho_solve(cf, setup.sums["Atc"], check_finite=False)
+    delta = max(1e-3 * (yield ("start", yv)).sums["abs_r"] / n, 1e-300)
+    move: tuple = ("start", yv, delta)
+    k = min(n, 8 * m)  # rows kept for the vertex step (_initial_basis looks at 8 m)
+    rel_gap, cheap = np.inf, False
+    for it in range(max_iter + 1):
+        beta = -yv
+        # the candidate rows of a vertex with the state's sums once the gap approaches the
+        # vertex's (on a backend with cheap passes, in memory: in a pass of their own)
+        near = rel_gap <= 1e3 * _TRY_VERTEX_GAP and not cheap
+        P = yield ("state", move, beta, k if near else 0)
+        cheap = "gram" not in P.sums
+        gap = P.sums["gap"]
+        dual_obj = float(b @ yv) - P.sums["wsum"]
+        scale = max(abs(dual_obj), abs(P.sums["vx"]), 1e-300)
+        rel_gap = gap / scale
+        vertex = None
         if gap <= _TRY_VERTEX_GAP * scale:
-            beta_v = _certified(Z, v, beta_cur)
-            if beta_v is not None:
-                return beta_v, True, beta_v
-        if gap <= tol * scale:
-            return beta_cur, True, None
-        # affine-scaling (predictor) direction
-        q = 1.0 / (z / x + w / s)
-        rr = z - w
-        rp = b - A.T @ x
-        gq = _weighted_gram(A, q)
-        try:
-            cf = scipy.linalg.cho_factor(gq, check_finite=False)
-        except np.linalg.LinAlgError:
-            return beta_best, False, None
-        qrr = q * rr
-        dy = scipy.linalg.cho_solve(cf, A.T @ qrr + rp, check_finite=False)
-        dx = q * (A @ dy - rr)
-        ds = -dx
-        dz = -z * (dx / x + 1.0)
-        dw = -w * (ds / s + 1.0)
-        fp = min(_STEP * min(_max_step(x, dx), _max_step(s, ds)), 1.0)
-        fd = min(_STEP * min(_max_step(w, dw), _max_step(z, dz)), 1.0)
+            cand = (yield ("candidates", beta, k)).cand if cheap else P.cand
+            vertex = _candidate_vertex(cand, beta)
+        done = gap <= tol * scale or it == max_iter
+        if vertex is not None and cheap:
+            # a backend that leaves Z^T Q Z out of the state's pass (in memory): test the
+            # vertex first, before building the Newton system
+            certified = yield from _certify(vertex, ztol, None)
+            if certified:
+                return vertex[0], True, vertex[0], rel_gap
+            vertex = None
+        rp = b - P.sums["Atx"]
+        dy = None
+        if not done:
+            gram = P.sums["gram"] if "gram" in P.sums else (yield ("gram",))
+            try:
+                cf = scipy.linalg.cho_factor(gram, check_finite=False)
+                dy = scipy.linalg.cho_solve(cf, P.sums["Atqrr"] + rp, check_finite=False)
+            except np.linalg.LinAlgError:
+                done = True
+        if dy is None and vertex is None:
+            return beta, gap <= tol * scale, None, rel_gap
+        # the predictor's pass, which also tests the vertex (one pass for both)
+        B = yield ("affine", dy, None if vertex is None else (vertex[0], ztol, vertex[2]))
+        if vertex is not None and (yield from _certify(vertex, ztol, B)):
+            return vertex[0], True, vertex[0], rel_gap
+        if dy is None:
+            return beta, gap <= tol * scale, None, rel_gap
+        fp, fd = _step_lengths(B.mins)
+        move = ("affine", dy, fp, fd)
         if min(fp, fd) < 1.0:
             # Mehrotra corrector with centring
-            mu = gap
-            g = float((z + fd * dz) @ (x + fp * dx) + (w + fd * dw) @ (s + fp * ds))
-            mu = mu * (g / mu) ** 3 / (2 * n)
-            dxdz = dx * dz
-            dsdw = ds * dw
-            xinv = 1.0 / x
-            sinv = 1.0 / s
-            xi = mu * (xinv - sinv)
-            rhs = rr + dxdz * xinv - dsdw * sinv - xi
-            dy = scipy.linalg.cho_solve(cf, A.T @ (q * rhs) + rp, check_finite=False)
-            dx = q * (A @ dy - rhs)
-            ds = -dx
-            dz = mu * xinv - z - xinv * z * dx - dxdz * xinv
-            dw = mu * sinv - w - sinv * w * ds - dsdw * sinv
-            fp = min(_STEP * min(_max_step(x, dx), _max_step(s, ds)), 1.0)
-            fd = min(_STEP * min(_max_step(w, dw), _max_step(z, dz)), 1.0)
+            g = max(gap + fp * B.sums["g1"] + fd * B.sums["g2"] + fp * fd * B.sums["g3"], 0.0)
+            mu = gap * (g / gap) ** 3 / (2 * n)
+            rhs = B.sums["c1"] - mu * B.sums["c2"] + rp
+            dy_c = scipy.linalg.cho_solve(cf, rhs, check_finite=False)
+            fp, fd = _step_lengths((yield ("corrector", dy, dy_c, mu)).mins)
+            move = ("corrector", dy, dy_c, mu, fp, fd)
+            dy = dy_c
         if not (np.isfinite(fp) and np.isfinite(fd)) or max(fp, fd) < 1e-14:
-            return -yv, False, None
-        x += fp * dx
-        s += fp * ds
+            return beta, False, None, rel_gap
         yv = yv + fd * dy
-        z += fd * dz
-        w += fd * dw
-        beta_best = -yv
-    return -yv, False, None
+    return -yv, False, None, rel_gap  # not reached: the last iteration returns
 
 
 def frisch_newton(
@@ -396,17 +728,7 @@ def frisch_newton(
         Z = np.column_stack([Z, np.ones(n)])
     Z = np.asfortranarray(Z * cw[:, np.newaxis])
     v = cw * ((y - y_shift) / y_scale)
-    m = Z.shape[1]
-    if n < m:
-        raise np.linalg.LinAlgError("fewer observations than parameters")
-    zn = np.sqrt(np.einsum("ij,ij->j", Z, Z))
-    if np.any(zn == 0):
-        raise np.linalg.LinAlgError("the design matrix has a zero column")
-    eig = np.linalg.eigvalsh((Z.T @ Z) / np.outer(zn, zn))
-    if not eig[0] > 1e-11 * eig[-1]:
-        raise np.linalg.LinAlgError("the design matrix is rank deficient")
-
-    theta_ipm, _, theta_v = _ipm(Z, v, tol, max_iter)
+    theta_ipm, _, theta_v, _ = _ipm(_Block(Z, v), tol, max_iter)
     if theta_v is None:
         out = _vertex(Z, v, theta_ipm, _MAX_PIVOTS)
         if out is None or not out[1]:

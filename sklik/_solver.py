@@ -850,13 +850,14 @@ def least_absolute_deviations(
     coef : ndarray of shape (n_targets, n_features)
     intercept : ndarray of shape (n_targets,)
     """
-    # the solution is linear in y: solve for y / max|y| (HiGHS fails on values near 1e200)
-    y_unit = _column_magnitudes(y)
-    if np.any(y_unit != 1.0):
-        coef, intercept = least_absolute_deviations(X, y / y_unit, sample_weight, fit_intercept)
-        return coef * y_unit[:, np.newaxis], intercept * y_unit
     keep = sample_weight > 0
     X, y, c = X[keep], y[keep], sample_weight[keep] / sample_weight.sum()
+    # the solution is linear in y: solve for y / max|y| over the rows kept (HiGHS fails on
+    # values near 1e200, and its absolute tolerances on y much smaller than the rows dropped)
+    y_unit = _column_magnitudes(y)
+    if np.any(y_unit != 1.0):
+        coef, intercept = least_absolute_deviations(X, y / y_unit, c, fit_intercept)
+        return coef * y_unit[:, np.newaxis], intercept * y_unit
     A = X.T if not fit_intercept else np.vstack([X.T, np.ones(X.shape[0])])
     bounds = np.column_stack([-c, c])
     n_features = X.shape[1]

@@ -1013,7 +1013,7 @@ def compare_losses(
     (log-likelihood, CRPS, squared and absolute errors, covered targets, collapsed spreads),
     which the in-memory path computes on the whole fold, are added up over the fold's
     partitions, so both paths give the same metrics on the same folds (to the fits'
-    tolerance). A loss without a dask fit (the exact l1 solver) is reported in its note. The
+    tolerance). A loss whose dask fit fails is reported in its note. The
     progress bar reports the passes over the data.
 
     Examples

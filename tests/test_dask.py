@@ -53,8 +53,8 @@ def _data(loss, seed=0):
     return X, y, w, offset
 
 
-# every loss, every solver available on dask (the exact l1 solver is not: see below); each
-# pass costs a round trip to the cluster, so the matrix is kept to one case per solver path
+# every loss, every solver on dask (the exact l1 solver: see test_exact_l1_equals_in_memory);
+# each pass costs a round trip to the cluster, so the matrix is kept to one case per solver path
 CASES = [
     ("mse", "lstsq"),
     ("mse", "newton"),
@@ -152,8 +152,6 @@ def test_columns_rechunked_and_validation(client):
         LinearRegressor().fit(da.from_array(X, chunks=CHUNK), y, -w)
     with pytest.raises(ValueError, match="requires targets"):
         LinearRegressor("poisson_nll").fit(da.from_array(X, chunks=CHUNK), y - 100)
-    with pytest.raises(NotImplementedError, match="SmoothL1Loss"):
-        LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y)
 
 
 def test_ill_conditioned_least_squares_uses_tsqr(client):
@@ -311,3 +309,69 @@ def test_every_scorer_on_dask_equals_in_memory(client, loss):
                 scorer(est, Xd, yd)
             continue
         assert scorer(est, Xd, yd) == pytest.approx(expected, rel=1e-10), name
+
+
+# -- the exact l1 solver (Frisch-Newton over the chunks, certified vertex) ----------------------
+
+
+@pytest.mark.parametrize("case", ["plain", "weights-offset-two-targets", "units-1e7-no-intercept"])
+def test_exact_l1_equals_in_memory(client, case):
+    X, y, w, offset = _data("l1", seed=9)
+    params, kwargs = {"loss": "l1"}, {}
+    if case == "weights-offset-two-targets":
+        y = np.column_stack([y, 0.5 * y - 3.0 * X[:, 0]])
+        y[:CHUNK] = 1e12  # rows of zero weight (the first chunk) are ignored
+        kwargs = {"sample_weight": w, "offset": np.column_stack([offset, -offset])}
+    elif case == "units-1e7-no-intercept":
+        y = 1e7 * y
+        params["fit_intercept"] = False
+    mem = LinearRegressor(**params).fit(X, y, **kwargs)
+    Xd = da.from_array(X, chunks=(CHUNK, P))
+    dkw = {k: da.from_array(v, chunks=CHUNK) for k, v in kwargs.items()}
+    est = LinearRegressor(**params).fit(Xd, da.from_array(y, chunks=CHUNK), **dkw)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    # continuous data: the optimum is a unique vertex, which both fits reach exactly
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-9, atol=1e-12 * np.abs(y).max())
+    np.testing.assert_allclose(est.intercept_, mem.intercept_, rtol=1e-9, atol=1e-9)
+    assert est.scale_ == pytest.approx(mem.scale_, rel=1e-8)
+    # the moments, two passes to start and three per interior-point iteration (per target)
+    targets = 1 if y.ndim == 1 else y.shape[1]
+    assert 1 + targets * 5 < est.n_passes_ - 2 < 1 + targets * (2 + 3 * 30)
+
+
+def test_exact_l1_failures_name_the_alternative(client, monkeypatch):
+    from sklik import _lad
+
+    X, y, _, _ = _data("l1", seed=10)
+    Xd = da.from_array(np.column_stack([X, 2.0 * X[:, 1]]), chunks=CHUNK)
+    with pytest.raises(ValueError, match="full column rank.*solver='lbfgs'"):
+        LinearRegressor("l1").fit(Xd, y)
+
+    def stopped_at(gap):  # a driver that ends at once, with no certified vertex
+        def passes(tol, max_iter):
+            return np.ones(P + 1), gap <= tol, None, gap
+            yield
+
+        return passes
+
+    # neither a certified vertex nor a duality gap of 1e-12: refused, not returned
+    monkeypatch.setattr(_lad, "_ipm_passes", stopped_at(1e-6))
+    with pytest.raises(ValueError, match="1e-06.*solver='lbfgs'"):
+        LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y)
+    monkeypatch.setattr(_lad, "_ipm_passes", stopped_at(1e-13))  # the IPM's optimum: accepted
+    est = LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y)
+    assert np.all(est.coef_ != 0)
+
+
+def test_exact_l1_without_client(monkeypatch):
+    # dask's local scheduler: the iterations' state is persisted in this process; the chunks'
+    # rows are processed in blocks of 64 (partial sums added, the state written block by block)
+    from sklik import _dask
+
+    monkeypatch.setattr(_dask, "_LAD_BLOCK_ROWS", 64)
+    X, y, w, _ = _data("l1", seed=11)
+    with dask.config.set(scheduler="threads"):
+        est = LinearRegressor("l1").fit(da.from_array(X, chunks=CHUNK), y, w)
+    mem = LinearRegressor("l1").fit(X, y, w)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-9)
