@@ -660,9 +660,6 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
 
 # -- least absolute deviations ------------------------------------------------------------------
 
-# Columns of the standardised design with a weighted mean square below this are constant
-# columns (centred to rounding noise and left unscaled); every other column has mean square 1.
-_LAD_CONSTANT_COLUMN = 1e-6
 # Rows per block of the per-row arithmetic within a chunk: its vectors stay small enough for
 # the allocator to reuse memory (dask's workers hand freed memory back to the OS at once, by
 # MALLOC_TRIM_THRESHOLD_, which makes every large temporary cost fresh page faults)
@@ -853,7 +850,7 @@ def _least_absolute_deviations(Z, T, w, W, fit_intercept, *, counter=None):
     p, K = Z.shape[1], T.shape[1]
     counter.n_passes += 1
     mom = _sum_blocks(_lad_moments, [Z, T, w])
-    cols = np.flatnonzero(mom.sums["zz"] / W >= _LAD_CONSTANT_COLUMN)
+    cols = np.flatnonzero(mom.sums["zz"] / W >= _solver.LAD_CONSTANT_COLUMN)
     tmin, tmax = mom.mins["tmin"], mom.maxs["tmax"]
     coef, intercept = np.zeros((K, p)), np.zeros(K)
     # a constant target is fitted exactly by its constant (by 0 without an intercept)

@@ -819,6 +819,11 @@ def _wide_least_squares(
     return t / norms[:, np.newaxis]
 
 
+# Columns of the standardised design with a weighted mean square below this are constant
+# columns (centred to rounding noise and left unscaled); every other column has mean square 1.
+LAD_CONSTANT_COLUMN = 1e-6
+
+
 def least_absolute_deviations(
     X: np.ndarray,
     y: np.ndarray,
@@ -841,6 +846,9 @@ def least_absolute_deviations(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        The standardised design (columns of weighted mean square 1; with an intercept, a
+        column whose weighted mean square is below ``LAD_CONSTANT_COLUMN`` is a constant
+        column centred to rounding noise, and gets coefficient 0).
     y : ndarray of shape (n_samples, n_targets)
     sample_weight : ndarray of shape (n_samples,)
     fit_intercept : bool
@@ -858,6 +866,14 @@ def least_absolute_deviations(
     if np.any(y_unit != 1.0):
         coef, intercept = least_absolute_deviations(X, y / y_unit, c, fit_intercept)
         return coef * y_unit[:, np.newaxis], intercept * y_unit
+    if fit_intercept and X.shape[0]:
+        # constant columns, which the standardised design centres to rounding noise, are in
+        # the intercept's span: coefficient 0 (as on dask input), not an arbitrary one
+        cols = np.einsum("i,ij,ij->j", c, X, X) / c.sum() >= LAD_CONSTANT_COLUMN
+        if not np.all(cols):
+            coef = np.zeros((y.shape[1], X.shape[1]))
+            coef[:, cols], intercept = least_absolute_deviations(X[:, cols], y, c, True)
+            return coef, intercept
     A = X.T if not fit_intercept else np.vstack([X.T, np.ones(X.shape[0])])
     bounds = np.column_stack([-c, c])
     n_features = X.shape[1]
