@@ -1026,7 +1026,10 @@ class LinearRegressor(_BaseRegressor):
         ``"smooth_l1"`` the M-estimator covariance of statsmodels' RLM (``cov="H1"``); for
         ``"l1"`` the asymptotic covariance of median regression with a kernel estimate of the
         sparsity (statsmodels' ``QuantReg``: Epanechnikov kernel, Hall-Sheather bandwidth);
-        for ``"gaussian_nll"`` the inverse expected information of both heads. With
+        for ``"gaussian_nll"`` the inverse expected information of both heads; for
+        ``"negative_binomial_nll"`` the inverse observed information of the mean coefficients
+        and the log dispersion (statsmodels' ``NegativeBinomial``, ``nb2``; the dispersion
+        head's coefficients other than its intercept are fixed at 0, with variance 0). With
         ``alpha > 0`` the penalty's curvature is added to the information (the Laplace
         approximation of the posterior under the Gaussian prior the penalty implies).
         Sample weights act as frequency weights (``n = sum(sample_weight)``).
@@ -1184,6 +1187,12 @@ class LinearRegressor(_BaseRegressor):
                 table.index = pd.MultiIndex.from_product(
                     [list(self.loss_.param_names), terms], names=["head", "term"]
                 )
+                # a constant head (the negative binomial's dispersion) has only its intercept
+                n_terms = len(terms)
+                fixed = np.zeros(len(table), dtype=bool)
+                for j in getattr(self.loss_, "constant_params", ()):
+                    fixed[j * n_terms + int(self.fit_intercept) : (j + 1) * n_terms] = True
+                table = table[~fixed]
             frames.append(table)
         if self._y_is_1d:
             return frames[0]

@@ -32,6 +32,8 @@ smooth_l1          :math:`\bar\psi' = \sum s\psi'/n`     / \bar\psi'` (statsmode
                                                          for mse)
 poisson_nll        :math:`G(s\mu)`                       1 (GLM Fisher information)
 gaussian_nll       blocks :math:`G(s/v)`, :math:`G(s/2)` 1 (expected information of both heads)
+negative_binomial  blocks :math:`G(s\,h_{ab})` of the    1 (observed information; statsmodels
+                   per-sample Hessian :math:`h`          NegativeBinomial "nb2")
 l1                 :math:`2 \hat f\, G(s)`               :math:`1 / (2 \hat f)` (median regression,
                                                          statsmodels QuantReg / quantreg "iid")
 =================  ====================================  =========================================
@@ -215,7 +217,8 @@ def additive_covariance(loss: BaseLoss, predictive: bool) -> bool:
         return False
     if isinstance(loss, (HuberLoss, SmoothL1Loss)):
         return not predictive
-    return isinstance(loss, MSELoss) or loss.has_curvature  # (others have no covariance)
+    # (a loss with neither has no covariance)
+    return isinstance(loss, MSELoss) or loss.has_curvature or hasattr(loss, "raw_hessian_blocks")
 
 
 def covariance_sums(
@@ -328,18 +331,39 @@ def covariance_sums(
         )
         if robust is not False:
             q = design.shape[1] + int(fit_intercept)
-            M = np.empty((n_params * q, n_params * q))
-            for a in range(n_params):
-                for b in range(a, n_params):
-                    block = _gram(design, sw * grad[a] * grad[b], fit_intercept)
-                    M[a * q : (a + 1) * q, b * q : (b + 1) * q] = block
-                    M[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
-            out["M"] = M
+            out["M"] = _score_outer(design, sw, grad, fit_intercept, n_params, q)
+        return out
+    if hasattr(loss, "raw_hessian_blocks"):  # negative_binomial_nll: the observed information
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = np.asarray(loss.raw_hessian_blocks(y, raw)).reshape(n_params, n_params, -1)
+        q = design.shape[1] + int(fit_intercept)
+        H = np.empty((n_params * q, n_params * q))
+        for a in range(n_params):
+            for b in range(a, n_params):
+                block = _gram(design, sw * h[a, b], fit_intercept)
+                H[a * q : (a + 1) * q, b * q : (b + 1) * q] = block
+                H[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
+        out["H"] = H
+        if robust is not False:
+            out["M"] = _score_outer(design, sw, grad, fit_intercept, n_params, q)
         return out
     raise ValueError(
         f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
         f"sklik's losses."
     )
+
+
+def _score_outer(
+    design: Any, sw: np.ndarray, grad: np.ndarray, fit_intercept: bool, n_params: int, q: int
+) -> np.ndarray:
+    r""":math:`M = \sum_i s_i g_i g_i^\top` of the per-sample scores of every head."""
+    M = np.empty((n_params * q, n_params * q))
+    for a in range(n_params):
+        for b in range(a, n_params):
+            block = _gram(design, sw * grad[a] * grad[b], fit_intercept)
+            M[a * q : (a + 1) * q, b * q : (b + 1) * q] = block
+            M[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
+    return M
 
 
 def covariance_from_sums(
@@ -391,7 +415,13 @@ def covariance_from_sums(
         H = mbar * sums["G"]
     else:
         H = sums["H"]
-    B_inv = _inv(H + P)
+    # the coefficients of a constant head (the negative binomial's dispersion) other than its
+    # intercept are fixed at 0: the covariance is that of the free coefficients, 0 elsewhere
+    free = np.ones(P.shape[0], dtype=bool)
+    for j in getattr(loss, "constant_params", ()):
+        free[j * q + int(fit_intercept) : (j + 1) * q] = False
+    B_inv = np.zeros_like(P)
+    B_inv[np.ix_(free, free)] = _inv((H + P)[np.ix_(free, free)])
     # effective number of parameters of the mean head: the trace of the hat matrix
     p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
     if "G" in sums:  # statsmodels RLM "H1" (OLS for mse)
@@ -402,10 +432,11 @@ def covariance_from_sums(
     if robust is False:
         cov = phi * B_inv
     else:
-        Bx_inv = _inv(sums.get("B", H) + P)
+        Bx_inv = np.zeros_like(P)
+        Bx_inv[np.ix_(free, free)] = _inv((sums.get("B", H) + P)[np.ix_(free, free)])
         cov = Bx_inv @ sums["M"] @ Bx_inv
         if robust == "HC1":
-            cov *= n / max(n - P.shape[0], 1.0)
+            cov *= n / max(n - np.count_nonzero(free), 1.0)
     cov = 0.5 * (cov + cov.T)
     return CovarianceResult(cov=cov, df_resid=n - p_eff, p_eff=p_eff, n=n, k=kfac)
 

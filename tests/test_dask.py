@@ -255,7 +255,9 @@ def test_grid_search_on_the_cluster(client):
     )
 
 
-@pytest.mark.parametrize("loss", ["mse", "poisson_nll", "huber", "gaussian_nll"])
+@pytest.mark.parametrize(
+    "loss", ["mse", "poisson_nll", "huber", "gaussian_nll", "negative_binomial_nll"]
+)
 def test_covariance_and_predictive_distribution_equal_in_memory(client, loss):
     # the covariance is a sum over chunks (one pass); robust (sandwich) variants too
     X, y, w, offset = _data(loss, seed=11)
@@ -276,7 +278,7 @@ def test_covariance_and_predictive_distribution_equal_in_memory(client, loss):
             atol=1e-14,
         )
     se = est.std_errors(Xd, yd, **dkw)
-    assert np.all(np.isfinite(se)) and np.all(se > 0)
+    assert np.all(np.isfinite(se)) and np.all(se[: P + 1] > 0)  # (the mean head)
     # the fit-time covariance: the predictive distribution of the dask fit is the in-memory one
     if loss != "huber":  # huber's predictive covariance needs residual quantiles: df only
         d, d0 = est.predict_dist(X), mem.predict_dist(X)

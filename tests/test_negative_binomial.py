@@ -302,6 +302,33 @@ def test_fit_equals_statsmodels_nb2(randhie):
     assert scorer(est, X, y) == pytest.approx(est.log_likelihood(X, y) / len(y), rel=1e-9)
 
 
+@pytest.mark.parametrize("robust", [False, "HC0"])
+def test_standard_errors_equal_statsmodels_nb2(randhie, robust):
+    """The observed information of both heads (the dispersion's slopes are fixed at 0):
+    statsmodels' standard errors of the mean coefficients, and of log alpha by the delta
+    method (its ``alpha`` is on the natural scale)."""
+    sm = pytest.importorskip("statsmodels.api")
+    from statsmodels.discrete.discrete_model import NegativeBinomial
+
+    X, y = randhie
+    ref = NegativeBinomial(y, sm.add_constant(X), loglike_method="nb2").fit(
+        method="newton",
+        maxiter=100,
+        tol=1e-14,
+        disp=0,
+        cov_type="nonrobust" if not robust else robust,
+    )
+    est = LinearRegressor("negative_binomial_nll", tol=1e-10).fit(X, y)
+    se = est.std_errors(X, y, robust=robust)
+    p = X.shape[1]
+    assert_allclose(se[: p + 1], ref.bse[:-1], rtol=1e-5)
+    assert se[p + 1] == pytest.approx(ref.bse[-1] / ref.params[-1], rel=1e-5)
+    assert_allclose(se[p + 2 :], 0.0, atol=0)  # fixed, not estimated
+    table = est.coef_table(X, y, robust=robust)
+    assert len(table) == p + 2  # the dispersion head: its intercept alone
+    assert table.loc[("log_dispersion", "intercept"), "se"] == pytest.approx(se[p + 1])
+
+
 def test_linear_dispersion_head_and_mlp(randhie):
     X, y = randhie
     X, y = X[:600], y[:600]
