@@ -503,13 +503,25 @@ def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
         return np.stack([mean, np.log(np.maximum(stats["yvar"], floor))])
     if loss.n_params > 1:  # any other loss: minimise the constant model's objective
         return _constant_minimiser(loss, Y, w, stats)
-    # a one-parameter convex loss: the root of the weighted gradient (Brent's method, one
-    # pass over y per evaluation)
+    # a one-parameter convex loss: the root of the weighted gradient, one pass over y per
+    # evaluation (Newton's method where the loss has a curvature, e.g. huber: exact once the
+    # residuals' zones settle; else Brent's method, e.g. l1's weighted median)
     out = np.empty(k)
     for j in range(k):
         lo, hi = float(stats["ymin"][j]), float(stats["ymax"][j])
         if lo == hi:
             out[j] = lo
+            continue
+        xtol = (1e-14 if not isinstance(loss, L1Loss) else 1e-10) * max(1.0, abs(lo), abs(hi))
+        if loss.has_curvature:
+
+            def grad_curv(c: float, j: int = j) -> tuple[float, float]:
+                consts = np.zeros(k)
+                consts[j] = c
+                g, h = _sum_blocks(_chunk_init_newton, [Y, w], loss, consts)
+                return float(g[j]), float(h[j])
+
+            out[j] = _newton_root(grad_curv, float(mean[j]), lo, hi, xtol)
             continue
 
         def wgrad(c: float, j: int = j) -> float:
@@ -517,9 +529,42 @@ def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
             consts[j] = c
             return float(_sum_blocks(_chunk_init_grad, [Y, w], loss, consts)[j])
 
-        xtol = (1e-14 if not isinstance(loss, L1Loss) else 1e-10) * max(1.0, abs(lo), abs(hi))
         out[j] = brentq(wgrad, lo, hi, xtol=xtol)
     return out[np.newaxis]
+
+
+def _newton_root(
+    fd: Any, x0: float, lo: float, hi: float, xtol: float, max_step: float = math.inf
+) -> float:
+    """The root of an increasing function by Newton's method, safeguarded by bisection.
+
+    ``fd(x)`` returns ``(f(x), f'(x))`` (one pass over the data). The root lies in
+    ``[lo, hi]`` (infinite ends allowed, then no step exceeds ``max_step``); a Newton step
+    that leaves the bracket known so far, or a zero slope, is replaced by bisection (or by a
+    ``max_step`` step towards the root while the bracket is open). Stops when a step or the
+    bracket is below ``xtol``, after at most 100 evaluations.
+    """
+    x = min(max(x0, lo), hi)
+    for _ in range(100):
+        f, d = fd(x)
+        if f == 0 or not math.isfinite(f):
+            return x
+        if f > 0:
+            hi = x
+        else:
+            lo = x
+        new = x - f / d if d > 0 else math.nan
+        if math.isfinite(new):
+            new = min(max(new, x - max_step), x + max_step)
+        if not lo < new < hi:
+            if math.isfinite(lo) and math.isfinite(hi):
+                new = 0.5 * (lo + hi)
+            else:
+                new = x + (max_step if f < 0 else -max_step)
+        if abs(new - x) <= xtol or hi - lo <= xtol:
+            return new
+        x = new
+    return x
 
 
 def _chunk_constant_grad(Y, w, loss, raw0, weight_total):
@@ -560,6 +605,28 @@ def _constant_minimiser(loss, Y: da.Array, w: da.Array | None, stats: dict) -> n
     return res.x.reshape(shape) if np.all(np.isfinite(res.x)) else start
 
 
+def _chunk_init_newton(Y, w, loss, c):
+    """Weighted gradient and curvature of the loss of the constants ``c`` on one chunk."""
+    w = np.ones(Y.shape[0]) if w is None else w
+    raw = np.broadcast_to(c, Y.shape)[np.newaxis]
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, grad = loss.raw_loss_gradient(Y, raw)
+        curv = np.reshape(loss.raw_hessian(Y, raw), Y.shape)
+    return np.stack([w @ grad[0], w @ curv])
+
+
+def _chunk_scale_newton(R, w, loss, sigma):
+    r"""``sum w u l'(u)`` and its derivative in :math:`-\log\sigma`, ``sum w (u l' + u^2 l'')``."""
+    w = np.ones(R.shape[0]) if w is None else w
+    u = R / sigma
+    zeros = np.zeros_like(u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, grad = loss.raw_loss_gradient(zeros, u[np.newaxis])
+        curv = np.reshape(loss.raw_hessian(zeros, u[np.newaxis]), u.shape)
+    ug = u * grad[0]
+    return np.stack([w @ ug, w @ (ug + u * u * curv)])
+
+
 def _chunk_scale_stats(R, w, loss, sigma):
     """``sum c u l'(u)`` with ``u = r / sigma`` per target (``sigma=None``: sums of r^2, |r|)."""
     w = np.ones(R.shape[0]) if w is None else w
@@ -583,6 +650,18 @@ def _fit_scale(loss, R: da.Array, w: da.Array | None, W: float) -> np.ndarray:
             scales.append(math.sqrt(2.0 * sq[k]))
         elif isinstance(loss, L1Loss):
             scales.append(float(ab[k]))
+        elif loss.has_curvature:
+            # Newton's method in log sigma on 1 - sum c u l'(u), which increases with it
+
+            def stationarity_newton(log_sigma: float, k: int = k) -> tuple[float, float]:
+                sigma = np.ones(R.shape[1])
+                sigma[k] = math.exp(log_sigma)
+                value, slope = _sum_blocks(_chunk_scale_newton, [R, w], loss, sigma) / W
+                return 1.0 - float(value[k]), float(slope[k])
+
+            start = 0.5 * math.log(sq[k])
+            root = _newton_root(stationarity_newton, start, -math.inf, math.inf, 1e-13, 2.0)
+            scales.append(math.exp(root))
         else:
 
             def stationarity(log_sigma: float, k: int = k) -> float:
