@@ -97,16 +97,19 @@ def csv_files(pattern: str) -> list[Path]:
     return [Path(pattern)]
 
 
+def _csv_error(name: Any, exc: Exception) -> InputError:
+    """The one-line error for a CSV file that cannot be read (not UTF-8, or malformed)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"cannot read {name}: it is not UTF-8 text ({exc}); save it as UTF-8")
+    return InputError(f"cannot read {name} as CSV: {_first_line(exc)}")
+
+
 def _read_header(path: Path, options: dict) -> pd.Index:
     """The header row of one CSV file (:class:`InputError` if it cannot be read)."""
     try:
         return pd.read_csv(path, nrows=0, **options).columns
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"cannot read {path}: it is not UTF-8 text ({exc}); save it as UTF-8"
-        ) from exc
-    except (ValueError, csv_module.Error) as exc:
-        raise InputError(f"cannot read {path} as CSV: {_first_line(exc)}") from exc
+    except (ValueError, csv_module.Error) as exc:  # (UnicodeDecodeError is a ValueError)
+        raise _csv_error(path, exc) from exc
 
 
 def _common_header(paths: Sequence[Path], options: dict) -> pd.Index:
@@ -143,14 +146,8 @@ def _read_csv_files(
                 _refuse_wide_file(paths, header, target, drop, options)
             for path in paths:
                 frames.append(pd.read_csv(path, **options))
-    except UnicodeDecodeError as exc:
-        name = paths[len(frames)] if len(frames) < len(paths) else csv
-        raise InputError(
-            f"cannot read {name}: it is not UTF-8 text ({exc}); save it as UTF-8"
-        ) from exc
     except (ValueError, csv_module.Error) as exc:
-        name = paths[len(frames)] if len(frames) < len(paths) else csv
-        raise InputError(f"cannot read {name} as CSV: {_first_line(exc)}") from exc
+        raise _csv_error(paths[len(frames)] if len(frames) < len(paths) else csv, exc) from exc
     notes = list(
         dict.fromkeys(f"reading {_describe(csv, paths)}: {_first_line(w.message)}" for w in caught)
     )
@@ -306,12 +303,8 @@ def load_dask(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 frame = dd.read_csv(files, assume_missing=True, **options)
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"cannot read {csv}: it is not UTF-8 text ({exc}); save it as UTF-8"
-            ) from exc
         except (ValueError, csv_module.Error) as exc:
-            raise InputError(f"cannot read {csv} as CSV: {_first_line(exc)}") from exc
+            raise _csv_error(csv, exc) from exc
         source, description = csv, _describe(csv, paths)
         notes = list(
             dict.fromkeys(f"reading {description}: {_first_line(w.message)}" for w in caught)

@@ -367,6 +367,13 @@ def make_preprocessor(X: Any, report: dict | None = None) -> Any:
     )
 
 
+def _counted_columns(names: Any, counts: np.ndarray) -> str:
+    """``'a' (3), 'b' (1)``: the columns with a non-zero count (10 at most, then how many)."""
+    bad = np.flatnonzero(counts)
+    columns = ", ".join(f"{names[j]!r} ({counts[j]})" for j in bad[:10])
+    return columns + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+
+
 def _check_data(X: Any, y: Any, n_splits: int) -> tuple[Any, np.ndarray]:
     if not isinstance(X, pd.DataFrame):
         X = np.asarray(X)
@@ -402,12 +409,9 @@ def _check_data(X: Any, y: Any, n_splits: int) -> tuple[Any, np.ndarray]:
     if isinstance(X, pd.DataFrame):
         missing = X.isna().to_numpy().sum(axis=0)
         if missing.any():
-            bad = np.flatnonzero(missing)
-            columns = ", ".join(f"{X.columns[j]!r} ({missing[j]})" for j in bad[:10])
-            more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
             raise ValueError(
-                f"The features have missing values, in column(s) {columns}{more}: drop or "
-                f"impute them first."
+                f"The features have missing values, in column(s) "
+                f"{_counted_columns(X.columns, missing)}: drop or impute them first."
             )
         numeric = [j for j, dtype in enumerate(X.dtypes) if dtype.kind in "biuf"]
         values, names = X.iloc[:, numeric].to_numpy(dtype=np.float64), X.columns[numeric]
@@ -789,11 +793,9 @@ class _DaskData:
         ):
             counts = np.sum([s[key] for s in stats], axis=0)
             if counts.any():
-                bad = np.flatnonzero(counts)
-                columns = ", ".join(f"{names[j]!r} ({counts[j]})" for j in bad[:10])
-                more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
                 raise ValueError(
-                    f"The features have {what} values, in column(s) {columns}{more}: {fix}."
+                    f"The features have {what} values, in column(s) "
+                    f"{_counted_columns(names, counts)}: {fix}."
                 )
         if has_fixed:
             name = "exposure" if is_exposure else "offset"
