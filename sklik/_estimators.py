@@ -942,7 +942,10 @@ class LinearRegressor(_BaseRegressor):
         computable = isinstance(data, ArrayData) or _inference.additive_covariance(
             self.loss_, predictive=True
         )
-        if computable and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
+        # (not for the count likelihoods, whose predictive distributions are plug-in: a pass
+        # over the data saved)
+        used = _inference.predictive_uses_covariance(self.loss_)
+        if used and computable and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     res = self._covariances(data, design, x_scale, theta, raw, False, True)

@@ -75,6 +75,7 @@ from sklik.losses import (
 
 __all__ = [
     "CovarianceResult",
+    "predictive_uses_covariance",
     "additive_covariance",
     "covariance_from_sums",
     "covariance_sums",
@@ -205,6 +206,15 @@ def _median_sparsity(
     if not fhat > 0:  # no residual within the bandwidth: the widest honest choice
         fhat = 1.0 / (2.0 * max(float(np.max(np.abs(resid))), np.finfo(float).tiny))
     return fhat, k
+
+
+def predictive_uses_covariance(loss: BaseLoss) -> bool:
+    """Whether :func:`predictive_distribution` uses the coefficient covariance of ``loss``.
+
+    It does for ``mse``, the losses with a residual scale and ``gaussian_nll``; the count
+    likelihoods' predictive distributions are the plug-in ones (see the user guide).
+    """
+    return isinstance(loss, (MSELoss, GaussianNLLLoss)) or loss.needs_scale
 
 
 def additive_covariance(loss: BaseLoss, predictive: bool) -> bool:
