@@ -91,6 +91,8 @@ class ArrayData:
         self, X: Any, Y: np.ndarray, sample_weight: np.ndarray, offset: np.ndarray | None
     ) -> None:
         self.X, self.Y, self.sw, self.off = X, Y, sample_weight, offset
+        # (objective, theta, raw outputs or None) of the fit's solution, see solution()
+        self._solution: tuple | None = None
         self.n_samples, self.n_features = X.shape
         self.n_targets = Y.shape[1]
         self.weight_total = float(sample_weight.sum())
@@ -189,13 +191,27 @@ class ArrayData:
         value = objective.data_value(raw)
         return value if math.isfinite(value) else math.inf
 
-    def solution(self, objective: Objective, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """The objective's value at ``theta`` and the raw outputs there (offset included)."""
-        out, _ = objective.forward(theta, need_cache=False)
-        return objective.value(theta, out=out), objective.raw(out)
+    def solution(self, objective: Objective, theta: np.ndarray) -> tuple[float, None]:
+        """The objective's value at ``theta``; the raw outputs there come when asked (None).
 
-    def residual_scale(self, loss: BaseLoss, raw: np.ndarray, owner: str) -> np.ndarray:
+        :meth:`residual_scale` and :meth:`covariance_sums` compute them (offset included) on
+        first use with ``raw=None``: a fit that needs neither saves the pass.
+        """
+        self._solution = (objective, theta, None)
+        return objective.value(theta), None
+
+    def _solution_raw(self) -> np.ndarray:
+        objective, theta, raw = self._solution
+        if raw is None:
+            out, _ = objective.forward(theta, need_cache=False)
+            raw = objective.raw(out)
+            self._solution = (objective, theta, raw)
+        return raw
+
+    def residual_scale(self, loss: BaseLoss, raw: np.ndarray | None, owner: str) -> np.ndarray:
         """Per target, the loss's ML scale (``fit_scale``) of the residuals ``y - raw[0]``."""
+        if raw is None:
+            raw = self._solution_raw()
         Y, sw = self.Y, self.sw
         with np.errstate(over="ignore", invalid="ignore"):
             resid = Y - raw[0]
@@ -228,6 +244,8 @@ class ArrayData:
         predictive: bool = False,
     ) -> list[dict]:
         """Per target, :func:`sklik._inference.covariance_sums` at ``theta`` (or ``raw``)."""
+        if raw is None and self._solution is not None and self._solution[1] is theta:
+            raw = self._solution_raw()  # the fit's solution: its raw outputs, once
         if raw is None:
             out, _ = model.forward(theta, design, need_cache=False)
             if self.off is not None:

@@ -81,7 +81,7 @@ import scipy.sparse as sp
 from scipy.linalg import blas
 from sklearn.utils import check_random_state
 
-from sklik._design import DenseDesign, SparseDesign
+from sklik._design import DenseDesign, ShiftedDenseDesign, SparseDesign
 
 __all__ = ["Activation", "ACTIVATIONS", "LinearModel", "MLPModel", "MODELS"]
 
@@ -241,9 +241,11 @@ def _check_theta(theta: np.ndarray, n_coef: int, cls_name: str) -> np.ndarray:
     return theta
 
 
-def _as_design(X: object, n_features: int, cls_name: str) -> DenseDesign | SparseDesign:
+def _as_design(
+    X: object, n_features: int, cls_name: str
+) -> DenseDesign | ShiftedDenseDesign | SparseDesign:
     """``X`` as a design: a design is used as it is, an array is wrapped (not copied)."""
-    if isinstance(X, (DenseDesign, SparseDesign)):
+    if isinstance(X, (DenseDesign, ShiftedDenseDesign, SparseDesign)):
         if X.shape[1] != n_features:
             raise ValueError(
                 f"{cls_name}: the design has {X.shape[1]} features; expected {n_features}."

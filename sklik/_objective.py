@@ -37,6 +37,18 @@ import numpy as np
 
 from sklik.losses import BaseLoss
 
+# A Newton solver's Hessian may come from every step-th row (:meth:`Objective.sampled_hessian`)
+# when the data have at least _HESSIAN_SAMPLE_FACTOR times the sample's rows: a sample of
+# max(_HESSIAN_SAMPLE_MIN_ROWS, _HESSIAN_SAMPLE_ROWS_PER_COEF * n_coef) rows.
+_HESSIAN_SAMPLE_MIN_ROWS = 8192
+_HESSIAN_SAMPLE_ROWS_PER_COEF = 64
+_HESSIAN_SAMPLE_FACTOR = 4
+# Value and gradient are summed over blocks of this many rows when the design offers blocks:
+# every temporary of the loss then has 256 kB, reused by the allocator from block to block,
+# where whole-column temporaries are fresh memory (page faults) at every evaluation (measured
+# at 10^5 x 20, Poisson: 1.6 ms per evaluation instead of 2.0; at 10^6, 15 ms instead of 24).
+_EVAL_BLOCK_ROWS = 32768
+
 
 class Objective:
     r"""Value and exact gradient of the penalised weighted mean loss of a model.
@@ -106,6 +118,8 @@ class Objective:
         # on the first evaluation by models that offer them (the MLP, see MLPWorkspace)
         self._workspace: Any = None
         self.n_nonfinite = 0
+        # the rows of a sampled Hessian, built on first use (see sampled_hessian)
+        self._sample: tuple | None = None
 
     def forward(
         self, theta: np.ndarray, need_cache: bool = True, workspace: Any = None
@@ -139,6 +153,10 @@ class Objective:
 
     def value(self, theta: np.ndarray, out: np.ndarray | None = None) -> float:
         """Objective value at ``theta`` (``out``: the model's outputs there, if known)."""
+        last = self._last
+        if out is None and last is not None and np.array_equal(last[0], theta):
+            if math.isfinite(last[1]):  # (an overflow is recomputed: inf or nan, as it is)
+                return last[1]
         if out is None:
             out, _ = self.forward(theta, need_cache=False)
         return self.data_value(self.raw(out)) + self._penalty(theta)[0]
@@ -158,25 +176,50 @@ class Objective:
         last = self._last
         if last is not None and np.array_equal(last[0], theta):
             return last[1], last[2].copy()
+        n = self._shape[0]
+        blocked = n > _EVAL_BLOCK_ROWS and hasattr(self.X, "block")
         # the forward cache is kept only where a Hessian may be asked for at the same point;
         # otherwise it is used once, here, and may live in the reusable workspace
-        keep_cache = self.has_hessian
+        keep_cache = self.has_hessian and not blocked
         if self._workspace is None and not keep_cache and hasattr(self.model, "workspace"):
             self._workspace = self.model.workspace(self.X)
         with np.errstate(over="ignore", invalid="ignore"):
-            out, cache = self.forward(theta, workspace=None if keep_cache else self._workspace)
-            loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
-            grad_raw *= self._w
-            grad = self.model.backward(theta, cache, self._out(grad_raw))
+            if blocked:
+                value, grad = 0.0, np.zeros(self.model.n_coef)
+                for start in range(0, n, _EVAL_BLOCK_ROWS):
+                    rows = slice(start, min(start + _EVAL_BLOCK_ROWS, n))
+                    part, part_grad = self._block_term(theta, rows)
+                    value += part
+                    grad += part_grad
+                out = cache = None
+            else:
+                out, cache = self.forward(theta, workspace=None if keep_cache else self._workspace)
+                loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
+                grad_raw *= self._w
+                grad = self.model.backward(theta, cache, self._out(grad_raw))
+                value = float(np.sum(self._w * loss))
             penalty, penalty_grad = self._penalty(theta)
             grad[: self.model.n_weights] += penalty_grad
-            value = float(np.sum(self._w * loss)) + penalty
+            value += penalty
         if not (math.isfinite(value) and np.all(np.isfinite(grad))):
             self.n_nonfinite += 1
             value, grad = math.inf, np.zeros_like(grad)
         keep = (out, cache) if keep_cache else (None, None)
         self._last = (theta.copy(), value, grad.copy(), *keep)
         return value, grad
+
+    def _block_term(self, theta: np.ndarray, rows: slice) -> tuple[float, np.ndarray]:
+        """The unpenalised data term of a block of rows and its gradient."""
+        out, cache = self.model.forward(theta, self.X.block(rows.start, rows.stop))
+        m = out.shape[0]
+        if self.offset is not None:
+            out[:, : self._shape[2]] += self.offset[rows]
+        raw = out.reshape(m, *self._shape[1:]).transpose(1, 0, 2)
+        loss, grad_raw = self.loss.raw_loss_gradient(self.y[rows], raw)
+        w = self._w[rows]
+        grad_raw *= w
+        grad = self.model.backward(theta, cache, grad_raw.transpose(1, 0, 2).reshape(m, -1))
+        return float(np.sum(w * loss)), grad
 
     def data_term(
         self, theta: np.ndarray, *, hessian: bool = False
@@ -223,6 +266,49 @@ class Objective:
         with np.errstate(over="ignore", invalid="ignore"):
             hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
         H = self.model.gauss_newton(theta, fwd, hess)
+        H[np.diag_indices(self.model.n_weights)] += self._ridge
+        return H
+
+    @property
+    def hessian_sample_step(self) -> int:
+        """Every how many rows :meth:`sampled_hessian` takes one (1: it is the Hessian)."""
+        if not (self.has_hessian and hasattr(self.X, "rows_every")):
+            return 1
+        rows = max(_HESSIAN_SAMPLE_MIN_ROWS, _HESSIAN_SAMPLE_ROWS_PER_COEF * self.model.n_coef)
+        n = self._shape[0]
+        return n // rows if n >= _HESSIAN_SAMPLE_FACTOR * rows else 1
+
+    def sampled_hessian(self, theta: np.ndarray) -> np.ndarray:
+        r"""The Hessian of :meth:`hessian` estimated on every ``step``-th row.
+
+        :math:`\tilde H = \rho\, J_S^\top D_S J_S + \alpha \operatorname{diag}(\pi)`
+        over the rows :math:`S` = every :attr:`hessian_sample_step`-th row, with
+        :math:`\rho = \sum_i w_i / \sum_{i \in S} w_i` (the rows' weights). A sample of
+        :math:`m` rows has a relative error of order :math:`\sqrt{q/m}` for :math:`q`
+        coefficients: Newton's method with it converges linearly at about that rate per
+        iteration (a sub-sampled Newton method; Byrd, Chin, Neveitt & Nocedal, SIAM J. Optim.
+        21, 2011), while each Hessian costs :math:`m/n` of the exact one. The gradient, and so
+        the optimum a solver stops at, stays exact.
+        """
+        step = self.hessian_sample_step
+        if step == 1:
+            return self.hessian(theta)
+        if self._sample is None:
+            rows = slice(None, None, step)
+            w = self._w[rows]
+            ratio = float(self._w.sum() / w.sum()) if w.sum() > 0 else 0.0
+            offset = None if self.offset is None else self.offset[rows]
+            self._sample = (self.X.rows_every(step), self.y[rows], w * ratio, offset)
+        design, y, w, offset = self._sample
+        if not w.any():  # no weight in the sample
+            return self.hessian(theta)
+        out, fwd = self.model.forward(theta, design)
+        if offset is not None:
+            out[:, : self._shape[2]] += offset
+        raw = out.reshape(y.shape[0], *self._shape[1:]).transpose(1, 0, 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            hess = self.loss.raw_hessian(y, raw) * w
+        H = self.model.gauss_newton(theta, fwd, hess.transpose(1, 0, 2).reshape(y.shape[0], -1))
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
 

@@ -46,6 +46,9 @@ _FTOL = 64 * np.finfo(np.float64).eps
 # The largest entry of a Newton step, in the solver's units (standardised features, heads in
 # units of y's spread): far above the steps of a well-started convex fit.
 _NEWTON_MAX_STEP = 10.0
+# Newton's method with a sampled Hessian (Objective.sampled_hessian) switches to the exact one
+# once a full step reduces the largest gradient entry by less than this factor.
+_SAMPLED_RATE = 0.25
 # The scaled Gram matrix is solved by Cholesky only below this condition number (forward
 # error ~ cond * eps ~ 1e-12); above it the weighted least-squares problem goes to an SVD-based
 # solver (LAPACK gelsd), which keeps the certified digits of the NIST StRD problems.
@@ -101,6 +104,17 @@ class _Scaled:
         w = self.u * math.sqrt(self.inv)  # u_i u_j / g without overflowing u_i u_j
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite: no Newton step
             return self.objective.hessian(self.u * phi) * np.outer(w, w)
+
+    @property
+    def samples_hessian(self) -> bool:
+        """Whether the objective offers a sampled Hessian (see :meth:`sampled_hessian`)."""
+        return getattr(self.objective, "hessian_sample_step", 1) > 1
+
+    def sampled_hessian(self, phi: np.ndarray) -> np.ndarray:
+        """The objective's sampled Hessian, in these units."""
+        w = self.u * math.sqrt(self.inv)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.objective.sampled_hessian(self.u * phi) * np.outer(w, w)
 
     def hessp(self, phi: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self.objective.hessp(self.u * phi, self.u * v) * (self.u * self.inv)
@@ -373,25 +387,44 @@ def _newton_cholesky(
     from the optimum, which a line search alone would accept into the region where the
     variance overflows).
     With the Fisher information (a positive definite approximation of the Hessian) this is
-    Fisher scoring with a line search. Returns an ``OptimizeResult`` with ``status`` 0
-    (converged), 1 (``max_iter``) or 2 (the line search found no decrease, or the Hessian is
-    numerically singular and gives no descent direction: the caller continues with L-BFGS-B).
+    Fisher scoring with a line search.
+
+    On tall data the objective offers a Hessian estimated on a sample of the rows
+    (``objective.sampled_hessian``, a sub-sampled Newton method): it is used while it
+    works, since it costs a fraction of the exact one and the gradient, hence the optimum the
+    iteration stops at, stays exact. The exact Hessian takes over, for quadratic convergence,
+    once full steps reduce the largest gradient entry by less than ``_SAMPLED_RATE`` and no
+    faster than the step before, after two damped steps in a row, or when the sample gives no
+    descent direction or no decrease (measured at 10^6 x 20, Poisson: 6 iterations with
+    sampled Hessians take half the time of 4 with exact ones).
+
+    Returns an ``OptimizeResult`` with ``status`` 0 (converged), 1 (``max_iter``) or 2 (the
+    line search found no decrease, or the Hessian is numerically singular and gives no descent
+    direction: the caller continues with L-BFGS-B).
     """
     theta = np.array(theta0, dtype=np.float64)
     value, grad = objective(theta)
     eps = np.finfo(np.float64).eps
     status, message, nit = 1, "maximum number of iterations reached", 0
+    sampled = getattr(objective, "sampled_hessian", None)
+    sampling = sampled is not None and getattr(objective, "samples_hessian", False)
+    previous_rate, damped = math.inf, 0  # the last full step's gradient reduction; damped steps
     for nit in range(1, max_iter + 1):  # noqa: B007 (nit is the result's iteration count)
-        if np.max(np.abs(grad)) <= tol:
+        largest = float(np.max(np.abs(grad)))
+        if largest <= tol:
             status, message, nit = 0, "the largest gradient entry is below tol", nit - 1
             break
-        d = _newton_direction(objective.hessian(theta), grad)
+        H = sampled(theta) if sampling else objective.hessian(theta)
+        d = _newton_direction(H, grad)
         slope = float(grad @ d)
         if not slope < 0:  # a numerically singular Hessian: no Newton step to take
+            if sampling:  # the sample's Hessian may be singular where the exact one is not
+                sampling = False
+                continue
             status, message = 2, "the Hessian gives no descent direction"
             break
         # the Newton decrement of the full step (not of the bounded one below)
-        if -0.5 * slope <= 64 * eps * abs(value):
+        if -0.5 * slope <= 64 * eps * abs(value) and not sampling:
             status, message = 0, "the Newton decrement is at float64 precision"
             break
         longest = float(np.max(np.abs(d)))
@@ -406,8 +439,20 @@ def _newton_cholesky(
                 break
             t *= 0.5
         else:
+            if sampling:  # retry from here with the exact Hessian
+                sampling = False
+                continue
             status, message = 2, "the line search found no decrease"
             break
+        if sampling:
+            # the exact Hessian from now on (quadratic convergence) once the sample's error
+            # shows: full steps that reduce the gradient by less than a good sample does near
+            # the optimum and no faster than the step before, or two damped steps in a row
+            rate = float(np.max(np.abs(new_grad))) / largest if t == 1.0 else math.inf
+            damped = damped + 1 if t < 1.0 else 0
+            if damped >= 2 or (t == 1.0 and _SAMPLED_RATE < rate and previous_rate <= rate):
+                sampling = False
+            previous_rate = rate
         theta, value, grad = trial, new_value, new_grad
         if callback is not None:
             callback(scipy.optimize.OptimizeResult(x=theta, fun=value))
@@ -511,7 +556,7 @@ def least_squares(
     columns rescaled so that the penalty is isotropic) with one.
 
     A sparse design (:class:`~sklik._design.SparseDesign`) is never densified: see
-    :func:`_sparse_least_squares`.
+    :func:`_design_least_squares`.
 
     Parameters
     ----------
@@ -539,8 +584,8 @@ def least_squares(
     intercept : ndarray of shape (n_targets,)
     """
     kind = getattr(X, "kind", None)
-    if kind == "sparse":
-        return _sparse_least_squares(
+    if kind is not None and not X.explicit:  # a sparse or an implicitly shifted dense design
+        return _design_least_squares(
             X, y, sample_weight, alpha, fit_intercept, penalty_weights, tol=tol
         )
     if kind == "dense":  # a DenseDesign: its array, and its cached Gram matrix with equal weights
@@ -651,7 +696,7 @@ _CG_MAX_ITER = 2000
 _SPARSE_FALLBACK_MAX_FEATURES = 5000
 
 
-def _sparse_least_squares(
+def _design_least_squares(
     design: Any,
     y: np.ndarray,
     sample_weight: np.ndarray,
@@ -660,10 +705,11 @@ def _sparse_least_squares(
     penalty_weights: np.ndarray | None = None,
     tol: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    r""":func:`least_squares` on a sparse design :math:`Z`, without densifying it.
+    r""":func:`least_squares` on an implicit design :math:`Z`, without forming it.
 
-    The design's columns have weighted mean zero with an intercept (the implicit centring of
-    :class:`~sklik._design.SparseDesign`), so the intercept is the weighted mean of ``y`` and,
+    For a :class:`~sklik._design.SparseDesign` or a
+    :class:`~sklik._design.ShiftedDenseDesign`, whose columns have weighted mean zero with an
+    intercept (the implicit centring), so the intercept is the weighted mean of ``y`` and,
     per target :math:`k`, the coefficients solve the ridge normal equations
 
     .. math::
@@ -671,7 +717,8 @@ def _sparse_least_squares(
         (Z^\top C Z + \operatorname{diag}(\rho))\, v_k = Z^\top C (y_k - \bar y_k),
         \qquad C = \operatorname{diag}(c),\ \rho = \tfrac{\alpha K}{2}\pi.
 
-    Up to ``_SPARSE_EXPLICIT_MAX_FEATURES`` columns the matrix is formed (``design.sandwich``)
+    A dense design, and a sparse one up to ``_SPARSE_EXPLICIT_MAX_FEATURES`` columns, has the
+    matrix formed (``design.sandwich``)
     and solved by :func:`gram_solve` (Cholesky; the SVD of the densified design when it is
     ill-conditioned). Beyond, conjugate gradients with the Jacobi preconditioner run on the
     implicit matrix (one ``Z u`` and one ``Z^T d`` per iteration, each linear in the
@@ -700,7 +747,7 @@ def _sparse_least_squares(
     ridge = 0.5 * alpha * n_targets * pw
     rhs = design.rmatmat(c[:, np.newaxis] * B).T  # Z^T C B, shape (p, K)
     v = None
-    if p > _SPARSE_EXPLICIT_MAX_FEATURES:
+    if design.kind == "sparse" and p > _SPARSE_EXPLICIT_MAX_FEATURES:
         rtol = _CG_RTOL if tol is None else max(float(tol), _CG_MIN_RTOL)
         v, converged = _conjugate_gradients(design, c, ridge, rhs, rtol)
         if not converged and p <= _SPARSE_FALLBACK_MAX_FEATURES:
@@ -714,7 +761,7 @@ def _sparse_least_squares(
                 stacklevel=3,
             )
     if v is None:
-        v = _sparse_explicit(design, c, B, ridge, rhs)
+        v = _explicit_normal_equations(design, c, B, ridge, rhs)
     coef = (v * y_unit).T
     return coef, y_mean * y_unit
 
@@ -777,10 +824,10 @@ def _conjugate_gradients(
     return out, all_converged
 
 
-def _sparse_explicit(
+def _explicit_normal_equations(
     design: Any, c: np.ndarray, B: np.ndarray, ridge: np.ndarray, rhs: np.ndarray
 ) -> np.ndarray:
-    """The sparse normal equations formed explicitly and solved by :func:`gram_solve`."""
+    """The normal equations of an implicit design formed and solved by :func:`gram_solve`."""
     gram = design.sandwich(c)
     v, norms, ridge_scaled = gram_solve(gram, rhs, ridge)
     if v is None:  # ill-conditioned: the SVD of the (densified) weighted least-squares problem

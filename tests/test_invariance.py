@@ -72,10 +72,14 @@ def test_affine_feature_transform_gives_the_same_fit(loss, solver, weighted):
     Xt = X * SCALE + SHIFT
     a = _fit(LinearRegressor(loss, solver=solver), X, y, sw)
     b = _fit(LinearRegressor(loss, solver=solver), Xt, y, sw)
-    _assert_same_function(a.predict(X), b.predict(Xt), rtol=1e-6)
+    # L-BFGS-B on the kinked l1 objective stops near the kink, about 1e-4 of the objective
+    # short of the exact optimum (solver="highs"): two fits whose designs round differently
+    # (X is standardised implicitly, the shifted Xt through a centred copy) agree to that
+    kinked = loss == "l1" and solver == "lbfgs"
+    _assert_same_function(a.predict(X), b.predict(Xt), rtol=1e-4 if kinked else 1e-6)
     # the coefficients map back exactly as the transform says
     assert_allclose(b.coef_ * SCALE, a.coef_, rtol=1e-5, atol=1e-6 * np.max(np.abs(a.coef_)))
-    assert_allclose(b.objective_, a.objective_, rtol=1e-8, atol=1e-10)
+    assert_allclose(b.objective_, a.objective_, rtol=1e-7 if kinked else 1e-8, atol=1e-10)
     if loss == "gaussian_nll":
         _assert_same_function(
             a.predict(X, return_std=True)[1], b.predict(Xt, return_std=True)[1], 1e-6
