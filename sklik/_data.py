@@ -197,8 +197,14 @@ class ArrayData:
         :meth:`residual_scale` and :meth:`covariance_sums` compute them (offset included) on
         first use with ``raw=None``: a fit that needs neither saves the pass.
         """
-        self._solution = (objective, theta, None)
-        return objective.value(theta), None
+        value = objective.last_value(theta)
+        if value is not None:  # the solver's last evaluation
+            self._solution = (objective, theta, None)
+            return value, None
+        out, _ = objective.forward(theta, need_cache=False)
+        raw = objective.raw(out)
+        self._solution = (objective, theta, raw)
+        return objective.value(theta, out=out), None
 
     def _solution_raw(self) -> np.ndarray:
         objective, theta, raw = self._solution

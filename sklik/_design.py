@@ -34,12 +34,12 @@ the loss, the objective or the solver::
   scale inside every product (as tabmat's ``StandardizedMatrix`` and scikit-learn's sparse
   ``_preprocess_data`` do), so the design is never densified.
 
-Every design provides ``shape``, ``matmat(C)`` (:math:`Z C^\top`), ``rmatmat(G)``
-(:math:`G^\top Z`), ``rmatvec(d)`` (:math:`Z^\top d`), ``sandwich(d)``
-(:math:`Z^\top \operatorname{diag}(d) Z`), ``rows(start, stop)`` (a dense block of rows, for
-the MLP), ``rows_every(step)`` (the design of every ``step``-th row: a sampled Hessian) and
-``toarray()``; the dense designs also ``block(start, stop)`` (the design of a block of rows, a
-view: the objective reduces over cache-sized blocks).
+Every design provides ``shape``, ``matmat(C, bias=None)`` (:math:`Z C^\top`, plus a bias
+in the same pass), ``rmatmat(G)`` (:math:`G^\top Z`), ``rmatvec(d)`` (:math:`Z^\top d`),
+``sandwich(d)`` (:math:`Z^\top \operatorname{diag}(d) Z`), ``rows(start, stop)`` (a dense
+block of rows, for the MLP), ``rows_every(step)`` (the design of every ``step``-th row: a
+sampled Hessian) and ``toarray()``; the dense designs also ``block(start, stop)`` (the design
+of a block of rows, a view: the objective reduces over cache-sized blocks).
 """
 
 from __future__ import annotations
@@ -195,9 +195,15 @@ class DenseDesign:
             self._gram = self._sandwich(None)
         return self._gram
 
-    def matmat(self, C: np.ndarray) -> np.ndarray:
-        r""":math:`Z C^\top` for ``C`` of shape (k, n_features): shape (n_samples, k)."""
-        return _times(self.Z, C)
+    def matmat(self, C: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        r""":math:`Z C^\top + \mathbf 1 b^\top`: shape (n_samples, k).
+
+        ``C`` has shape (k, n_features), the ``bias`` :math:`b` shape (k,) (None: 0).
+        """
+        out = _times(self.Z, C)
+        if bias is not None:
+            out += bias
+        return out
 
     def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         r""":math:`G^\top Z` for ``G`` of shape (n_samples, k): shape (k, n_features)."""
@@ -333,10 +339,11 @@ class ShiftedDenseDesign:
             self._gram = self._sandwich(None)
         return self._gram
 
-    def matmat(self, C: np.ndarray) -> np.ndarray:  # noqa: D102
+    def matmat(self, C: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:  # noqa: D102
         out = _times(self.X, C * self.inv_scale)
-        if self.shift.any():
-            out -= C @ self.shift
+        constant = -(C @ self.shift) if bias is None else bias - C @ self.shift
+        if constant.any():  # the shift and the bias in one pass
+            out += constant
         return out
 
     def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # noqa: D102
@@ -411,10 +418,10 @@ class SparseDesign:
         # (a preconditioner of the sparse least squares), None means unknown
         self.column_sq: np.ndarray | None = None
 
-    def matmat(self, C: np.ndarray) -> np.ndarray:  # noqa: D102 (see DenseDesign)
+    def matmat(self, C: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:  # noqa: D102
         Cs = C * self.inv_scale
         out = np.asarray(self.X @ Cs.T)
-        out -= self.shift @ C.T
+        out += -(C @ self.shift) if bias is None else bias - C @ self.shift
         return out
 
     def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # noqa: D102

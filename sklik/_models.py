@@ -491,9 +491,8 @@ class LinearModel(_ConstantOutputs):
         """
         theta = self._expand(theta)
         design = _as_design(X, self.n_features, type(self).__name__)
-        out = design.matmat(self._coef(theta))
-        if self.fit_intercept:
-            out += theta[self._full_weights :]
+        bias = theta[self._full_weights :] if self.fit_intercept else None
+        out = design.matmat(self._coef(theta), bias)
         return out, (design if need_cache else None)
 
     def backward(self, theta: np.ndarray, cache: object, grad_out: np.ndarray) -> np.ndarray:

@@ -110,6 +110,7 @@ class Objective:
         # weight of each elementwise loss in the objective: s_i / (sum s * K)
         total = sample_weight.sum() if weight_total is None else weight_total
         self._w = (sample_weight / total / k)[:, np.newaxis]
+        self._equal_w = bool(n and np.all(sample_weight == sample_weight[0]))
         self._shape = (n, loss.n_params, k)
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
         # (theta, value, gradient, out, forward cache) of the last evaluation
@@ -153,13 +154,19 @@ class Objective:
 
     def value(self, theta: np.ndarray, out: np.ndarray | None = None) -> float:
         """Objective value at ``theta`` (``out``: the model's outputs there, if known)."""
-        last = self._last
-        if out is None and last is not None and np.array_equal(last[0], theta):
-            if math.isfinite(last[1]):  # (an overflow is recomputed: inf or nan, as it is)
-                return last[1]
+        known = self.last_value(theta) if out is None else None
+        if known is not None:
+            return known
         if out is None:
             out, _ = self.forward(theta, need_cache=False)
         return self.data_value(self.raw(out)) + self._penalty(theta)[0]
+
+    def last_value(self, theta: np.ndarray) -> float | None:
+        """The value of the last evaluation if it was at ``theta`` and finite, else None."""
+        last = self._last
+        if last is not None and math.isfinite(last[1]) and np.array_equal(last[0], theta):
+            return last[1]
+        return None
 
     def data_value(self, raw: np.ndarray) -> float:
         """The unpenalised data term of raw outputs ``raw`` of shape ``(n_params, n, K)``."""
@@ -216,10 +223,14 @@ class Objective:
             out[:, : self._shape[2]] += self.offset[rows]
         raw = out.reshape(m, *self._shape[1:]).transpose(1, 0, 2)
         loss, grad_raw = self.loss.raw_loss_gradient(self.y[rows], raw)
+        if self._equal_w:  # the common weight on the sums, not on every row
+            w = float(self._w[0, 0])
+            grad = self.model.backward(theta, cache, grad_raw.transpose(1, 0, 2).reshape(m, -1))
+            return w * float(np.sum(loss)), grad * w
         w = self._w[rows]
         grad_raw *= w
         grad = self.model.backward(theta, cache, grad_raw.transpose(1, 0, 2).reshape(m, -1))
-        return float(np.sum(w * loss)), grad
+        return float(np.sum(w[:, 0] @ loss)), grad
 
     def data_term(
         self, theta: np.ndarray, *, hessian: bool = False

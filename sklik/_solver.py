@@ -90,20 +90,29 @@ class _Scaled:
     tests mean the same whatever the units of the data.
     """
 
-    def __init__(self, objective: Objective, scale: float, theta_scale: np.ndarray) -> None:
+    def __init__(
+        self, objective: Objective, scale: float, theta_scale: np.ndarray, theta0: np.ndarray
+    ) -> None:
         self.objective = objective
         self.inv = 1.0 / scale
         self.u = theta_scale
         self.has_hessian = objective.has_hessian
+        # the start in these units; u * phi0 may round off theta0, which the solver's first
+        # evaluation uses instead (the objective remembers the caller's check of the start)
+        self.phi0 = theta0 / theta_scale
+        self._theta0 = theta0
+
+    def _theta(self, phi: np.ndarray) -> np.ndarray:
+        return self._theta0 if np.array_equal(phi, self.phi0) else self.u * phi
 
     def __call__(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = self.objective(self.u * phi)
+        value, grad = self.objective(self._theta(phi))
         return value * self.inv, grad * (self.u * self.inv)
 
     def hessian(self, phi: np.ndarray) -> np.ndarray:
         w = self.u * math.sqrt(self.inv)  # u_i u_j / g without overflowing u_i u_j
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite: no Newton step
-            return self.objective.hessian(self.u * phi) * np.outer(w, w)
+            return self.objective.hessian(self._theta(phi)) * np.outer(w, w)
 
     @property
     def samples_hessian(self) -> bool:
@@ -114,10 +123,10 @@ class _Scaled:
         """The objective's sampled Hessian, in these units."""
         w = self.u * math.sqrt(self.inv)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self.objective.sampled_hessian(self.u * phi) * np.outer(w, w)
+            return self.objective.sampled_hessian(self._theta(phi)) * np.outer(w, w)
 
     def hessp(self, phi: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self.objective.hessp(self.u * phi, self.u * v) * (self.u * self.inv)
+        return self.objective.hessp(self._theta(phi), self.u * v) * (self.u * self.inv)
 
 
 class _SplitL1:
@@ -213,8 +222,8 @@ def minimize(
     if not (np.isfinite(gradient_scale) and gradient_scale > 0):
         gradient_scale = 1.0
     u = np.ones_like(theta0) if theta_scale is None else np.asarray(theta_scale, dtype=float)
-    scaled = _Scaled(objective, gradient_scale, u)
-    theta0 = theta0 / u
+    scaled = _Scaled(objective, gradient_scale, u, theta0)
+    theta0 = scaled.phi0
     user_callback = callback
     callback = None
     if verbose or user_callback is not None:
