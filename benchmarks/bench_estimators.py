@@ -369,7 +369,7 @@ def compare(problem, n, sk_fit, peers, objective, note_peer=None, pass_key=None)
     """Print sklik's row and one row per peer; remember the fastest peer for the summary."""
     print_row(problem, n, sk_fit, note="sklik")
     j_sk = objective(sk_fit.estimator) if objective else None
-    best = None
+    best = fallback = None
     for fit in peers:
         if fit.skipped:
             print_row(problem, n, fit)
@@ -383,6 +383,10 @@ def compare(problem, n, sk_fit, peers, objective, note_peer=None, pass_key=None)
         same = objective is None or abs(dj) <= SAME_OBJECTIVE * max(abs(j_sk), 1e-300)
         if same and (best is None or fit.time < best[0].time):
             best = (fit, ratio, dj)
+        if not same and (fallback is None or fit.time < fallback[0].time):
+            fallback = (fit, ratio, dj)
+    if best is None and fallback is not None:  # no peer at the same objective: flagged
+        best = (*fallback, "approximate")
     passes = sk_fit.time / PASS_TIME[pass_key] if pass_key in PASS_TIME else float("nan")
     SUMMARY.append((problem, n, sk_fit, best, passes))
 
@@ -403,9 +407,11 @@ def print_summary():
         if best is None:
             print(f"{head} {'(no peer)':<34}")
             continue
-        fit, ratio, dj = best
+        fit, ratio, dj = best[:3]
         d = dj if isinstance(dj, str) else f"{dj:9.1e}"
         flag = "  <-- sklik slower" if ratio > 1.05 else ""
+        if best[-1] == "approximate":
+            flag += "  (no peer at the same objective: the fastest one)"
         print(f"{head} {fit.label:<34} {fit.time:9.4f} {ratio:6.2f} {d:>9}{flag}")
 
 

@@ -119,10 +119,10 @@ def _is_l1(loss: BaseLoss) -> bool:
 
 def _gram(design: Any, d: np.ndarray, fit_intercept: bool) -> np.ndarray:
     r""":math:`[1, Z]^\top \operatorname{diag}(d) [1, Z]` for d of any sign."""
-    pos, neg = np.maximum(d, 0.0), np.maximum(-d, 0.0)
-    zz = design.sandwich(pos)
-    if np.any(neg > 0):
-        zz = zz - design.sandwich(neg)
+    if d.size and d.min() >= 0:  # (the common case: no split into two signs)
+        zz = design.sandwich(d)
+    else:
+        zz = design.sandwich(np.maximum(d, 0.0)) - design.sandwich(np.maximum(-d, 0.0))
     if not fit_intercept:
         return zz
     p = zz.shape[0]
