@@ -103,7 +103,10 @@ class _Scaled:
         self._theta0 = theta0
 
     def _theta(self, phi: np.ndarray) -> np.ndarray:
-        return self._theta0 if np.array_equal(phi, self.phi0) else self.u * phi
+        if np.array_equal(phi, self.phi0):
+            return self._theta0
+        with np.errstate(over="ignore"):  # an overflowing trial point: the objective says inf
+            return self.u * phi
 
     def __call__(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = self.objective(self._theta(phi))
@@ -253,13 +256,18 @@ def minimize(
         res = _lbfgs(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
         if not objective.loss.differentiable:
             res = _restart_at_kinks(scaled, res, max_iter=max_iter, tol=tol)
-        elif res.success and objective.has_hessian and np.max(np.abs(res.jac)) > tol:
+        elif res.success and np.max(np.abs(res.jac)) > tol:
             # stopped by the relative reduction of the objective (about 1e-7 in the
             # parameters) short of tol: Newton steps reach what tol asks for
-            polished = _newton_cholesky(scaled, res.x, max_iter=max_iter, tol=tol)
-            if polished.success and polished.fun <= res.fun:
-                polished.nit += res.nit
-                res = polished
+            if objective.has_hessian:
+                polished = _newton_cholesky(scaled, res.x, max_iter=max_iter, tol=tol)
+                if polished.success and polished.fun <= res.fun:
+                    polished.nit += res.nit
+                    res = polished
+            if np.max(np.abs(res.jac)) > tol:
+                # still short (no Hessian, or a kink such as GaussianNLL's variance floor):
+                # restarts with a fresh memory, while they lower the objective
+                res = _restart_at_kinks(scaled, res, max_iter=max_iter, tol=tol)
     elif method == "newton" and objective.has_hessian:
         res = _newton_cholesky(scaled, theta0, max_iter=max_iter, tol=tol, callback=callback)
         if not res.success and res.status == 2:
@@ -271,6 +279,9 @@ def minimize(
             nit = res.nit
             res = _lbfgs(scaled, res.x, max_iter=max(1, max_iter - nit), tol=tol)
             res.nit += nit
+            # a singular Hessian is a loss next to a kink (Huber's delta far below the
+            # residuals): L-BFGS-B's relative-reduction test stops it early there, as at l1's
+            res = _restart_at_kinks(scaled, res, max_iter=max_iter, tol=tol)
     elif method == "newton":
         # without the explicit Hessian: Newton-CG with Hessian-vector products
         res = scipy.optimize.minimize(

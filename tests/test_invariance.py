@@ -177,6 +177,21 @@ def _huber_reference(X, y, delta):
     return Z @ res.x * u, res.fun * d * u * u
 
 
+def test_huber_next_to_its_kink_without_intercept_reaches_the_l1_optimum():
+    """delta = 1e-12 and a constant y: Newton's Hessian is zero, and the L-BFGS-B that takes
+    over is restarted at the kink (it stopped 1.3e-4 above the optimum; found by the fuzz
+    suite's deep profile)."""
+    X = np.array(
+        [[0.34558419, 0.82161814], [0.33043708, -1.30315723], [0.90535587, 0.44637457]]
+        + [[-0.53695324, 0.5811181]]
+    )
+    y = np.full(4, 2.5)
+    delta = 1e-12
+    est = _fit(LinearRegressor(HuberLoss(delta=delta), fit_intercept=False), X, y)
+    lad = _fit(LinearRegressor("l1", fit_intercept=False), X, y)
+    assert est.objective_ / delta <= lad.objective_ * (1 + 1e-8)
+
+
 def test_huber_tiny_delta_reaches_its_optimum():
     """delta = 1e-12: the optimum is within delta/2 of the l1 optimum's objective times delta."""
     X, y, _ = _data("huber", n=60, seed=6)
