@@ -53,6 +53,10 @@ _SAMPLED_RATE = 0.25
 # error ~ cond * eps ~ 1e-12); above it the weighted least-squares problem goes to an SVD-based
 # solver (LAPACK gelsd), which keeps the certified digits of the NIST StRD problems.
 _CHOLESKY_MAX_COND = 1e4
+# With more columns than rows, least squares uses the n-by-n (dual, kernel) form only beyond this
+# many columns; below, the p-by-p normal equations cost little and keep the SVD fallback of an
+# ill-conditioned problem (a column whose penalty is 1e-16 of the others').
+_WIDE_PRIMAL_MAX_FEATURES = 256
 
 
 @dataclass
@@ -570,10 +574,11 @@ def least_squares(
     norm. With at least as many rows as columns, the scaled normal equations are solved by
     Cholesky when their condition number is below 1e4 (forward error about 1e-12), and
     otherwise the augmented least-squares system is solved by SVD (LAPACK ``gelsd``), so
-    ill-conditioned problems keep their accuracy. With more columns than rows the cost is
-    kept at :math:`O(n^2 p)`: the minimum-norm SVD solution of the n-by-p system without a
-    penalty, the dual (kernel) form :math:`v = A^\top (A A^\top + \Lambda)^{-1} B` (on
-    columns rescaled so that the penalty is isotropic) with one.
+    ill-conditioned problems keep their accuracy. With more columns than rows and more than
+    ``_WIDE_PRIMAL_MAX_FEATURES`` columns the cost is kept at :math:`O(n^2 p)`: the
+    minimum-norm SVD solution of the n-by-p system without a penalty, the dual (kernel) form
+    :math:`v = A^\top (A A^\top + \Lambda)^{-1} B` (on columns rescaled so that the penalty
+    is isotropic) with one, unless that n-by-n system is numerically singular.
 
     A sparse design (:class:`~sklik._design.SparseDesign`) is never densified: see
     :func:`_design_least_squares`.
@@ -636,10 +641,11 @@ def least_squares(
             A = A * root
         B = B * root
         weight = 1.0
-    if A.shape[1] > A.shape[0]:
+    if A.shape[1] > max(A.shape[0], _WIDE_PRIMAL_MAX_FEATURES):
         v = _wide_least_squares(A, B, weight, 0.5 * alpha * y.shape[1] * pw)
-        coef = v.T
-        return coef, y_mean - coef @ x_mean
+        if v is not None:
+            coef = v.T
+            return coef, y_mean - coef @ x_mean
     known = gram is not None and A is X and weight == 1.0 / X.shape[0]
     gram = (gram if known else A.T @ A) * weight
     rhs = (A.T @ B) * weight
@@ -864,20 +870,27 @@ def _explicit_normal_equations(
 
 def _wide_least_squares(
     A: np.ndarray, B: np.ndarray, weight: float, ridge: np.ndarray
-) -> np.ndarray:
+) -> np.ndarray | None:
     r"""Minimise :math:`w\lVert A u - B\rVert^2 + \sum_j \rho_j u_j^2` for a wide ``A``.
 
     With :math:`u = D t`, :math:`D = \operatorname{diag}(\rho^{-1/2})`, the penalty is
     :math:`\lVert t\rVert^2` and :math:`t = (AD)^\top (w AD(AD)^\top + I)^{-1} w B`, an
     n-by-n solve. Without a penalty, the minimum-norm least-squares solution (SVD of the
-    n-by-p matrix with unit-norm columns).
+    n-by-p matrix with unit-norm columns). None when the n-by-n system is numerically singular
+    (penalties of very different sizes on the columns: the caller solves the p-by-p normal
+    equations instead).
     """
     if np.all(ridge > 0):
         d = 1.0 / np.sqrt(ridge)
         AD = A * d
         K = weight * (AD @ AD.T)
         K[np.diag_indices_from(K)] += 1.0
-        t = AD.T @ scipy.linalg.solve(K, weight * B, assume_a="pos")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            try:
+                t = AD.T @ scipy.linalg.solve(K, weight * B, assume_a="pos")
+            except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
+                return None  # penalties of very different sizes: the p-by-p normal equations
         return d[:, np.newaxis] * t
     norms = np.sqrt(np.einsum("ij,ij->j", A, A))
     norms[norms == 0] = 1.0

@@ -555,3 +555,24 @@ def test_gaussian_nll_lbfgs_reaches_the_optimum_at_the_variance_floor():
         lbfgs = LinearRegressor(GaussianNLLLoss(), solver="lbfgs", **kw).fit(X, y)
         newton = LinearRegressor(GaussianNLLLoss(), solver="newton", **kw).fit(X, y)
     assert lbfgs.objective_ <= newton.objective_ + 1e-9 * abs(newton.objective_)
+
+
+@pytest.mark.parametrize("third", [[3.5e7, 3.5e7], [6.40422650e6, 3.61595055e6]])
+def test_wide_ridge_with_a_huge_column_is_exact(third):
+    """Two rows, three columns, one of them 1e7 times the others, no intercept: the column's
+    penalty (in the standardised units) is 1e-16 of the others', which made the n-by-n dual
+    system singular (a LinAlgWarning and an objective 6e-6 above the optimum; found by the
+    fuzz suite's deep profile). The p-by-p normal equations solve it."""
+    X = np.column_stack([[0.12573022, 0.10490012], [-0.13210486, -0.53566937], third])
+    y = np.array([-2.18275777, -3.2403042])
+    alpha = 0.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LinearRegressor("mse", alpha=alpha, fit_intercept=False).fit(X, y)
+    # the ridge problem as one least-squares problem, solved by SVD on unit-norm columns
+    norms = np.linalg.norm(X, axis=0)
+    A = np.vstack([X / norms / np.sqrt(2), np.sqrt(alpha / 2) * np.diag(1 / norms)])
+    v = np.linalg.lstsq(A, np.concatenate([y / np.sqrt(2), np.zeros(3)]), rcond=None)[0]
+    w = v / norms
+    ref = np.mean((y - X @ w) ** 2) + alpha / 2 * w @ w
+    assert est.objective_ <= ref * (1 + 1e-10)
