@@ -153,7 +153,8 @@ def _reference(loss, X, y, c, alpha, fit_intercept, n_params, theta_start):
             bounds=[(None, None)] * k + [(0, None)] * (2 * n),
             method="highs",
         )
-        assert res.status == 0, res.message
+        if res.status != 0:  # the oracle fails on some hostile designs (HiGHS status 15)
+            return None
         return _objective(loss, to_theta(res.x[:k]), X, y, c, alpha, fit_intercept, 1)
 
     def fun(v):
