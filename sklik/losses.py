@@ -1386,7 +1386,10 @@ class GaussianNLLLoss(BaseLoss):
     def raw_loss_gradient(self, y, raw):  # noqa: D102
         mean, log_var = raw[0], raw[1]
         log_eps = math.log(self._raw_var_floor())
-        clamped = log_var <= log_eps  # at the clamp the loss is flat below: 0
+        # below the clamp the loss is flat: 0; at it, the derivative from above (as torch's
+        # clamp passes the gradient at the bound), so that a start on the floor is not a
+        # stationary point when the variance should grow
+        clamped = log_var < log_eps
         v = np.exp(np.clip(log_var, log_eps, _MAX_EXP_ARG))
         loss, g_mean, g_var = self._nll(mean - y, v, grad=True)
         g_log_var = g_var * v
@@ -1429,7 +1432,7 @@ class GaussianNLLLoss(BaseLoss):
         ndarray of shape ``(2, *y.shape)``
         """
         log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
-        d_log_var = np.where(raw[1] <= log_eps, 0.0, 0.5)
+        d_log_var = np.where(raw[1] < log_eps, 0.0, 0.5)
         return np.stack(np.broadcast_arrays(1.0 / self.variance(raw), d_log_var))
 
     def variance(self, raw: np.ndarray) -> np.ndarray:

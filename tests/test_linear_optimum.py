@@ -576,3 +576,22 @@ def test_wide_ridge_with_a_huge_column_is_exact(third):
     w = v / norms
     ref = np.mean((y - X @ w) ** 2) + alpha / 2 * w @ w
     assert est.objective_ <= ref * (1 + 1e-10)
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_gaussian_nll_start_on_the_variance_floor_is_not_stationary(solver):
+    """No intercept and ``eps=1``: the cold start's variance ``exp(0)`` is exactly the floor.
+    The derivative there is the one from above (as torch's clamp passes the gradient at its
+    bound), so the fit leaves the start; with a zero derivative it stopped there, at 3 times
+    the optimum's objective, converged (found by the fuzz suite's deep profile)."""
+    x = np.array([0.126, -0.132, 0.640, 0.105, -0.536, 0.362, 1.304, 0.947, -0.704, -1.265])
+    y = np.full(10, 2500.0)
+    est = LinearRegressor(
+        GaussianNLLLoss(eps=1.0), solver=solver, fit_intercept=False, alpha_var=0.0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(x[:, None], y)
+    start = 0.5 * np.mean(y**2)  # mean 0, variance 1: the objective at the cold start
+    assert est.objective_ < 0.5 * start
+    assert est.log_var_coef_[0] != 0.0
