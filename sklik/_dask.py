@@ -62,8 +62,13 @@ def is_dask(X: Any) -> bool:
 # -- conversion and validation ----------------------------------------------------------------
 
 
-def _as_array(X: Any, name: str) -> tuple[da.Array, Any]:
-    """A dask array (known chunk sizes) and the column names of a DataFrame (else None)."""
+def _as_array(X: Any, name: str, row_chunks: tuple | None = None) -> tuple[da.Array, Any]:
+    """A dask array (known chunk sizes) and the column names of a DataFrame (else None).
+
+    ``row_chunks``: the row chunks of the X that a DataFrame or Series ``X`` accompanies. With
+    as many partitions, they are taken as its partitions' lengths without a pass over the data
+    to count them; the validation pass (:func:`_chunk_stats`) checks them block by block.
+    """
     columns = None
     if hasattr(X, "to_dask_array"):  # dask DataFrame or Series
         if hasattr(X, "columns"):
@@ -71,7 +76,10 @@ def _as_array(X: Any, name: str) -> tuple[da.Array, Any]:
         # not to_dask_array(lengths=True): dask fuses the partitions of a column projection
         # of a parquet source and then rejects their lengths (dask issue 12411)
         arr = X.to_dask_array()
-        lengths = tuple(X.map_partitions(len).compute())
+        if row_chunks is not None and arr.numblocks[0] == len(row_chunks):
+            lengths = tuple(row_chunks)
+        else:
+            lengths = tuple(X.map_partitions(len).compute())
         if len(lengths) == arr.numblocks[0]:  # else: computed from the chunks below
             arr = da.Array(arr.dask, arr.name, (lengths, *arr.chunks[1:]), dtype=arr.dtype)
         X = arr
@@ -84,19 +92,26 @@ def _as_array(X: Any, name: str) -> tuple[da.Array, Any]:
     return X.astype(np.float64), columns
 
 
-def _rows_like(a: Any, X: da.Array, name: str, ncols: int | None) -> da.Array:
-    """``a`` (dask or in-memory, 1-D or 2-D) as a dask array with ``X``'s row chunks."""
+def _rows_like(
+    a: Any, X: da.Array, name: str, ncols: int | None, checked: bool = False
+) -> da.Array:
+    """``a`` (dask or in-memory, 1-D or 2-D) as a dask array with ``X``'s row chunks.
+
+    ``checked``: a pass that runs :func:`_chunk_stats` follows (the training data's
+    validation), so a DataFrame or Series with X's number of partitions takes X's chunk sizes
+    without a pass to count its rows.
+    """
     if not is_dask(a):
         a = np.asarray(a, dtype=np.float64)
         if a.ndim == 0:
             a = np.full(X.shape[0], float(a))
-    arr, _ = _as_array(a, name)
+    arr, _ = _as_array(a, name, X.chunks[0] if checked else None)
     if arr.shape[0] != X.shape[0]:
         raise ValueError(
             f"{name} has {arr.shape[0]} rows; X has {X.shape[0]}: pass one per row of X."
         )
     if ncols is not None:
-        arr = arr.reshape(arr.shape[0], -1) if arr.ndim == 1 else arr
+        arr = arr[:, np.newaxis] if arr.ndim == 1 else arr  # (blockwise: no declared shapes)
         if arr.ndim != 2 or arr.shape[1] not in (1, ncols):
             raise ValueError(
                 f"{name}.shape == {arr.shape}, expected ({X.shape[0]},) or "
@@ -138,7 +153,17 @@ def _row_blocks(arrays: tuple, block_rows: int):
 
 
 def _chunk_stats(X, Y, w, off):
-    """One chunk's statistics of the validation pass, per row block (see :func:`_combine_stats`)."""
+    """One chunk's statistics of the validation pass, per row block (see :func:`_combine_stats`).
+
+    Raises a ValueError when y, the weights or the offset have another number of rows in the
+    chunk than X (a DataFrame's partitions that do not line up with X's).
+    """
+    for name, a in (("y", Y), ("sample_weight", w), ("offset", off)):
+        if a is not None and a.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"{name} has {a.shape[0]} rows in a partition where X has {X.shape[0]}: pass "
+                f"{name} with X's partitions (e.g. a column of the same dask DataFrame)."
+            )
     return [_block_stats(*blocks) for blocks in _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)]
 
 
@@ -1097,10 +1122,14 @@ class DaskData:
             X = X.rechunk({1: -1})
         y_arr = y if is_dask(y) else np.asarray(y, dtype=np.float64)
         self.one_target = len(y_arr.shape) == 1
-        Y = _rows_like(y_arr, X, "y", 1 if self.one_target else y_arr.shape[1])
+        Y = _rows_like(y_arr, X, "y", 1 if self.one_target else y_arr.shape[1], checked=True)
         K = Y.shape[1]
-        w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", None)
-        off = None if offset is None else _rows_like(offset, X, "offset", K)
+        w = (
+            None
+            if sample_weight is None
+            else _rows_like(sample_weight, X, "sample_weight", None, checked=True)
+        )
+        off = None if offset is None else _rows_like(offset, X, "offset", K, checked=True)
         nb = len(X.chunks[0])
         parts = [
             dask.delayed(_chunk_stats, pure=True)(*b)

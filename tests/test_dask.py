@@ -137,6 +137,33 @@ def test_dataframe_input(client):
     np.testing.assert_allclose(pred.compute(), mem.predict(df), rtol=1e-8)
 
 
+def test_series_partitions_are_checked_in_the_validation_pass(client, monkeypatch):
+    """A y Series with X's number of partitions takes X's partition lengths without a pass to
+    count its rows; partitions that do not line up are a clear error of the validation pass."""
+    X, y, _, _ = _data("mse", seed=2)
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    ddf = dd.from_pandas(df, npartitions=3)
+    counted = []
+    original = dd.Series.map_partitions
+
+    def counting(self, *args, **kwargs):
+        counted.append(args[0] if args else None)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(dd.Series, "map_partitions", counting)
+    est = LinearRegressor(tol=1e-10).fit(ddf, dd.from_pandas(pd.Series(y), npartitions=3))
+    assert len not in counted  # y's lengths were not counted
+    np.testing.assert_allclose(est.coef_, LinearRegressor(tol=1e-10).fit(df, y).coef_, rtol=1e-8)
+    # three partitions of other lengths: 100 rows moved from the first to the last
+    n = len(y)
+    sizes = [n // 3 - 100, n // 3, n - 2 * (n // 3) + 100]
+    bounds = np.cumsum([0, *sizes])
+    pieces = [pd.Series(y[bounds[i] : bounds[i + 1]]) for i in range(3)]
+    shifted = dd.from_map(lambda i: pieces[i], range(3))
+    with pytest.raises(ValueError, match="y has .* rows in a partition where X has"):
+        LinearRegressor().fit(ddf, shifted)
+
+
 def test_columns_rechunked_and_validation(client):
     X, y, w, _ = _data("mse", seed=3)
     Xd = da.from_array(X, chunks=(CHUNK, 2))  # chunked along the columns too
