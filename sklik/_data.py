@@ -35,9 +35,6 @@ from sklik.losses import BaseLoss
 
 __all__ = ["ArrayData", "magnitude", "y_units"]
 
-# The exact l1 solver works on a dense design: sparse X is densified up to this many entries
-# (160 MB), and refused beyond.
-LAD_MAX_DENSE = 20_000_000
 # a spread at or below this fraction of its magnitude is rounding error (a constant y)
 _ROUNDING = 16 * np.finfo(np.float64).eps
 
@@ -168,7 +165,7 @@ class ArrayData:
         self, design: Any, center: bool, owner: str
     ) -> tuple[np.ndarray, np.ndarray]:
         """:func:`sklik._solver.least_absolute_deviations` (the exact l1 fit)."""
-        if self.is_sparse and self.n_samples * self.n_features > LAD_MAX_DENSE:
+        if self.is_sparse and self.n_samples * self.n_features > _solver.LAD_MAX_DENSE:
             raise ValueError(
                 f"{owner}: the exact l1 solver needs a dense design and this sparse X has "
                 f"{self.n_samples} x {self.n_features} entries. Use SmoothL1Loss(beta=...) or "

@@ -233,6 +233,10 @@ class DenseDesign:
         """Dense rows ``start:stop`` of :math:`Z` (a view)."""
         return self.Z[start:stop]
 
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """Dense rows ``indices`` of :math:`Z` (a copy)."""
+        return self.Z[indices]
+
     def block(self, start: int, stop: int) -> DenseDesign:
         """The design of rows ``start:stop`` (a view)."""
         return DenseDesign(self.Z[start:stop])
@@ -378,6 +382,9 @@ class ShiftedDenseDesign:
     def rows(self, start: int, stop: int) -> np.ndarray:  # noqa: D102
         return (self.X[start:stop] - self.mean) * self.inv_scale
 
+    def take(self, indices: np.ndarray) -> np.ndarray:  # noqa: D102
+        return (self.X[indices] - self.mean) * self.inv_scale
+
     def block(self, start: int, stop: int) -> ShiftedDenseDesign:  # noqa: D102
         return ShiftedDenseDesign(self.X[start:stop], self.mean, self.scale)
 
@@ -451,7 +458,10 @@ class SparseDesign:
         return XtDX - np.outer(xd, m) - np.outer(m, xd) + d.sum() * np.outer(m, m)
 
     def rows(self, start: int, stop: int) -> np.ndarray:  # noqa: D102
-        block = self.X[start:stop].toarray() * self.inv_scale
+        return self.take(slice(start, stop))
+
+    def take(self, indices: Any) -> np.ndarray:  # noqa: D102
+        block = self.X[indices].toarray() * self.inv_scale
         block -= self.shift
         return block
 

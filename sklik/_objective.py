@@ -255,6 +255,16 @@ class Objective:
         return value, grad, self.model.gauss_newton(theta, cache, weights)
 
     @property
+    def row_weights(self) -> np.ndarray:
+        r"""The weight :math:`s_i / (K \sum s)` of each row's loss in the objective."""
+        return self._w[:, 0]
+
+    @property
+    def penalty_curvature(self) -> np.ndarray:
+        r"""The L2 penalty's curvature :math:`\alpha \pi_j` per weight."""
+        return self._ridge
+
+    @property
     def has_hessian(self) -> bool:
         """Whether :meth:`hessian` is available.
 

@@ -150,8 +150,7 @@ def test_auto_solver_agrees_with_lbfgs(loss, solver):
     lbfgs = LinearRegressor(loss, solver="lbfgs", tol=1e-10, max_iter=10000).fit(X, y)
     assert_allclose(auto.coef_, explicit.coef_)
     assert auto.objective_ <= lbfgs.objective_ + 1e-9
-    rtol = 1e-3 if loss == "l1" else 1e-5  # L-BFGS only approaches the kinked L1 optimum
-    assert_allclose(auto.coef_, lbfgs.coef_, rtol=rtol, atol=rtol)
+    assert_allclose(auto.coef_, lbfgs.coef_, rtol=1e-5, atol=1e-5)
 
 
 def test_solver_loss_mismatch_is_a_clear_error():

@@ -72,15 +72,10 @@ def test_affine_feature_transform_gives_the_same_fit(loss, solver, weighted):
     Xt = X * SCALE + SHIFT
     a = _fit(LinearRegressor(loss, solver=solver), X, y, sw)
     b = _fit(LinearRegressor(loss, solver=solver), Xt, y, sw)
-    # L-BFGS-B on the kinked l1 objective stops near the kink, about 1e-4 of the objective
-    # short of the exact optimum (solver="highs"): two fits whose designs round differently
-    # (X is standardised implicitly, the shifted Xt through a centred copy) agree to that
-    kinked = loss == "l1" and solver == "lbfgs"
-    _assert_same_function(a.predict(X), b.predict(Xt), rtol=1e-4 if kinked else 1e-6)
+    _assert_same_function(a.predict(X), b.predict(Xt), rtol=1e-6)
     # the coefficients map back exactly as the transform says
-    rtol = 1e-4 if kinked else 1e-5
-    assert_allclose(b.coef_ * SCALE, a.coef_, rtol=rtol, atol=1e-6 * np.max(np.abs(a.coef_)))
-    assert_allclose(b.objective_, a.objective_, rtol=1e-5 if kinked else 1e-8, atol=1e-10)
+    assert_allclose(b.coef_ * SCALE, a.coef_, rtol=1e-5, atol=1e-6 * np.max(np.abs(a.coef_)))
+    assert_allclose(b.objective_, a.objective_, rtol=1e-8, atol=1e-10)
     if loss == "gaussian_nll":
         _assert_same_function(
             a.predict(X, return_std=True)[1], b.predict(Xt, return_std=True)[1], 1e-6
@@ -114,12 +109,6 @@ def test_target_units(loss, solver, factor):
     """``fit(X, f y)`` with the loss's y-unit parameters times f: coefficients times f."""
     X, y, w = _data(loss, seed=2)
     b = _fit(LinearRegressor(_scaled_loss(loss, factor), solver=solver), X, y * factor, w)
-    if (loss, solver) == ("l1", "lbfgs"):
-        # L-BFGS-B only approaches the kinked l1 optimum (see test_linear_optimum): at every
-        # scale of y it ends within 0.3% of the exact LP optimum
-        exact = _fit(LinearRegressor("l1"), X, y, w).objective_
-        assert exact <= b.objective_ / factor <= exact * (1 + 3e-3)
-        return
     a = _fit(LinearRegressor(_scaled_loss(loss, 1.0), solver=solver), X, y, w)
     _assert_same_function(a.predict(X) * factor, b.predict(X), rtol=1e-6)
     assert_allclose(b.coef_, a.coef_ * factor, rtol=1e-5, atol=1e-6 * factor)
