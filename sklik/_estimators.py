@@ -1047,11 +1047,18 @@ class LinearRegressor(_BaseRegressor):
             The weights of the fit (frequency weights).
         offset : array-like, default=None
             The offset of the fit.
-        robust : {False, True, "HC0", "HC1"}, default=False
+        robust : {False, True, "HC0", "HC1", "nid"}, default=False
             False: model-based. True or ``"HC0"``: the sandwich :math:`B^{-1} M B^{-1}` with
             the Hessian :math:`B` and the outer product :math:`M` of the per-sample scores
             (White's heteroscedasticity-consistent covariance, as statsmodels'
-            ``cov_type="HC0"``); ``"HC1"``: times :math:`n / (n - p)`.
+            ``cov_type="HC0"``; for ``"l1"`` Powell's kernel estimate of :math:`B`);
+            ``"HC1"``: times :math:`n / (n - p)`. ``"nid"`` (``"l1"`` only): the
+            Hendricks-Koenker sandwich of R quantreg's ``summary.rq(se="nid")``,
+            :math:`\tfrac14 (\tilde X^\top S F \tilde X)^{-1} \tilde X^\top S \tilde X\,
+            (\tilde X^\top S F \tilde X)^{-1}` with
+            :math:`F_{ii} = \max(0, 2h / (\tilde x_i^\top(\hat\beta(\tfrac12 + h) -
+            \hat\beta(\tfrac12 - h)) - \epsilon))` from two unpenalised quantile regressions
+            at :math:`\tfrac12 \pm h` (Hall-Sheather :math:`h`; see the user guide).
 
         Returns
         -------
@@ -1066,8 +1073,13 @@ class LinearRegressor(_BaseRegressor):
             and (not isinstance(robust, bool))
         ):
             raise ValueError(
-                f"robust must be False (model-based), True or 'HC0' (sandwich) or 'HC1'; got "
-                f"{robust!r}."
+                f"robust must be False (model-based), True or 'HC0' (sandwich), 'HC1' or, for "
+                f"loss='l1', 'nid'; got {robust!r}."
+            )
+        if robust == "nid" and not _inference._is_l1(self.loss_):
+            raise ValueError(
+                f"robust='nid' (Hendricks-Koenker) is for loss='l1' (median regression); "
+                f"got loss={self.loss!r}. Use robust='HC0' or 'HC1'."
             )
         robust = "HC0" if robust is True else robust
         if _is_dask(X):

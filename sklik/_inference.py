@@ -34,16 +34,31 @@ poisson_nll        :math:`G(s\mu)`                       1 (GLM Fisher informati
 gaussian_nll       blocks :math:`G(s/v)`, :math:`G(s/2)` 1 (expected information of both heads)
 negative_binomial  blocks :math:`G(s\,h_{ab})` of the    1 (observed information; statsmodels
                    per-sample Hessian :math:`h`          NegativeBinomial "nb2")
-l1                 :math:`2 \hat f\, G(s)`               :math:`1 / (2 \hat f)` (median regression,
-                                                         statsmodels QuantReg / quantreg "iid")
+l1                 :math:`2 \hat f\, G(s)`               :math:`1 / (2 \hat f)` (median regression:
+                                                         statsmodels QuantReg ``vcov="iid"``, and
+                                                         its default ``"robust"``, the same at
+                                                         the median)
 =================  ====================================  =========================================
 
 where :math:`k = 1 + \frac{p}{n}\operatorname{var}(\psi') / \bar\psi'^2` and :math:`\hat f` is
 the Epanechnikov kernel estimate of the residual density at zero with the Hall-Sheather
-bandwidth. The sandwich (``robust="HC0"``) is :math:`B^{-1} M B^{-1}` with
-:math:`B = G(s\psi') + P` (the exact Hessian; Fisher for gaussian_nll, :math:`2 G(s \hat f_i)`
-with Powell's kernel weights for l1) and :math:`M = \sum_i s_i g_i g_i^\top` the outer product of
-the per-sample scores; ``"HC1"`` multiplies it by :math:`n / (n - p)`.
+bandwidth (:func:`_median_sparsity`). The sandwich (``robust="HC0"``) is :math:`B^{-1} M B^{-1}`
+with :math:`B = G(s\psi') + P` (the exact Hessian; Fisher for gaussian_nll) and
+:math:`M = \sum_i s_i g_i g_i^\top` the outer product of the per-sample scores; ``"HC1"``
+multiplies it by :math:`n / (n - p)`. For l1, :math:`B = 2 G(s \hat f_i) + P` with Powell's
+kernel estimates :math:`\hat f_i = K(e_i/h)/h` of the conditional densities (the kernel and
+bandwidth of :math:`\hat f`) and :math:`M = G(s)` (the score :math:`\operatorname{sign}(e)` has
+variance 1). Unweighted and unpenalised, that is
+:math:`\tfrac14 (X^\top F X)^{-1} X^\top X (X^\top F X)^{-1}`, :math:`F = \operatorname{diag}(\hat
+f_i)`: the form of R quantreg's ``se="ker"`` (which uses a Gaussian kernel and the residuals'
+standard deviation in :math:`h`). It is not statsmodels' ``vcov="robust"``,
+:math:`(X^\top X)^{-1} X^\top D X (X^\top X)^{-1}` with :math:`D_{ii} = \tau^2 / \hat f^2` for
+positive residuals and :math:`(1-\tau)^2 / \hat f^2` otherwise, which at :math:`\tau = \tfrac12`
+is the model-based covariance. ``robust="nid"`` (l1 only) is the same sandwich with
+Hendricks and Koenker's difference-quotient estimates
+:math:`\hat f_i = \max(0, 2h_n / (\tilde x_i^\top(\hat\beta(\tfrac12 + h_n) - \hat\beta(\tfrac12 -
+h_n)) - \epsilon))` from two further quantile regressions (:func:`_hendricks_koenker`): R
+quantreg's ``summary.rq(se="nid")``.
 
 Computation: :func:`covariance_sums` collects the sums over rows (:math:`G(\cdot)`,
 :math:`\sum s\psi'`, :math:`\sum s\psi'^2`, :math:`\sum s\psi^2`, :math:`M`) and
@@ -56,6 +71,9 @@ quantiles of all residuals (:func:`additive_covariance`).
 from __future__ import annotations
 
 import math
+import os
+import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +81,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy import stats
+from sklearn.linear_model import QuantileRegressor
 
 from sklik.losses import (
     BaseLoss,
@@ -84,7 +103,7 @@ __all__ = [
     "to_user_coordinates",
 ]
 
-ROBUST_OPTIONS = (False, True, "HC0", "HC1")
+ROBUST_OPTIONS = (False, True, "HC0", "HC1", "nid")
 _BLOCK_ROWS = 8192
 
 
@@ -147,16 +166,27 @@ def _inv(A: np.ndarray) -> np.ndarray:
 
 
 def _weighted_percentile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """``np.percentile(x, q)`` (linear interpolation), generalised to frequency weights."""
-    if np.all(w == w[0]):
+    r"""``np.percentile(x, q)`` (linear interpolation) of the sample with frequency weights.
+
+    The row :math:`i` counts :math:`w_i` times: with the weights :math:`c_k` cumulated in the
+    order of ``x``, the expanded sample's order statistic at the 0-based position :math:`j` is
+    the ``x`` of the first row with :math:`c_k > j`, and the percentile interpolates linearly
+    between the positions around :math:`(\sum w - 1)\, q / 100`, as ``np.percentile`` (R's
+    type 7). For integer weights it equals ``np.percentile`` of the rows repeated ``w`` times;
+    for unit weights, ``np.percentile(x, q)``.
+    """
+    if np.all(w == 1.0):
         return float(np.percentile(x, q))
-    order = np.argsort(x)
+    order = np.argsort(x, kind="stable")
     xs, ws = x[order], w[order]
     keep = ws > 0
-    xs, ws = xs[keep], ws[keep]
-    # plotting positions of the expanded sample: (cum - w/2) / sum, a weighted midpoint rule
-    pos = (np.cumsum(ws) - 0.5 * ws) / ws.sum()
-    return float(np.interp(q / 100.0, pos, xs))
+    xs, cum = xs[keep], np.cumsum(ws[keep])
+    t = max(cum[-1] - 1.0, 0.0) * q / 100.0
+    lo = math.floor(t)
+    last = xs.size - 1
+    a = xs[min(int(np.searchsorted(cum, lo, side="right")), last)]
+    b = xs[min(int(np.searchsorted(cum, lo + 1, side="right")), last)]
+    return float(a + (t - lo) * (b - a))
 
 
 def _hall_sheather(n: float, q: float, alpha: float = 0.05) -> float:
@@ -195,9 +225,14 @@ def _median_sparsity(
     r"""Kernel estimate :math:`\hat f` of the residual density at 0, as statsmodels' QuantReg.
 
     Bandwidth :math:`h = \min(\mathrm{sd}(y), \mathrm{IQR}(e)/1.34)\,
-    (\Phi^{-1}(q + h_n) - \Phi^{-1}(q - h_n))` with the Hall-Sheather :math:`h_n`, and
-    :math:`\hat f = \sum_i s_i K(e_i / h) / (n h)` with the Epanechnikov kernel :math:`K`.
-    Returns :math:`\hat f` and the per-sample kernel weights :math:`K(e_i/h)/h` (Powell).
+    (\Phi^{-1}(q + h_n) - \Phi^{-1}(q - h_n))` at :math:`q = \tfrac12` with the Hall-Sheather
+    :math:`h_n = n^{-1/3} z_{0.975}^{2/3} \bigl(1.5\,\varphi(\Phi^{-1}(q))^2 /
+    (2\Phi^{-1}(q)^2 + 1)\bigr)^{1/3}`, :math:`\mathrm{sd}(y)` the (weighted, ``ddof=0``)
+    standard deviation of the target (``y - offset``) and :math:`\mathrm{IQR}(e)` that of the
+    residuals by linear interpolation (:func:`_weighted_percentile`); then
+    :math:`\hat f = \sum_i s_i K(e_i / h) / (n h)` with the Epanechnikov kernel
+    :math:`K(u) = \tfrac34 (1 - u^2)_+`. Returns :math:`\hat f` and the per-sample kernel
+    weights :math:`K(e_i/h)/h` (Powell's estimates of the conditional densities).
     """
     n = float(sw.sum())
     h = _bandwidth(resid, target, sw)
@@ -206,6 +241,93 @@ def _median_sparsity(
     if not fhat > 0:  # no residual within the bandwidth: the widest honest choice
         fhat = 1.0 / (2.0 * max(float(np.max(np.abs(resid))), np.finfo(float).tiny))
     return fhat, k
+
+
+#: R quantreg's ``summary.rq``: ``eps <- .Machine$double.eps^(1/2)`` (since quantreg 5.19;
+#: ``^(2/3)`` before), in the units of y
+_NID_EPS = math.sqrt(np.finfo(float).eps)
+
+
+def _outside_sklik() -> int:
+    """The ``stacklevel`` of a warning from the caller that names the user's code.
+
+    The number of frames up to the first one outside the ``sklik`` package (whichever public
+    method was called, and however many frames the interpreter gives a comprehension).
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _nid_bandwidth(n: float, q: float = 0.5) -> float:
+    r"""The quantile step :math:`h_n` of ``robust="nid"``: R's ``bandwidth.rq(q, n, hs=TRUE)``.
+
+    The Hall-Sheather rule with ``alpha = 0.05`` (:func:`_hall_sheather`), halved while
+    :math:`q \pm h_n` leaves :math:`(0, 1)` (quantreg's ``summary.rq`` since 5.41; at the median
+    only for :math:`n \le 7`).
+    """
+    h = _hall_sheather(n, q)
+    while q - h <= 0.0 or q + h >= 1.0:
+        h /= 2.0
+    return h
+
+
+def _nid_design(design: Any, fit_intercept: bool) -> Any:
+    """The standardised design as a matrix for the quantile fits of :func:`_hendricks_koenker`.
+
+    A sparse design stays sparse: its columns scaled, not centred (the intercept absorbs the
+    shift, and without an intercept there is none), which leaves the fitted values unchanged.
+    """
+    if design.kind == "sparse" and (fit_intercept or not np.any(design.shift)):
+        return sp.csr_array(design.X @ sp.diags(design.inv_scale))
+    return design.toarray()
+
+
+def _hendricks_koenker(
+    design: Any, fit_intercept: bool, target: np.ndarray, sw: np.ndarray, q: float = 0.5
+) -> tuple[np.ndarray, float, int]:
+    r"""Hendricks-Koenker estimates of the conditional densities at the median (quantreg "nid").
+
+    With :math:`h_n` of :func:`_nid_bandwidth` at :math:`n = \sum s`, the linear quantile
+    regressions :math:`\hat\beta(q \pm h_n)` of the target (``y - offset``) on the design, with
+    the frequency weights :math:`s` and no penalty (scikit-learn's ``QuantileRegressor``,
+    HiGHS), give the difference quotients of the conditional quantile functions
+
+    .. math::
+
+        \hat f_i = \max\Bigl(0, \frac{2 h_n}{\widehat{\Delta y}_i - \epsilon}\Bigr), \qquad
+        \widehat{\Delta y}_i = \tilde x_i^\top \bigl(\hat\beta(q + h_n) - \hat\beta(q - h_n)\bigr),
+
+    :math:`\epsilon = \sqrt{\epsilon_{\text{mach}}}` (R's ``.Machine$double.eps^(1/2)``), so
+    that rows where the two fits cross or touch (:math:`\widehat{\Delta y}_i \le \epsilon`) get
+    :math:`\hat f_i = 0`, as in R. The fitted values, hence :math:`\hat f`, do not depend on the
+    parametrisation of the design (the standardisation).
+
+    Returns
+    -------
+    dens : ndarray of shape (n_samples,)
+        :math:`\hat f_i`.
+    h : float
+        :math:`h_n`.
+    n_zero : int
+        The number of rows of positive weight with :math:`\hat f_i = 0`.
+    """
+    h = _nid_bandwidth(float(sw.sum()), q)
+    A = _nid_design(design, fit_intercept)
+    fitted = []
+    for tau in (q + h, q - h):
+        reg = QuantileRegressor(
+            quantile=tau, alpha=0.0, fit_intercept=fit_intercept, solver="highs-ipm"
+        )
+        reg.fit(A, target, sample_weight=sw)
+        fitted.append(np.asarray(reg.predict(A), dtype=np.float64))
+    dyhat = fitted[0] - fitted[1]
+    positive = dyhat > _NID_EPS
+    dens = np.zeros_like(dyhat)
+    dens[positive] = 2.0 * h / (dyhat[positive] - _NID_EPS)
+    return dens, h, int(np.count_nonzero(~positive & (sw > 0)))
 
 
 def predictive_uses_covariance(loss: BaseLoss) -> bool:
@@ -271,8 +393,10 @@ def covariance_sums(
         Frequency weights.
     offset : ndarray of shape (n_samples,), default=None
         The offset of the mean head (l1 uses the spread of ``y - offset``).
-    robust : {False, True, "HC0", "HC1"}, default=False
-        Model-based covariance, or the sandwich (then ``B`` and ``M`` are summed too).
+    robust : {False, True, "HC0", "HC1", "nid"}, default=False
+        Model-based covariance, or the sandwich (then ``B`` and ``M`` are summed too; for l1,
+        Powell's kernel sandwich, or with ``"nid"`` (l1 only) the Hendricks-Koenker one of
+        :func:`_hendricks_koenker`, see the module docstring).
     predictive : bool, default=False
         For the predictive distribution: l1 then estimates the sparsity without the rows that
         the exact fit interpolates (their residuals are exactly zero), and huber/smooth_l1
@@ -283,6 +407,11 @@ def covariance_sums(
     dict
         The sums (and, for l1, its non-additive sparsity estimate).
     """
+    if robust == "nid" and not _is_l1(loss):
+        raise ValueError(
+            f"robust='nid' (Hendricks-Koenker) is the median regression's sandwich: it needs "
+            f"loss='l1', not {type(loss).__name__}; use robust='HC0' or 'HC1'."
+        )
     sw = np.asarray(sample_weight, dtype=np.float64)
     n_params = loss.n_params
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -303,9 +432,29 @@ def covariance_sums(
             fhat, kern = _median_sparsity(resid, target, sw)
         out["H"] = 2.0 * fhat * _gram(design, sw, fit_intercept)
         out["phi"] = 1.0 / (2.0 * fhat)
-        if robust is not False:
+        if robust == "nid":
+            # R quantreg's summary.rq(se="nid"): tau (1 - tau) (X'FX)^-1 X'X (X'FX)^-1 at
+            # tau = 1/2 is (B + P)^-1 M (B + P)^-1 with B = 2 X'SFX, M = X'SX (P = 0)
+            dens, h, n_zero = _hendricks_koenker(design, fit_intercept, target, sw)
+            if n_zero:
+                # R warns "k non-positive fis"; the rows keep f_i = 0 (R's pmax(0, .))
+                warnings.warn(
+                    f"l1 robust='nid': the quantile regressions at 0.5 +/- {h:.4g} cross or "
+                    f"touch at {n_zero} of {np.count_nonzero(sw > 0)} rows, whose density "
+                    f'estimates are set to 0 (R quantreg\'s "non-positive fis"). Many such '
+                    f"rows suggest a misspecified linear median (e.g. a missing nonlinear "
+                    f"term).",
+                    UserWarning,
+                    stacklevel=_outside_sklik(),
+                )
+            out["B"] = 2.0 * _gram(design, sw * dens, fit_intercept)
+            out["M"] = _gram(design, sw, fit_intercept)
+        elif robust is not False:
+            # Powell's kernel sandwich: B = 2 X'FX with F = diag(K(e/h)/h), the conditional
+            # densities at the fit, with the kernel and bandwidth of f-hat (so that without
+            # features it is the model-based covariance); the score of l1 is sign(e), of
+            # variance 1 at the true median
             out["B"] = 2.0 * _gram(design, sw * kern, fit_intercept)
-            # the score of l1 is sign(e): its variance at the true median is 1
             out["M"] = _gram(design, sw, fit_intercept)
         return out
     if isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
@@ -376,6 +525,24 @@ def _score_outer(
     return M
 
 
+def _rank(A: np.ndarray) -> int:
+    """The numerical rank of a symmetric PSD matrix, scaled to a unit diagonal first."""
+    d = np.sqrt(np.clip(np.diag(A), 0.0, None))
+    d[d == 0] = 1.0
+    return int(np.linalg.matrix_rank(A / np.outer(d, d), hermitian=True))
+
+
+def _check_nid_rank(B: np.ndarray, M: np.ndarray) -> None:
+    r"""Raise when the zero density estimates of "nid" leave :math:`X^\top F X` singular."""
+    if _rank(B) < _rank(M):
+        raise ValueError(
+            "l1 robust='nid': the density estimates are zero on so many rows (the quantile "
+            "regressions at 0.5 +/- h cross there) that X'FX is singular, so the Hendricks-"
+            "Koenker covariance is undefined; use robust='HC0' (Powell's kernel estimate) or "
+            "robust=False."
+        )
+
+
 def covariance_from_sums(
     loss: BaseLoss,
     sums: dict,
@@ -442,6 +609,10 @@ def covariance_from_sums(
     if robust is False:
         cov = phi * B_inv
     else:
+        if robust == "nid":
+            _check_nid_rank(
+                (sums["B"] + P)[np.ix_(free, free)], (sums["M"] + P)[np.ix_(free, free)]
+            )
         Bx_inv = np.zeros_like(P)
         Bx_inv[np.ix_(free, free)] = _inv((sums.get("B", H) + P)[np.ix_(free, free)])
         cov = Bx_inv @ sums["M"] @ Bx_inv

@@ -107,18 +107,256 @@ def test_glm_poisson_with_exposure():
     assert_allclose(est.std_errors(X, y, offset=offset), ref.bse.to_numpy(), rtol=1e-6)
 
 
-def test_quantreg_median_bse():
+@pytest.fixture(scope="module")
+def engel():
     data = sm.datasets.engel.load_pandas().data
-    X, y = data[["income"]], data["foodexp"]
-    est = LinearRegressor("l1").fit(X, y)
+    return data[["income"]], data["foodexp"]
+
+
+@pytest.fixture(scope="module")
+def stackloss():
+    data = sm.datasets.stackloss.load_pandas()
+    return data.exog, data.endog
+
+
+def _median_regression(X, y, fit_intercept, vcov):
+    A = sm.add_constant(X) if fit_intercept else X
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = sm.QuantReg(y, sm.add_constant(X)).fit(q=0.5, p_tol=1e-12, max_iter=5000)
-    assert_allclose([est.intercept_, est.coef_[0]], ref.params, rtol=1e-6)
-    # statsmodels' default vcov="robust" equals "iid" at the median
-    assert_allclose(est.std_errors(X, y), ref.bse.to_numpy(), rtol=1e-6)
+        return sm.QuantReg(y, A).fit(q=0.5, vcov=vcov, p_tol=1e-12, max_iter=5000)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dataset", ["engel", "stackloss"])
+def test_quantreg_median_bse(request, dataset, fit_intercept):
+    X, y = request.getfixturevalue(dataset)
+    est = LinearRegressor("l1", fit_intercept=fit_intercept).fit(X, y)
+    params = np.r_[est.intercept_, est.coef_] if fit_intercept else est.coef_
+    iid = _median_regression(X, y, fit_intercept, "iid")
+    # (statsmodels' IRLS stops about 1e-6 (relative) from the LP vertex on stackloss: its sum
+    # of absolute residuals is 8e-7 above sklik's exact -39.68985507, .83188406, ...)
+    assert_allclose(params, iid.params, rtol=2e-6)
+    se = est.std_errors(X, y)
+    assert_allclose(se, iid.bse.to_numpy(), rtol=1e-6)
+    # statsmodels' default vcov="robust", (X'X)^-1 X'DX (X'X)^-1 with D_ii = q^2 / f^2 for
+    # positive residuals and (1 - q)^2 / f^2 otherwise, is the iid covariance at the median
+    robust = _median_regression(X, y, fit_intercept, "robust")
+    assert_allclose(se, robust.bse.to_numpy(), rtol=1e-6)
     table = est.coef_table(X, y)
-    assert_allclose(table["z"], ref.tvalues, rtol=1e-6)
+    assert_allclose(table["z"], robust.tvalues, rtol=2e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dataset", ["engel", "stackloss"])
+def test_median_regression_sandwich_is_powells_with_statsmodels_bandwidth(
+    request, dataset, fit_intercept
+):
+    from statsmodels.regression.quantile_regression import kernels
+
+    X, y = request.getfixturevalue(dataset)
+    est = LinearRegressor("l1", fit_intercept=fit_intercept).fit(X, y)
+    ref = _median_regression(X, y, fit_intercept, "iid")
+    # Powell's kernel sandwich 1/4 (X'FX)^-1 X'X (X'FX)^-1, F = diag(K(e/h)/h), written out
+    # with statsmodels' kernel ("epa") and bandwidth h ("hsheather"), at the exact fit's
+    # residuals (statsmodels' IRLS ones are ~1e-6 off: noise in the near-zero covariances)
+    A = (sm.add_constant(X) if fit_intercept else X).to_numpy()
+    h = ref.bandwidth
+    f = kernels["epa"]((y - est.predict(X)).to_numpy() / h) / h
+    assert_allclose(f.mean(), 1.0 / ref.sparsity, rtol=1e-6)  # the f-hat of the iid covariance
+    D = np.linalg.inv(A.T @ (f[:, None] * A))
+    powell = 0.25 * D @ (A.T @ A) @ D
+    hc0 = est.covariance_matrix(X, y, robust="HC0")
+    se = np.sqrt(np.diag(powell))
+    assert_allclose(np.sqrt(np.diag(hc0)), se, rtol=2e-6)
+    # (the off-diagonal entries on the scale of the correlations: some are near 0)
+    assert_allclose(hc0 / np.outer(se, se), powell / np.outer(se, se), rtol=0, atol=4e-6)
+    assert_allclose(est.covariance_matrix(X, y, robust=True), hc0)
+    n, p = A.shape
+    assert_allclose(est.covariance_matrix(X, y, robust="HC1"), hc0 * n / (n - p), rtol=1e-12)
+
+
+def test_median_regression_frequency_weights_are_repeated_rows(engel):
+    X, y = engel
+    w = np.arange(len(y)) % 3 + 1.0
+    est = LinearRegressor("l1").fit(X, y, sample_weight=w)
+    rows = np.repeat(np.arange(len(y)), w.astype(int))
+    Xr, yr = X.iloc[rows], y.iloc[rows]
+    rep = LinearRegressor("l1").fit(Xr, yr)
+    assert_allclose(est.coef_, rep.coef_, rtol=1e-8)
+    for robust in [False, "HC0", "HC1"]:
+        assert_allclose(
+            est.covariance_matrix(X, y, w, robust=robust),
+            rep.covariance_matrix(Xr, yr, robust=robust),
+            rtol=1e-8,
+        )
+
+
+def _exact_quantreg(A, y, q):
+    """statsmodels' QuantReg at q, moved onto the vertex of the linear program.
+
+    Its IRLS stops about 1e-6 (relative) from the optimum; the optimum interpolates the rows
+    whose residuals IRLS leaves near zero, so solving those equations gives it exactly.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = sm.QuantReg(y, A).fit(q=q, p_tol=1e-12, max_iter=5000).params
+    resid = y - A @ b
+    basis = np.abs(resid) <= 1e-5 * np.max(np.abs(y))
+    exact, _, rank, _ = np.linalg.lstsq(A[basis], y[basis], rcond=None)
+    assert rank == A.shape[1]
+    assert_allclose(A[basis] @ exact, y[basis], rtol=0, atol=1e-9 * np.max(np.abs(y)))
+
+    def check(c):
+        r = y - A @ c
+        return np.sum(r * (q - (r < 0)))
+
+    assert check(exact) <= check(b)
+    return exact
+
+
+def _r_nid(A, y):
+    """R quantreg's summary.rq(se="nid") at tau = 1/2, written out (quantreg 6.1, R/quantreg.R).
+
+    ``h <- bandwidth.rq(tau, n, hs = TRUE)`` (Hall-Sheather, alpha = 0.05), halved while
+    tau -/+ h leaves [0, 1]; ``dyhat <- x %*% (bhi - blo)`` from the fits at tau +/- h;
+    ``f <- pmax(0, (2 * h)/(dyhat - eps))`` with ``eps <- .Machine$double.eps^(1/2)``;
+    ``cov <- tau * (1 - tau) * fxxinv %*% crossprod(x) %*% fxxinv``. The fits are statsmodels'
+    QuantReg (made exact), not sklik's. Returns the covariance and R's count of non-positive
+    fis, ``sum(dyhat <= 0)``.
+    """
+    from scipy import stats
+
+    A = np.asarray(A, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = A.shape[0]
+    tau = 0.5
+    x0 = stats.norm.ppf(tau)
+    f0 = stats.norm.pdf(x0)
+    h = n ** (-1 / 3) * stats.norm.ppf(1 - 0.05 / 2) ** (2 / 3)
+    h *= (1.5 * f0**2 / (2 * x0**2 + 1)) ** (1 / 3)
+    while tau - h < 0 or tau + h > 1:
+        h /= 2
+    dyhat = A @ (_exact_quantreg(A, y, tau + h) - _exact_quantreg(A, y, tau - h))
+    eps = np.finfo(float).eps ** 0.5
+    f = np.maximum(0.0, 2 * h / (dyhat - eps))
+    fxxinv = np.linalg.inv(A.T @ (f[:, None] * A))
+    return tau * (1 - tau) * fxxinv @ (A.T @ A) @ fxxinv, int(np.sum(dyhat <= 0))
+
+
+def _assert_same_covariance(cov, ref, rtol):
+    se = np.sqrt(np.diag(ref))
+    assert_allclose(np.sqrt(np.diag(cov)), se, rtol=rtol)
+    # the off-diagonal entries on the scale of the correlations (some are near 0)
+    assert_allclose(cov / np.outer(se, se), ref / np.outer(se, se), rtol=0, atol=rtol)
+
+
+def test_median_regression_nid_reproduces_published_r_output(engel):
+    # R: summary(rq(foodexp ~ income, tau = 1:9/10, data = engel), covariance = TRUE), whose
+    # se defaults to "nid" when covariance = TRUE, prints at tau = 0.5 the coefficients
+    # 81.48225, 0.56018 and the standard errors 19.25066, 0.02828: the reference values of
+    # easystats/parameters, tests/testthat/test-quantreg.R ("mp_rqs")
+    X, y = engel
+    est = LinearRegressor("l1").fit(X, y)
+    table = est.coef_table(X, y, robust="nid")
+    assert_allclose(table["coef"], [81.48225, 0.56018], rtol=0, atol=5e-6)
+    assert_allclose(table["se"], [19.25066, 0.02828], rtol=0, atol=5e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dataset", ["engel", "stackloss"])
+def test_median_regression_nid_is_r_formula_on_statsmodels_fits(request, dataset, fit_intercept):
+    X, y = request.getfixturevalue(dataset)
+    A = (sm.add_constant(X) if fit_intercept else X).to_numpy()
+    ref, nonpositive = _r_nid(A, y.to_numpy())
+    assert nonpositive == 0
+    est = LinearRegressor("l1", fit_intercept=fit_intercept).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no crossing, so no warning
+        cov = est.covariance_matrix(X, y, robust="nid")
+    _assert_same_covariance(cov, ref, rtol=1e-6)
+    # it is not Powell's kernel sandwich ("HC0"), nor the model-based covariance
+    for other in [False, "HC0"]:
+        assert not np.allclose(est.std_errors(X, y, robust=other), np.sqrt(np.diag(ref)))
+
+
+def test_median_regression_nid_with_crossing_quantile_fits():
+    # the spread of y shrinks faster than linearly in x: the linear fits at 1/2 +/- h cross
+    rng = np.random.default_rng(2)
+    n = 80
+    x = rng.uniform(0, 2, n)
+    y = 1 + x + rng.standard_normal(n) * (0.05 + np.maximum(0, 1 - x) ** 2)
+    ref, nonpositive = _r_nid(sm.add_constant(x), y)
+    assert nonpositive == 8
+    est = LinearRegressor("l1").fit(x[:, None], y)
+    # R warns "8 non-positive fis" and sets those f_i to 0
+    with pytest.warns(UserWarning, match="cross or touch at 8 of 80 rows") as record:
+        cov = est.covariance_matrix(x[:, None], y, robust="nid")
+    assert record[0].filename == __file__  # attributed to the caller
+    _assert_same_covariance(cov, ref, rtol=1e-6)
+
+
+def test_median_regression_nid_halves_the_bandwidth_of_tiny_samples():
+    # at n = 7 the Hall-Sheather step exceeds 1/2: R's summary.rq halves it (to 0.254)
+    from sklik._inference import _hall_sheather, _nid_bandwidth
+
+    assert _hall_sheather(7, 0.5) > 0.5
+    assert _nid_bandwidth(7) == _hall_sheather(7, 0.5) / 2
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=7)
+    y = x + rng.normal(size=7)
+    ref, _ = _r_nid(sm.add_constant(x), y)
+    est = LinearRegressor("l1").fit(x[:, None], y)
+    _assert_same_covariance(est.covariance_matrix(x[:, None], y, robust="nid"), ref, rtol=1e-6)
+
+
+def test_median_regression_nid_singular_and_not_l1():
+    # y is exactly linear at x = 1: both fits interpolate those rows, whose f_i are all 0, and
+    # the rows of x = 0 alone do not determine the slope (R stops in backsolve)
+    rng = np.random.default_rng(0)
+    x = np.repeat([0.0, 1.0], 30)
+    y = np.where(x == 0, rng.standard_normal(60), 5.0)
+    est = LinearRegressor("l1").fit(x[:, None], y)
+    with pytest.warns(UserWarning, match="30 of 60"), pytest.raises(ValueError, match="singular"):
+        est.covariance_matrix(x[:, None], y, robust="nid")
+    mse = LinearRegressor("mse").fit(x[:, None], y)
+    with pytest.raises(ValueError, match="loss='l1'"):
+        mse.std_errors(x[:, None], y, robust="nid")
+
+
+def test_median_regression_nid_weights_offset_and_sparse_input(engel):
+    X, y = engel
+    # frequency weights, zeros included, are the rows repeated
+    w = np.arange(len(y)) % 4.0
+    est = LinearRegressor("l1").fit(X, y, sample_weight=w)
+    rows = np.repeat(np.arange(len(y)), w.astype(int))
+    Xr, yr = X.iloc[rows], y.iloc[rows]
+    rep = LinearRegressor("l1").fit(Xr, yr)
+    assert_allclose(
+        est.covariance_matrix(X, y, w, robust="nid"),
+        rep.covariance_matrix(Xr, yr, robust="nid"),
+        rtol=1e-8,
+    )
+    ref, _ = _r_nid(sm.add_constant(Xr).to_numpy(), yr.to_numpy())
+    _assert_same_covariance(rep.covariance_matrix(Xr, yr, robust="nid"), ref, rtol=1e-6)
+    # the offset is subtracted from y before the quantile fits
+    offset = 0.1 * X["income"].to_numpy()
+    plain = LinearRegressor("l1").fit(X, y - offset)
+    shifted = LinearRegressor("l1").fit(X, y, offset=offset)
+    assert_allclose(
+        shifted.covariance_matrix(X, y, offset=offset, robust="nid"),
+        plain.covariance_matrix(X, y - offset, robust="nid"),
+        rtol=1e-8,
+    )
+    # a sparse X (kept sparse for the linear programs), with and without intercept
+    Xsp = sp.csr_array(X.to_numpy())
+    for fit_intercept in [True, False]:
+        dense = LinearRegressor("l1", fit_intercept=fit_intercept).fit(X.to_numpy(), y)
+        sparse = LinearRegressor("l1", fit_intercept=fit_intercept).fit(Xsp, y)
+        assert_allclose(
+            sparse.covariance_matrix(Xsp, y, robust="nid"),
+            dense.covariance_matrix(X.to_numpy(), y, robust="nid"),
+            rtol=1e-8,
+        )
 
 
 def test_rlm_huber_h1_bse():
