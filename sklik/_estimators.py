@@ -211,9 +211,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             self.n_passes_ = objective.n_passes + data.n_passes
         else:
             self.__dict__.pop("n_passes_", None)
+        self._finish_fit(X)
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
+
+    def _finish_fit(self, X: Any) -> None:
+        """Store what prediction needs from the training inputs ``X`` (nothing by default)."""
 
     def _training_data(self, X, y, sample_weight, offset, loss):
         """Validate the input: the training data, the loss to fit, a monitor, y is 1-D.
@@ -1529,6 +1533,28 @@ class MLPRegressor(_BaseRegressor):
 
     def _prediction_input(self, X: Any) -> Any:
         return X.toarray() if sp.issparse(X) else X
+
+    def _finish_fit(self, X: Any) -> None:
+        # the smallest log variance the variance heads predict on the training inputs: away
+        # from them the network may extrapolate its log variance to -1e3 (a star98 row 30
+        # standard deviations out got a std of 1.6% of y's and a log density of -1201), and
+        # the predicted variance is floored there, never more confident than on its data
+        self._log_var_floor_ = None
+        if self.loss_.n_params == 2:
+            if _is_dask(X):
+                from sklik import _dask
+
+                std = _dask.predict(self, X, True, None, "noise")[1].min(axis=0).compute()
+                self._log_var_floor_ = 2.0 * np.log(np.asarray(std, dtype=np.float64))
+            else:
+                self._log_var_floor_ = np.min(self._raw(X)[1], axis=0)
+
+    def _raw(self, X: Any, offset: Any = None) -> np.ndarray:
+        raw = super()._raw(X, offset)
+        floor = getattr(self, "_log_var_floor_", None)
+        if floor is not None:
+            raw[1] = np.maximum(raw[1], floor)
+        return raw
 
     def _set_fitted_params(self, params: dict, one_target: bool) -> None:
         self.coefs_ = [np.array(c) for c in params["coefs"]]

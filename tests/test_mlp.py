@@ -149,6 +149,12 @@ def _real_data():
     engel = sm.datasets.engel.load_pandas().data
     grunfeld = sm.datasets.grunfeld.load_pandas().data
     X, y = load_diabetes(return_X_y=True)
+    star98 = sm.datasets.star98.load_pandas()
+    share = star98.endog["NABOVE"] / (star98.endog["NABOVE"] + star98.endog["NBELOW"])
+    cancer = sm.datasets.cancer.load_pandas()
+    anes96 = sm.datasets.anes96.load_pandas().data
+    anes96_columns = ["TVnews", "selfLR", "ClinLR", "DoleLR", "age", "educ", "income", "logpopul"]
+    fair = sm.datasets.fair.load_pandas()
     return {
         "diabetes": (X, y),
         "engel": (engel[["income"]].to_numpy(float), engel["foodexp"].to_numpy(float)),
@@ -156,10 +162,32 @@ def _real_data():
             grunfeld[["value", "capital", "year"]].to_numpy(float),
             grunfeld["invest"].to_numpy(float),
         ),
+        # (rows up to 30 standard deviations out: the variance floor of the MLP matters)
+        "star98": (star98.exog.to_numpy(float), share.to_numpy(float)),
+        "cancer": (cancer.exog.to_numpy(float), cancer.endog.to_numpy(float)),
+        "anes96": (anes96[anes96_columns].to_numpy(float), anes96["PID"].to_numpy(float)),
+        "fair": (fair.exog.to_numpy(float), fair.endog.to_numpy(float)),
     }
 
 
-@pytest.mark.parametrize("name", ["diabetes", "engel", "grunfeld"])
+def test_the_variance_is_floored_at_the_training_minimum():
+    """Far from the training inputs the variance head extrapolates its log variance
+    linearly: without a floor a row 30 standard deviations out got 1e-3 of y's std."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = X[:, 0] + rng.normal(size=300) * np.exp(0.5 * X[:, 1])
+    est = MLPRegressor("gaussian_nll", random_state=0).fit(X, y)
+    train_std = est.predict(X, return_std=True)[1]
+    far = np.array([[0.0, -50.0], [0.0, 50.0], [40.0, -40.0]])
+    far_std = est.predict(far, return_std=True)[1]
+    assert np.all(far_std >= train_std.min() * (1 - 1e-12))
+    assert np.isclose(far_std[0], train_std.min())  # (the head extrapolates below it there)
+    np.testing.assert_allclose(est.predict_dist(far).std(), far_std)
+
+
+@pytest.mark.parametrize(
+    "name", ["diabetes", "engel", "grunfeld", "star98", "cancer", "anes96", "fair"]
+)
 def test_calibrated_on_real_data_at_the_defaults(name):
     # issue 10: 5-fold CV, standardised inputs, raw y: the default gaussian_nll MLP is at most
     # 0.3 nats per sample below the linear gaussian_nll and covers at least 0.85 at 90%
