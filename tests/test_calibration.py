@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import KFold
@@ -73,13 +74,17 @@ def test_plug_in_intervals_undercover_where_the_predictive_ones_do_not():
         assert low <= np.mean((lo <= y_test) & (y_test <= hi)) <= high
 
 
-@pytest.mark.parametrize("loss, hetero", [("mse", False), ("gaussian_nll", True)])
-def test_pit_is_uniform_when_well_specified(loss, hetero):
+@pytest.mark.parametrize(
+    "loss, hetero, p",
+    [("mse", False, 10), ("mse", False, 50), ("mse", False, 100)]
+    + [("gaussian_nll", True, 10), ("gaussian_nll", False, 10), ("gaussian_nll", False, 50)],
+)
+def test_pit_is_uniform_when_well_specified(loss, hetero, p):
     # one small test set per training set, so that the pooled PIT values are independent
     # enough for the Kolmogorov-Smirnov test
     values = []
     for r in range(24):
-        X, y, X_test, y_test = _simulate(10, "gauss", hetero, 5000 + r, 20)
+        X, y, X_test, y_test = _simulate(p, "gauss", hetero, 5000 + r, 20)
         est = LinearRegressor(loss).fit(X, y)
         values.append(pit(y_test, est.predict_dist(X_test)))
     assert stats.kstest(np.concatenate(values), "uniform").pvalue > 0.01
@@ -140,3 +145,29 @@ def test_beyond_500_coefficients_only_the_degrees_of_freedom_are_corrected():
     resid = y - est.predict(X)
     assert dist.dist.name == "t" and dist.kwds["df"] == 700 - 601
     np.testing.assert_allclose(dist.kwds["scale"], np.sqrt(resid @ resid / 99), rtol=1e-8)
+
+
+def test_predictive_degrees_of_freedom_with_weights_and_a_penalty():
+    """Frequency weights are repeated rows (n = sum of the weights), and a ridge penalty
+    spends fewer degrees of freedom than p: the mse predictive is the Student t with
+    nu = sum(w) - tr(H) for the penalised hat matrix H (1 + p without a penalty)."""
+    rng = np.random.default_rng(11)
+    n, p = 40, 6
+    X = rng.normal(size=(n, p))
+    y = X @ rng.normal(size=p) + rng.normal(size=n)
+    w = rng.integers(1, 4, size=n)
+    X_test = rng.normal(size=(5, p))
+    weighted = LinearRegressor("mse").fit(X, y, sample_weight=w).predict_dist(X_test)
+    repeated = LinearRegressor("mse").fit(np.repeat(X, w, 0), np.repeat(y, w)).predict_dist(X_test)
+    assert_allclose(weighted.kwds["df"], w.sum() - (p + 1), rtol=1e-12)
+    for q in (0.05, 0.5, 0.9):
+        assert_allclose(weighted.ppf(q), repeated.ppf(q), rtol=1e-10)
+    alpha = 0.5
+    est = LinearRegressor("mse", alpha=alpha).fit(X, y)
+    # the penalty on the user's coefficients: J = mean(r^2) + alpha/2 |w|^2
+    A = np.column_stack([X, np.ones(n)])
+    P = np.diag([alpha * n / 2] * p + [0.0])
+    H = A @ np.linalg.solve(A.T @ A + P, A.T)
+    df = est.predict_dist(X_test).kwds["df"]
+    assert_allclose(df, n - np.trace(H), rtol=1e-8)
+    assert n - (p + 1) < np.min(df) <= np.max(df) < n - 1
