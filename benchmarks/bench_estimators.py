@@ -45,10 +45,13 @@ Problems (``p`` standard-normal features, ``numpy.random.default_rng(0)``):
   evaluation, up to ``--max-n-mlp`` samples (``benchmarks/bench_mlp.py`` has more networks
   and torch).
 - Sparse X (CSR, ``--sparse-density`` 1%, standard-normal non-zeros, ``--sparse`` sizes
-  ``n x p``): ``poisson_nll`` (alpha=1e-4) vs ``PoissonRegressor`` (lbfgs and
-  newton-cholesky) and glum, and ``mse`` (alpha=1e-3, sklik's default: least squares on the
-  implicitly standardised sparse design, conjugate gradients beyond 499 columns, to
-  ``tol=1e-6``) vs ``Ridge`` (its default ``sparse_cg``) and glum, all on the sparse matrix.
+  ``n x p``, default 1e5 x 1e3, 1e5 x 1e4 and 1e6 x 1e3): ``poisson_nll`` (alpha=1e-4) vs
+  ``PoissonRegressor`` (lbfgs and newton-cholesky) and glum, ``mse`` (alpha=1e-3, sklik's
+  default: least squares on the implicitly standardised sparse design, conjugate gradients
+  beyond 499 columns, to ``tol=1e-6``) vs ``Ridge`` (its default ``sparse_cg``) and glum, and
+  the ``poisson_nll`` elastic net (alpha=1e-3, l1_ratio=0.5: a non-trivial active set, see
+  ``SPARSE_ENET_ALPHA``) vs glum, all on the sparse matrix. A last table gives, for every
+  sparse problem, sklik's time ratio to *each* peer (not only the fastest).
 
 The summary compares sklik with its fastest peer *at the same objective*: the fastest run whose
 objective is within ``SAME_OBJECTIVE`` (1e-10) relative of sklik's (a peer's run that stops
@@ -70,6 +73,7 @@ Run from the repository root::
     python benchmarks/bench_estimators.py                  # n = 1e4, 1e5, 1e6; sparse up to 1e6
     python benchmarks/bench_estimators.py --sizes 20000 --p 50 --repeats 5 --max-n-quantile 0
     python benchmarks/bench_estimators.py --only mse --repeats 7   # the least-squares rows
+    python benchmarks/bench_estimators.py --only sparse,enet       # the sparse and elastic-net rows
 """
 
 import os
@@ -143,6 +147,9 @@ ENET_ALPHA = 1e-2
 ENET_L1_RATIO = 0.5
 SPARSE_POISSON_ALPHA = 1e-4
 SPARSE_MSE_ALPHA = 1e-3
+# below the sparse data's alpha_max (0.013 at p = 1e3, 0.0058 at p = 1e4, l1_ratio=0.5), where
+# ENET_ALPHA would zero (nearly) every coefficient: about 78% and 43% of them are non-zero
+SPARSE_ENET_ALPHA = 1e-3
 clock = time.process_time
 TIGHT = 1e-10  # gradient tolerance of the peers' tight Poisson fits
 # A peer's run counts as the same objective as sklik's when their objectives differ by at most
@@ -333,7 +340,7 @@ def pass_time(X, key, repeats=15):
 # reporting
 
 HEADER = (
-    f"{'problem':<28} {'n':>8} {'estimator':<34} {'time[s]':>9} {'iter':>5} {'nfev':>9} "
+    f"{'problem':<34} {'n':>8} {'estimator':<34} {'time[s]':>9} {'iter':>5} {'nfev':>9} "
     f"{'sklik/peer':>10} {'dJ=Jsk-Jpeer':>13}  note"
 )
 
@@ -356,7 +363,7 @@ def print_row(problem, n, fit, ratio=None, dj=None, note=""):
     if fit.skipped:
         note = fit.skipped
     print(
-        f"{problem:<28} {n:>8} {fit.label:<34} {_fmt_time(fit)} {it:>5} {nfev:>9} {r:>10} "
+        f"{problem:<34} {n:>8} {fit.label:<34} {_fmt_time(fit)} {it:>5} {nfev:>9} {r:>10} "
         f"{d:>13}  {note}",
         flush=True,
     )
@@ -366,10 +373,14 @@ SUMMARY = []
 
 
 def compare(problem, n, sk_fit, peers, objective, note_peer=None, pass_key=None):
-    """Print sklik's row and one row per peer; remember the fastest peer for the summary."""
+    """Print sklik's row and one row per peer; remember the fastest peer for the summary.
+
+    Returns ``(peer fit, sklik/peer time ratio, dJ / |J(sklik)| or None)`` per timed peer.
+    """
     print_row(problem, n, sk_fit, note="sklik")
     j_sk = objective(sk_fit.estimator) if objective else None
     best = fallback = None
+    per_peer = []
     for fit in peers:
         if fit.skipped:
             print_row(problem, n, fit)
@@ -380,6 +391,8 @@ def compare(problem, n, sk_fit, peers, objective, note_peer=None, pass_key=None)
         if objective is not None and j_sk != 0:  # the relative difference, for the goal 1e-10
             note = "; ".join(x for x in (note, f"dJ/|J|={dj / abs(j_sk):.1e}") if x)
         print_row(problem, n, fit, ratio, dj, note)
+        rel = None if objective is None or j_sk == 0 else dj / abs(j_sk)
+        per_peer.append((fit, ratio, rel))
         same = objective is None or abs(dj) <= SAME_OBJECTIVE * max(abs(j_sk), 1e-300)
         if same and (best is None or fit.time < best[0].time):
             best = (fit, ratio, dj)
@@ -389,6 +402,34 @@ def compare(problem, n, sk_fit, peers, objective, note_peer=None, pass_key=None)
         best = (*fallback, "approximate")
     passes = sk_fit.time / PASS_TIME[pass_key] if pass_key in PASS_TIME else float("nan")
     SUMMARY.append((problem, n, sk_fit, best, passes))
+    return per_peer
+
+
+SPARSE_PEERS = []  # (problem, n, p, sklik fit, [(peer fit, ratio, dJ/|J|), ...])
+
+
+def print_sparse_peers():
+    """For every sparse problem, sklik's time ratio to each peer (not only the fastest)."""
+    if not SPARSE_PEERS:
+        return
+    print(
+        "\nSparse X: sklik against each peer (ratio = sklik / peer, <= 1: sklik at least as "
+        "fast; dJ/|J| = (J(sklik) - J(peer)) / |J(sklik)|, < 0: sklik's optimum is lower)"
+    )
+    print(
+        f"{'problem':<34} {'n x p':>13} {'sklik[s]':>9} {'peer':<34} {'peer[s]':>9} "
+        f"{'ratio':>6} {'dJ/|J|':>9}"
+    )
+    for problem, n, p, sk_fit, rows in SPARSE_PEERS:
+        size = f"{n:.0e}x{p:.0e}".replace("e+0", "e")
+        for fit, ratio, rel in rows:
+            d = "" if rel is None else f"{rel:9.1e}"
+            flag = "" if fit.converged else "  NOT CONVERGED"
+            print(
+                f"{problem:<34} {size:>13} {sk_fit.time:9.4f} {fit.label:<34} {fit.time:9.4f} "
+                f"{ratio:6.2f} {d:>9}{flag}",
+                flush=True,
+            )
 
 
 def print_summary():
@@ -397,13 +438,13 @@ def print_summary():
         "passes = sklik's time / one X@w + X.T@r)"
     )
     print(
-        f"{'problem':<28} {'n':>8} {'sklik[s]':>9} {'iter':>5} {'passes':>7} "
+        f"{'problem':<34} {'n':>8} {'sklik[s]':>9} {'iter':>5} {'passes':>7} "
         f"{'fastest peer':<34} {'peer[s]':>9} {'ratio':>6} {'dJ':>9}"
     )
     for problem, n, sk_fit, best, passes in SUMMARY:
         it = "" if sk_fit.n_iter is None else str(np.max(sk_fit.n_iter))
         ps = "" if not np.isfinite(passes) else f"{passes:7.0f}"
-        head = f"{problem:<28} {n:>8} {sk_fit.time:9.4f} {it:>5} {ps:>7}"
+        head = f"{problem:<34} {n:>8} {sk_fit.time:9.4f} {it:>5} {ps:>7}"
         if best is None:
             print(f"{head} {'(no peer)':<34}")
             continue
@@ -466,8 +507,11 @@ def run_linear(data, n, args):
             glm = GeneralizedLinearRegressor(family="normal", alpha=alpha / 2, solver="closed-form")
             peers.append(("glum normal closed-form a/2", glm))
         sk = ("sklik lstsq", sklik.LinearRegressor("mse", alpha=alpha))
-        group(f"mse a={alpha:g}", sk, peers, lin_obj(obj_mse, X, y, alpha), y)
-    if args.only == "mse":
+        if _wanted(args, "mse"):
+            group(f"mse a={alpha:g}", sk, peers, lin_obj(obj_mse, X, y, alpha), y)
+    if args.only is not None:
+        if "enet" in args.only:
+            run_dense_enet(data, n, args, group)
         return
 
     # l1 (least absolute deviations)
@@ -511,26 +555,52 @@ def run_linear(data, n, args):
     sk = ("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a))
     group(f"poisson a={a:g}", sk, _poisson_peers(a), lin_obj(obj_poisson, X, y, a), y)
 
-    # poisson elastic net vs glum
-    if GeneralizedLinearRegressor is not None:
-        a, r = ENET_ALPHA, ENET_L1_RATIO
-        sk = ("sklik lbfgs (split L1)", sklik.LinearRegressor("poisson_nll", alpha=a, l1_ratio=r))
-        glm = GeneralizedLinearRegressor(
-            family="poisson", alpha=a, l1_ratio=r, gradient_tol=1e-8, max_iter=1000
-        )
-        fits = group(
-            f"poisson enet a={a:g} l1r={r:g}",
-            sk,
-            [("glum poisson enet (irls-cd)", glm)],
-            lin_obj(obj_enet_poisson, X, y, a),
-            y,
-        )
-        zeros = [int(np.sum(f.estimator.coef_ == 0)) for f in fits]
-        print(f"{'':<28} {n:>8} exact zeros in coef_: sklik {zeros[0]}, glum {zeros[1]}")
+    run_dense_enet(data, n, args, group)
 
     # gaussian_nll: no peer
     sk = ("sklik newton (Fisher)", sklik.LinearRegressor("gaussian_nll", alpha=GAUSS_ALPHA))
     group(f"gaussian_nll a={GAUSS_ALPHA:g}", sk, [], None, data["het"])
+
+
+def _wanted(args, tag):
+    """Whether ``--only`` selects the rows tagged ``tag`` (every row without ``--only``)."""
+    return args.only is None or tag in args.only
+
+
+def _enet_specs(y, a, sparse=False):
+    """sklik's and glum's Poisson elastic net (alpha=a, l1_ratio=ENET_L1_RATIO)."""
+    r = ENET_L1_RATIO
+    sk = ("sklik lbfgs (split L1)", sklik.LinearRegressor("poisson_nll", alpha=a, l1_ratio=r), y)
+    glm = GeneralizedLinearRegressor(
+        family="poisson", alpha=a, l1_ratio=r, gradient_tol=1e-8, max_iter=1000
+    )
+    label = "glum poisson enet" + (" (sparse)" if sparse else " (irls-cd)")
+    return [sk, (label, glm, y)]
+
+
+def _print_zeros(n, fits):
+    zeros = [int(np.sum(f.estimator.coef_ == 0)) for f in fits]
+    nonzero = fits[0].estimator.coef_.size - zeros[0]
+    print(
+        f"{'':<34} {n:>8} exact zeros in coef_: sklik {zeros[0]}, glum {zeros[1]} "
+        f"(sklik's non-zeros: {nonzero})"
+    )
+
+
+def run_dense_enet(data, n, args, group):
+    """The Poisson elastic net vs glum on the dense data."""
+    if GeneralizedLinearRegressor is None:
+        return
+    X, y, a = data["X"], data["poisson"], ENET_ALPHA
+    (sk_label, sk, _), (glm_label, glm, _) = _enet_specs(y, a)
+    fits = group(
+        f"poisson enet a={a:g} l1r={ENET_L1_RATIO:g}",
+        (sk_label, sk),
+        [(glm_label, glm)],
+        lin_obj(obj_enet_poisson, X, y, a),
+        y,
+    )
+    _print_zeros(n, fits)
 
 
 def run_mlp(data, n, args):
@@ -577,7 +647,7 @@ def run_mlp(data, n, args):
         per[fit.label] = (fit.time / fit.n_iter, fit.time / nfev if nfev else float("nan"))
     (s_it, s_ev), (p_it, p_ev) = per[sk.label], per[pe.label]
     print(
-        f"{'':<28} {n:>8} per iteration: sklik {1e3 * s_it:.2f} ms, sklearn {1e3 * p_it:.2f} ms, "
+        f"{'':<34} {n:>8} per iteration: sklik {1e3 * s_it:.2f} ms, sklearn {1e3 * p_it:.2f} ms, "
         f"ratio {s_it / p_it:.2f}; per evaluation: sklik {1e3 * s_ev:.2f} ms, sklearn "
         f"{1e3 * p_ev:.2f} ms, ratio {s_ev / p_ev:.2f}",
         flush=True,
@@ -607,25 +677,37 @@ def run_sparse(n, p, args):
     key = ("sparse", n, p)
     pass_time(X, key)
     label = f"sparse {n}x{p}"
+
+    def group(problem, specs, objective):
+        fits = time_fits(specs, X, rep, slow)
+        per_peer = compare(problem, n, fits[0], fits[1:], objective, pass_key=key)
+        SPARSE_PEERS.append((problem.removesuffix(f" {label}"), n, p, fits[0], per_peer))
+        return fits
+
     a = SPARSE_POISSON_ALPHA
     y = ys["poisson"]
-    if args.only != "mse":
+    if _wanted(args, "sparse"):
         specs = [("sklik auto", sklik.LinearRegressor("poisson_nll", alpha=a), y)]
         specs += [(lbl, est, y) for lbl, est in _poisson_peers(a, sparse=True)]
-        fits = time_fits(specs, X, rep, slow)
-        objective = lin_obj(obj_poisson, X, y, a)
-        compare(f"poisson {label}", n, fits[0], fits[1:], objective, pass_key=key)
-    a = SPARSE_MSE_ALPHA
-    y = ys["mse"]
-    specs = [
-        ("sklik auto (lstsq)", sklik.LinearRegressor("mse", alpha=a), y),
-        (f"Ridge(alpha=a*n/2={a * n / 2:g})", Ridge(alpha=a * n / 2), y),
-    ]
-    if GeneralizedLinearRegressor is not None:
-        glm = GeneralizedLinearRegressor(family="normal", alpha=a / 2, gradient_tol=TIGHT)
-        specs.append(("glum normal a/2 (sparse)", glm, y))
-    fits = time_fits(specs, X, rep, slow)
-    compare(f"mse {label}", n, fits[0], fits[1:], lin_obj(obj_mse, X, y, a), pass_key=key)
+        group(f"poisson {label}", specs, lin_obj(obj_poisson, X, y, a))
+    if _wanted(args, "sparse") or _wanted(args, "mse"):
+        a = SPARSE_MSE_ALPHA
+        y = ys["mse"]
+        specs = [
+            ("sklik auto (lstsq)", sklik.LinearRegressor("mse", alpha=a), y),
+            (f"Ridge(alpha=a*n/2={a * n / 2:g})", Ridge(alpha=a * n / 2), y),
+        ]
+        if GeneralizedLinearRegressor is not None:
+            glm = GeneralizedLinearRegressor(family="normal", alpha=a / 2, gradient_tol=TIGHT)
+            specs.append(("glum normal a/2 (sparse)", glm, y))
+        group(f"mse {label}", specs, lin_obj(obj_mse, X, y, a))
+    if GeneralizedLinearRegressor is not None and (
+        _wanted(args, "sparse") or _wanted(args, "enet")
+    ):
+        a, y = SPARSE_ENET_ALPHA, ys["poisson"]
+        problem = f"poisson enet {label}"  # l1_ratio=ENET_L1_RATIO
+        fits = group(problem, _enet_specs(y, a, sparse=True), lin_obj(obj_enet_poisson, X, y, a))
+        _print_zeros(n, fits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -722,8 +804,21 @@ def print_environment(args):
         f"  sizes={args.sizes} p={args.p} repeats={args.repeats} "
         f"max_n_quantile={args.max_n_quantile} max_n_l1={args.max_n_l1} max_n_mlp={args.max_n_mlp} "
         f"mlp_iter={args.mlp_iter} single_run_above={args.single_run_above}s "
-        f"sparse={args.sparse} density={args.sparse_density}"
+        f"sparse={args.sparse} density={args.sparse_density} only={args.only}"
     )
+
+
+ONLY_GROUPS = ("mse", "sparse", "enet")
+
+
+def _only(text):
+    groups = {g.strip() for g in text.split(",") if g.strip()}
+    unknown = sorted(groups - set(ONLY_GROUPS))
+    if unknown or not groups:
+        raise argparse.ArgumentTypeError(
+            f"unknown group {', '.join(unknown) or text!r}; choose from {', '.join(ONLY_GROUPS)}"
+        )
+    return groups
 
 
 def main(argv=None):
@@ -749,8 +844,8 @@ def main(argv=None):
     parser.add_argument(
         "--sparse",
         nargs="*",
-        default=["100000x1000", "1000000x1000"],
-        help="sparse problem sizes NxP (--quick: 100000x1000); none: no sparse problems",
+        default=["100000x1000", "100000x10000", "1000000x1000"],
+        help="sparse problem sizes NxP (--quick: those with N <= 1e5); none: no sparse problems",
     )
     parser.add_argument("--sparse-density", type=float, default=0.01)
     parser.add_argument(
@@ -762,9 +857,12 @@ def main(argv=None):
     parser.add_argument("--skip-checks", action="store_true")
     parser.add_argument(
         "--only",
-        choices=["mse"],
+        type=_only,
         default=None,
-        help="run only these problems (mse: the dense and sparse least-squares rows)",
+        metavar="GROUPS",
+        help="run only these comma-separated groups of rows: mse (the dense and sparse "
+        "least-squares rows), sparse (every sparse-X row), enet (the dense and sparse Poisson "
+        "elastic-net rows); e.g. --only sparse,enet",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -783,7 +881,8 @@ def main(argv=None):
     )
     print(HEADER)
     with threadpool_limits(1):
-        for n in args.sizes:
+        dense = args.only is None or bool(args.only & {"mse", "enet"})
+        for n in args.sizes if dense else []:
             data = make_data(n, args.p)
             run_linear(data, n, args)
             if n <= args.max_n_mlp and args.only is None:
@@ -793,6 +892,7 @@ def main(argv=None):
             n, p = (int(v) for v in size.lower().split("x"))
             run_sparse(n, p, args)
     print_summary()
+    print_sparse_peers()
     print(f"\nTotal wall time {time.perf_counter() - start:.0f} s")
     return 0
 

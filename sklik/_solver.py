@@ -519,6 +519,24 @@ def _penalised_lad(
     return out
 
 
+def _restricted_hessian(objective: Any, theta: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The Hessian's rows and columns ``free``: by Hessian-vector products when they are few.
+
+    The full Hessian of a wide design costs :math:`p^2` memory (80 GB at :math:`p = 10^5`)
+    and most of an elastic-net fit's time, where a sparse solution has few non-zeros.
+    """
+    index = np.flatnonzero(free)
+    if index.size > max(64, theta.size // 8):
+        return objective.hessian(theta)[np.ix_(index, index)]
+    H = np.empty((index.size, index.size))
+    unit = np.zeros(theta.size)
+    for k, j in enumerate(index):
+        unit[j] = 1.0
+        H[:, k] = objective.hessp(theta, unit)[index]
+        unit[j] = 0.0
+    return 0.5 * (H + H.T)
+
+
 def _polish_l1(
     objective: Any, theta: np.ndarray, l1: np.ndarray, n_weights: int, max_steps: int = 20
 ) -> np.ndarray:
@@ -545,7 +563,7 @@ def _polish_l1(
     for _ in range(max_steps):
         value, grad = objective(theta)
         g = (grad + sign)[free]
-        H = objective.hessian(theta)[np.ix_(free, free)]
+        H = _restricted_hessian(objective, theta, free)
         with warnings.catch_warnings():
             warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
             try:

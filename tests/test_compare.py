@@ -479,3 +479,106 @@ def test_exposure_column_scores_counts_over_their_exposure(tmp_path, capsys):
     assert "'exposure' is the exposure" in out.out
     status = main(["compare", "--csv", str(path), "--target", "y", "--exposure", "nope", "--quiet"])
     assert status == 1 and "--exposure: no column 'nope'" in capsys.readouterr().err
+
+
+def test_offset_is_fitted_and_scored_by_every_loss(tmp_path, capsys):
+    """offset=: each loss fits and scores with it (the Poisson fit equals a direct fit with
+    that offset); log(exposure) as the offset is the exposure for the log-link loss."""
+    import json
+
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import Pipeline
+
+    from sklik import LinearRegressor
+    from sklik._cli import main
+
+    rng = np.random.default_rng(3)
+    n = 300
+    x = rng.normal(size=n)
+    exposure = rng.uniform(0.1, 5.0, n)
+    log_exposure = np.log(exposure)
+    counts = rng.poisson(exposure * np.exp(0.3 + 0.5 * x)).astype(float)
+    X = x[:, None]
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    results, predictions = compare_losses(
+        X,
+        counts,
+        losses=["poisson_nll", "mse"],
+        offset=log_exposure,
+        cv=folds,
+        return_predictions=True,
+    )
+    assert (results["note"] == "").all()  # an offset, unlike an exposure, reaches every loss
+    loglik = []
+    for k, (train, test) in enumerate(folds):
+        for name in ("poisson_nll", "mse"):
+            model = LinearRegressor(name)
+            pipe = Pipeline([("preprocess", make_preprocessor(X)), ("model", model)])
+            if name == "poisson_nll":
+                pipe.fit(X[train], counts[train], model__offset=log_exposure[train])
+                Xt = pipe[:-1].transform(X[test])
+                mean = model.predict(Xt, offset=log_exposure[test])
+                ll = model.log_likelihood(
+                    Xt, counts[test], offset=log_exposure[test], uncertainty="predictive"
+                )
+                loglik.append(ll / len(test))
+            else:  # identity link: the fit with the offset is the fit of y - offset
+                pipe.fit(X[train], counts[train] - log_exposure[train])
+                mean = model.predict(pipe[:-1].transform(X[test])) + log_exposure[test]
+            got = predictions[(predictions["loss"] == name) & (predictions["fold"] == k)]
+            np.testing.assert_allclose(got.set_index("row").loc[test, "mean"], mean, rtol=1e-8)
+    assert results.loc["poisson_nll", "log_likelihood_mean"] == pytest.approx(
+        np.mean(loglik), rel=1e-10
+    )
+    by_exposure = compare_losses(X, counts, losses=["poisson_nll"], exposure=exposure, cv=folds)
+    without = compare_losses(X, counts, losses=["poisson_nll"], cv=folds)
+    metrics = [f"{m}_{s}" for m in METRICS if m != "fit_time" for s in ("mean", "std")]
+    np.testing.assert_allclose(
+        results.loc["poisson_nll", metrics].astype(float),
+        by_exposure.loc["poisson_nll", metrics].astype(float),
+        rtol=1e-12,
+    )
+    gain = (
+        results.loc["poisson_nll", "log_likelihood_mean"]
+        - without.loc["poisson_nll", "log_likelihood_mean"]
+    )
+    assert gain > 0.2
+
+    # the command line: --offset COL is the column as the offset, not a feature, and
+    # --offset log(e) gives the --exposure e results of the log-link loss
+    frame = pd.DataFrame({"x": x, "exposure": exposure, "log_exposure": log_exposure, "y": counts})
+    path = tmp_path / "claims.csv"
+    frame.to_csv(path, index=False)
+    runs = {}
+    for option, column, drop in [
+        ("--offset", "log_exposure", "exposure"),
+        ("--exposure", "exposure", "log_exposure"),
+    ]:
+        json_path = tmp_path / f"{column}.json"
+        argv = ["compare", "--csv", str(path), "--target", "y", option, column, "--drop", drop]
+        argv += ["--losses", "poisson_nll", "--cv", "3", "--quiet", "--json", str(json_path)]
+        status = main(argv)
+        out = capsys.readouterr()
+        assert status == 0 and out.err == ""
+        assert f"column '{column}' is the {option[2:]}, not a feature" in out.out
+        payload = json.loads(json_path.read_text())
+        assert payload["n_features"] == 1  # x alone
+        runs[option] = payload["results"][0]
+    assert runs["--offset"]["loss"] == "poisson_nll"
+    for metric in metrics:  # compare_losses's default folds are the folds above
+        assert runs["--offset"][metric] == pytest.approx(runs["--exposure"][metric], rel=1e-12)
+        assert runs["--offset"][metric] == pytest.approx(
+            results.loc["poisson_nll", metric], rel=1e-10
+        )
+    # without the offset column the results differ (the column is used)
+    argv = ["compare", "--csv", str(path), "--target", "y", "--drop", "exposure,log_exposure"]
+    argv += ["--losses", "poisson_nll", "--cv", "3", "--quiet", "--json", str(tmp_path / "n.json")]
+    assert main(argv) == 0
+    capsys.readouterr()
+    plain = json.loads((tmp_path / "n.json").read_text())["results"][0]
+    assert runs["--offset"]["log_likelihood_mean"] > plain["log_likelihood_mean"] + 0.2
+    argv = ["compare", "--csv", str(path), "--target", "y", "--offset", "nope", "--quiet"]
+    assert main(argv) == 1 and "--offset: no column 'nope'" in capsys.readouterr().err
+    argv = ["compare", "--csv", str(path), "--target", "y", "--quiet"]
+    argv += ["--offset", "log_exposure", "--exposure", "exposure"]
+    assert main(argv) == 1 and "exclude each other" in capsys.readouterr().err

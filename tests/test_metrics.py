@@ -146,6 +146,50 @@ def test_log_likelihood_aic_bic(loss):
     assert est.bic(X, y) == pytest.approx(k * math.log(300) - 2 * logp.sum())
 
 
+def test_weighted_aic_bic_equal_statsmodels_freq_weights_and_repeated_rows():
+    """Frequency weights: AIC as statsmodels' GLM(freq_weights=w), BIC with n = sum(w) (its
+    llf-based BIC), and both as the unweighted fit on the rows repeated w times."""
+    sm = pytest.importorskip("statsmodels.api")
+    data = sm.datasets.randhie.load_pandas()  # shipped with statsmodels: no download
+    y = data.endog.to_numpy(float)[:3000]  # mdvis: doctor visits (counts)
+    X = data.exog.to_numpy(float)[:3000]
+    w = np.random.default_rng(0).integers(1, 5, len(y)).astype(float)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson(), freq_weights=w).fit(tol=1e-14)
+    est = LinearRegressor("poisson_nll", alpha=0.0, fit_intercept=True, tol=1e-10)
+    est.fit(X, y, sample_weight=w)
+    assert_allclose(est.coef_, ref.params[1:], rtol=1e-8)
+    k = X.shape[1] + 1
+    assert est.n_parameters() == k == ref.df_model + 1
+    assert est.log_likelihood(X, y, sample_weight=w) == pytest.approx(ref.llf, rel=1e-12)
+    assert est.aic(X, y, sample_weight=w) == pytest.approx(ref.aic, rel=1e-12)
+    bic = -2 * ref.llf + k * math.log(w.sum())
+    assert est.bic(X, y, sample_weight=w) == pytest.approx(bic, rel=1e-12)
+    assert est.bic(X, y, sample_weight=w) == pytest.approx(ref.bic_llf, rel=1e-12)
+    reps = w.astype(int)
+    Xr, yr = np.repeat(X, reps, axis=0), np.repeat(y, reps)
+    repeated = LinearRegressor("poisson_nll", alpha=0.0, tol=1e-10).fit(Xr, yr)
+    assert_allclose(repeated.coef_, est.coef_, rtol=1e-8)
+    assert repeated.aic(Xr, yr) == pytest.approx(est.aic(X, y, sample_weight=w), rel=1e-12)
+    assert repeated.bic(Xr, yr) == pytest.approx(est.bic(X, y, sample_weight=w), rel=1e-12)
+
+
+def test_count_likelihood_refuses_non_integer_targets():
+    """A Poisson model fitted on rates (non-integer targets) fits, but its likelihood, AIC
+    and BIC of those targets are undefined: a ValueError naming the remedy."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    exposure = rng.uniform(0.5, 2.0, 200)
+    rates = rng.poisson(exposure * np.exp(0.3 + X @ [0.2, -0.1, 0.3])) / exposure
+    assert np.any(rates != np.round(rates))
+    est = LinearRegressor("poisson_nll").fit(X, rates)
+    sw = rng.uniform(0.5, 2.0, 200)
+    for method in ("log_likelihood", "aic", "bic"):
+        for kwargs in ({}, {"sample_weight": sw}):
+            with pytest.raises(ValueError, match="non-integer values.*offset=np.log"):
+                getattr(est, method)(X, rates, **kwargs)
+        assert np.isfinite(getattr(est, method)(X, np.round(rates)))  # counts are scored
+
+
 @pytest.mark.parametrize("loss", LOSS_NAMES)
 def test_intervals_are_calibrated_when_the_model_is_right(loss):
     X, y = _generate(loss, 4000, 3)

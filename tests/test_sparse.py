@@ -25,6 +25,9 @@ CASES = [
     ("gaussian_nll", "lbfgs"),
     ("poisson_nll", "newton"),
     ("poisson_nll", "lbfgs"),
+    ("negative_binomial_nll", "lbfgs"),
+    ("smooth_l1", "lbfgs"),
+    ("l1", "lbfgs"),  # (alpha > 0: the certified exact optimum)
 ]
 
 
@@ -35,6 +38,8 @@ def _data(loss, n=300, p=15, density=0.2, seed=0):
     eta = 0.1 * (X @ rng.normal(size=p))
     if loss == "poisson_nll":
         y = rng.poisson(np.exp(0.3 + eta)).astype(float)
+    elif loss == "negative_binomial_nll":  # overdispersed counts: a gamma-Poisson mixture
+        y = rng.poisson(np.exp(0.3 + eta) * rng.gamma(2.0, 0.5, size=n)).astype(float)
     else:
         y = eta + rng.normal(size=n)
     return X, y
