@@ -41,6 +41,12 @@ glm = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit()
 table = sklik_fit.coef_table(X, y)
 print(table.round(4))
 
+# %%
+# statsmodels' own summary of the same model, for the side-by-side reading: ``coef``,
+# ``std err``, ``z``, ``P>|z|`` and the 95% interval are sklik's ``coef``, ``se``, ``z``,
+# ``p_value``, ``ci_lower`` and ``ci_upper``.
+print(glm.summary().tables[1])
+
 comparison = pd.DataFrame(
     {
         "coef (sklik)": table["coef"].to_numpy(),
