@@ -293,3 +293,21 @@ def test_constant_column_gets_coefficient_zero(loss):
     assert abs(est.coef_[2]) <= 1e-12
     assert_allclose(np.delete(est.coef_, 2), ref.coef_, rtol=1e-7, atol=1e-10)
     assert_allclose(est.intercept_, ref.intercept_, rtol=1e-7, atol=1e-10)
+
+
+def test_newton_does_not_stop_where_its_step_vanishes_at_a_large_gradient():
+    """Two rows, 20 features, a tiny y and a variance floor of 1e-22: the Fisher information
+    is numerically singular and the Newton step vanished at the cold start, which the
+    float64-precision test of the Newton decrement took for an optimum (objective -18.13,
+    coef_ = 0, no warning). The fit now continues with L-BFGS-B to the optimum (-25.33)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 20))
+    X[:, -1] *= 1e-7
+    y = np.array([-7.51490827e-09, -2.37781245e-08])
+    for solver in ("auto", "newton", "lbfgs"):
+        est = _fit(
+            LinearRegressor(GaussianNLLLoss(eps=1e-22), solver=solver, alpha=0.3, alpha_var=0.0),
+            X,
+            y,
+        )
+        assert est.objective_ < -25.0, (solver, est.objective_)
