@@ -112,8 +112,32 @@ def _read_header(path: Path, options: dict) -> pd.Index:
         raise _csv_error(path, exc) from exc
 
 
-def _common_header(paths: Sequence[Path], options: dict) -> pd.Index:
-    """The header every file shares (:class:`InputError` naming two that differ)."""
+def _check_target_once(path: Path, options: dict, target: str | None) -> None:
+    """:class:`InputError` when the target's name heads more than one column.
+
+    pandas reads such a header with the second column renamed (``y.1``), which would then be
+    fitted as a feature: a copy of the target, or another variable under its name.
+    """
+    if target is None:
+        return
+    try:
+        names = pd.read_csv(path, nrows=1, header=None, dtype=str, **options).iloc[0]
+    except (ValueError, csv_module.Error, IndexError):
+        return  # (the reading proper reports an unreadable or empty file)
+    count = int((names == target).sum())
+    if count > 1:
+        raise InputError(
+            f"the target name {target!r} heads {count} columns of {path.name}; rename the "
+            f"others (pandas would read them as features named '{target}.1', ...)"
+        )
+
+
+def _common_header(paths: Sequence[Path], options: dict, target: str | None) -> pd.Index:
+    """The header every file shares (:class:`InputError` naming two that differ).
+
+    A target name that heads several columns is an :class:`InputError` too.
+    """
+    _check_target_once(paths[0], options, target)
     header = _read_header(paths[0], options)
     for path in paths[1:]:
         other = _read_header(path, options)
@@ -137,7 +161,7 @@ def _read_csv_files(
     """The frame of the ``--csv`` file(s), concatenated in file-name order, and notes."""
     paths = csv_files(csv)
     options = _csv_options(sep, decimal)
-    header = _common_header(paths, options)
+    header = _common_header(paths, options, target)
     frames = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -297,7 +321,7 @@ def load_dask(
             paths, files = [Path(csv)], csv
         else:
             paths = csv_files(csv)
-            _common_header(paths, options)
+            _common_header(paths, options, target)
             files = [str(path) for path in paths]
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -334,7 +358,8 @@ def load_dask(
 def _column(means: pd.Series, stds: pd.Series) -> list[str]:
     """``mean (sd)`` cells, with decimals for two significant digits of the smallest sd."""
     smallest = stds[stds > 0].min()
-    digits = min(4, max(0, 1 - math.floor(math.log10(smallest)))) if smallest > 0 else 3
+    finite = 0 < smallest < math.inf  # (a target near 1e300 may give an infinite sd)
+    digits = min(4, max(0, 1 - math.floor(math.log10(smallest)))) if finite else 3
     return [
         "-" if math.isnan(mean) else f"{mean:.{digits}f} ({std:.{digits}f})"
         for mean, std in zip(means, stds, strict=True)

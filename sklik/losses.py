@@ -1446,6 +1446,23 @@ class GaussianNLLLoss(BaseLoss):
     def _raw_var_floor(self) -> float:
         return max(float(self.eps), float(np.finfo(np.float64).tiny))
 
+    def check_y(self, y: np.ndarray) -> None:
+        """Raise a ValueError if y's variance overflows float64 (see :meth:`BaseLoss.check_y`).
+
+        The learned variance must hold the residuals' spread: beyond ``exp(709.78)``
+        (targets spread over about 1e154) no variance is representable.
+        """
+        super().check_y(y)
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1) if np.ndim(y) else y
+        if np.size(y) < 2 or not np.all(np.isfinite(y)):
+            return
+        log_var = self.init_raw(y)[1]
+        if np.any(log_var > math.log(np.finfo(np.float64).max)):
+            raise ValueError(
+                f"{type(self).__name__}: the variance of the targets (e^{np.max(log_var):.0f}) "
+                f"overflows float64; rescale y (e.g. divide it by a power of 10)."
+            )
+
     def init_raw(self, y, sample_weight=None):  # noqa: D102
         # mean and variance of y / m, m = max|y|, so that nothing overflows; then
         # log var = 2 log m + log var(y / m)

@@ -155,6 +155,18 @@ MALFORMED = {
         [],
         None,
     ),
+    "duplicated_target": (
+        lambda p, f: p.write_text(
+            "x,y,y\n" + "\n".join(",".join(map(str, row)) for row in f.to_numpy())
+        ),
+        [],
+        "the target name 'y' heads 2 columns of duplicated_target.csv",
+    ),
+    "huge_target": (
+        lambda p, f: write(p, f.assign(y=f["y"] * 1e299)),
+        [],
+        "no loss could be fitted",
+    ),
     "quoted_newlines": (
         lambda p, f: write(p, f.assign(memo=[f"a\nb {i % 3}" for i in range(40)])),
         [],

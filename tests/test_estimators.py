@@ -329,3 +329,15 @@ def test_constant_scale_std_matches_the_residual_spread(loss, low, high):
     X, y = _data("mse", n=20000)
     _, std = LinearRegressor(loss).fit(X, y).predict(X[:5], return_std=True, uncertainty="noise")
     assert np.all((low < std) & (std < high)) and np.ptp(std) == 0
+
+
+@pytest.mark.parametrize("estimator", [LinearRegressor, MLPRegressor])
+def test_gaussian_nll_whose_variance_overflows_is_a_clear_error(estimator):
+    """Targets spread over 1e300: no variance is representable (e^1385). The fit stopped at
+    coef_ = 0 with a predicted std of 1e150 and no warning; it is now a ValueError."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = rng.normal(size=50) * 5e300
+    with pytest.raises(ValueError, match=r"variance of the targets \(e\^1385\) overflows"):
+        estimator("gaussian_nll").fit(X, y)
+    assert np.isfinite(estimator("gaussian_nll").fit(X, y * 1e-290).objective_)
