@@ -436,6 +436,12 @@ def _lad_by_huber_continuation(
         value += float(l1 @ np.abs(theta[: model.n_weights]))
     delta = 0.1 * value
     nit = 0
+    wide = theta.size > _POLISH_MAX_COEF
+    if wide and not np.any(objective.penalty_curvature):
+        # a linear program with many columns: HiGHS on its dual (n + p variables) at once
+        exact = _penalised_lad(objective, theta, l1, 0.0, vertex=False)
+        if exact is not None:
+            return exact, 1, _l1_value(objective, exact, l1)
     for _ in range(12):
         if not (math.isfinite(delta) and delta > 0):
             return None
@@ -449,7 +455,9 @@ def _lad_by_huber_continuation(
             offset=objective.offset,
             penalty_weights=objective.penalty_curvature,
         )
-        if l1 is not None:  # the L1 penalty smoothed alike (the weights are in y's units)
+        if l1 is not None and not wide:
+            # the L1 penalty smoothed alike (the weights are in y's units), for Newton's
+            # method; L-BFGS-B takes it as it is, on split variables
             huber = _HuberisedL1(huber, delta * l1, delta)
         grad = huber(theta)[1]
         with warnings.catch_warnings():
@@ -457,30 +465,41 @@ def _lad_by_huber_continuation(
             result = minimize(
                 huber,
                 theta,
-                method="newton",
+                method="lbfgs" if wide else "newton",  # (a p-by-p Hessian costs p^3)
                 max_iter=max_iter,
                 tol=1e-10,
                 gradient_scale=float(np.max(np.abs(theta_scale * grad))),
                 theta_scale=theta_scale,
+                l1_weights=None if l1 is None or not wide else delta * l1,
             )
         theta, nit = result.theta, nit + result.n_iter
         exact = _penalised_lad(objective, theta, l1, delta)
         if exact is not None:
-            value = objective(exact)[0]
-            if l1 is not None:
-                value += float(l1 @ np.abs(exact[: model.n_weights]))
-            return exact, nit, value
+            return exact, nit, _l1_value(objective, exact, l1)
         delta /= 10.0
     return None
 
 
+def _l1_value(objective: Objective, theta: np.ndarray, l1: np.ndarray | None) -> float:
+    """The objective at ``theta`` plus the L1 penalty (if any)."""
+    value = objective(theta)[0]
+    if l1 is not None:
+        value += float(l1 @ np.abs(theta[: objective.model.n_weights]))
+    return value
+
+
 def _penalised_lad(
-    objective: Objective, theta: np.ndarray, l1_weights: np.ndarray | None, delta: float
+    objective: Objective,
+    theta: np.ndarray,
+    l1_weights: np.ndarray | None,
+    delta: float,
+    vertex: bool = True,
 ) -> np.ndarray | None:
     """The exact optimum of the (penalised) absolute error near ``theta``, per target, or None.
 
     See :func:`sklik._lad.penalised_vertex` (``delta``: the residuals taken as zero); the
-    objective's rows weigh ``s_i / (K sum s)``.
+    objective's rows weigh ``s_i / (K sum s)``. Without a ridge part the linear program is
+    handed to HiGHS when no vertex is certified (at once if not ``vertex``).
     """
     model = objective.model
     n, p, k = objective.y.shape[0], model.n_features, model.n_outputs
@@ -496,17 +515,19 @@ def _penalised_lad(
             else objective.y[:, j] - objective.offset[:, j]
         )
         part = slice(j * p, (j + 1) * p)
-        found = penalised_vertex(
-            objective.X,
-            y,
-            objective.row_weights,
-            model.fit_intercept,
-            ridge[part],
-            l1[part],
-            coef[j],
-            float(intercept[j]),
-            delta,
-        )
+        found = None
+        if vertex:
+            found = penalised_vertex(
+                objective.X,
+                y,
+                objective.row_weights,
+                model.fit_intercept,
+                ridge[part],
+                l1[part],
+                coef[j],
+                float(intercept[j]),
+                delta,
+            )
         if found is None and not np.any(ridge[part]) and n * p <= LAD_MAX_DENSE:
             # no curvature: a vertex of the linear program, which HiGHS finds (the rows'
             # weights sum to 1/K, those of least_absolute_deviations to 1)
