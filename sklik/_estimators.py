@@ -703,7 +703,11 @@ class LinearRegressor(_BaseRegressor):
     max_iter : int, default=1000
         Maximum number of solver iterations (iterative solvers).
     tol : float, default=1e-6
-        Gradient tolerance of the iterative solvers.
+        Relative gradient tolerance of the iterative solvers: they stop when the largest
+        entry of the gradient on the standardised design (the heads in units of y's spread)
+        is ``tol`` times its value at the best constant model, whatever the units of ``X``
+        and ``y`` (see the user guide's "Units and tolerance"). For ``lstsq`` with conjugate
+        gradients (a wide sparse ``X``) the same relative bound; the exact solvers ignore it.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
     verbose : int, default=0
