@@ -300,11 +300,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             owner=owner,
             callback=None if monitor is None else monitor.bind(model),
         )
-        theta = result.theta
+        theta, fun = result.theta, result.fun
         if monitor is not None:  # early stopping: the best parameters seen
             theta = monitor.finish(self, theta)
+            fun = objective(theta)[0]
         # (only where the constant model is in the family: with an intercept or biases)
-        if getattr(self, "fit_intercept", True) and result.converged:
+        if getattr(self, "fit_intercept", True):
             # the linear model's cold start is the constant model itself (zero coefficients,
             # no penalty): its objective was evaluated there; the MLP's is a random network
             constant = (
@@ -312,17 +313,21 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 if self._cold_start_is_constant
                 else data.constant_objective(objective, out_init)
             )
-            if result.fun > constant + 1e-8 * abs(constant):
+            if not fun <= constant + 1e-8 * abs(constant):
                 # e.g. an MLP whose units all died on un-centred inputs: a stationary point
-                # worse than the best constant model
+                # worse than the best constant model (its predictions may overflow), which
+                # is returned instead: no weights, the output biases at the constant
                 warnings.warn(
                     f"{owner}: the {solver} solver stopped at a point worse than the best "
-                    f"constant model (objective {result.fun:.6g} > {constant:.6g}): the model "
-                    f"is stuck at a stationary point. Standardise X (e.g. with a "
-                    f"StandardScaler in a pipeline) or change random_state.",
+                    f"constant model (objective {fun:.6g} > {constant:.6g}): the model is "
+                    f"stuck at a stationary point, and the best constant model is returned. "
+                    f"Standardise X (e.g. with a StandardScaler in a pipeline) or change "
+                    f"random_state.",
                     ConvergenceWarning,
                     stacklevel=4,
                 )
+                theta = theta_cold.copy()
+                theta[: model.n_weights] = 0.0
         return theta, result.n_iter
 
     def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:

@@ -243,6 +243,23 @@ def test_mlp_poisson_on_uncentred_inputs_fits_or_warns():
     assert warned or constant <= best_constant + 1e-6
 
 
+@pytest.mark.parametrize(
+    "loss, p, y", [("poisson_nll", 2, [1.0, 3.0]), ("negative_binomial_nll", 1, [6.0, 0.0])]
+)
+def test_a_stuck_mlp_returns_the_best_constant_model(loss, p, y):
+    """Two rows 1e6 from the origin: the count MLP stops worse than the best constant model,
+    where it predicted 0 (a log-likelihood of -inf) or 1.8e308 with a NaN std. It warns and
+    returns the best constant model: finite predictions, the constant's likelihood."""
+    X = np.random.default_rng(0).normal(size=(2, p)) + 1e6
+    y = np.array(y)
+    with pytest.warns(ConvergenceWarning, match="the best constant model is returned"):
+        est = MLPRegressor(loss, hidden_layer_sizes=(4,), max_iter=40, random_state=0).fit(X, y)
+    mean, std = est.predict(X, return_std=True)
+    assert_allclose(mean, y.mean(), rtol=1e-9)
+    assert np.all(np.isfinite(std)) and np.isfinite(est.log_likelihood(X, y))
+    assert np.all(est.coefs_[-1] == 0)
+
+
 @pytest.mark.parametrize("solver", ["auto", "lbfgs", "newton"])
 @pytest.mark.parametrize("delta", [1e6, 1e8])
 def test_constant_target_without_intercept_reaches_the_optimum(solver, delta):
