@@ -444,10 +444,15 @@ def test_dtypes_and_small_designs_fit_or_fail_clearly(dtype, estimator, loss, n,
     if dtype == "object":
         X = X.astype(object)
     y = rng.poisson(2.0, size=n).astype(float)
+    _assert_finite_fit_or_clear_error(estimator, loss, X, y)
+
+
+def _assert_finite_fit_or_clear_error(estimator, loss, X, y):
+    """The default linear model or a small MLP fits ``X, y`` finitely, or raises clearly."""
     est = (
         LinearRegressor(loss)
         if estimator == "linear"
-        else MLPRegressor(loss, hidden_layer_sizes=(3,), max_iter=30, random_state=0)
+        else MLPRegressor(loss, hidden_layer_sizes=(4,), max_iter=40, random_state=0)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -499,19 +504,7 @@ def test_every_estimator_and_loss_fits_finitely_or_fails_clearly(
         y = rng.standard_t(3, size=n) * 10.0**y_log_scale
     if degenerate == "constant_y":
         y[:] = y[0]
-    est = (
-        LinearRegressor(loss)
-        if estimator == "linear"
-        else MLPRegressor(loss, hidden_layer_sizes=(4,), max_iter=40, random_state=0)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            _bounded(lambda: est.fit(X, y))
-        except ValueError as exc:
-            _assert_clear_error(exc)
-            return
-    _assert_finite_outputs(est, X, y)
+    _assert_finite_fit_or_clear_error(estimator, loss, X, y)
 
 
 HUBER_DELTA_INF_REJECTED = True
