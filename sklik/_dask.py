@@ -1270,6 +1270,11 @@ class DaskData:
         self._theta, self._model = theta, objective.model
         return objective.value(theta), None
 
+    def largest_terms(self, W: np.ndarray) -> np.ndarray:
+        r"""Per row of ``W``: :math:`\max_i \sum_j |x_{ij} W_{kj}|` (one pass)."""
+        self.n_passes += 1
+        return np.asarray((da.absolute(self.X) @ np.abs(W).T).max(axis=0).compute())
+
     def residual_scale(self, loss: Any, raw: None, owner: str) -> np.ndarray:
         """Per target, the loss's ML scale of the residuals at the solution."""
         K = self.n_targets

@@ -211,6 +211,16 @@ class ArrayData:
             self._solution = (objective, theta, raw)
         return raw
 
+    def largest_terms(self, W: np.ndarray) -> np.ndarray:
+        r"""Per row of ``W`` (k, n_features): :math:`\max_i \sum_j |x_{ij} W_{kj}|`.
+
+        The size of the terms a prediction sums: its rounding error is of order eps times it.
+        """
+        if not self.n_samples:
+            return np.zeros(W.shape[0])
+        with np.errstate(over="ignore"):
+            return np.asarray(abs(self.X) @ np.abs(W).T).max(axis=0)
+
     def residual_scale(self, loss: BaseLoss, raw: np.ndarray | None, owner: str) -> np.ndarray:
         """Per target, the loss's ML scale (``fit_scale``) of the residuals ``y - raw[0]``."""
         if raw is None:

@@ -199,7 +199,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         self._set_fitted_params(params, one_target)
         self.scale_ = None
         if loss.needs_scale:  # ML scale of the residual density, per target
-            scale = data.residual_scale(loss, raw, owner)
+            scale = np.maximum(
+                data.residual_scale(loss, raw, owner),
+                4 * np.finfo(np.float64).eps * self._prediction_size(data, params),
+            )
             if not np.all(np.isfinite(scale) & (scale > 0)):
                 raise ValueError(
                     f"{owner}: the scale of the residuals is not a finite positive number "
@@ -215,6 +218,14 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
+
+    def _prediction_size(self, data: Any, params: dict) -> np.ndarray:
+        """Per target, the size of the terms a prediction on the training rows sums (0: none).
+
+        A residual scale below its rounding (an interpolating fit, whose residuals in the
+        user's units are that rounding) would make the likelihood infinite.
+        """
+        return np.zeros(data.n_targets)
 
     def _finish_fit(self, X: Any) -> None:
         """Store what prediction needs from the training inputs ``X`` (nothing by default)."""
@@ -863,6 +874,12 @@ class LinearRegressor(_BaseRegressor):
     def _from_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         coef = np.atleast_2d(params["coef"])
         return {"coef": coef * x_scale, "intercept": params["intercept"] + coef @ x_mean}
+
+    def _prediction_size(self, data, params):
+        k = data.n_targets
+        coef = np.asarray(params["coef"], dtype=np.float64).reshape(-1, data.n_features)[:k]
+        intercept = np.abs(np.ravel(params["intercept"])[:k]) if self.fit_intercept else 0.0
+        return data.largest_terms(coef) + intercept
 
     def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
         has_hessian = loss.has_curvature

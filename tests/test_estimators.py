@@ -341,3 +341,17 @@ def test_gaussian_nll_whose_variance_overflows_is_a_clear_error(estimator):
     with pytest.raises(ValueError, match=r"variance of the targets \(e\^1385\) overflows"):
         estimator("gaussian_nll").fit(X, y)
     assert np.isfinite(estimator("gaussian_nll").fit(X, y * 1e-290).objective_)
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber", "smooth_l1"])
+def test_an_interpolating_fit_has_a_finite_likelihood(loss):
+    """Two rows, a feature shifted by 1e6: the fit interpolates, and its residuals in the
+    user's units are the predictions' rounding (1e-9), where the exact fit's scale was 6e-15
+    and the log-likelihood -inf. The scale is floored at that rounding (found by the fuzz
+    suite's deep profile)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 1)) + 1e6
+    y = rng.standard_t(3, size=2) * 10.0
+    est = LinearRegressor(loss).fit(X, y)
+    assert np.isfinite(est.log_likelihood(X, y))
+    assert est.scale_ < 1e-6
