@@ -97,7 +97,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     def _make_model(self, n_features: int, n_outputs: int) -> Any:
         raise NotImplementedError
 
-    def _choose_solver(self, loss: BaseLoss) -> str:
+    def _choose_solver(
+        self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0, n_features: int = 0
+    ) -> str:
         raise NotImplementedError
 
     def _set_fitted_params(self, params: dict, one_target: bool) -> None:
@@ -161,7 +163,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         alpha_l2, penalty_weights, l1_weights = self._penalties(
             model, x_scale, loss, data.weight_total
         )
-        solver = self._choose_solver(loss, data.n_samples, model.n_coef)
+        solver = self._choose_solver(loss, data.n_samples, model.n_coef, data.n_features)
         objective = data.objective(
             model, fit_loss, design, alpha_l2, penalty_weights, fuse_hessian=solver == "newton"
         )
@@ -711,11 +713,15 @@ class LinearRegressor(_BaseRegressor):
         program of least absolute deviations (``"l1"``, or ``"smooth_l1"`` with ``beta=0``,
         and ``alpha=0``), solved with HiGHS below 5000 rows and by the Frisch-Newton
         interior-point method with a certified optimal vertex from 5000 rows on.
-        ``"newton"``: trust-region Newton with the exact Hessian (convex smooth losses:
-        ``"mse"``, ``"huber"``, ``"smooth_l1"`` with ``beta > 0``, ``"poisson_nll"``).
+        ``"newton"``: Newton's method with a line search, on the exact Hessian of the convex
+        smooth losses (``"mse"``, ``"huber"``, ``"smooth_l1"`` with ``beta > 0``,
+        ``"poisson_nll"``) or the Fisher information of ``"gaussian_nll"``'s two heads (Fisher
+        scoring). With fewer rows than features and ``alpha > 0`` each step solves an n-by-n
+        system (the Woodbury identity) instead of the p-by-p one.
         ``"lbfgs"``: L-BFGS-B, any loss. ``"auto"`` picks ``"lstsq"`` for mse, ``"highs"`` for
-        l1 without penalty, ``"newton"`` for the other convex smooth losses and ``"lbfgs"``
-        otherwise.
+        l1 without penalty, ``"newton"`` for the losses with a Hessian up to 500 coefficients,
+        and beyond on a wide ``X`` (fewer rows than features, ``alpha > 0``, up to 128 rows,
+        any number for ``"gaussian_nll"``), and ``"lbfgs"`` otherwise.
     max_iter : int, default=1000
         Maximum number of solver iterations (iterative solvers).
     tol : float, default=1e-6
@@ -881,7 +887,9 @@ class LinearRegressor(_BaseRegressor):
         intercept = np.abs(np.ravel(params["intercept"])[:k]) if self.fit_intercept else 0.0
         return data.largest_terms(coef) + intercept
 
-    def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
+    def _choose_solver(
+        self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0, n_features: int = 0
+    ) -> str:
         has_hessian = loss.has_curvature
         if self.l1_ratio > 0 and self.alpha > 0:  # elastic net: L-BFGS-B on split variables
             if self.solver not in ("auto", "lbfgs"):
@@ -897,7 +905,12 @@ class LinearRegressor(_BaseRegressor):
                 return "highs"
             # a dense Newton step costs n p^2 + p^3 where an L-BFGS step costs 2 n p
             small = n_coef <= _NEWTON_MAX_COEF
-            return "newton" if has_hessian and small else "lbfgs"
+            # fewer rows than features, every weight penalised: a Newton step by the Woodbury
+            # identity costs n^2 p (LinearModel.gauss_newton_solve). That beats L-BFGS's
+            # hundreds of iterations on few rows, and a learned variance (Fisher scoring)
+            # needs it on any number: L-BFGS stalls there (n = 10 to 1000, p = 3000)
+            wide = self.alpha > 0 and _solver.wide_newton(n_samples, n_features, loss.fisher)
+            return "newton" if has_hessian and (small or wide) else "lbfgs"
         allowed = {
             "lbfgs": True,
             "newton": has_hessian,
@@ -1452,7 +1465,9 @@ class MLPRegressor(_BaseRegressor):
             constant_outputs=constant,
         )
 
-    def _choose_solver(self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0) -> str:
+    def _choose_solver(
+        self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0, n_features: int = 0
+    ) -> str:
         return "lbfgs"
 
     def _training_problem(self, X, Y, sw, off, loss):

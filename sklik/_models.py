@@ -77,6 +77,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import blas
 from sklearn.utils import check_random_state
@@ -90,6 +91,11 @@ __all__ = ["Activation", "ACTIVATIONS", "LinearModel", "MLPModel", "MODELS"]
 # then stay in the L2 cache, and the deltas never need a full (n_samples, width) buffer.
 # Measured best (2 cores, 2 MiB L2 each) between 16384 and 32768 for (100,) and (50, 50).
 _BLOCK_ELEMENTS = 32768
+# LinearModel.gauss_newton_solve: the Woodbury form holds a wide design densely up to this many
+# entries (160 MB), and gives up (the caller forms the p-by-p matrix) when an intercept's Schur
+# complement is below this fraction of its diagonal entry (numerically singular).
+_WOODBURY_MAX_ENTRIES = 20_000_000
+_WOODBURY_MIN_SCHUR = 1e-12
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,6 +587,100 @@ class LinearModel(_ConstantOutputs):
                 H[w + k, rows] = H[rows, w + k] = design.rmatvec(dk)
                 H[w + k, w + k] = dk.sum()
         return H if self._keep is None else H[np.ix_(self._keep, self._keep)]
+
+    def gauss_newton_solve(
+        self, cache: object, d: np.ndarray, ridge: np.ndarray, g: np.ndarray
+    ) -> np.ndarray | None:
+        r"""Solve the penalised Gauss-Newton system of a wide design by the Woodbury identity.
+
+        The system is :math:`(J^\top \operatorname{diag}(d)\, J + \operatorname{diag}(\rho))
+        \,x = g`, solved without forming its matrix when the design has fewer rows than
+        features. Block :math:`k` of :meth:`gauss_newton` plus the penalty is
+        :math:`\begin{pmatrix} A & b \\ b^\top & c \end{pmatrix}` with
+        :math:`A = R + X^\top S^2 X`, :math:`R = \operatorname{diag}(\rho_k)`,
+        :math:`S = \operatorname{diag}(\sqrt{d_{:,k}})`, :math:`b = X^\top d_{:,k}`,
+        :math:`c = \sum_i d_{ik}` (the last row and column only with an intercept). By the
+        Woodbury identity
+
+        .. math::
+
+            A^{-1} = R^{-1} - R^{-1} X^\top S \,(I_n + S X R^{-1} X^\top S)^{-1} S X R^{-1},
+
+        an n-by-n Cholesky factorisation (positive definite for any :math:`d \ge 0`), and the
+        intercept comes from the Schur complement :math:`c - b^\top A^{-1} b`. The cost is
+        :math:`O(n^2 p)` per output where forming and factorising the p-by-p block costs
+        :math:`O(n p^2 + p^3)`.
+
+        Parameters
+        ----------
+        cache : object
+            The cache returned by ``forward`` (the design).
+        d : ndarray of shape (n_samples, n_outputs)
+            Non-negative curvatures, as for :meth:`gauss_newton`.
+        ridge : ndarray of shape (n_weights,)
+            The penalty's curvature on the free weights.
+        g : ndarray of shape (n_coef,)
+            Right-hand side.
+
+        Returns
+        -------
+        ndarray of shape (n_coef,) or None
+            The solution; None where the identity does not apply (at least as many rows as
+            features, a weight without penalty, a design too large to hold densely, or a
+            numerically singular intercept block): the caller forms the matrix instead. An
+            intercept without curvature (all of its ``d`` zero) gets no step, as the
+            minimum-norm solution would give it.
+        """
+        design = cache
+        n, p = design.shape
+        if n >= p or n * p > _WOODBURY_MAX_ENTRIES or not np.all(ridge > 0):
+            return None
+        Z = design.toarray()
+        rho = np.zeros(self._full_weights)  # zero on the constant outputs' absent weights
+        if self._keep is None:
+            rho[:] = ridge
+        else:
+            rho[self._keep[self._keep < self._full_weights]] = ridge
+        gf = self._expand(np.asarray(g, dtype=np.float64))
+        x = np.zeros(self._full_coef)
+        w = self._full_weights
+        for k in range(self.n_outputs):
+            dk = np.maximum(d[:, k], 0.0)
+            total = float(dk.sum())
+            if self.constant_outputs[k]:  # the intercept alone
+                if not total > 0:
+                    return None
+                x[w + k] = gf[w + k] / total
+                continue
+            rows = slice(k * p, (k + 1) * p)
+            rinv = 1.0 / rho[rows]
+            SZ = np.sqrt(dk)[:, np.newaxis] * Z
+            SZR = SZ * rinv
+            M = SZR @ SZ.T
+            M[np.diag_indices_from(M)] += 1.0
+            try:  # positive definite in exact arithmetic; not always in float64 (d of 1e22)
+                factor = scipy.linalg.cho_factor(M, check_finite=False)
+            except np.linalg.LinAlgError:
+                return None
+
+            def a_inv(V: np.ndarray, SZ=SZ, SZR=SZR, rinv=rinv, factor=factor) -> np.ndarray:
+                RV = rinv[:, np.newaxis] * V
+                return RV - SZR.T @ scipy.linalg.cho_solve(factor, SZ @ RV, check_finite=False)
+
+            if not self.fit_intercept:
+                x[rows] = a_inv(gf[rows, np.newaxis])[:, 0]
+                continue
+            if total == 0.0:  # no curvature in the intercept (a variance at its floor): no step
+                x[rows] = rinv * gf[rows]
+                continue
+            b = Z.T @ dk
+            sol = a_inv(np.column_stack([gf[rows], b]))
+            schur = total - float(b @ sol[:, 1])
+            if not schur > _WOODBURY_MIN_SCHUR * total:
+                return None
+            x[w + k] = (gf[w + k] - float(b @ sol[:, 0])) / schur
+            x[rows] = sol[:, 0] - sol[:, 1] * x[w + k]
+        return self._shrink(x)
 
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Split ``theta`` into named arrays (copies, safe to store as fitted attributes).

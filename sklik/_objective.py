@@ -290,6 +290,32 @@ class Objective:
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
 
+    def hessian_solve(
+        self, theta: np.ndarray, g: np.ndarray, ridge: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        r"""Solve :math:`H x = g` for the :meth:`hessian` :math:`H` without forming it.
+
+        For a model that offers ``gauss_newton_solve`` (the linear model on a design with
+        fewer rows than features, every weight penalised): the Woodbury identity, an n-by-n
+        factorisation instead of a p-by-p one. ``ridge`` replaces the penalty's curvature
+        :attr:`penalty_curvature` (a smoothed L1 penalty adds its own). None where that does
+        not apply (then form :meth:`hessian`).
+        """
+        solve = getattr(self.model, "gauss_newton_solve", None)
+        if solve is None or not self.has_hessian or self._shape[0] >= self.model.n_coef:
+            return None
+        last = self._last
+        if last is not None and np.array_equal(last[0], theta) and last[4] is not None:
+            out, fwd = last[3], last[4]
+        else:
+            out, fwd = self.forward(theta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
+            if not np.all(np.isfinite(hess)):
+                return None
+            x = solve(fwd, hess, self._ridge if ridge is None else ridge, g)
+        return x if x is not None and np.all(np.isfinite(x)) else None
+
     @property
     def hessian_sample_step(self) -> int:
         """Every how many rows :meth:`sampled_hessian` takes one (1: it is the Hessian)."""

@@ -577,3 +577,32 @@ def test_objective_reuses_one_workspace_during_a_fit():
         assert obj._workspace is ws
         assert value == expected[0]
         assert_array_equal(grad, expected[1])
+
+
+@pytest.mark.parametrize("constant", [None, [False, True]], ids=["", "constant_output"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
+def test_linear_gauss_newton_solve_equals_the_dense_solve(fit_intercept, constant):
+    """The Woodbury solve of a wide design equals the solve of the formed p-by-p system, with
+    zero curvatures on some rows (zero weights) and an intercept or a constant output."""
+    if constant is not None and not fit_intercept:
+        pytest.skip("constant outputs need an intercept")
+    from sklik._design import DenseDesign
+
+    rng = np.random.default_rng(3)
+    n, p, k = 6, 15, 2
+    model = LinearModel(p, k, fit_intercept=fit_intercept, constant_outputs=constant)
+    design = DenseDesign(rng.normal(size=(n, p)))
+    _, cache = model.forward(rng.normal(size=model.n_coef), design)
+    d = rng.uniform(0.1, 3.0, size=(n, k))
+    d[:2] = 0.0
+    ridge = rng.uniform(0.5, 2.0, size=model.n_weights)
+    g = rng.normal(size=model.n_coef)
+    H = model.gauss_newton(None, cache, d)
+    H[np.diag_indices(model.n_weights)] += ridge
+    x = model.gauss_newton_solve(cache, d, ridge, g)
+    assert_allclose(x, np.linalg.solve(H, g), rtol=1e-10, atol=1e-12 * np.abs(x).max())
+    # where it does not apply: at least as many rows as features, an unpenalised weight
+    assert model.gauss_newton_solve(cache, d, np.zeros_like(ridge), g) is None
+    tall = LinearModel(3, k, fit_intercept=fit_intercept, constant_outputs=constant)
+    _, tall_cache = tall.forward(np.zeros(tall.n_coef), DenseDesign(rng.normal(size=(n, 3))))
+    assert tall.gauss_newton_solve(tall_cache, d, np.ones(tall.n_weights), g[: tall.n_coef]) is None
