@@ -429,7 +429,7 @@ class BlockedObjective:
     @property
     def has_hessian(self) -> bool:
         """As :attr:`sklik._objective.Objective.has_hessian`."""
-        return self.loss.has_curvature and hasattr(self.model, "gauss_newton")
+        return self.loss.second_order and hasattr(self.model, "gauss_newton")
 
     def _reduce(self, theta: np.ndarray, what: tuple) -> Any:
         evaluate = dask.delayed(_chunk_eval, pure=True)

@@ -715,13 +715,15 @@ class LinearRegressor(_BaseRegressor):
         interior-point method with a certified optimal vertex from 5000 rows on.
         ``"newton"``: Newton's method with a line search, on the exact Hessian of the convex
         smooth losses (``"mse"``, ``"huber"``, ``"smooth_l1"`` with ``beta > 0``,
-        ``"poisson_nll"``) or the Fisher information of ``"gaussian_nll"``'s two heads (Fisher
-        scoring). With fewer rows than features and ``alpha > 0`` each step solves an n-by-n
-        system (the Woodbury identity) instead of the p-by-p one.
+        ``"poisson_nll"``), the Fisher information of ``"gaussian_nll"``'s two heads (Fisher
+        scoring) or the exact Hessian of ``"negative_binomial_nll"`` (its eigenvalues by
+        magnitude where it is indefinite). With fewer rows than features and ``alpha > 0``
+        each step solves an n-by-n system (the Woodbury identity) instead of the p-by-p one.
         ``"lbfgs"``: L-BFGS-B, any loss. ``"auto"`` picks ``"lstsq"`` for mse, ``"highs"`` for
         l1 without penalty, ``"newton"`` for the losses with a Hessian up to 500 coefficients,
         and beyond on a wide ``X`` (fewer rows than features, ``alpha > 0``, up to 128 rows,
-        any number for ``"gaussian_nll"``), and ``"lbfgs"`` otherwise.
+        any number for ``"gaussian_nll"``; not ``NegativeBinomialNLLLoss(dispersion="linear")``,
+        whose two heads with weights are coupled), and ``"lbfgs"`` otherwise.
     max_iter : int, default=1000
         Maximum number of solver iterations (iterative solvers).
     tol : float, default=1e-6
@@ -890,7 +892,7 @@ class LinearRegressor(_BaseRegressor):
     def _choose_solver(
         self, loss: BaseLoss, n_samples: int = 0, n_coef: int = 0, n_features: int = 0
     ) -> str:
-        has_hessian = loss.has_curvature
+        has_hessian = loss.second_order
         if self.l1_ratio > 0 and self.alpha > 0:  # elastic net: L-BFGS-B on split variables
             if self.solver not in ("auto", "lbfgs"):
                 raise ValueError(
@@ -909,7 +911,14 @@ class LinearRegressor(_BaseRegressor):
             # identity costs n^2 p (LinearModel.gauss_newton_solve). That beats L-BFGS's
             # hundreds of iterations on few rows, and a learned variance (Fisher scoring)
             # needs it on any number: L-BFGS stalls there (n = 10 to 1000, p = 3000)
-            wide = self.alpha > 0 and _solver.wide_newton(n_samples, n_features, loss.fisher)
+            # (the Woodbury form needs heads with weights that are not coupled: a curvature
+            # per output, or coupled only to constant outputs, as a constant dispersion)
+            uncoupled = loss.has_curvature or len(loss.constant_params) >= loss.n_params - 1
+            wide = (
+                self.alpha > 0
+                and uncoupled
+                and _solver.wide_newton(n_samples, n_features, loss.fisher)
+            )
             return "newton" if has_hessian and (small or wide) else "lbfgs"
         allowed = {
             "lbfgs": True,
@@ -921,7 +930,7 @@ class LinearRegressor(_BaseRegressor):
             raise ValueError(
                 f"solver={self.solver!r} cannot minimise {loss!r} with alpha={self.alpha}: "
                 f"'lstsq' solves only loss='mse', 'highs' only loss='l1' with alpha=0, 'newton' "
-                f"only the convex smooth losses. Use solver='auto' or 'lbfgs'."
+                f"only the losses with second derivatives (not l1). Use solver='auto' or 'lbfgs'."
             )
         return self.solver
 

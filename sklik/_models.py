@@ -98,6 +98,18 @@ _WOODBURY_MAX_ENTRIES = 20_000_000
 _WOODBURY_MIN_SCHUR = 1e-12
 
 
+def _signed_sandwich(design: object, d: np.ndarray) -> np.ndarray:
+    r""":math:`X^\top \operatorname{diag}(d)\, X` for signed ``d``.
+
+    The difference of the design's sandwiches of the positive and the negative part (its
+    square-root form needs ``d >= 0``).
+    """
+    if np.all(d >= 0):
+        return design.sandwich(d)
+    positive, negative = np.maximum(d, 0.0), np.maximum(-d, 0.0)
+    return design.sandwich(positive) - design.sandwich(negative)
+
+
 # ---------------------------------------------------------------------------------------------
 # activations
 
@@ -555,13 +567,17 @@ class LinearModel(_ConstantOutputs):
         return d_out
 
     def gauss_newton(self, theta: np.ndarray, cache: object, d: np.ndarray) -> np.ndarray:
-        r"""The matrix :math:`J^\top \operatorname{diag}(d)\, J` for per-output curvatures ``d``.
+        r"""The matrix :math:`J^\top D J` for per-output curvatures or per-row Hessian blocks.
 
-        :math:`J` is the Jacobian of ``out`` with respect to ``theta``; for a linear model
-        output ``k`` depends only on row ``k`` of ``coef`` and intercept ``k``, so the matrix
-        is block-diagonal with blocks :math:`[X, 1]^\top \operatorname{diag}(d_{:,k}) [X, 1]`.
-        With ``d`` the second derivative of a loss in ``out`` this is the exact Hessian of the
-        loss in ``theta``; Newton solvers factorise it.
+        :math:`J` is the Jacobian of ``out`` with respect to ``theta``. With ``d`` of shape
+        ``(n, n_outputs)`` (:math:`D` diagonal per row) output ``k`` depends only on row ``k``
+        of ``coef`` and intercept ``k``, so the matrix is block-diagonal with blocks
+        :math:`[X, 1]^\top \operatorname{diag}(d_{:,k}) [X, 1]`. With ``d`` of shape
+        ``(n, n_outputs, n_outputs)`` (a symmetric block per row, e.g. the negative
+        binomial's exact Hessian in its two parameters) block :math:`(k, l)` is
+        :math:`[X, 1]^\top \operatorname{diag}(d_{:,k,l}) [X, 1]`. With ``d`` the second
+        derivatives of a loss in ``out`` this is the exact Hessian of the loss in ``theta``;
+        Newton solvers factorise it.
 
         Parameters
         ----------
@@ -569,8 +585,9 @@ class LinearModel(_ConstantOutputs):
             The parameters ``forward`` was called with (unused).
         cache : object
             The cache returned by ``forward``.
-        d : ndarray of shape (n_samples, n_outputs)
-            Non-negative curvatures (the square-root form below needs ``d >= 0``).
+        d : ndarray of shape (n_samples, n_outputs) or (n_samples, n_outputs, n_outputs)
+            Curvatures; signed entries are allowed (a signed weight's product is the
+            difference of the products of its positive and negative parts).
 
         Returns
         -------
@@ -579,13 +596,22 @@ class LinearModel(_ConstantOutputs):
         design = cache
         p, w = self.n_features, self._full_weights
         H = np.zeros((self._full_coef, self._full_coef))
+        blocks = d.ndim == 3
+        const = self.constant_outputs
         for k in range(self.n_outputs):
-            dk = np.ascontiguousarray(d[:, k])  # d >= 0
-            rows = slice(k * p, (k + 1) * p)
-            H[rows, rows] = design.sandwich(dk)
-            if self.fit_intercept:
-                H[w + k, rows] = H[rows, w + k] = design.rmatvec(dk)
-                H[w + k, w + k] = dk.sum()
+            for m in range(k, self.n_outputs) if blocks else (k,):
+                dkm = np.ascontiguousarray(d[:, k, m] if blocks else d[:, k])
+                if not dkm.any():
+                    continue
+                rk, rm = slice(k * p, (k + 1) * p), slice(m * p, (m + 1) * p)
+                if not (const[k] or const[m]):  # (a constant output's weights are dropped)
+                    H[rk, rm] = _signed_sandwich(design, dkm)
+                    H[rm, rk] = H[rk, rm].T
+                if self.fit_intercept:
+                    xd = design.rmatvec(dkm)
+                    H[w + m, rk] = H[rk, w + m] = xd
+                    H[w + k, rm] = H[rm, w + k] = xd
+                    H[w + k, w + m] = H[w + m, w + k] = dkm.sum()
         return H if self._keep is None else H[np.ix_(self._keep, self._keep)]
 
     def gauss_newton_solve(
@@ -593,30 +619,41 @@ class LinearModel(_ConstantOutputs):
     ) -> np.ndarray | None:
         r"""Solve the penalised Gauss-Newton system of a wide design by the Woodbury identity.
 
-        The system is :math:`(J^\top \operatorname{diag}(d)\, J + \operatorname{diag}(\rho))
-        \,x = g`, solved without forming its matrix when the design has fewer rows than
-        features. Block :math:`k` of :meth:`gauss_newton` plus the penalty is
-        :math:`\begin{pmatrix} A & b \\ b^\top & c \end{pmatrix}` with
-        :math:`A = R + X^\top S^2 X`, :math:`R = \operatorname{diag}(\rho_k)`,
-        :math:`S = \operatorname{diag}(\sqrt{d_{:,k}})`, :math:`b = X^\top d_{:,k}`,
-        :math:`c = \sum_i d_{ik}` (the last row and column only with an intercept). By the
-        Woodbury identity
+        The system is :math:`(J^\top D J + \operatorname{diag}(\rho))\,x = g` (``d`` as
+        for :meth:`gauss_newton`), solved without forming its matrix when the design has
+        fewer rows than features. Split :math:`x` into the weights :math:`x_k` of each output
+        with weights and the intercepts :math:`x_U` (a constant output's intercept among
+        them). Where no two outputs with weights are coupled (``d`` diagonal, or coupled only
+        to constant outputs: the negative binomial's constant dispersion), the matrix is
 
         .. math::
 
-            A^{-1} = R^{-1} - R^{-1} X^\top S \,(I_n + S X R^{-1} X^\top S)^{-1} S X R^{-1},
+            \begin{pmatrix} A_1 & & C_1 \\ & \ddots & \vdots \\
+            C_1^\top & \cdots & H_{UU} \end{pmatrix}, \quad
+            A_k = R_k + X^\top S_k^2 X, \quad C_{k,l} = X^\top d_{:,k,l}, \quad
+            (H_{UU})_{k,l} = \textstyle\sum_i d_{ikl},
 
-        an n-by-n Cholesky factorisation (positive definite for any :math:`d \ge 0`), and the
-        intercept comes from the Schur complement :math:`c - b^\top A^{-1} b`. The cost is
-        :math:`O(n^2 p)` per output where forming and factorising the p-by-p block costs
-        :math:`O(n p^2 + p^3)`.
+        with :math:`R_k = \operatorname{diag}(\rho_k)` and
+        :math:`S_k = \operatorname{diag}(\sqrt{d_{:,k,k}})`. By the Woodbury identity
+
+        .. math::
+
+            A_k^{-1} = R_k^{-1} - R_k^{-1} X^\top S_k \,(I_n + S_k X R_k^{-1} X^\top S_k)^{-1}
+            S_k X R_k^{-1},
+
+        an n-by-n Cholesky factorisation (positive definite for any :math:`d_{:,k,k} \ge 0`),
+        and the intercepts solve the Schur complement
+        :math:`(H_{UU} - \sum_k C_k^\top A_k^{-1} C_k)\, x_U
+        = g_U - \sum_k C_k^\top A_k^{-1} g_k`; then
+        :math:`x_k = A_k^{-1}(g_k - C_k x_U)`. The cost is :math:`O(n^2 p)` per output where
+        forming and factorising the p-by-p blocks costs :math:`O(n p^2 + p^3)`.
 
         Parameters
         ----------
         cache : object
             The cache returned by ``forward`` (the design).
-        d : ndarray of shape (n_samples, n_outputs)
-            Non-negative curvatures, as for :meth:`gauss_newton`.
+        d : ndarray of shape (n_samples, n_outputs) or (n_samples, n_outputs, n_outputs)
+            Curvatures, as for :meth:`gauss_newton`.
         ridge : ndarray of shape (n_weights,)
             The penalty's curvature on the free weights.
         g : ndarray of shape (n_coef,)
@@ -626,15 +663,27 @@ class LinearModel(_ConstantOutputs):
         -------
         ndarray of shape (n_coef,) or None
             The solution; None where the identity does not apply (at least as many rows as
-            features, a weight without penalty, a design too large to hold densely, or a
-            numerically singular intercept block): the caller forms the matrix instead. An
+            features, a weight without penalty, a negative curvature on an output with
+            weights, two outputs with weights coupled, a design too large to hold densely, or
+            a numerically singular Schur complement): the caller forms the matrix instead. An
             intercept without curvature (all of its ``d`` zero) gets no step, as the
-            minimum-norm solution would give it.
+            minimum-norm solution would give it. An indefinite Schur complement (the exact
+            Hessian of a non-convex loss) has its eigenvalues replaced by their magnitudes,
+            which makes the matrix positive definite and the solution a descent direction.
         """
         design = cache
         n, p = design.shape
         if n >= p or n * p > _WOODBURY_MAX_ENTRIES or not np.all(ridge > 0):
             return None
+        if d.ndim == 2:
+            blocks = np.zeros((n, self.n_outputs, self.n_outputs))
+            blocks[:, np.arange(self.n_outputs), np.arange(self.n_outputs)] = d
+        else:
+            blocks = d
+        weighted = np.flatnonzero(~self.constant_outputs)
+        coupled = blocks[:, weighted][:, :, weighted]
+        if np.any(coupled[:, ~np.eye(weighted.size, dtype=bool)] != 0.0):
+            return None  # outputs with weights coupled to each other: no block structure
         Z = design.toarray()
         rho = np.zeros(self._full_weights)  # zero on the constant outputs' absent weights
         if self._keep is None:
@@ -644,14 +693,11 @@ class LinearModel(_ConstantOutputs):
         gf = self._expand(np.asarray(g, dtype=np.float64))
         x = np.zeros(self._full_coef)
         w = self._full_weights
-        for k in range(self.n_outputs):
-            dk = np.maximum(d[:, k], 0.0)
-            total = float(dk.sum())
-            if self.constant_outputs[k]:  # the intercept alone
-                if not total > 0:
-                    return None
-                x[w + k] = gf[w + k] / total
-                continue
+        a_inv = {}  # per output with weights: V -> A_k^{-1} V
+        for k in weighted:
+            dk = blocks[:, k, k]
+            if np.any(dk < 0):
+                return None
             rows = slice(k * p, (k + 1) * p)
             rinv = 1.0 / rho[rows]
             SZ = np.sqrt(dk)[:, np.newaxis] * Z
@@ -663,23 +709,44 @@ class LinearModel(_ConstantOutputs):
             except np.linalg.LinAlgError:
                 return None
 
-            def a_inv(V: np.ndarray, SZ=SZ, SZR=SZR, rinv=rinv, factor=factor) -> np.ndarray:
+            def solve(V: np.ndarray, SZ=SZ, SZR=SZR, rinv=rinv, factor=factor) -> np.ndarray:
                 RV = rinv[:, np.newaxis] * V
                 return RV - SZR.T @ scipy.linalg.cho_solve(factor, SZ @ RV, check_finite=False)
 
-            if not self.fit_intercept:
-                x[rows] = a_inv(gf[rows, np.newaxis])[:, 0]
-                continue
-            if total == 0.0:  # no curvature in the intercept (a variance at its floor): no step
-                x[rows] = rinv * gf[rows]
-                continue
-            b = Z.T @ dk
-            sol = a_inv(np.column_stack([gf[rows], b]))
-            schur = total - float(b @ sol[:, 1])
-            if not schur > _WOODBURY_MIN_SCHUR * total:
-                return None
-            x[w + k] = (gf[w + k] - float(b @ sol[:, 0])) / schur
-            x[rows] = sol[:, 0] - sol[:, 1] * x[w + k]
+            a_inv[k] = solve
+        if not self.fit_intercept:
+            for k in weighted:
+                rows = slice(k * p, (k + 1) * p)
+                x[rows] = a_inv[k](gf[rows, np.newaxis])[:, 0]
+            return self._shrink(x)
+        H_uu = blocks.sum(axis=0)
+        rhs = gf[w:].copy()
+        solved = {}
+        for k in weighted:
+            rows = slice(k * p, (k + 1) * p)
+            C = Z.T @ blocks[:, k, :]  # (p, n_outputs): the weights of k against intercepts
+            sol = a_inv[k](np.column_stack([gf[rows], C]))
+            solved[k] = (sol[:, 0], sol[:, 1:])
+            H_uu -= C.T @ sol[:, 1:]
+            rhs -= C.T @ sol[:, 0]
+        # intercepts without curvature (a variance at its floor) get no step
+        live = np.flatnonzero(np.diag(blocks.sum(axis=0)) > 0)
+        S = 0.5 * (H_uu[np.ix_(live, live)] + H_uu[np.ix_(live, live)].T)
+        scale = np.sqrt(np.abs(np.diag(blocks.sum(axis=0))[live]))
+        eig, vec = np.linalg.eigh(S / np.outer(scale, scale))
+        top = float(np.max(np.abs(eig)))
+        if eig[0] < -_WOODBURY_MIN_SCHUR * top:
+            # indefinite (a non-convex loss away from its optimum): the eigenvalues by their
+            # magnitudes, as _solver._newton_direction does with a formed Hessian
+            eig = np.maximum(np.abs(eig), 1e-8 * top)
+        elif eig[0] <= _WOODBURY_MIN_SCHUR * top:  # numerically singular
+            return None
+        x_u = np.zeros(self.n_outputs)
+        x_u[live] = vec @ ((vec.T @ (rhs[live] / scale)) / eig) / scale
+        x[w:] = x_u
+        for k in weighted:
+            rows = slice(k * p, (k + 1) * p)
+            x[rows] = solved[k][0] - solved[k][1] @ x_u
         return self._shrink(x)
 
     def unpack(self, theta: np.ndarray) -> dict[str, np.ndarray]:

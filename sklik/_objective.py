@@ -251,8 +251,28 @@ class Objective:
             grad = self.model.backward(theta, cache, self._out(grad_raw * self._w))
             if not hessian:
                 return value, grad
-            weights = self._out(self.loss.raw_hessian(self.y, raw) * self._w)
+            weights = self.curvature(self.y, raw, self._w)
         return value, grad, self.model.gauss_newton(theta, cache, weights)
+
+    def curvature(self, y: np.ndarray, raw: np.ndarray, w: np.ndarray) -> np.ndarray:
+        r"""The loss's weighted curvature per row in the model's output layout.
+
+        ``(n, n_outputs)`` where the loss has a curvature per raw output
+        (``loss.has_curvature``: the exact Hessian, or the Fisher information); otherwise its
+        exact per-sample Hessian blocks, ``(n, n_outputs, n_outputs)``, with output
+        ``j * K + t`` (parameter ``j``, target ``t``) coupled only to outputs of target ``t``.
+        ``w`` of shape ``(n, 1)`` multiplies every row.
+        """
+        n, n_params, k = raw.shape[1], self._shape[1], self._shape[2]
+        if self.loss.has_curvature:
+            return (self.loss.raw_hessian(y, raw) * w).transpose(1, 0, 2).reshape(n, -1)
+        h = self.loss.raw_hessian_blocks(y, raw) * w  # (n_params, n_params, n, K)
+        blocks = np.zeros((n, n_params * k, n_params * k))
+        for a in range(n_params):
+            for b in range(n_params):
+                for t in range(k):
+                    blocks[:, a * k + t, b * k + t] = h[a, b, :, t]
+        return blocks
 
     @property
     def row_weights(self) -> np.ndarray:
@@ -268,11 +288,12 @@ class Objective:
     def has_hessian(self) -> bool:
         """Whether :meth:`hessian` is available.
 
-        It is for losses with a positive curvature (``loss.has_curvature``: the exact Hessian
-        of the convex smooth one-parameter losses, the Fisher information of the others) on a
-        model that builds its Gauss-Newton matrix (the linear model).
+        It is for losses with second derivatives (``loss.second_order``: the exact Hessian
+        of the convex smooth one-parameter losses, the Fisher information of the Gaussian
+        NLL's two heads, the exact Hessian blocks of the negative binomial; see
+        :meth:`curvature`) on a model that builds its Gauss-Newton matrix (the linear model).
         """
-        return self.loss.has_curvature and hasattr(self.model, "gauss_newton")
+        return self.loss.second_order and hasattr(self.model, "gauss_newton")
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         r"""Exact Hessian :math:`J^\top D J + \alpha \operatorname{diag}(\pi)` at ``theta``.
@@ -285,7 +306,7 @@ class Objective:
         else:
             out, fwd = self.forward(theta)
         with np.errstate(over="ignore", invalid="ignore"):
-            hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
+            hess = self.curvature(self.y, self.raw(out), self._w)
         H = self.model.gauss_newton(theta, fwd, hess)
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
@@ -310,7 +331,7 @@ class Objective:
         else:
             out, fwd = self.forward(theta)
         with np.errstate(over="ignore", invalid="ignore"):
-            hess = self._out(self.loss.raw_hessian(self.y, self.raw(out)) * self._w)
+            hess = self.curvature(self.y, self.raw(out), self._w)
             if not np.all(np.isfinite(hess)):
                 return None
             x = solve(fwd, hess, self._ridge if ridge is None else ridge, g)
@@ -354,8 +375,8 @@ class Objective:
             out[:, : self._shape[2]] += offset
         raw = out.reshape(y.shape[0], *self._shape[1:]).transpose(1, 0, 2)
         with np.errstate(over="ignore", invalid="ignore"):
-            hess = self.loss.raw_hessian(y, raw) * w
-        H = self.model.gauss_newton(theta, fwd, hess.transpose(1, 0, 2).reshape(y.shape[0], -1))
+            hess = self.curvature(y, raw, w)
+        H = self.model.gauss_newton(theta, fwd, hess)
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
 
@@ -363,17 +384,19 @@ class Objective:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha \operatorname{diag}(\pi))\,v`.
 
         ``J`` is the Jacobian of the raw outputs, ``D`` the weighted per-sample loss Hessian
-        and :math:`\pi` the penalty factors (zero on the biases). For a linear model this is
-        the exact Hessian-vector product. Requires a one-parameter loss with ``raw_hessian``;
-        the forward pass and loss Hessian are cached for repeated products at the same
-        ``theta``.
+        (:meth:`curvature`: diagonal, or per-sample blocks) and :math:`\pi` the penalty
+        factors (zero on the biases). For a linear model this is the exact Hessian-vector
+        product. The forward pass and loss Hessian are cached for repeated products at the
+        same ``theta``.
         """
         cache = self._hess_cache
         if cache is None or not np.array_equal(cache[0], theta):
             out, fwd = self.forward(theta)
-            hess = self.loss.raw_hessian(self.y, self.raw(out)) * self._w
-            cache = self._hess_cache = (theta.copy(), fwd, self._out(hess))
+            hess = self.curvature(self.y, self.raw(out), self._w)
+            cache = self._hess_cache = (theta.copy(), fwd, hess)
         _, fwd, hess_out = cache
-        hv = self.model.backward(theta, fwd, hess_out * self.model.jvp(theta, fwd, v))
+        jv = self.model.jvp(theta, fwd, v)
+        mixed = hess_out * jv if hess_out.ndim == 2 else np.einsum("nkl,nl->nk", hess_out, jv)
+        hv = self.model.backward(theta, fwd, mixed)
         hv[: self.model.n_weights] += self._ridge * v[: self.model.n_weights]
         return hv

@@ -69,6 +69,9 @@ _CHOLESKY_MAX_COND = 1e4
 _WIDE_PRIMAL_MAX_FEATURES = 256
 
 
+# A Hessian whose smallest eigenvalue is below -_INDEFINITE times its largest magnitude is
+# indefinite (not a rounding of a positive semi-definite one): _newton_direction modifies it.
+_INDEFINITE = 1e-10
 # Newton's method on a wide design (fewer rows than features, every weight penalised) takes
 # its steps by the Woodbury identity (LinearModel.gauss_newton_solve), n^2 p each: "auto" and
 # the l1 continuation use it up to this many rows, and for a learned variance on any number
@@ -667,7 +670,14 @@ def _polish_l1(
 
 
 def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Solve ``H d = -g`` by Cholesky; a singular ``H`` gets the minimum-norm solution."""
+    r"""Solve ``H d = -g`` by Cholesky; a singular ``H`` gets the minimum-norm solution.
+
+    An indefinite ``H`` (the exact Hessian of a non-convex loss, the negative binomial's, away
+    from the optimum) is modified: its eigenvalues :math:`\lambda` are replaced by
+    :math:`\max(|\lambda|, 10^{-8} \max|\lambda|)`, which gives a descent direction that is
+    Newton's along the positive curvatures (Nocedal and Wright, *Numerical Optimization*,
+    2nd ed., section 3.4).
+    """
     try:
         factor = scipy.linalg.cho_factor(H, check_finite=False)
         d = -scipy.linalg.cho_solve(factor, g, check_finite=False)
@@ -677,6 +687,13 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
         pass
     if not np.all(np.isfinite(H)):
         return np.zeros_like(g)  # no Newton direction: the caller falls back to L-BFGS-B
+    try:
+        eig, vec = np.linalg.eigh(H)
+    except np.linalg.LinAlgError:
+        return np.zeros_like(g)
+    top = float(np.max(np.abs(eig))) if eig.size else 0.0
+    if top > 0 and eig[0] < -_INDEFINITE * top:
+        return -vec @ ((vec.T @ g) / np.maximum(np.abs(eig), 1e-8 * top))
     try:
         return -scipy.linalg.lstsq(H, g, cond=1e-12, check_finite=False)[0]
     except (np.linalg.LinAlgError, ValueError):

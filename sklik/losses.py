@@ -506,6 +506,17 @@ class BaseLoss(BaseEstimator):
         """
         return self.differentiable and ((self.n_params == 1 and self.convex) or self.fisher)
 
+    @property
+    def second_order(self) -> bool:
+        """Whether Newton-type solvers can use this loss's second derivatives.
+
+        True where :attr:`has_curvature` holds (``raw_hessian``: a positive curvature per raw
+        output) and for the differentiable losses with exact per-sample Hessian blocks
+        (``raw_hessian_blocks``, e.g. the negative binomial: exact Newton, whose steps a line
+        search guards where the Hessian is not positive definite).
+        """
+        return self.has_curvature or (self.differentiable and hasattr(self, "raw_hessian_blocks"))
+
     def raw_hessian(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """Second derivative of the elementwise loss in the raw output (one-parameter losses).
 
@@ -1656,7 +1667,9 @@ class NegativeBinomialNLLLoss(BaseLoss):
       for large ones); ``kappa`` is clipped to ``[-300, 300]`` (where the loss equals its
       limits to double precision; the derivatives in ``kappa`` are 0 where the clip is
       active), ``eta`` above at ``log(max float)``.
-    - Not convex in :math:`(\eta, \kappa)` jointly; fitted with L-BFGS-B.
+    - Not convex in :math:`(\eta, \kappa)` jointly; fitted by Newton's method on the exact
+      Hessian (:meth:`raw_hessian_blocks`), whose eigenvalues are taken by magnitude where it
+      is indefinite, with a line search (:attr:`second_order`).
     - PyTorch has no negative binomial loss; the call ``loss(input, target, dispersion)``
       follows ``PoissonNLLLoss(log_input=True)`` (the input is the log mean) and
       ``GaussianNLLLoss`` (the second parameter, :math:`\alpha > 0`, on its natural scale).

@@ -579,13 +579,22 @@ def test_objective_reuses_one_workspace_during_a_fit():
         assert_array_equal(grad, expected[1])
 
 
-@pytest.mark.parametrize("constant", [None, [False, True]], ids=["", "constant_output"])
-@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
-def test_linear_gauss_newton_solve_equals_the_dense_solve(fit_intercept, constant):
+@pytest.mark.parametrize(
+    ("fit_intercept", "constant", "blocks"),
+    [
+        (True, None, False),
+        (False, None, False),
+        (True, [False, True], False),
+        (True, [False, True], True),
+        (False, None, True),
+    ],
+    ids=["intercept", "no_intercept", "constant_output", "blocks", "blocks-no_intercept"],
+)
+def test_linear_gauss_newton_solve_equals_the_dense_solve(fit_intercept, constant, blocks):
     """The Woodbury solve of a wide design equals the solve of the formed p-by-p system, with
-    zero curvatures on some rows (zero weights) and an intercept or a constant output."""
-    if constant is not None and not fit_intercept:
-        pytest.skip("constant outputs need an intercept")
+    zero curvatures on some rows (zero weights), an intercept or a constant output, and
+    per-row Hessian blocks (signed cross terms: the negative binomial's) where only a constant
+    output couples to the output with weights."""
     from sklik._design import DenseDesign
 
     rng = np.random.default_rng(3)
@@ -595,6 +604,13 @@ def test_linear_gauss_newton_solve_equals_the_dense_solve(fit_intercept, constan
     _, cache = model.forward(rng.normal(size=model.n_coef), design)
     d = rng.uniform(0.1, 3.0, size=(n, k))
     d[:2] = 0.0
+    if blocks:
+        cross = rng.uniform(-0.5, 0.5, size=n) * np.sqrt(d[:, 0] * d[:, 1])
+        d = np.stack([np.column_stack([d[:, 0], cross]), np.column_stack([cross, d[:, 1]])], 1)
+        if constant is None:  # two outputs with weights, coupled: no block structure
+            ridge = np.ones(model.n_weights)
+            assert model.gauss_newton_solve(cache, d, ridge, np.ones(model.n_coef)) is None
+            d[:, 0, 1] = d[:, 1, 0] = 0.0
     ridge = rng.uniform(0.5, 2.0, size=model.n_weights)
     g = rng.normal(size=model.n_coef)
     H = model.gauss_newton(None, cache, d)

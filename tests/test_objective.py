@@ -70,6 +70,47 @@ def test_linear_hessian_product_matches_finite_differences(loss):
     assert_allclose(objective.hessp(theta, v), fd, rtol=1e-5, atol=1e-7)
 
 
+EXACT_HESSIAN = [loss for loss in LOSS_INSTANCES if loss.second_order and not loss.fisher]
+HESSIAN_CASES = [
+    pytest.param(loss, fit_intercept, constant, id=f"{loss_id(loss)}-{name}")
+    for loss in EXACT_HESSIAN
+    for fit_intercept, constant, name in [
+        (True, False, "intercept"),
+        (False, False, "no_intercept"),
+        (True, True, "constant_params"),
+    ]
+    if not constant or loss.constant_params
+]
+
+
+@pytest.mark.parametrize(("loss", "fit_intercept", "constant"), HESSIAN_CASES)
+def test_linear_hessian_matches_finite_differences(loss, fit_intercept, constant):
+    """The explicit Hessian Newton's method factorises (per-output curvatures, or the exact
+    per-sample blocks of a multi-parameter loss such as the negative binomial, whose constant
+    dispersion couples to the mean head's weights) against differences of the gradient."""
+    objective, theta, sw = _problem(loss, ("linear", {"fit_intercept": fit_intercept}), 2)
+    if constant:  # the loss's constant parameters as intercept-only outputs, as fitted
+        mask = np.zeros((loss.n_params, 2), dtype=bool)
+        mask[list(loss.constant_params)] = True
+        model = MODELS["linear"](3, mask.size, constant_outputs=mask.ravel())
+        objective = Objective(model, loss, objective.X, objective.y, sw, alpha=0.3)
+        rng = np.random.default_rng(2)
+        theta = model.init_params(0, loss.init_raw(objective.y, sw).ravel())
+        theta = theta + rng.normal(scale=0.3, size=theta.shape)
+    assert objective.has_hessian
+    H = objective.hessian(theta)
+    h = 1e-6
+    fd = np.column_stack(
+        [
+            (objective(theta + h * e)[1] - objective(theta - h * e)[1]) / (2 * h)
+            for e in np.eye(theta.size)
+        ]
+    )
+    assert_allclose(H, fd, rtol=1e-5, atol=1e-7)
+    v = np.random.default_rng(1).normal(size=theta.shape)
+    assert_allclose(objective.hessp(theta, v), H @ v, rtol=1e-10, atol=1e-12)
+
+
 def test_objective_is_the_documented_formula():
     """J = sum_i s_i mean_k l_ik / sum_i s_i + alpha/2 ||W||^2, checked by hand for one case."""
     loss = HuberLoss(delta=0.7, reduction="none")
