@@ -51,6 +51,9 @@ _LOSS_CONSTRAINT = [StrOptions(set(LOSSES)), BaseLoss]
 # "auto" uses a dense Newton method up to this many coefficients; beyond, an L-BFGS iteration
 # (two passes over the data) is far cheaper than forming and factorising the Hessian.
 _NEWTON_MAX_COEF = 500
+# The residual scale's floor at the predictions' rounding is computed (one pass over X) only
+# where the scale is below this fraction of the terms' typical size: see _prediction_size
+_PREDICTION_ROUNDING_SKIP = 1e-6
 # MLPRegressor(alpha="auto"): the penalty of the losses that learn their spread (gaussian_nll,
 # on the standardised target; chosen on real data sets with early stopping, see the user
 # guide) and of the other losses
@@ -201,9 +204,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         self._set_fitted_params(params, one_target)
         self.scale_ = None
         if loss.needs_scale:  # ML scale of the residual density, per target
+            scale = data.residual_scale(loss, raw, owner)
             scale = np.maximum(
-                data.residual_scale(loss, raw, owner),
-                4 * np.finfo(np.float64).eps * self._prediction_size(data, params),
+                scale,
+                4 * np.finfo(np.float64).eps * self._prediction_size(data, params, x_mean, scale),
             )
             if not np.all(np.isfinite(scale) & (scale > 0)):
                 raise ValueError(
@@ -221,11 +225,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
     # -- fitting helpers -------------------------------------------------------------------------
 
-    def _prediction_size(self, data: Any, params: dict) -> np.ndarray:
+    def _prediction_size(
+        self, data: Any, params: dict, x_mean: np.ndarray, scale: np.ndarray
+    ) -> np.ndarray:
         """Per target, the size of the terms a prediction on the training rows sums (0: none).
 
         A residual scale below its rounding (an interpolating fit, whose residuals in the
-        user's units are that rounding) would make the likelihood infinite.
+        user's units are that rounding) would make the likelihood infinite. ``x_mean`` (the
+        columns' means) and ``scale`` (the fitted residual scale) allow skipping the pass
+        where the rounding cannot matter.
         """
         return np.zeros(data.n_targets)
 
@@ -346,6 +354,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:
         """Store what the predictive distribution needs beyond the noise (linear model only)."""
         self._predictive_ = None
+
+    def _predictive_state(self) -> dict | None:
+        """What the predictive distribution needs beyond the noise (None: the plug-in one)."""
+        return self._predictive_
 
     def _effective_alpha(self, loss: BaseLoss) -> float:
         """The penalty strength used for ``loss`` (the MLP resolves ``alpha="auto"``)."""
@@ -482,7 +494,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 f"uncertainty must be 'predictive' (noise and parameter uncertainty) or 'noise' "
                 f"(the plug-in distribution); got {uncertainty!r}."
             )
-        state = getattr(self, "_predictive_", None)
+        state = self._predictive_state() if hasattr(self, "_predictive_") else None
         if uncertainty == "noise" or state is None:
             return self.loss_.predictive_distribution(raw, self.scale_)
         return self._predictive_distribution(X, raw, state)
@@ -883,10 +895,16 @@ class LinearRegressor(_BaseRegressor):
         coef = np.atleast_2d(params["coef"])
         return {"coef": coef * x_scale, "intercept": params["intercept"] + coef @ x_mean}
 
-    def _prediction_size(self, data, params):
+    def _prediction_size(self, data, params, x_mean, scale):
         k = data.n_targets
         coef = np.asarray(params["coef"], dtype=np.float64).reshape(-1, data.n_features)[:k]
         intercept = np.abs(np.ravel(params["intercept"])[:k]) if self.fit_intercept else 0.0
+        # the terms at the mean row, or y's size: the largest row's terms exceed them by more
+        # than 1e9 only for rows 1e9 times beyond the mean, so a scale above 1e-6 of them is
+        # far above the rounding (4 eps times the terms) and the pass over X is saved
+        typical = np.maximum(np.abs(coef) @ np.abs(x_mean) + intercept, data.y_top)
+        if np.all(scale > _PREDICTION_ROUNDING_SKIP * typical):
+            return np.zeros(k)
         return data.largest_terms(coef) + intercept
 
     def _choose_solver(
@@ -959,6 +977,25 @@ class LinearRegressor(_BaseRegressor):
         ``theta``: the fitted parameters in the design's coordinates; ``raw``: the raw outputs
         there when already known (in memory), else None.
         """
+        sums, ridge = self._covariance_sums(data, design, x_scale, theta, raw, robust, predictive)
+        return [
+            _inference.covariance_from_sums(
+                self.loss_, s, ridge, self.fit_intercept, robust=robust, predictive=predictive
+            )
+            for s in sums
+        ]
+
+    def _covariance_sums(
+        self,
+        data: Any,
+        design: Any,
+        x_scale: np.ndarray,
+        theta: np.ndarray,
+        raw: np.ndarray | None,
+        robust: Any,
+        predictive: bool,
+    ) -> tuple[list, np.ndarray]:
+        """The covariance's sums over the data, per target, and the penalty's curvature."""
         ridge = self._penalty_user(data.n_features) * (data.weight_total * data.n_targets)
         ridge = ridge / x_scale**2
         sums = data.covariance_sums(
@@ -971,12 +1008,7 @@ class LinearRegressor(_BaseRegressor):
             robust=robust,
             predictive=predictive,
         )
-        return [
-            _inference.covariance_from_sums(
-                self.loss_, s, ridge, self.fit_intercept, robust=robust, predictive=predictive
-            )
-            for s in sums
-        ]
+        return sums, ridge
 
     def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:
         """Store the mean head's coefficient covariance for the predictive distribution.
@@ -997,22 +1029,49 @@ class LinearRegressor(_BaseRegressor):
         # (not for the count likelihoods, whose predictive distributions are plug-in: a pass
         # over the data saved)
         used = _inference.predictive_uses_covariance(self.loss_)
+        state["df"] = np.full(data.n_targets, n - min(q, n - 1.0))
         if used and computable and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
             try:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    res = self._covariances(data, design, x_scale, theta, raw, False, True)
+                    # the sums need the data; the small matrix algebra that turns them into
+                    # the covariance waits for the first predictive distribution
+                    state["sums"] = self._covariance_sums(
+                        data, design, x_scale, theta, raw, False, True
+                    )
             except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
-                # e.g. no huber residual in the quadratic zone, or a single row: plug-in
-                res = None
-            if res is not None and all(np.all(np.isfinite(r.cov)) for r in res):
-                state["cov"] = np.stack([r.cov[:q, :q] for r in res])
-                if self.loss_.n_params == 2:  # the log-variance head's covariance
-                    state["cov_var"] = np.stack([r.cov[q:, q:] for r in res])
-                state["df"] = np.array([r.df_resid for r in res])
-                state["k"] = np.array([r.k for r in res])
-        if "df" not in state:
-            state["df"] = np.full(data.n_targets, n - min(q, n - 1.0))
+                pass  # e.g. a single row: the plug-in distribution
         self._predictive_ = state
+
+    def _predictive_state(self) -> dict | None:
+        """The predictive distribution's state, its covariance computed from the sums.
+
+        A new dict replaces the fitted one (never modified in place), so concurrent calls
+        from threads each see a complete state.
+        """
+        state = self._predictive_
+        if state is None or "sums" not in state:
+            return state
+        done = {key: value for key, value in state.items() if key != "sums"}
+        sums, ridge = state["sums"]
+        q = ridge.shape[1] + int(self.fit_intercept)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                res = [
+                    _inference.covariance_from_sums(
+                        self.loss_, s, ridge, self.fit_intercept, robust=False, predictive=True
+                    )
+                    for s in sums
+                ]
+        except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
+            res = None  # e.g. no huber residual in the quadratic zone: plug-in
+        if res is not None and all(np.all(np.isfinite(r.cov)) for r in res):
+            done["cov"] = np.stack([r.cov[:q, :q] for r in res])
+            if self.loss_.n_params == 2:  # the log-variance head's covariance
+                done["cov_var"] = np.stack([r.cov[q:, q:] for r in res])
+            done["df"] = np.array([r.df_resid for r in res])
+            done["k"] = np.array([r.k for r in res])
+        self._predictive_ = done
+        return done
 
     def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)

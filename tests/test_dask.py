@@ -311,7 +311,8 @@ def test_covariance_and_predictive_distribution_equal_in_memory(client, loss):
         d, d0 = est.predict_dist(X), mem.predict_dist(X)
         np.testing.assert_allclose(d.std(), d0.std(), rtol=1e-6)
     else:
-        assert est._predictive_["cov"] is None and mem._predictive_["cov"] is not None
+        assert est._predictive_state()["cov"] is None
+        assert mem._predictive_state()["cov"] is not None
 
 
 def test_l1_covariance_on_dask_is_a_clear_error(client):
