@@ -53,7 +53,14 @@ from scipy import special, stats
 from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, clone
 
-from sklik.distributions import huber, poisson
+from sklik.distributions import (
+    _NBINOM_MIN_ALPHA_MU,
+    _log1pmx,
+    _nb_gamma_terms,
+    huber,
+    nbinom,
+    poisson,
+)
 
 __all__ = [
     "BaseLoss",
@@ -1524,120 +1531,6 @@ class GaussianNLLLoss(BaseLoss):
 # every term below is finite (r**2 * polygamma(1, r) <= 1 + r**2 * pi**2 / 6), and beyond it the
 # loss equals its limit (Poisson below, a point mass at 0 above) to double precision.
 _MAX_LOG_DISPERSION = 300.0
-# From r = 1 / alpha = 10 on, the r-dependent terms use the Stirling series (no cancellation of
-# large lgamma/digamma values); below, the gamma functions directly.
-_STIRLING_FROM = 10.0
-# c_k = B_2k / (2k (2k - 1)), k = 1..8: lgamma(x) = (x - 1/2) log x - x + log(2 pi) / 2 + S(x),
-# S(x) = sum_k c_k x^(1 - 2k); at x >= 10 the omitted terms are below 1e-17 of S.
-_STIRLING_C = (
-    1.0 / 12.0,
-    -1.0 / 360.0,
-    1.0 / 1260.0,
-    -1.0 / 1680.0,
-    1.0 / 1188.0,
-    -691.0 / 360360.0,
-    1.0 / 156.0,
-    -3617.0 / 122400.0,
-)
-
-
-def _stirling_remainders(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``S(x)``, ``S'(x)`` and ``S''(x)`` of the Stirling series, for ``x >= 10``."""
-    v = 1.0 / (x * x)
-    s0 = np.zeros_like(x)
-    s1 = np.zeros_like(x)
-    s2 = np.zeros_like(x)
-    for k in range(len(_STIRLING_C), 0, -1):  # Horner in v = 1/x^2
-        c = _STIRLING_C[k - 1]
-        s0 = s0 * v + c
-        s1 = s1 * v + (2 * k - 1) * c
-        s2 = s2 * v + (2 * k - 1) * (2 * k) * c
-    return s0 / x, -s1 * v, s2 * v / x
-
-
-def _log1pmx(u: np.ndarray) -> np.ndarray:
-    r"""``log1p(u) - u`` for ``u >= 0``, accurate to a few ulp also for small ``u``.
-
-    Below 0.25 the series :math:`-2s^2/(1-s) + 2\sum_{k\ge1} s^{2k+1}/(2k+1)`,
-    :math:`s = u / (2 + u)` (from :math:`\log(1+u) = 2\,\mathrm{artanh}\, s`).
-    """
-    out = np.log1p(u) - u
-    small = u < 0.25
-    if np.any(small):
-        us = u[small]
-        s = us / (2.0 + us)
-        s2 = s * s
-        poly = np.zeros_like(s)
-        for k in range(9, 0, -1):
-            poly = poly * s2 + 1.0 / (2 * k + 1)
-        out[small] = -2.0 * s2 / (1.0 - s) + 2.0 * s * s2 * poly
-    return out
-
-
-def _nb_gamma_terms(y: np.ndarray, r: np.ndarray, order: int) -> tuple:
-    r"""The terms of the negative binomial loss that involve :math:`\Gamma(y + r)/\Gamma(r)`.
-
-    For flat arrays ``y >= 0`` and ``r = 1/alpha > 0``:
-
-    - :math:`G = \log\Gamma(y + r) - \log\Gamma(r) - y \log r` (tends to 0 as ``r`` grows),
-    - :math:`B = r\,\partial G / \partial r = r(\psi(y + r) - \psi(r)) - y`,
-    - :math:`C = -r\,\partial B / \partial r`, the derivative of ``B`` in
-      :math:`\kappa = -\log r`,
-
-    up to ``order`` (0: G; 1: G, B; 2: G, B, C). From ``r >= 10`` on they are written with
-    the Stirling series and ``log1p``, with :math:`u = y / r`,
-
-    .. math::
-
-        G = r\,\mathrm{lm}(u) + (y - \tfrac12)\log(1+u) + \Delta S, \quad
-        B = r\,\mathrm{lm}(u) + \frac{u}{2(1+u)} + r\,\Delta S', \quad
-        C = -r\,\mathrm{lm}(u) - \frac{yu}{1+u} + \frac{u}{2(1+u)^2} - r\,\Delta S'
-            - r^2 \Delta S'',
-
-    :math:`\mathrm{lm}(u) = \log(1+u) - u`, :math:`\Delta S = S(y+r) - S(r)`, so that nothing
-    cancels however small the dispersion; below, with the gamma functions at ``r + 1``
-    (:math:`\psi(r) = \psi(r+1) - 1/r`), so that nothing overflows however large it is.
-    """
-    G = np.empty_like(r)
-    B = np.empty_like(r) if order >= 1 else None
-    C = np.empty_like(r) if order >= 2 else None
-    big = r >= _STIRLING_FROM
-    if np.any(big):
-        yb, rb = y[big], r[big]
-        u = yb / rb
-        lu = np.log1p(u)
-        lm = _log1pmx(u)
-        s_yr, ds_yr, dds_yr = _stirling_remainders(yb + rb)
-        s_r, ds_r, dds_r = _stirling_remainders(rb)
-        G[big] = rb * lm + (yb - 0.5) * lu + (s_yr - s_r)
-        if order >= 1:
-            B[big] = rb * lm + u / (2.0 * (1.0 + u)) + rb * (ds_yr - ds_r)
-        if order >= 2:
-            C[big] = (
-                -rb * lm
-                - yb * u / (1.0 + u)
-                + u / (2.0 * (1.0 + u) ** 2)
-                - rb * (ds_yr - ds_r)
-                - rb * rb * (dds_yr - dds_r)
-            )
-    small = ~big
-    if np.any(small):
-        ys, rs = y[small], r[small]
-        zero = ys == 0  # G = B = C = 0 exactly; computed, they would be rounding noise
-        log_r = np.log(rs)
-        g = special.gammaln(ys + rs) - special.gammaln(rs + 1.0) + (1.0 - ys) * log_r
-        G[small] = np.where(zero, 0.0, g)
-        if order >= 1:
-            b = rs * (special.digamma(ys + rs) - special.digamma(rs + 1.0)) + 1.0 - ys
-            B[small] = np.where(zero, 0.0, b)
-        if order >= 2:
-            c = (
-                -(b + ys)
-                - rs * rs * (special.polygamma(1, ys + rs) - special.polygamma(1, rs + 1.0))
-                + 1.0
-            )
-            C[small] = np.where(zero, 0.0, c)
-    return G, B, C
 
 
 class NegativeBinomialNLLLoss(BaseLoss):
@@ -1656,9 +1549,12 @@ class NegativeBinomialNLLLoss(BaseLoss):
     - Domain: ``y >= 0`` (counts; the formula is continuous in real ``y``, as the Poisson
       loss). The model's two raw outputs are the log mean :math:`\eta = \log\mu` and the log
       dispersion :math:`\kappa = \log\alpha`; ``predict`` returns :math:`\mu = e^\eta`.
-    - Likelihood: ``scipy.stats.nbinom(n=1/alpha, p=1/(1 + alpha*mu))``; ``exp(-loss)`` is
-      its pmf exactly, so :meth:`~sklik.LinearRegressor.log_likelihood` is the sum of losses.
-      As :math:`\alpha \to 0` the loss tends to the full Poisson negative log-likelihood.
+    - Likelihood: ``nbinom(n=1/alpha, p=1/(1 + alpha*mu))``, scipy's parameterisation
+      (:data:`sklik.distributions.nbinom`, whose pmf stays accurate for small dispersions);
+      ``exp(-loss)`` is its pmf, so :meth:`~sklik.LinearRegressor.log_likelihood` is the sum
+      of losses. As :math:`\alpha \to 0` the loss tends to the full Poisson negative
+      log-likelihood; the predictive distribution keeps :math:`\alpha \ge 10^{-8}/\max(\mu,
+      1)`, the Poisson limit to 1e-8 (see :meth:`predictive_distribution`).
     - Gradient: :math:`\partial_\eta \ell = (\mu - y)/(1 + \alpha\mu)` and
       :math:`\partial_\kappa \ell = r(\psi(y + r) - \psi(r) - \log(1 + \alpha\mu))
       + (\mu - y)/(1 + \alpha\mu)`; the exact 2x2 Hessian per sample is
@@ -1914,10 +1810,22 @@ class NegativeBinomialNLLLoss(BaseLoss):
             alpha = np.maximum((np.asarray(var, dtype=np.float64) - mu) / (mu * mu), 0.0)
             return np.stack(np.broadcast_arrays(np.log(mu), np.log(alpha)))
 
-    def predictive_distribution(self, raw, scale=None):  # noqa: D102
-        kappa = np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
+    def predictive_distribution(self, raw, scale=None):
+        r"""``sklik.distributions.nbinom(n=1/alpha, p=1/(1 + alpha*mu))`` per row.
+
+        The parameterisation by ``p`` holds the mean :math:`\mu = n(1-p)/p` only to within
+        :math:`10^{-16} n` (absolute), so the dispersion is kept at least
+        :math:`\epsilon / \max(\mu, 1)` with :math:`\epsilon` = ``_NBINOM_MIN_ALPHA_MU``
+        (1e-8): a fit whose dispersion tends to 0 (counts no more spread than Poisson's)
+        gets the Poisson limit to that precision (the variance
+        :math:`\mu + \alpha\mu^2` changes by at most 1e-8 relative), where a smaller
+        dispersion would round ``p`` to 1 (a ``-inf`` log-probability for every positive
+        count).
+        """
         eta = np.minimum(raw[0], _MAX_EXP_ARG)
-        return stats.nbinom(n=np.exp(-kappa), p=special.expit(-(eta + kappa)))
+        kappa = np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
+        kappa = np.maximum(kappa, math.log(_NBINOM_MIN_ALPHA_MU) - np.maximum(eta, 0.0))
+        return nbinom(n=np.exp(-kappa), p=special.expit(-(eta + kappa)))
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102
         r"""Constant ``(log mean, log dispersion)`` minimising the weighted mean loss.

@@ -15,6 +15,7 @@ from sklik.distributions import (
     crps_poisson,
     huber,
     huber_normaliser,
+    nbinom,
 )
 
 DELTAS = [0.1, 0.5, 1.0, 1.345, 3.0, 10.0]
@@ -441,3 +442,60 @@ def test_crps_huber_is_proper(delta):
     assert_allclose(best, half_mad, rtol=1e-9)
     for other in [(delta, 0.2, 1.0), (delta, 0.0, 1.3), (delta, 0.0, 0.8), (2 * delta, 0, 1)]:
         assert expected(*other) > best
+
+
+# -- the negative binomial ---------------------------------------------------------------------
+
+
+def _nbinom_logpmf_mp(k, n, t):
+    """log f(k) of nbinom(n, p = 1 / (1 + t)) at 50 digits (mpmath)."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = 50
+    k, n, t = mp.mpf(k), mp.mpf(n), mp.mpf(t)
+    return float(
+        mp.loggamma(k + n)
+        - mp.loggamma(n)
+        - mp.loggamma(k + 1)
+        - (n + k) * mp.log1p(t)
+        + k * mp.log(t)
+    )
+
+
+@pytest.mark.parametrize(
+    ("n", "t"), [(2.0, 1.5), (50.0, 0.1), (3e7, 1e-7), (1e10, 3e-10), (0.3, 10.0)]
+)
+def test_nbinom_logpmf_is_accurate_for_every_n(n, t):
+    """sklik's nbinom equals a 50-digit reference to 1e-12 relative (1e-13 nats absolute),
+    also at n = 1e10, where SciPy's cancelling log-gamma difference is off by 1e-3 nats or
+    gives -inf."""
+    p = 1.0 / (1.0 + t)
+    t_stored = (1.0 - p) / p  # what the parameterisation by p carries
+    for k in (0, 1, 3, 17, 250):
+        ref = _nbinom_logpmf_mp(k, n, t_stored)
+        got = float(nbinom.logpmf(k, n, p))
+        assert got == pytest.approx(ref, rel=1e-12, abs=1e-13), (k, got, ref)
+        assert float(nbinom.pmf(k, n, p)) == pytest.approx(np.exp(ref), rel=1e-12)
+    # the rest is scipy's, and the family keeps scipy's name and shapes (for the scorers)
+    assert nbinom.name == "nbinom" and nbinom.shapes == "n, p"
+    assert nbinom.mean(n, p) == pytest.approx(stats.nbinom.mean(n, p), rel=1e-12)
+
+
+def test_negative_binomial_distribution_in_the_poisson_limit():
+    """A negative binomial fit whose dispersion tends to 0 (counts no more spread than
+    Poisson's; found by the fuzz suite's deep profile: log dispersion -46): its
+    distribution is the Poisson limit to 1e-7, where scipy's rounded p = 1 gave a
+    log-likelihood of -inf."""
+    from sklik.losses import NegativeBinomialNLLLoss
+
+    loss = NegativeBinomialNLLLoss()
+    mu = np.array([0.5, 3.0, 40.0, 2e4])
+    for kappa in (-46.4, -300.0):
+        raw = np.stack([np.log(mu), np.full(mu.shape, kappa)])
+        dist = loss.predictive_distribution(raw)
+        k = np.round(mu) + 1.0
+        assert_allclose(dist.logpmf(k), stats.poisson.logpmf(k, mu), rtol=1e-7, atol=1e-7)
+        assert_allclose(dist.cdf(k), stats.poisson.cdf(k, mu), rtol=1e-6, atol=1e-9)
+        assert_allclose(dist.mean(), mu, rtol=1e-7)
+        assert_allclose(dist.std(), np.sqrt(mu), rtol=1e-7)
+        # the loss, in (log mean, log dispersion), reaches the limit itself
+        assert_allclose(-loss.raw_loss(k, raw), stats.poisson.logpmf(k, mu), rtol=1e-9)
