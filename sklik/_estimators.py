@@ -308,13 +308,24 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         theta0 = self._warm_start(model, x_mean, x_scale)
         if theta0 is None:
             theta0 = theta_cold
+        gradient_scale = float(np.max(np.abs(theta_scale * grad0)))
+        if self._cold_start_is_constant and not getattr(self, "fit_intercept", True):
+            # without an intercept the cold start (all raw outputs 0) is not the best constant
+            # model, and its gradient is as large as y is far from 0 (a Gaussian NLL with
+            # y = 2500 and a unit variance: 6e6): tol is relative to the gradient at the best
+            # constant outputs instead, where smaller (the tol of the same data centred)
+            at_constant = getattr(objective, "constant_gradient", None)
+            if at_constant is not None:
+                g_const = float(np.max(np.abs(theta_scale * at_constant(out_init, theta_cold))))
+                if 0 < g_const < gradient_scale:
+                    gradient_scale = g_const
         result = _solver.minimize(
             objective,
             theta0,
             method=solver,
             max_iter=self.max_iter,
             tol=self.tol,
-            gradient_scale=float(np.max(np.abs(theta_scale * grad0))),
+            gradient_scale=gradient_scale,
             theta_scale=theta_scale,
             l1_weights=l1_weights,
             verbose=self.verbose,

@@ -274,6 +274,23 @@ class Objective:
                     blocks[:, a * k + t, b * k + t] = h[a, b, :, t]
         return blocks
 
+    def constant_gradient(self, out_const: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        r"""The data term's gradient at ``theta``'s design, with constant raw outputs.
+
+        Every row's raw outputs are ``out_const`` (shape ``(n_params, K)``; the offset is
+        added), the gradient the model's :math:`J^\top g` at ``theta`` (for the linear model
+        :math:`X^\top g`, whatever ``theta``): the gradient at the best constant model of a
+        model that cannot represent it (a linear model without an intercept).
+        """
+        n, n_params, k = self._shape
+        out = np.broadcast_to(np.ravel(out_const), (n, n_params * k)).copy()
+        if self.offset is not None:
+            out[:, :k] += self.offset
+        _, cache = self.model.forward(theta, self.X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
+            return self.model.backward(theta, cache, self._out(grad_raw * self._w))
+
     @property
     def row_weights(self) -> np.ndarray:
         r"""The weight :math:`s_i / (K \sum s)` of each row's loss in the objective."""
