@@ -752,8 +752,9 @@ class LinearRegressor(_BaseRegressor):
     tol : float, default=1e-6
         Relative gradient tolerance of the iterative solvers: they stop when the largest
         entry of the gradient on the standardised design (the heads in units of y's spread)
-        is ``tol`` times its value at the best constant model, whatever the units of ``X``
-        and ``y`` (see the user guide's "Units and tolerance"). For ``lstsq`` with conjugate
+        is ``tol`` times its value at the best constant model (without an intercept: at the
+        all-zero start, or at the best constant outputs where smaller), whatever the units of
+        ``X`` and ``y`` (see the user guide's "Units and tolerance"). For ``lstsq`` with conjugate
         gradients (a wide sparse ``X``) the same relative bound; the exact solvers ignore it.
     warm_start : bool, default=False
         Start from the previous solution when refitting.
