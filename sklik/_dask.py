@@ -19,7 +19,9 @@ The estimator's fit flow is the same as for in-memory data (``_BaseRegressor.fit
 methods of :class:`DaskData` differ from those of :class:`sklik._data.ArrayData`.
 
 Every evaluation the solver asks for (value and gradient; with the Newton solver, the
-Hessian in the same pass) is one pass over the chunks. The computations run on the active
+Hessian in the same pass: on at least 4 x 8192 rows that of every k-th row of each chunk, a
+sub-sampled Newton method as in memory, until the solver asks for the exact one) is one pass
+over the chunks. The computations run on the active
 ``distributed.Client`` if there is one, and on dask's default scheduler otherwise (out of
 core on one machine: the chunks are read from storage on every pass when the design does not
 fit in memory).
@@ -44,7 +46,7 @@ from scipy.optimize import brentq
 from sklik import _inference, _lad, _solver
 from sklik._design import DenseDesign
 from sklik._models import LinearModel
-from sklik._objective import Objective
+from sklik._objective import Objective, hessian_sample_step
 from sklik.losses import L1Loss, MSELoss
 
 __all__ = ["BlockedObjective", "DaskData", "DaskDistribution", "is_dask"]
@@ -358,6 +360,13 @@ def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what):
         else:
             part = obj.data_term(theta, hessian=kind == "hessian")
         total = part if total is None else _add(total, part)
+    if kind == "sampled":  # (value, gradient) and the Hessian of every step-th row
+        step = what[1]
+        rows = (Z[::step], Y[::step], None if w is None else w[::step])
+        rows += (None if off is None else off[::step],)
+        sample = _chunk_objective(*rows, model, loss, weight_total)
+        H = sample.data_term(theta, hessian=True)[2]
+        total = (*total, H, float(np.sum(rows[2])) if w is not None else float(len(rows[1])))
     return total
 
 
@@ -419,6 +428,14 @@ class BlockedObjective:
             )
         )
         self.fuse_hessian = bool(fuse_hessian and self.has_hessian)
+        # a sampled Hessian (every step-th row of each chunk) comes with the gradient in every
+        # pass until the solver asks for an exact one (see hessian_sample_step)
+        n = Z.shape[0]
+        known = self.has_hessian and n == n  # (not NaN: unknown chunk sizes)
+        step = hessian_sample_step(int(n), model.n_coef) if known else 1
+        self.hessian_sample_step = step
+        self._sampling = self.fuse_hessian and step > 1
+        self._sampled: dict[bytes, np.ndarray] = {}
         self._last: tuple | None = None
         # Hessians of the last evaluations, by theta: scipy's trust region asks for the
         # Hessian at an accepted point after evaluating other (rejected) trial points
@@ -461,7 +478,12 @@ class BlockedObjective:
         return self._evaluate(theta, self.fuse_hessian)
 
     def _evaluate(self, theta: np.ndarray, fused: bool) -> tuple[float, np.ndarray]:
-        res = self._reduce(theta, ("hessian",) if fused else ("gradient",))
+        sampling = fused and self._sampling
+        if sampling:
+            what: tuple = ("sampled", self.hessian_sample_step)
+        else:
+            what = ("hessian",) if fused else ("gradient",)
+        res = self._reduce(theta, what)
         value, grad = float(res[0]), np.array(res[1])
         penalty, penalty_grad = self._penalty(theta)
         grad[: self.model.n_weights] += penalty_grad
@@ -469,16 +491,42 @@ class BlockedObjective:
         if not (math.isfinite(value) and np.all(np.isfinite(grad))):
             self.n_nonfinite += 1
             value, grad = math.inf, np.zeros_like(grad)
-        if fused:
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if sampling:  # the sample's Hessian times sum(w) / sum of the sample's w
+            if len(self._sampled) >= 8:
+                self._sampled.pop(next(iter(self._sampled)))
+            total = self.weight_total
+            self._sampled[key] = res[2] * (total / res[3]) if res[3] > 0 else None
+        elif fused:
             if len(self._hess) >= 8:
                 self._hess.pop(next(iter(self._hess)))
-            self._hess[np.asarray(theta, dtype=np.float64).tobytes()] = res[2]
+            self._hess[key] = res[2]
         self._last = (theta.copy(), value, grad.copy())
         return value, grad
+
+    def sampled_hessian(self, theta: np.ndarray) -> np.ndarray:
+        r"""The Hessian estimated on every ``hessian_sample_step``-th row of each chunk.
+
+        As :meth:`sklik._objective.Objective.sampled_hessian`; it comes with the gradient of
+        the pass at ``theta`` (one more pass if ``theta`` was not evaluated so).
+        """
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if self._sampled.get(key) is None:
+            if not self._sampling:
+                return self.hessian(theta)
+            self._evaluate(theta, True)
+            if self._sampled.get(key) is None:  # no weight in the sample
+                return self.hessian(theta)
+        H = self._sampled[key].copy()
+        H[np.diag_indices(self.model.n_weights)] += self._ridge
+        return H
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
         r"""Exact Hessian :math:`\sum_b J_b^\top D_b J_b + \alpha \operatorname{diag}(\pi)`."""
         key = np.asarray(theta, dtype=np.float64).tobytes()
+        # the solver asks for the exact Hessian once the sample's is not good enough: from
+        # here on every pass brings the exact one
+        self._sampling = False
         if key not in self._hess:  # one pass for the value, gradient and Hessian there
             self._evaluate(theta, True)
         H = self._hess[key].copy()

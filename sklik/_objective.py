@@ -50,6 +50,16 @@ _HESSIAN_SAMPLE_FACTOR = 4
 _EVAL_BLOCK_ROWS = 32768
 
 
+def hessian_sample_step(n_rows: int, n_coef: int) -> int:
+    """Every how many rows a sampled Hessian takes one (1: the exact Hessian).
+
+    A sample of ``max(_HESSIAN_SAMPLE_MIN_ROWS, _HESSIAN_SAMPLE_ROWS_PER_COEF * n_coef)``
+    rows where the data have at least ``_HESSIAN_SAMPLE_FACTOR`` times as many.
+    """
+    rows = max(_HESSIAN_SAMPLE_MIN_ROWS, _HESSIAN_SAMPLE_ROWS_PER_COEF * n_coef)
+    return n_rows // rows if n_rows >= _HESSIAN_SAMPLE_FACTOR * rows else 1
+
+
 class Objective:
     r"""Value and exact gradient of the penalised weighted mean loss of a model.
 
@@ -359,9 +369,7 @@ class Objective:
         """Every how many rows :meth:`sampled_hessian` takes one (1: it is the Hessian)."""
         if not (self.has_hessian and hasattr(self.X, "rows_every")):
             return 1
-        rows = max(_HESSIAN_SAMPLE_MIN_ROWS, _HESSIAN_SAMPLE_ROWS_PER_COEF * self.model.n_coef)
-        n = self._shape[0]
-        return n // rows if n >= _HESSIAN_SAMPLE_FACTOR * rows else 1
+        return hessian_sample_step(self._shape[0], self.model.n_coef)
 
     def sampled_hessian(self, theta: np.ndarray) -> np.ndarray:
         r"""The Hessian of :meth:`hessian` estimated on every ``step``-th row.
