@@ -975,21 +975,12 @@ class LinearRegressor(_BaseRegressor):
         return out
 
     def _covariances(
-        self,
-        data: Any,
-        design: Any,
-        x_scale: np.ndarray,
-        theta: np.ndarray,
-        raw: np.ndarray | None,
-        robust: Any,
-        predictive: bool = False,
+        self, sums: list, ridge: np.ndarray, robust: Any, predictive: bool = False
     ) -> list:
         """Per target, the coefficient covariance in the design's coordinates.
 
-        ``theta``: the fitted parameters in the design's coordinates; ``raw``: the raw outputs
-        there when already known (in memory), else None.
+        From the sums and the penalty's curvature of :meth:`_covariance_sums`.
         """
-        sums, ridge = self._covariance_sums(data, design, x_scale, theta, raw, robust, predictive)
         return [
             _inference.covariance_from_sums(
                 self.loss_, s, ridge, self.fit_intercept, robust=robust, predictive=predictive
@@ -1007,7 +998,11 @@ class LinearRegressor(_BaseRegressor):
         robust: Any,
         predictive: bool,
     ) -> tuple[list, np.ndarray]:
-        """The covariance's sums over the data, per target, and the penalty's curvature."""
+        """The covariance's sums over the data, per target, and the penalty's curvature.
+
+        ``theta``: the fitted parameters in the design's coordinates; ``raw``: the raw outputs
+        there when already known (in memory), else None.
+        """
         ridge = self._penalty_user(data.n_features) * (data.weight_total * data.n_targets)
         ridge = ridge / x_scale**2
         sums = data.covariance_sums(
@@ -1068,12 +1063,7 @@ class LinearRegressor(_BaseRegressor):
         q = ridge.shape[1] + int(self.fit_intercept)
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                res = [
-                    _inference.covariance_from_sums(
-                        self.loss_, s, ridge, self.fit_intercept, robust=False, predictive=True
-                    )
-                    for s in sums
-                ]
+                res = self._covariances(sums, ridge, False, predictive=True)
         except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
             res = None  # e.g. no huber residual in the quadratic zone: plug-in
         if res is not None and all(np.all(np.isfinite(r.cov)) for r in res):
@@ -1216,7 +1206,8 @@ class LinearRegressor(_BaseRegressor):
         design, x_mean, x_scale = data.design(True, self.fit_intercept)
         model = self._fitted_model()
         theta = model.pack(self._from_user_units(self._fitted_params(), x_mean, x_scale))
-        res = self._covariances(data, design, x_scale, theta, raw, robust)
+        sums, ridge = self._covariance_sums(data, design, x_scale, theta, raw, robust, False)
+        res = self._covariances(sums, ridge, robust)
         covs = np.stack(
             [
                 _inference.to_user_coordinates(

@@ -327,16 +327,20 @@ class Objective:
 
         See :attr:`has_hessian`.
         """
+        fwd, hess = self._curvature_at(theta)
+        H = self.model.gauss_newton(theta, fwd, hess)
+        H[np.diag_indices(self.model.n_weights)] += self._ridge
+        return H
+
+    def _curvature_at(self, theta: np.ndarray) -> tuple[Any, np.ndarray]:
+        """The forward cache at ``theta`` (the last evaluation's if there) and the curvature."""
         last = self._last
         if last is not None and np.array_equal(last[0], theta) and last[4] is not None:
             out, fwd = last[3], last[4]
         else:
             out, fwd = self.forward(theta)
         with np.errstate(over="ignore", invalid="ignore"):
-            hess = self.curvature(self.y, self.raw(out), self._w)
-        H = self.model.gauss_newton(theta, fwd, hess)
-        H[np.diag_indices(self.model.n_weights)] += self._ridge
-        return H
+            return fwd, self.curvature(self.y, self.raw(out), self._w)
 
     def hessian_solve(
         self, theta: np.ndarray, g: np.ndarray, ridge: np.ndarray | None = None
@@ -352,15 +356,10 @@ class Objective:
         solve = getattr(self.model, "gauss_newton_solve", None)
         if solve is None or not self.has_hessian or self._shape[0] >= self.model.n_coef:
             return None
-        last = self._last
-        if last is not None and np.array_equal(last[0], theta) and last[4] is not None:
-            out, fwd = last[3], last[4]
-        else:
-            out, fwd = self.forward(theta)
+        fwd, hess = self._curvature_at(theta)
+        if not np.all(np.isfinite(hess)):
+            return None
         with np.errstate(over="ignore", invalid="ignore"):
-            hess = self.curvature(self.y, self.raw(out), self._w)
-            if not np.all(np.isfinite(hess)):
-                return None
             x = solve(fwd, hess, self._ridge if ridge is None else ridge, g)
         return x if x is not None and np.all(np.isfinite(x)) else None
 

@@ -686,6 +686,12 @@ def _log1pmx(u: np.ndarray) -> np.ndarray:
     return out
 
 
+def _flat_float_arrays(*arrays: ArrayLike) -> tuple[tuple, list[np.ndarray]]:
+    """The broadcast shape of ``arrays`` and each broadcast to it, as flat float64 arrays."""
+    flat = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))
+    return flat[0].shape, [a.ravel() for a in flat]
+
+
 def _nb_gamma_terms(y: np.ndarray, r: np.ndarray, order: int) -> tuple:
     r"""The terms of the negative binomial loss that involve :math:`\Gamma(y + r)/\Gamma(r)`.
 
@@ -778,13 +784,7 @@ class nbinom_gen(type(stats.nbinom)):  # noqa: N801 (scipy's naming convention)
     """
 
     def _logpmf(self, x, n, p):
-        x, n, p = np.broadcast_arrays(
-            np.asarray(x, dtype=np.float64),
-            np.asarray(n, dtype=np.float64),
-            np.asarray(p, dtype=np.float64),
-        )
-        shape = x.shape
-        x, n, p = x.ravel(), n.ravel(), p.ravel()
+        shape, (x, n, p) = _flat_float_arrays(x, n, p)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (1.0 - p) / p
             G = _nb_gamma_terms(x, n, 0)[0]

@@ -55,6 +55,7 @@ from sklearn.base import BaseEstimator, clone
 
 from sklik.distributions import (
     _NBINOM_MIN_ALPHA_MU,
+    _flat_float_arrays,
     _log1pmx,
     _nb_gamma_terms,
     huber,
@@ -1628,13 +1629,7 @@ class NegativeBinomialNLLLoss(BaseLoss):
         ``y``, ``eta`` (log mean) and ``kappa`` (log dispersion) broadcast; nothing is
         written to them.
         """
-        y, eta, kappa = np.broadcast_arrays(
-            np.asarray(y, dtype=np.float64),
-            np.asarray(eta, dtype=np.float64),
-            np.asarray(kappa, dtype=np.float64),
-        )
-        shape = y.shape
-        y, eta, kappa = y.ravel(), eta.ravel(), kappa.ravel()
+        shape, (y, eta, kappa) = _flat_float_arrays(y, eta, kappa)
         clipped = np.abs(kappa) > _MAX_LOG_DISPERSION
         kappa = np.clip(kappa, -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
         eta = np.minimum(eta, _MAX_EXP_ARG)
