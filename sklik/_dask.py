@@ -768,11 +768,13 @@ def _chunk_qr_rows(Z, T, w, zbar, tbar, weight_total):
 
 
 def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
-    """:func:`sklik._solver.least_squares` on dask chunks: one pass for the Gram matrix.
+    r""":func:`sklik._solver.least_squares` on dask chunks: one pass for the Gram matrix.
 
     When the scaled normal equations are ill-conditioned, a second pass computes the R
     factor of the weighted, centred ``[Z, T]`` by a tall-skinny QR (``dask.array.linalg.tsqr``)
     and the least-squares problem is solved from it by SVD, as the in-memory solver does.
+    Returns the coefficients, the intercepts and the weighted sums
+    :math:`(\sum w, \sum w z, \sum w z z^\top)` of the pass (the covariance's Gram matrix).
     """
     sw, sz, st, G, ZT = _sum_blocks(_chunk_gram, [Z, T, w], fit_intercept)
     p, k = Z.shape[1], T.shape[1]
@@ -807,7 +809,14 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
 
         v = scipy.linalg.lstsq(As, Bs, cond=cond, lapack_driver="gelsd")[0]
     coef = (v / norms[:, np.newaxis]).T
-    return coef, tbar - coef @ zbar
+    return coef, tbar - coef @ zbar, (sw, sz, G)
+
+
+def _chunk_squared_residuals(Z, Y, w, off, model, theta):
+    """Per target, one chunk's weighted sum of squared residuals."""
+    w = np.ones(Z.shape[0]) if w is None else w
+    R = _chunk_residual(Z, Y, off, model, theta, Y.shape[1])
+    return w @ (R * R)
 
 
 # -- least absolute deviations ------------------------------------------------------------------
@@ -1219,6 +1228,9 @@ class DaskData:
                 est.__dict__.pop("feature_names_in_", None)
         self.X, self.Y, self.w, self.off = X, Y, w, off
         self.stats, self.persist = stats, persist
+        # least squares' Gram sums, and the squared residuals at the solution (mse)
+        self._gram_sums: tuple | None = None
+        self._squares: np.ndarray | None = None
         self.n_samples, self.n_features = X.shape
         self.n_targets = K
         self.weight_total = float(W)
@@ -1279,11 +1291,17 @@ class DaskData:
         penalty_weights: np.ndarray,
         tol: float | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Least squares from the weighted Gram matrix (one pass; TSQR if ill-conditioned)."""
+        """Least squares from the weighted Gram matrix (one pass; TSQR if ill-conditioned).
+
+        The pass's sums are kept: with the squared residuals at the solution (one pass, see
+        :meth:`solution`) they give the objective, the residual scale and the coefficient
+        covariance of the least-squares fit without further passes.
+        """
         self.n_passes += 1
-        return _least_squares(
+        coef, intercept, self._gram_sums = _least_squares(
             design, self._target(), self.w, self.weight_total, alpha, center, penalty_weights
         )
+        return coef, intercept
 
     def least_absolute_deviations(
         self, design: da.Array, center: bool, owner: str
@@ -1314,8 +1332,27 @@ class DaskData:
         return value if math.isfinite(value) else math.inf
 
     def solution(self, objective: BlockedObjective, theta: np.ndarray) -> tuple[float, None]:
-        """The objective's value at ``theta`` (the raw outputs stay in the cluster: None)."""
+        """The objective's value at ``theta`` (the raw outputs stay in the cluster: None).
+
+        After least squares, the pass sums the squared residuals per target, which also give
+        the residual scale and the covariance (:meth:`residual_scale`,
+        :meth:`covariance_sums`).
+        """
         self._theta, self._model = theta, objective.model
+        self._squares = None
+        if isinstance(objective.loss, MSELoss) and self._gram_sums is not None:
+            self.n_passes += 1
+            self._squares = np.asarray(
+                _sum_blocks(
+                    _chunk_squared_residuals,
+                    [self._Z, self.Y, self.w, self.off],
+                    objective.model,
+                    theta,
+                )
+            )
+            penalty = objective._penalty(theta)[0]
+            value = float(self._squares.sum()) / (self.weight_total * self.n_targets)
+            return value + penalty, None
         return objective.value(theta), None
 
     def largest_terms(self, W: np.ndarray) -> np.ndarray:
@@ -1325,6 +1362,10 @@ class DaskData:
 
     def residual_scale(self, loss: Any, raw: None, owner: str) -> np.ndarray:
         """Per target, the loss's ML scale of the residuals at the solution."""
+        if isinstance(loss, MSELoss) and self._squares is not None:
+            # sum c r^2 = 1/2 at the scale: sqrt(2 sum w r^2 / W), as _fit_scale
+            sq = self._squares / self.weight_total
+            return np.where(sq > 0, np.sqrt(2.0 * sq), float(np.finfo(np.float64).tiny))
         K = self.n_targets
         R = da.map_blocks(
             _chunk_residual,
@@ -1356,6 +1397,14 @@ class DaskData:
 
         Only where they are sums over rows (:func:`sklik._inference.additive_covariance`).
         """
+        squares = self._squares
+        if (
+            isinstance(loss, MSELoss)
+            and robust is False
+            and squares is not None
+            and np.array_equal(theta, self._theta)
+        ):
+            return self._least_squares_covariance_sums(fit_intercept, squares)
         if not _inference.additive_covariance(loss, predictive):
             raise NotImplementedError(
                 f"The coefficient covariance of the {loss.name} loss needs quantiles of the "
@@ -1375,6 +1424,29 @@ class DaskData:
             predictive,
         )
         return list(sums)
+
+    def _least_squares_covariance_sums(self, fit_intercept: bool, squares: np.ndarray) -> list:
+        """The sums of :func:`sklik._inference.covariance_sums` for mse, without a pass.
+
+        From the Gram sums of the least-squares pass and the squared residuals: the
+        curvature of the squared error is 2 everywhere and its score :math:`2 r`.
+        """
+        sw, sz, G = self._gram_sums
+        if fit_intercept:
+            gram = np.empty((G.shape[0] + 1, G.shape[0] + 1))
+            gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = sw, sz, sz, G
+        else:
+            gram = G
+        return [
+            {
+                "n": float(sw),
+                "G": gram.copy(),
+                "s_dpsi": 2.0 * float(sw),
+                "s_dpsi2": 4.0 * float(sw),
+                "s_psi2": 4.0 * float(sq),
+            }
+            for sq in squares
+        ]
 
 
 # -- prediction and scoring ---------------------------------------------------------------------

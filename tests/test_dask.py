@@ -445,3 +445,22 @@ def test_sampled_hessian_on_dask_reaches_the_in_memory_optimum(client, loss, mon
     assert calls and all(step == 4 for step in calls)
     np.testing.assert_allclose(est.objective_, mem.objective_, rtol=1e-12)
     np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-7, atol=1e-10)
+
+
+def test_least_squares_on_dask_takes_three_passes(client):
+    """mse: the validation pass, the Gram matrix's and the squared residuals'; the last two
+    give the objective, the residual scale and the predictive covariance (which took two
+    more passes, one of them a second Gram matrix), all equal to the in-memory fit's."""
+    X, y, w, offset = _data("mse", seed=4)
+    kwargs = {"sample_weight": w, "offset": offset}
+    mem = LinearRegressor("mse", alpha=0.1).fit(X, y, **kwargs)
+    est = LinearRegressor("mse", alpha=0.1).fit(
+        da.from_array(X, chunks=(CHUNK, P)),
+        da.from_array(y, chunks=CHUNK),
+        **{k: da.from_array(v, chunks=CHUNK) for k, v in kwargs.items()},
+    )
+    assert est.n_passes_ == 3
+    np.testing.assert_allclose(est.objective_, mem.objective_, rtol=1e-13)
+    np.testing.assert_allclose(est.scale_, mem.scale_, rtol=1e-13)
+    d, d0 = est.predict_dist(X, offset=offset), mem.predict_dist(X, offset=offset)
+    np.testing.assert_allclose(np.asarray(d.std()), d0.std(), rtol=1e-12)
