@@ -37,6 +37,9 @@ Problems (``p`` standard-normal features, ``numpy.random.default_rng(0)``):
 - ``poisson_nll`` elastic net (alpha=1e-2, l1_ratio=0.5) vs glum's
   ``GeneralizedLinearRegressor(family="poisson", alpha=1e-2, l1_ratio=0.5)`` (the same
   objective: glum's is half the deviance, i.e. the NLL up to a constant).
+- ``negative_binomial_nll`` (no penalty, NB2 counts with dispersion 0.5) vs statsmodels'
+  ``NegativeBinomial(loglike_method="nb2")`` (Newton, ``tol=1e-12``): the same maximum
+  likelihood, the dispersion estimated (ΔJ on the NB2 mean negative log-likelihood).
 - ``gaussian_nll`` (alpha=1e-4, heteroscedastic data): sklik alone (no peer): its time,
   iterations and passes.
 - MLP, ``mse``, one hidden layer of 64 tanh units, a fixed ``--mlp-iter`` L-BFGS
@@ -135,11 +138,29 @@ class StatsmodelsQuantReg(RegressorMixin, BaseEstimator):
         return self
 
 
+class StatsmodelsNB2(RegressorMixin, BaseEstimator):
+    """``statsmodels.NegativeBinomial(y, [1, X], loglike_method="nb2").fit()`` (Newton).
+
+    The maximum-likelihood NB2 fit with its dispersion, as an sklearn estimator: the log
+    dispersion in ``log_dispersion_intercept_`` (sklik's attribute name).
+    """
+
+    def fit(self, X, y):
+        model = sm.NegativeBinomial(y, sm.add_constant(X, has_constant="add"), loglike_method="nb2")
+        res = model.fit(disp=0, maxiter=200, tol=1e-12)
+        params = np.asarray(res.params)
+        self.intercept_, self.coef_ = float(params[0]), params[1:-1]
+        self.log_dispersion_intercept_ = float(np.log(params[-1]))
+        self.n_iter_ = res.mle_retvals.get("iterations", 0)
+        return self
+
+
 MSE_ALPHA = 1e-3
 HUBER_ALPHA = 1e-4
 HUBER_DELTA = 1.35
 POISSON_ALPHA = 1e-4
 GAUSS_ALPHA = 1e-4
+NB_DISPERSION = 0.5
 MLP_ALPHA = 1e-4
 MLP_HIDDEN = (64,)
 MLP_ACTIVATION = "tanh"
@@ -173,7 +194,12 @@ def make_data(n, p, seed=0):
     log_rate = 0.5 + X @ (0.3 * w)  # rates around exp(0.5), modest spread
     y_count = rng.poisson(np.exp(log_rate)).astype(np.float64)
     y_het = signal + np.exp(0.5 * X[:, 0] * 0.5) * rng.standard_normal(n)
-    return {"X": X, "mse": y_gauss, "l1": y_t, "huber": y_huber, "poisson": y_count, "het": y_het}
+    data = {"X": X, "mse": y_gauss, "l1": y_t, "huber": y_huber, "poisson": y_count, "het": y_het}
+    # overdispersed counts, dispersion 0.5 (a later stream: the other arrays are unchanged)
+    mu = np.exp(log_rate)
+    data["nb"] = rng.negative_binomial(1.0 / NB_DISPERSION, 1.0 / (1.0 + NB_DISPERSION * mu))
+    data["nb"] = data["nb"].astype(np.float64)
+    return data
 
 
 def _linear_raw(X, coef, intercept):
@@ -183,6 +209,15 @@ def _linear_raw(X, coef, intercept):
 def obj_mse(X, y, coef, intercept, alpha):
     r = y - _linear_raw(X, coef, intercept)
     return float(np.mean(r * r)) + 0.5 * alpha * float(np.sum(np.square(coef)))
+
+
+def obj_nb(X, y, est):
+    """The NB2 mean negative log-likelihood (log y! included) at ``est``'s mean and dispersion."""
+    from scipy import stats
+
+    mu = np.exp(_linear_raw(X, est.coef_, est.intercept_))
+    alpha = np.exp(float(np.ravel(est.log_dispersion_intercept_)[0]))
+    return -float(np.mean(stats.nbinom.logpmf(y, 1.0 / alpha, 1.0 / (1.0 + alpha * mu))))
 
 
 def obj_l1(X, y, coef, intercept, alpha=0.0):
@@ -554,6 +589,12 @@ def run_linear(data, n, args):
     a = POISSON_ALPHA
     sk = ("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a))
     group(f"poisson a={a:g}", sk, _poisson_peers(a), lin_obj(obj_poisson, X, y, a), y)
+
+    # negative binomial (NB2, the dispersion estimated, no penalty): statsmodels' MLE
+    y = data["nb"]
+    sk = ("sklik newton (exact Hessian)", sklik.LinearRegressor("negative_binomial_nll"))
+    peers = [("statsmodels NegativeBinomial nb2", StatsmodelsNB2())] if sm is not None else []
+    group("negative_binomial a=0", sk, peers, lambda est: obj_nb(X, y, est), y)
 
     run_dense_enet(data, n, args, group)
 

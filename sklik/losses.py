@@ -1843,10 +1843,14 @@ class NegativeBinomialNLLLoss(BaseLoss):
             mean = top * float(np.average(col / top, weights=w))  # no overflow in the sum
             eta = math.log(max(mean, 1e-10))
             out[0, j] = eta
+            # the score of a constant model depends on y only through its values: summed
+            # over the distinct counts with their total weights (a few dozen, not n rows)
+            values, inverse = np.unique(col, return_inverse=True)
+            totals = np.bincount(inverse.ravel(), weights=w, minlength=values.size)
 
-            def score(kappa: float, col: np.ndarray = col, eta: float = eta) -> float:
-                grad = self._nb(col, eta, kappa, order=1)[1]
-                return float(np.average(grad[1], weights=w))
+            def score(kappa: float, values: np.ndarray = values, eta: float = eta) -> float:
+                grad = self._nb(values, eta, kappa, order=1)[1]
+                return float(np.average(grad[1], weights=totals))
 
             kappa = floor
             # all counts 0: the mean is 0 and the dispersion is immaterial; counts so large
