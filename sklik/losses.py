@@ -1848,7 +1848,12 @@ class NegativeBinomialNLLLoss(BaseLoss):
             values, inverse = np.unique(col, return_inverse=True)
             totals = np.bincount(inverse.ravel(), weights=w, minlength=values.size)
 
-            def score(kappa: float, values: np.ndarray = values, eta: float = eta) -> float:
+            def score(
+                kappa: float,
+                values: np.ndarray = values,
+                totals: np.ndarray = totals,
+                eta: float = eta,
+            ) -> float:
                 grad = self._nb(values, eta, kappa, order=1)[1]
                 return float(np.average(grad[1], weights=totals))
 
