@@ -258,6 +258,8 @@ _MAX_VECTOR_LOOP = 3
 def _times(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     r""":math:`X C^\top` for ``C`` of shape (k, p): shape (n, k)."""
     k = C.shape[0]
+    if not C.any():  # a constant model (the cold start): no pass over the finite X
+        return np.zeros((X.shape[0], k))
     if 1 < k <= _MAX_VECTOR_LOOP:
         out = np.empty((k, X.shape[0]))
         for j in range(k):
@@ -369,7 +371,8 @@ class ShiftedDenseDesign:
         X, m = self.X, self.mean
         if d is None:  # the plain Gram matrix
             H = _syrk(X)
-            xd, total = X.sum(axis=0), float(X.shape[0])
+            # (a product with ones: X.sum(axis=0) reduces along the strided axis, 3x slower)
+            xd, total = np.ones(X.shape[0]) @ X, float(X.shape[0])
         else:
             H = _weighted_sandwich(X, d)
             xd, total = X.T @ d, float(d.sum())
@@ -479,16 +482,22 @@ class SparseDesign:
 _IMPLICIT_MAX_SHIFT = 16.0
 
 
-def _mean_squares(X: np.ndarray, c: np.ndarray) -> np.ndarray:
-    r""":math:`\sum_i c_i x_{ij}^2` per column, over cache-sized row blocks (no n-by-p copy)."""
+def _mean_squares(X: np.ndarray, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    r"""The weighted means :math:`\sum_i c_i x_{ij}` (0 unless ``center``) and mean squares.
+
+    :math:`\sum_i c_i x_{ij}^2` per column, in one pass over cache-sized row blocks (each
+    block is read from memory once, for both sums; no n-by-p copy).
+    """
     n, p = X.shape
-    out = np.zeros(p)
+    mean, out = np.zeros(p), np.zeros(p)
     block = np.empty((min(_GRAM_BLOCK_ROWS, n), p))
     for start in range(0, n, _GRAM_BLOCK_ROWS):
         stop = min(start + _GRAM_BLOCK_ROWS, n)
-        rows = X[start:stop]
-        out += c[start:stop] @ np.multiply(rows, rows, out=block[: stop - start])
-    return out
+        rows, cb = X[start:stop], c[start:stop]
+        if center:
+            mean += cb @ rows
+        out += cb @ np.multiply(rows, rows, out=block[: stop - start])
+    return mean, out
 
 
 def _shifted_design(
@@ -510,12 +519,12 @@ def _shifted_design(
     equal = gram and bool(np.all(c == c[0]))
     raw_gram = None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        mean = c @ X if center else np.zeros(p)
         if equal:
+            mean = c @ X if center else np.zeros(p)
             raw_gram = _syrk(X)
             squares = np.diag(raw_gram) * c[0]
         else:
-            squares = _mean_squares(X, c)
+            mean, squares = _mean_squares(X, c, center)
         var = squares - mean * mean
         ok = (
             np.all(np.isfinite(squares))

@@ -275,6 +275,12 @@ class BaseLoss(BaseEstimator):
         Whether ``raw_hessian`` is the expected (Fisher) information of each raw output rather
         than the exact second derivative: a positive curvature that makes second-order
         solvers (Fisher scoring) available for a non-convex multi-parameter loss.
+    smooth_curvature : bool
+        Whether the curvature (``raw_hessian``) changes continuously with the raw outputs:
+        then Newton's method may keep a Hessian for its next step, updated by BFGS, instead
+        of forming a new one. False for the piecewise-quadratic losses (Huber, SmoothL1),
+        whose curvature jumps at the threshold: there the exact Hessian of the right active
+        set ends the iteration in one step.
     """
 
     name: ClassVar[str] = ""
@@ -286,6 +292,7 @@ class BaseLoss(BaseEstimator):
     convex: ClassVar[bool] = True
     needs_scale: ClassVar[bool] = True
     fisher: ClassVar[bool] = False
+    smooth_curvature: ClassVar[bool] = True
     link_name: ClassVar[str] = "identity"
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
@@ -780,6 +787,8 @@ class L1Loss(BaseLoss):
     0.8333333333333334
     """
 
+    smooth_curvature = False
+
     name = "l1"
     metric_name = "absolute_error"
     differentiable = False
@@ -915,6 +924,8 @@ class HuberLoss(BaseLoss):
     0.6975
     """
 
+    smooth_curvature = False
+
     name = "huber"
     metric_name = "huber_loss"
 
@@ -983,6 +994,8 @@ class SmoothL1Loss(BaseLoss):
     >>> SmoothL1Loss(beta=0.5)([0.0, 0.0], [0.2, 3.0])
     1.395
     """
+
+    smooth_curvature = False
 
     name = "smooth_l1"
     metric_name = "smooth_l1_loss"

@@ -137,7 +137,11 @@ def test_matches_torch_live(case):
 
 
 def test_reference_file_is_current():
-    """The stored cases are exactly ``build_cases()``: regenerate the file after editing them."""
+    """The stored cases are ``build_cases()``: regenerate the file after editing them.
+
+    The inputs agree to a few ulps, not bit for bit: some are made with ``np.exp``, whose last
+    bit depends on the CPU's vector instructions (AVX2 or AVX-512 kernels).
+    """
     assert REFERENCE_VERSION.startswith(TORCH_SERIES)
     assert _ids(REFERENCE_CASES) == _ids(LIVE_CASES)
     for stored, built in zip(REFERENCE_CASES, LIVE_CASES, strict=True):
@@ -146,7 +150,13 @@ def test_reference_file_is_current():
         for key in ("input", "target", "var"):
             assert (key in stored) == (key in built), (built["id"], key)
             if key in built:
-                np.testing.assert_array_equal(stored[key], built[key], err_msg=built["id"])
+                np.testing.assert_allclose(
+                    stored[key],
+                    built[key],
+                    rtol=4 * np.finfo(np.float64).eps,
+                    atol=0,
+                    err_msg=built["id"],
+                )
 
 
 # ---------------------------------------------------------------------------------------------
