@@ -44,7 +44,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from sklik import _inference, _lad, _solver
-from sklik._design import DenseDesign
+from sklik._design import _IMPLICIT_MAX_SHIFT, DenseDesign, _syrk, _weighted_sandwich
 from sklik._models import LinearModel
 from sklik._objective import Objective, hessian_sample_step
 from sklik.losses import L1Loss, MSELoss
@@ -154,7 +154,7 @@ def _row_blocks(arrays: tuple, block_rows: int):
         yield tuple(None if a is None else a[lo : lo + block_rows] for a in arrays)
 
 
-def _chunk_stats(X, Y, w, off):
+def _chunk_stats(X, Y, w, off, gram=False):
     """One chunk's statistics of the validation pass, per row block (see :func:`_combine_stats`).
 
     Raises a ValueError when y, the weights or the offset have another number of rows in the
@@ -166,12 +166,18 @@ def _chunk_stats(X, Y, w, off):
                 f"{name} has {a.shape[0]} rows in a partition where X has {X.shape[0]}: pass "
                 f"{name} with X's partitions (e.g. a column of the same dask DataFrame)."
             )
-    return [_block_stats(*blocks) for blocks in _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)]
+    return [_block_stats(*blocks, gram) for blocks in _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)]
 
 
-def _block_stats(X, Y, w, off):
-    """Sums of one block of rows for the validation pass (see :func:`_combine_stats`)."""
+def _block_stats(X, Y, w, off, gram=False):
+    r"""Sums of one block of rows for the validation pass (see :func:`_combine_stats`).
+
+    With ``gram``, also the least-squares sums of :meth:`DaskData.fused_gram` in units of the
+    block's column maxima: :math:`U^\top W U`, :math:`U^\top W T` and :math:`\sum w t`,
+    for :math:`U = X / \max|X|` and the target :math:`T = Y - \text{offset}`.
+    """
     n = X.shape[0]
+    unit = w is None
     w = np.ones(n) if w is None else w
     W = float(w.sum())
     amax = np.maximum(X.max(axis=0), -X.min(axis=0)) if n else np.zeros(X.shape[1])
@@ -182,12 +188,19 @@ def _block_stats(X, Y, w, off):
     if not np.all(np.isfinite(mean)):  # a weighted sum overflowed: scale first
         mean = (w @ (X / safe)) / W
     R = X / safe
+    sums = {}
+    if gram:
+        T = Y if off is None else Y - off
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: refused by x_ok
+            sums["G"] = _syrk(R) if unit else _weighted_sandwich(R, w)
+            sums["XT"] = R.T @ (w[:, np.newaxis] * T)
+            sums["T"] = w @ T
     R -= mean
     R *= R
     m2 = w @ R
     ymean = (w @ Y) / W if W > 0 else np.zeros(Y.shape[1])
     Ry = Y - ymean
-    return {
+    return sums | {
         "n": n,
         "W": W,
         "w_ok": bool(np.all(np.isfinite(w)) and np.all(w >= 0)),
@@ -225,7 +238,15 @@ def _combine_stats(parts: list[dict]) -> dict:
         W_new, mean, m2 = _merge(W, mean, m2, p["W"], p["mean"] * r, p["m2"] * r**2)
         _, ymean, ym2 = _merge(Wy, ymean, ym2, p["W"], p["ymean"], p["ym2"])
         W = Wy = W_new
-    return {
+    sums = {}
+    if "G" in parts[0]:  # least-squares sums, in units of the global column maxima
+        sums = {"G": 0.0, "XT": 0.0, "T": 0.0}
+        for p in parts:
+            r = np.where(p["amax"] > 0, p["amax"], 1.0) / gmax
+            sums["G"] = sums["G"] + p["G"] * np.outer(r, r)
+            sums["XT"] = sums["XT"] + p["XT"] * r[:, np.newaxis]
+            sums["T"] = sums["T"] + p["T"]
+    return sums | {
         "n": sum(p["n"] for p in parts),
         "W": W,
         "w_ok": all(p["w_ok"] for p in parts),
@@ -762,12 +783,12 @@ def _chunk_gram(Z, T, w, fit_intercept):
 
 
 def _chunk_qr_rows(Z, T, w, zbar, tbar, weight_total):
-    w = np.ones(Z.shape[0]) if w is None else w
+    w = np.ones(Z.shape[0]) if w is None else w[:, 0]
     root = np.sqrt(w / weight_total)[:, np.newaxis]
     return np.hstack([(Z - zbar) * root, (T - tbar) * root])
 
 
-def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
+def _least_squares(Z, T, w, W, alpha, fit_intercept, pw, sums=None):
     r""":func:`sklik._solver.least_squares` on dask chunks: one pass for the Gram matrix.
 
     When the scaled normal equations are ill-conditioned, a second pass computes the R
@@ -775,8 +796,12 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
     and the least-squares problem is solved from it by SVD, as the in-memory solver does.
     Returns the coefficients, the intercepts and the weighted sums
     :math:`(\sum w, \sum w z, \sum w z z^\top)` of the pass (the covariance's Gram matrix).
+    ``sums``: those of the pass, :math:`(\sum w, \sum w z, \sum w t, Z^\top W Z,
+    Z^\top W T)`, when known (:meth:`DaskData.fused_gram`): then no pass.
     """
-    sw, sz, st, G, ZT = _sum_blocks(_chunk_gram, [Z, T, w], fit_intercept)
+    if sums is None:
+        sums = _sum_blocks(_chunk_gram, [Z, T, w], fit_intercept)
+    sw, sz, st, G, ZT = sums
     p, k = Z.shape[1], T.shape[1]
     if fit_intercept:
         zbar, tbar = sz / sw, st / sw
@@ -791,7 +816,7 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw):
             _chunk_qr_rows,
             Z,
             T,
-            w,
+            None if w is None else w[:, np.newaxis],  # (a 1-D w would align with Z's columns)
             zbar,
             tbar,
             W,
@@ -1152,6 +1177,11 @@ class DaskData:
     reset : bool, default=True
         Set ``est``'s input bookkeeping (a fit); False checks the input against it instead
         (the training data handed to a fitted estimator's ``covariance_matrix``).
+    gram : bool, default=False
+        Sum the weighted Gram matrix of ``[X, y - offset]`` in the validation pass (a least
+        squares fit): :meth:`fused_gram` then gives the standardised design's least-squares
+        sums without a pass of their own, and the design is not persisted (one pass is left,
+        the squared residuals).
     """
 
     is_sparse = False
@@ -1167,6 +1197,7 @@ class DaskData:
         *,
         persist: Any = "auto",
         reset: bool = True,
+        gram: bool = False,
     ) -> None:
         X, columns = _as_array(X, "X")
         if X.ndim != 2:
@@ -1189,7 +1220,7 @@ class DaskData:
         off = None if offset is None else _rows_like(offset, X, "offset", K, checked=True)
         nb = len(X.chunks[0])
         parts = [
-            dask.delayed(_chunk_stats, pure=True)(*b)
+            dask.delayed(_chunk_stats, pure=True)(*b, gram)
             for b in zip(
                 _blocks(X, nb), _blocks(Y, nb), _blocks(w, nb), _blocks(off, nb), strict=True
             )
@@ -1251,11 +1282,49 @@ class DaskData:
         else:
             x_mean, x_scale = np.zeros(self.n_features), np.ones(self.n_features)
             Z = self.X
-        Z, self.Y, self.w, self.off = _maybe_persist(
-            [Z, self.Y, self.w, self.off], Z.nbytes + self.Y.nbytes, self.persist
-        )
+        self._center = center if standardise else None
+        if self.fused_gram(center) is None:  # (otherwise a single pass reads Z: no persist)
+            Z, self.Y, self.w, self.off = _maybe_persist(
+                [Z, self.Y, self.w, self.off], Z.nbytes + self.Y.nbytes, self.persist
+            )
         self._Z = Z
         return Z, x_mean, x_scale
+
+    def fused_gram(self, center: bool) -> tuple | None:
+        r"""The standardised design's least-squares sums from the validation pass, or None.
+
+        :math:`(\sum w, \sum w z, \sum w t, Z^\top W Z, Z^\top W T)` for
+        :math:`z = (x - m)/s` (:func:`_moments`), from the sums of :math:`u = x / a` (the
+        columns' maxima :math:`a`): :math:`Z^\top W Z = D (U^\top W U - W \mu \mu^\top) D`,
+        :math:`Z^\top W T = D (U^\top W T - \mu \sum w t^\top)` with
+        :math:`\mu = m/a`, :math:`D = \operatorname{diag}(a/s)` (centred; without centring
+        :math:`\mu = 0`). This is the in-memory shifted design's Gram matrix
+        (:class:`sklik._design.ShiftedDenseDesign`), accurate where every column's mean is
+        within ``_IMPLICIT_MAX_SHIFT`` standard deviations: None otherwise (and for a
+        constant column, or without the sums: ``gram=False``), and the least squares takes
+        its own pass over the design.
+        """
+        stats = self.stats
+        if "G" not in stats or center != getattr(self, "_center", center):
+            return None
+        mean_s, var_s, W = stats["mean_s"], stats["var_s"], stats["W"]
+        if center:
+            mu, sq = mean_s, var_s
+            ok = np.all(mean_s**2 <= _IMPLICIT_MAX_SHIFT**2 * var_s)
+        else:
+            mu, sq = np.zeros_like(mean_s), var_s + mean_s**2
+            ok = True
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            D = 1.0 / np.sqrt(sq)
+            G = (stats["G"] - W * np.outer(mu, mu)) * np.outer(D, D)
+            ZT = (stats["XT"] - np.outer(mu, stats["T"])) * D[:, np.newaxis]
+            sz = np.zeros_like(mu) if center else W * mean_s * D
+        tiny = (16 * np.finfo(np.float64).eps) ** 2 * np.maximum(mean_s**2, 1e-300)
+        ok = ok and np.all(var_s > tiny)  # no constant column
+        parts = (G, ZT, sz, stats["T"])
+        if not (ok and all(np.all(np.isfinite(a)) for a in parts)):
+            return None
+        return W, sz, stats["T"], G, ZT
 
     def objective(
         self,
@@ -1297,9 +1366,18 @@ class DaskData:
         :meth:`solution`) they give the objective, the residual scale and the coefficient
         covariance of the least-squares fit without further passes.
         """
-        self.n_passes += 1
+        sums = self.fused_gram(center)
+        if sums is None:
+            self.n_passes += 1
         coef, intercept, self._gram_sums = _least_squares(
-            design, self._target(), self.w, self.weight_total, alpha, center, penalty_weights
+            design,
+            self._target(),
+            self.w,
+            self.weight_total,
+            alpha,
+            center,
+            penalty_weights,
+            sums,
         )
         return coef, intercept
 

@@ -249,7 +249,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         if _is_dask(X):
             from sklik import _dask
 
-            data = _dask.DaskData(self, X, y, sample_weight, offset, loss)
+            # least squares: its Gram matrix comes with the validation pass
+            gram = isinstance(loss, MSELoss) and self._choose_solver(loss) == "lstsq"
+            data = _dask.DaskData(self, X, y, sample_weight, offset, loss, gram=gram)
             self._dask_training_problem(data.n_targets)
             return data, loss, None, data.one_target
         X, y = validate_data(
