@@ -204,7 +204,7 @@ def _block_stats(X, Y, w, off, gram=False):
         "n": n,
         "W": W,
         "w_ok": bool(np.all(np.isfinite(w)) and np.all(w >= 0)),
-        "x_ok": bool(np.all(np.isfinite(X))),
+        "x_ok": bool(np.all(np.isfinite(amax))),  # (max and min propagate NaN and inf)
         "y_ok": bool(np.all(np.isfinite(Y))),
         "off_ok": True if off is None else bool(np.all(np.isfinite(off))),
         "amax": amax,

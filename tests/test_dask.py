@@ -170,10 +170,11 @@ def test_columns_rechunked_and_validation(client):
     Xd = da.from_array(X, chunks=(CHUNK, 2))  # chunked along the columns too
     est = LinearRegressor().fit(Xd, y)
     np.testing.assert_allclose(est.coef_, LinearRegressor().fit(X, y).coef_, rtol=1e-10)
-    bad = X.copy()
-    bad[700, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinity"):
-        LinearRegressor().fit(da.from_array(bad, chunks=CHUNK), y)
+    for value in (np.nan, np.inf, -np.inf):  # (found from the columns' largest |x|)
+        bad = X.copy()
+        bad[700, 1] = value
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            LinearRegressor().fit(da.from_array(bad, chunks=CHUNK), y)
     with pytest.raises(ValueError, match="rows"):
         LinearRegressor().fit(da.from_array(X, chunks=CHUNK), y[:-1])
     with pytest.raises(ValueError, match=">= 0"):
