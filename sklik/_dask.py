@@ -182,40 +182,40 @@ def _block_stats(X, Y, w, off, gram=False):
     W = float(w.sum())
     amax = np.maximum(X.max(axis=0), -X.min(axis=0)) if n else np.zeros(X.shape[1])
     safe = np.where(amax > 0, amax, 1.0)
-    # in units of the chunk's column maxima (no overflow of squares), one n x p temporary
-    with np.errstate(over="ignore", invalid="ignore"):
+    # (non-finite input gives non-finite sums without warnings: refused by the *_ok flags)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # in units of the chunk's column maxima (no overflow of squares), one n x p temporary
         mean = (w @ X) / safe / W if W > 0 else np.zeros(X.shape[1])
-    if not np.all(np.isfinite(mean)):  # a weighted sum overflowed: scale first
-        mean = (w @ (X / safe)) / W
-    R = X / safe
-    sums = {}
-    if gram:
-        T = Y if off is None else Y - off
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite: refused by x_ok
+        if not np.all(np.isfinite(mean)):  # a weighted sum overflowed: scale first
+            mean = (w @ (X / safe)) / W
+        R = X / safe
+        sums = {}
+        if gram:
+            T = Y if off is None else Y - off
             sums["G"] = _syrk(R) if unit else _weighted_sandwich(R, w)
             sums["XT"] = R.T @ (w[:, np.newaxis] * T)
             sums["T"] = w @ T
-    R -= mean
-    R *= R
-    m2 = w @ R
-    ymean = (w @ Y) / W if W > 0 else np.zeros(Y.shape[1])
-    Ry = Y - ymean
-    return sums | {
-        "n": n,
-        "W": W,
-        "w_ok": bool(np.all(np.isfinite(w)) and np.all(w >= 0)),
-        "x_ok": bool(np.all(np.isfinite(amax))),  # (max and min propagate NaN and inf)
-        "y_ok": bool(np.all(np.isfinite(Y))),
-        "off_ok": True if off is None else bool(np.all(np.isfinite(off))),
-        "amax": amax,
-        "mean": mean,
-        "m2": m2,
-        "ymean": ymean,
-        "ym2": w @ (Ry * Ry),
-        "ymin": Y.min(axis=0) if n else np.full(Y.shape[1], np.inf),
-        "ymax": Y.max(axis=0) if n else np.full(Y.shape[1], -np.inf),
-        "off": np.zeros(Y.shape[1]) if off is None else w @ off,
-    }
+        R -= mean
+        R *= R
+        m2 = w @ R
+        ymean = (w @ Y) / W if W > 0 else np.zeros(Y.shape[1])
+        Ry = Y - ymean
+        return sums | {
+            "n": n,
+            "W": W,
+            "w_ok": bool(np.all(np.isfinite(w)) and np.all(w >= 0)),
+            "x_ok": bool(np.all(np.isfinite(amax))),  # (max and min propagate NaN and inf)
+            "y_ok": bool(np.all(np.isfinite(Y))),
+            "off_ok": True if off is None else bool(np.all(np.isfinite(off))),
+            "amax": amax,
+            "mean": mean,
+            "m2": m2,
+            "ymean": ymean,
+            "ym2": w @ (Ry * Ry),
+            "ymin": Y.min(axis=0) if n else np.full(Y.shape[1], np.inf),
+            "ymax": Y.max(axis=0) if n else np.full(Y.shape[1], -np.inf),
+            "off": np.zeros(Y.shape[1]) if off is None else w @ off,
+        }
 
 
 def _merge(Wa, ma, m2a, Wb, mb, m2b):
@@ -1225,7 +1225,8 @@ class DaskData:
                 _blocks(X, nb), _blocks(Y, nb), _blocks(w, nb), _blocks(off, nb), strict=True
             )
         ]
-        stats = _combine_stats([b for chunk in dask.compute(*parts) for b in chunk])
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # (checked below)
+            stats = _combine_stats([b for chunk in dask.compute(*parts) for b in chunk])
         self.n_passes = 1
         if not stats["x_ok"]:
             raise ValueError("Input X contains NaN or infinity.")
