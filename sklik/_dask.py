@@ -166,15 +166,21 @@ def _chunk_stats(X, Y, w, off, gram=False):
                 f"{name} has {a.shape[0]} rows in a partition where X has {X.shape[0]}: pass "
                 f"{name} with X's partitions (e.g. a column of the same dask DataFrame)."
             )
-    return [_block_stats(*blocks, gram) for blocks in _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)]
+    # one n x p workspace for every block: a temporary per block would be mapped afresh each
+    # time in a dask worker, which returns freed memory to the OS at once (distributed sets
+    # MALLOC_TRIM_THRESHOLD_)
+    work = np.empty((min(_EVAL_BLOCK_ROWS, X.shape[0]), X.shape[1]))
+    blocks = _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)
+    return [_block_stats(*block, gram, work) for block in blocks]
 
 
-def _block_stats(X, Y, w, off, gram=False):
+def _block_stats(X, Y, w, off, gram=False, work=None):
     r"""Sums of one block of rows for the validation pass (see :func:`_combine_stats`).
 
     With ``gram``, also the least-squares sums of :meth:`DaskData.fused_gram` in units of the
     block's column maxima: :math:`U^\top W U`, :math:`U^\top W T` and :math:`\sum w t`,
     for :math:`U = X / \max|X|` and the target :math:`T = Y - \text{offset}`.
+    ``work``: a buffer of at least X's shape for the block's temporary.
     """
     n = X.shape[0]
     unit = w is None
@@ -188,7 +194,7 @@ def _block_stats(X, Y, w, off, gram=False):
         mean = (w @ X) / safe / W if W > 0 else np.zeros(X.shape[1])
         if not np.all(np.isfinite(mean)):  # a weighted sum overflowed: scale first
             mean = (w @ (X / safe)) / W
-        R = X / safe
+        R = np.divide(X, safe, out=None if work is None else work[:n])
         sums = {}
         if gram:
             T = Y if off is None else Y - off
