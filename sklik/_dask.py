@@ -44,7 +44,13 @@ import numpy as np
 from scipy.optimize import brentq
 
 from sklik import _inference, _lad, _solver
-from sklik._design import _IMPLICIT_MAX_SHIFT, DenseDesign, _syrk, _weighted_sandwich
+from sklik._design import (
+    _IMPLICIT_MAX_SHIFT,
+    DenseDesign,
+    ShiftedDenseDesign,
+    _syrk,
+    _weighted_sandwich,
+)
 from sklik._models import LinearModel
 from sklik._objective import Objective, hessian_sample_step
 from sklik.losses import L1Loss, MSELoss
@@ -843,9 +849,15 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw, sums=None):
     return coef, tbar - coef @ zbar, (sw, sz, G)
 
 
-def _chunk_squared_residuals(Z, Y, w, off, model, theta):
-    """Per target, one chunk's weighted sum of squared residuals."""
+def _chunk_squared_residuals(Z, Y, w, off, model, theta, moments=None):
+    """Per target, one chunk's weighted sum of squared residuals.
+
+    ``moments``: ``Z`` is the raw ``X`` and ``(mean, scale)`` standardise it implicitly
+    (:class:`sklik._design.ShiftedDenseDesign`: no standardised copy of the chunk).
+    """
     w = np.ones(Z.shape[0]) if w is None else w
+    if moments is not None:
+        Z = ShiftedDenseDesign(np.asarray(Z, dtype=np.float64), *moments)
     R = _chunk_residual(Z, Y, off, model, theta, Y.shape[1])
     return w @ (R * R)
 
@@ -1153,7 +1165,8 @@ def _block_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robu
 
 
 def _chunk_residual(Z, Y, off, model, theta, k):
-    out, _ = model.forward(theta, DenseDesign(Z) if isinstance(model, LinearModel) else Z)
+    linear = isinstance(model, LinearModel) and isinstance(Z, np.ndarray)
+    out, _ = model.forward(theta, DenseDesign(Z) if linear else Z)
     mean = out[:, :k]
     if off is not None:
         mean = mean + off
@@ -1290,10 +1303,15 @@ class DaskData:
             x_mean, x_scale = np.zeros(self.n_features), np.ones(self.n_features)
             Z = self.X
         self._center = center if standardise else None
-        if self.fused_gram(center) is None:  # (otherwise a single pass reads Z: no persist)
+        # least squares from the validation pass's sums: a single pass (the squared residuals)
+        # reads the design, from X standardised implicitly (no persist, no standardised copy)
+        self._raw = None
+        if self.fused_gram(center) is None:
             Z, self.Y, self.w, self.off = _maybe_persist(
                 [Z, self.Y, self.w, self.off], Z.nbytes + self.Y.nbytes, self.persist
             )
+        elif standardise:
+            self._raw = (x_mean, x_scale)
         self._Z = Z
         return Z, x_mean, x_scale
 
@@ -1427,12 +1445,14 @@ class DaskData:
         self._squares = None
         if isinstance(objective.loss, MSELoss) and self._gram_sums is not None:
             self.n_passes += 1
+            raw = getattr(self, "_raw", None)
             self._squares = np.asarray(
                 _sum_blocks(
                     _chunk_squared_residuals,
-                    [self._Z, self.Y, self.w, self.off],
+                    [self._Z if raw is None else self.X, self.Y, self.w, self.off],
                     objective.model,
                     theta,
+                    raw,
                 )
             )
             penalty = objective._penalty(theta)[0]
