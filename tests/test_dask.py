@@ -477,3 +477,19 @@ def test_least_squares_on_dask_takes_two_passes(client, far_mean):
     np.testing.assert_allclose(est.scale_, mem.scale_, rtol=1e-13)
     d, d0 = est.predict_dist(X, offset=offset), mem.predict_dist(X, offset=offset)
     np.testing.assert_allclose(np.asarray(d.std()), d0.std(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 33, 8193])
+def test_column_abs_max_equals_numpy_and_propagates_non_finite(n):
+    """The validation pass's column maxima (rows folded 32 at a time), C or F order."""
+    from sklik._dask import _column_abs_max
+
+    rng = np.random.default_rng(n)
+    X = rng.standard_normal((n, 7)) * 10.0 ** rng.uniform(-5, 5, 7)
+    for A in (X, np.asfortranarray(X)):
+        np.testing.assert_array_equal(_column_abs_max(A, np.empty(A.shape)), np.abs(X).max(0))
+    for value in (np.nan, np.inf, -np.inf):
+        bad = X.copy()
+        bad[n // 2, 3] = value
+        top = _column_abs_max(bad, np.empty(bad.shape))
+        assert not np.isfinite(top[3]) and np.all(np.isfinite(np.delete(top, 3)))
