@@ -177,7 +177,9 @@ def _chunk_stats(X, Y, w, off, gram=False):
     # MALLOC_TRIM_THRESHOLD_)
     work = np.empty((min(_EVAL_BLOCK_ROWS, X.shape[0]), X.shape[1]))
     blocks = _row_blocks((X, Y, w, off), _EVAL_BLOCK_ROWS)
-    return [_block_stats(*block, gram, work) for block in blocks]
+    # merged here: the client gathers one small dict per chunk (gathering a dict per block,
+    # 31 per 250 000-row chunk, took longer than the pass: 3.2 s for 80 chunks)
+    return _merge_stats([_block_stats(*block, gram, work) for block in blocks])
 
 
 def _block_stats(X, Y, w, off, gram=False, work=None):
@@ -257,25 +259,28 @@ def _merge(Wa, ma, m2a, Wb, mb, m2b):
     return W, ma + delta * (Wb / W), m2a + m2b + delta**2 * (Wa * Wb / W)
 
 
-def _combine_stats(parts: list[dict]) -> dict:
-    """Combine the chunks' statistics; column moments are rescaled to the global maxima."""
-    amax = np.max([p["amax"] for p in parts], axis=0)
-    gmax = np.where(amax > 0, amax, 1.0)
-    W, mean, m2 = 0.0, np.zeros_like(gmax), np.zeros_like(gmax)
-    Wy, ymean, ym2 = 0.0, np.zeros_like(parts[0]["ymean"]), np.zeros_like(parts[0]["ymean"])
-    for p in parts:
-        r = np.where(p["amax"] > 0, p["amax"], 1.0) / gmax
-        W_new, mean, m2 = _merge(W, mean, m2, p["W"], p["mean"] * r, p["m2"] * r**2)
-        _, ymean, ym2 = _merge(Wy, ymean, ym2, p["W"], p["ymean"], p["ym2"])
-        W = Wy = W_new
-    sums = {}
-    if "G" in parts[0]:  # least-squares sums, in units of the global column maxima
-        sums = {"G": 0.0, "XT": 0.0, "T": 0.0}
+def _merge_stats(parts: list[dict]) -> dict:
+    """Blocks' statistics (of :func:`_block_stats`) merged into those of their union.
+
+    Column moments and least-squares sums are rescaled to the union's column maxima; means
+    and squared deviations are combined by Chan's update.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # (non-finite: *_ok)
+        amax = np.max([p["amax"] for p in parts], axis=0)
+        safe = np.where(amax > 0, amax, 1.0)
+        W, mean, m2 = 0.0, np.zeros_like(safe), np.zeros_like(safe)
+        Wy, ymean, ym2 = 0.0, np.zeros_like(parts[0]["ymean"]), np.zeros_like(parts[0]["ymean"])
+        gram = "G" in parts[0]
+        sums = {"G": 0.0, "XT": 0.0, "T": 0.0} if gram else {}
         for p in parts:
-            r = np.where(p["amax"] > 0, p["amax"], 1.0) / gmax
-            sums["G"] = sums["G"] + p["G"] * np.outer(r, r)
-            sums["XT"] = sums["XT"] + p["XT"] * r[:, np.newaxis]
-            sums["T"] = sums["T"] + p["T"]
+            r = np.where(p["amax"] > 0, p["amax"], 1.0) / safe
+            W_new, mean, m2 = _merge(W, mean, m2, p["W"], p["mean"] * r, p["m2"] * r**2)
+            _, ymean, ym2 = _merge(Wy, ymean, ym2, p["W"], p["ymean"], p["ym2"])
+            W = Wy = W_new
+            if gram:
+                sums["G"] = sums["G"] + p["G"] * np.outer(r, r)
+                sums["XT"] = sums["XT"] + p["XT"] * r[:, np.newaxis]
+                sums["T"] = sums["T"] + p["T"]
     return sums | {
         "n": sum(p["n"] for p in parts),
         "W": W,
@@ -283,14 +288,31 @@ def _combine_stats(parts: list[dict]) -> dict:
         "x_ok": all(p["x_ok"] for p in parts),
         "y_ok": all(p["y_ok"] for p in parts),
         "off_ok": all(p["off_ok"] for p in parts),
-        "amax": gmax,
-        "mean_s": mean,
-        "var_s": m2 / W if W > 0 else m2,
+        "amax": amax,
+        "mean": mean,
+        "m2": m2,
         "ymean": ymean,
-        "yvar": ym2 / W if W > 0 else ym2,
+        "ym2": ym2,
         "ymin": np.min([p["ymin"] for p in parts], axis=0),
         "ymax": np.max([p["ymax"] for p in parts], axis=0),
-        "off_mean": sum(p["off"] for p in parts) / W if W > 0 else 0.0,
+        "off": sum(p["off"] for p in parts),
+    }
+
+
+def _combine_stats(parts: list[dict]) -> dict:
+    """The chunks' statistics combined; column moments in units of the global maxima."""
+    s = _merge_stats(parts)
+    W = s["W"]
+    stats = {k: s[k] for k in ("G", "XT", "T") if k in s}
+    return stats | {k: s[k] for k in ("n", "W", "w_ok", "x_ok", "y_ok", "off_ok")} | {
+        "amax": np.where(s["amax"] > 0, s["amax"], 1.0),
+        "mean_s": s["mean"],
+        "var_s": s["m2"] / W if W > 0 else s["m2"],
+        "ymean": s["ymean"],
+        "yvar": s["ym2"] / W if W > 0 else s["ym2"],
+        "ymin": s["ymin"],
+        "ymax": s["ymax"],
+        "off_mean": s["off"] / W if W > 0 else 0.0,
     }
 
 
@@ -1263,7 +1285,7 @@ class DaskData:
             )
         ]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # (checked below)
-            stats = _combine_stats([b for chunk in dask.compute(*parts) for b in chunk])
+            stats = _combine_stats(list(dask.compute(*parts)))
         self.n_passes = 1
         if not stats["x_ok"]:
             raise ValueError("Input X contains NaN or infinity.")

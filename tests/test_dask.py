@@ -493,3 +493,22 @@ def test_column_abs_max_equals_numpy_and_propagates_non_finite(n):
         bad[n // 2, 3] = value
         top = _column_abs_max(bad, np.empty(bad.shape))
         assert not np.isfinite(top[3]) and np.all(np.isfinite(np.delete(top, 3)))
+
+
+def test_chunk_statistics_merge_their_blocks():
+    """A chunk's statistics (merged per block on the worker) equal those of one block."""
+    from sklik._dask import _EVAL_BLOCK_ROWS, _block_stats, _chunk_stats, _combine_stats
+
+    rng = np.random.default_rng(5)
+    n = 2 * _EVAL_BLOCK_ROWS + 77
+    X = rng.standard_normal((n, 4)) * [1.0, 1e3, 1e-3, 5.0] + [0.0, 2e3, 0.0, -1.0]
+    X[: _EVAL_BLOCK_ROWS, 1] *= 1e-2  # blocks with different column maxima
+    Y = rng.standard_normal((n, 2))
+    w, off = rng.uniform(0.0, 2.0, n), rng.standard_normal((n, 2))
+    for weights, offset in ((None, None), (w, off)):
+        merged = _chunk_stats(X, Y, weights, offset, True)
+        assert isinstance(merged, dict)  # one dict per chunk reaches the client
+        whole = _combine_stats([_block_stats(X, Y, weights, offset, True)])
+        parts = _combine_stats([merged])
+        for key, value in whole.items():
+            np.testing.assert_allclose(parts[key], value, rtol=1e-12, atol=1e-14, err_msg=key)
