@@ -304,16 +304,20 @@ def _combine_stats(parts: list[dict]) -> dict:
     s = _merge_stats(parts)
     W = s["W"]
     stats = {k: s[k] for k in ("G", "XT", "T") if k in s}
-    return stats | {k: s[k] for k in ("n", "W", "w_ok", "x_ok", "y_ok", "off_ok")} | {
-        "amax": np.where(s["amax"] > 0, s["amax"], 1.0),
-        "mean_s": s["mean"],
-        "var_s": s["m2"] / W if W > 0 else s["m2"],
-        "ymean": s["ymean"],
-        "yvar": s["ym2"] / W if W > 0 else s["ym2"],
-        "ymin": s["ymin"],
-        "ymax": s["ymax"],
-        "off_mean": s["off"] / W if W > 0 else 0.0,
-    }
+    return (
+        stats
+        | {k: s[k] for k in ("n", "W", "w_ok", "x_ok", "y_ok", "off_ok")}
+        | {
+            "amax": np.where(s["amax"] > 0, s["amax"], 1.0),
+            "mean_s": s["mean"],
+            "var_s": s["m2"] / W if W > 0 else s["m2"],
+            "ymean": s["ymean"],
+            "yvar": s["ym2"] / W if W > 0 else s["ym2"],
+            "ymin": s["ymin"],
+            "ymax": s["ymax"],
+            "off_mean": s["off"] / W if W > 0 else 0.0,
+        }
+    )
 
 
 def _moments(stats: dict, center: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -502,7 +502,7 @@ def test_chunk_statistics_merge_their_blocks():
     rng = np.random.default_rng(5)
     n = 2 * _EVAL_BLOCK_ROWS + 77
     X = rng.standard_normal((n, 4)) * [1.0, 1e3, 1e-3, 5.0] + [0.0, 2e3, 0.0, -1.0]
-    X[: _EVAL_BLOCK_ROWS, 1] *= 1e-2  # blocks with different column maxima
+    X[:_EVAL_BLOCK_ROWS, 1] *= 1e-2  # blocks with different column maxima
     Y = rng.standard_normal((n, 2))
     w, off = rng.uniform(0.0, 2.0, n), rng.standard_normal((n, 2))
     for weights, offset in ((None, None), (w, off)):
