@@ -9,7 +9,8 @@ Gauss-Newton matrices sum to those of the whole data set::
 
     estimator.fit(dask X) ──▶ DaskData (sklik._data's seam) ── one validation pass: finiteness,
         column moments, y's moments
-        Z = (X - m) / s   (lazy; persisted in the cluster when it fits in its memory)
+        Z = (X - m) / s   (implicit in every chunk, ShiftedDenseDesign, where no digits are
+                           lost; else a lazy copy; persisted in the cluster when it fits)
         BlockedObjective(theta) = Σ_chunks Objective_chunk(theta)   (tree reduction, on the
                                   workers; only p-sized partial sums travel)
         sklik._solver.minimize(BlockedObjective, ...)   (scipy's loop, on the client)
@@ -430,21 +431,34 @@ def _tree_sum(parts: list) -> Any:
 # -- the blocked objective ----------------------------------------------------------------------
 
 
-def _chunk_objective(Z, Y, w, off, model, loss, weight_total):
+def _chunk_design(Z: np.ndarray, moments: tuple | None) -> Any:
+    """A chunk's rows as the linear model's design.
+
+    Already standardised (``moments`` None), or standardised implicitly by
+    ``moments = (mean, scale)``: :class:`sklik._design.ShiftedDenseDesign`, the in-memory
+    design of the same data.
+    """
+    if moments is None:
+        return DenseDesign(Z)
+    return ShiftedDenseDesign(np.asarray(Z, dtype=np.float64), *moments)
+
+
+def _chunk_objective(Z, Y, w, off, model, loss, weight_total, moments=None):
     w = np.ones(Z.shape[0]) if w is None else w
-    X = DenseDesign(Z) if isinstance(model, LinearModel) else Z
+    X = _chunk_design(Z, moments) if isinstance(model, LinearModel) else Z
     return Objective(model, loss, X, Y, w, 0.0, offset=off, weight_total=weight_total)
 
 
-def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what):
+def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what, moments=None):
     """One chunk's share: ``value``, ``(value, gradient[, hessian])`` or ``hessp``.
 
     Summed over row blocks of ``_EVAL_BLOCK_ROWS`` (every share is a sum over rows).
+    ``moments``: the linear model's implicit standardisation (see :func:`_chunk_design`).
     """
     kind = what[0]
     total = None
     for Zb, Yb, wb, ob in _row_blocks((Z, Y, w, off), _EVAL_BLOCK_ROWS):
-        obj = _chunk_objective(Zb, Yb, wb, ob, model, loss, weight_total)  # (alpha = 0)
+        obj = _chunk_objective(Zb, Yb, wb, ob, model, loss, weight_total, moments)  # alpha 0
         if kind == "value":
             part = obj.value(theta)
         elif kind == "hessp":
@@ -456,7 +470,7 @@ def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what):
         step = what[1]
         rows = (Z[::step], Y[::step], None if w is None else w[::step])
         rows += (None if off is None else off[::step],)
-        sample = _chunk_objective(*rows, model, loss, weight_total)
+        sample = _chunk_objective(*rows, model, loss, weight_total, moments)
         H = sample.data_term(theta, hessian=True)[2]
         total = (*total, H, float(np.sum(rows[2])) if w is not None else float(len(rows[1])))
     return total
@@ -502,8 +516,10 @@ class BlockedObjective:
         offset: da.Array | None = None,
         penalty_weights: np.ndarray | None = None,
         fuse_hessian: bool = False,
+        moments: tuple | None = None,
     ) -> None:
         self.model = model
+        self.moments = moments
         self.loss = loss
         self.alpha = float(alpha)
         pw = np.ones(model.n_weights) if penalty_weights is None else penalty_weights
@@ -542,10 +558,8 @@ class BlockedObjective:
 
     def _reduce(self, theta: np.ndarray, what: tuple) -> Any:
         evaluate = dask.delayed(_chunk_eval, pure=True)
-        parts = [
-            evaluate(Z, Y, w, off, self.model, self.loss, self.weight_total, theta, what)
-            for Z, Y, w, off in self._parts
-        ]
+        args = (self.model, self.loss, self.weight_total, theta, what, self.moments)
+        parts = [evaluate(Z, Y, w, off, *args) for Z, Y, w, off in self._parts]
         self.n_passes += 1
         return dask.compute(_tree_sum(parts))[0]
 
@@ -846,20 +860,22 @@ def _fit_scale(loss, R: da.Array, w: da.Array | None, W: float) -> np.ndarray:
 # -- least squares ------------------------------------------------------------------------------
 
 
-def _chunk_gram(Z, T, w, fit_intercept):
+def _chunk_gram(Z, T, w, fit_intercept, moments=None):
     """Weighted sums of one chunk: sum w, sum w z, sum w t, Z^T W Z, Z^T W T."""
     w = np.ones(Z.shape[0]) if w is None else w
+    Z = Z if moments is None else (Z - moments[0]) / moments[1]
     A = Z * np.sqrt(w)[:, np.newaxis]
     return (w.sum(), w @ Z, w @ T, A.T @ A, (Z * w[:, np.newaxis]).T @ T)
 
 
-def _chunk_qr_rows(Z, T, w, zbar, tbar, weight_total):
+def _chunk_qr_rows(Z, T, w, zbar, tbar, weight_total, moments=None):
     w = np.ones(Z.shape[0]) if w is None else w[:, 0]
+    Z = Z if moments is None else (Z - moments[0]) / moments[1]
     root = np.sqrt(w / weight_total)[:, np.newaxis]
     return np.hstack([(Z - zbar) * root, (T - tbar) * root])
 
 
-def _least_squares(Z, T, w, W, alpha, fit_intercept, pw, sums=None):
+def _least_squares(Z, T, w, W, alpha, fit_intercept, pw, sums=None, moments=None):
     r""":func:`sklik._solver.least_squares` on dask chunks: one pass for the Gram matrix.
 
     When the scaled normal equations are ill-conditioned, a second pass computes the R
@@ -868,10 +884,11 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw, sums=None):
     Returns the coefficients, the intercepts and the weighted sums
     :math:`(\sum w, \sum w z, \sum w z z^\top)` of the pass (the covariance's Gram matrix).
     ``sums``: those of the pass, :math:`(\sum w, \sum w z, \sum w t, Z^\top W Z,
-    Z^\top W T)`, when known (:meth:`DaskData.fused_gram`): then no pass.
+    Z^\top W T)`, when known (:meth:`DaskData.fused_gram`): then no pass. ``moments``: ``Z``
+    is X, standardised implicitly (see :func:`_chunk_design`).
     """
     if sums is None:
-        sums = _sum_blocks(_chunk_gram, [Z, T, w], fit_intercept)
+        sums = _sum_blocks(_chunk_gram, [Z, T, w], fit_intercept, moments)
     sw, sz, st, G, ZT = sums
     p, k = Z.shape[1], T.shape[1]
     if fit_intercept:
@@ -891,6 +908,7 @@ def _least_squares(Z, T, w, W, alpha, fit_intercept, pw, sums=None):
             zbar,
             tbar,
             W,
+            moments,
             dtype=np.float64,
             chunks=(Z.chunks[0], (p + k,)),
         )
@@ -915,9 +933,7 @@ def _chunk_squared_residuals(Z, Y, w, off, model, theta, moments=None):
     (:class:`sklik._design.ShiftedDenseDesign`: no standardised copy of the chunk).
     """
     w = np.ones(Z.shape[0]) if w is None else w
-    if moments is not None:
-        Z = ShiftedDenseDesign(np.asarray(Z, dtype=np.float64), *moments)
-    R = _chunk_residual(Z, Y, off, model, theta, Y.shape[1])
+    R = _chunk_residual(Z, Y, off, model, theta, Y.shape[1], moments)
     return w @ (R * R)
 
 
@@ -1188,20 +1204,24 @@ class _Sums(tuple):
         return _Sums({k: a[k] + b[k] for k in a} for a, b in zip(self, other, strict=True))
 
 
-def _chunk_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive):
+def _chunk_covariance_sums(
+    Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive, moments=None
+):
     """One chunk's covariance sums, added up over row blocks of ``_EVAL_BLOCK_ROWS``."""
     total = None
     for blocks in _row_blocks((Z, Y, w, off), _EVAL_BLOCK_ROWS):
         part = _block_covariance_sums(
-            *blocks, loss, model, theta, fit_intercept, robust, predictive
+            *blocks, loss, model, theta, fit_intercept, robust, predictive, moments
         )
         total = part if total is None else total + part
     return total
 
 
-def _block_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive):
+def _block_covariance_sums(
+    Z, Y, w, off, loss, model, theta, fit_intercept, robust, predictive, moments=None
+):
     w = np.ones(Z.shape[0]) if w is None else w
-    design = DenseDesign(Z)
+    design = _chunk_design(Z, moments)
     out, _ = model.forward(theta, design, need_cache=False)
     K = Y.shape[1]
     if off is not None:
@@ -1223,9 +1243,9 @@ def _block_covariance_sums(Z, Y, w, off, loss, model, theta, fit_intercept, robu
     )
 
 
-def _chunk_residual(Z, Y, off, model, theta, k):
-    linear = isinstance(model, LinearModel) and isinstance(Z, np.ndarray)
-    out, _ = model.forward(theta, DenseDesign(Z) if linear else Z)
+def _chunk_residual(Z, Y, off, model, theta, k, moments=None):
+    linear = isinstance(model, LinearModel)
+    out, _ = model.forward(theta, _chunk_design(Z, moments) if linear else Z)
     mean = out[:, :k]
     if off is not None:
         mean = mean + off
@@ -1341,6 +1361,9 @@ class DaskData:
         # least squares' Gram sums, and the squared residuals at the solution (mse)
         self._gram_sums: tuple | None = None
         self._squares: np.ndarray | None = None
+        # the design's implicit standardisation (see design), and whether it must be explicit
+        self._moments: tuple | None = None
+        self._explicit_design = isinstance(loss, L1Loss)  # Frisch-Newton reads explicit rows
         self.n_samples, self.n_features = X.shape
         self.n_targets = K
         self.weight_total = float(W)
@@ -1351,28 +1374,47 @@ class DaskData:
     def design(
         self, standardise: bool, center: bool, gram: bool = False
     ) -> tuple[da.Array, np.ndarray, np.ndarray]:
-        """The (lazily) standardised design, persisted when it fits in memory.
+        """The design's chunks, and the column shift and scale of its standardisation.
 
-        ``gram`` is unused: least squares reduces its Gram matrix over the chunks.
+        As in memory (:func:`sklik._design.make_design`), X is standardised implicitly in
+        every chunk (:class:`sklik._design.ShiftedDenseDesign`: the returned array is X, and
+        no standardised copy is made) where every column's mean is within
+        ``_IMPLICIT_MAX_SHIFT`` standard deviations; else, and for the exact l1 fit (whose
+        Frisch-Newton passes read explicit rows), the returned array is the standardised X.
+        It is persisted in the cluster when it fits in memory (a no-op on a persisted X),
+        except for least squares from the validation pass's sums, which reads it only once
+        (the squared residuals). ``gram`` is unused: least squares reduces its Gram matrix
+        over the chunks.
         """
+        self._center = center if standardise else None
+        self._moments = None
         if standardise:
             x_mean, x_scale = _moments(self.stats, center)
-            Z = self.X.map_blocks(_standardise, x_mean, x_scale, center, dtype=np.float64)
+            if self._explicit_design or not self._shift_ok(center):
+                Z = self.X.map_blocks(_standardise, x_mean, x_scale, center, dtype=np.float64)
+            else:
+                Z, self._moments = self.X, (x_mean, x_scale)
         else:
             x_mean, x_scale = np.zeros(self.n_features), np.ones(self.n_features)
             Z = self.X
-        self._center = center if standardise else None
-        # least squares from the validation pass's sums: a single pass (the squared residuals)
-        # reads the design, from X standardised implicitly (no persist, no standardised copy)
-        self._raw = None
         if self.fused_gram(center) is None:
             Z, self.Y, self.w, self.off = _maybe_persist(
                 [Z, self.Y, self.w, self.off], Z.nbytes + self.Y.nbytes, self.persist
             )
-        elif standardise:
-            self._raw = (x_mean, x_scale)
         self._Z = Z
         return Z, x_mean, x_scale
+
+    def _shift_ok(self, center: bool) -> bool:
+        """Whether X, shifted and scaled implicitly, keeps its significant digits.
+
+        Every column's mean within ``_IMPLICIT_MAX_SHIFT`` standard deviations (when
+        centring), no constant column, and at least as many rows as columns (as
+        :func:`sklik._design.make_design` requires of its implicit design).
+        """
+        mean_s, var_s = self.stats["mean_s"], self.stats["var_s"]
+        ok = not center or bool(np.all(mean_s**2 <= _IMPLICIT_MAX_SHIFT**2 * var_s))
+        tiny = (16 * np.finfo(np.float64).eps) ** 2 * np.maximum(mean_s**2, 1e-300)
+        return ok and bool(np.all(var_s > tiny)) and self.n_samples >= self.n_features
 
     def fused_gram(self, center: bool) -> tuple | None:
         r"""The standardised design's least-squares sums from the validation pass, or None.
@@ -1391,22 +1433,18 @@ class DaskData:
         stats = self.stats
         if "G" not in stats or center != getattr(self, "_center", center):
             return None
+        if not self._shift_ok(center):
+            return None
         mean_s, var_s, W = stats["mean_s"], stats["var_s"], stats["W"]
-        if center:
-            mu, sq = mean_s, var_s
-            ok = np.all(mean_s**2 <= _IMPLICIT_MAX_SHIFT**2 * var_s)
-        else:
-            mu, sq = np.zeros_like(mean_s), var_s + mean_s**2
-            ok = True
+        mu = mean_s if center else np.zeros_like(mean_s)
+        sq = var_s if center else var_s + mean_s**2
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             D = 1.0 / np.sqrt(sq)
             G = (stats["G"] - W * np.outer(mu, mu)) * np.outer(D, D)
             ZT = (stats["XT"] - np.outer(mu, stats["T"])) * D[:, np.newaxis]
             sz = np.zeros_like(mu) if center else W * mean_s * D
-        tiny = (16 * np.finfo(np.float64).eps) ** 2 * np.maximum(mean_s**2, 1e-300)
-        ok = ok and np.all(var_s > tiny)  # no constant column
         parts = (G, ZT, sz, stats["T"])
-        if not (ok and all(np.all(np.isfinite(a)) for a in parts)):
+        if not all(np.all(np.isfinite(a)) for a in parts):
             return None
         return W, sz, stats["T"], G, ZT
 
@@ -1431,6 +1469,7 @@ class DaskData:
             offset=self.off,
             penalty_weights=penalty_weights,
             fuse_hessian=fuse_hessian,
+            moments=self._moments,
         )
 
     def _target(self) -> da.Array:
@@ -1462,6 +1501,7 @@ class DaskData:
             center,
             penalty_weights,
             sums,
+            self._moments,
         )
         return coef, intercept
 
@@ -1504,14 +1544,13 @@ class DaskData:
         self._squares = None
         if isinstance(objective.loss, MSELoss) and self._gram_sums is not None:
             self.n_passes += 1
-            raw = getattr(self, "_raw", None)
             self._squares = np.asarray(
                 _sum_blocks(
                     _chunk_squared_residuals,
-                    [self._Z if raw is None else self.X, self.Y, self.w, self.off],
+                    [self._Z, self.Y, self.w, self.off],
                     objective.model,
                     theta,
-                    raw,
+                    self._moments,
                 )
             )
             penalty = objective._penalty(theta)[0]
@@ -1539,6 +1578,7 @@ class DaskData:
             self._model,
             self._theta,
             K,
+            self._moments,
             dtype=np.float64,
             chunks=self.Y.chunks,
         )
@@ -1586,6 +1626,7 @@ class DaskData:
             fit_intercept,
             robust,
             predictive,
+            self._moments,
         )
         return list(sums)
 

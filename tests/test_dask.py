@@ -35,10 +35,14 @@ def client():
     cluster.close(timeout=10)
 
 
-def _data(loss, seed=0):
+def _data(loss, seed=0, design="explicit"):
+    """A data set whose last column's mean is 100 standard deviations from 0 (the design is
+    standardised explicitly), or 0 (``design="implicit"``: see ``DaskData.design``)."""
     rng = np.random.default_rng(seed)
     # features on very different scales and origins: the internal standardisation matters
     X = rng.normal(size=(N, P)) * [1.0, 10.0, 100.0, 0.01] + [0.0, 5.0, -3.0, 1.0]
+    if design == "implicit":
+        X[:, 3] -= 1.0
     eta = 0.3 * X[:, 0] + 0.02 * X[:, 1] - 20 * X[:, 3]
     if loss == "poisson_nll":
         y = rng.poisson(np.exp(eta - eta.mean())).astype(float)
@@ -70,8 +74,9 @@ CASES = [
 
 @pytest.mark.parametrize("loss, solver", CASES)
 @pytest.mark.parametrize("extras", [False, True], ids=["plain", "weights-offset-alpha"])
-def test_fit_equals_in_memory(client, loss, solver, extras):
-    X, y, w, offset = _data(loss)
+@pytest.mark.parametrize("design", ["explicit", "implicit"])
+def test_fit_equals_in_memory(client, loss, solver, extras, design):
+    X, y, w, offset = _data(loss, design=design)
     kwargs = {"sample_weight": w, "offset": offset} if extras else {}
     params = {"loss": loss, "solver": solver, "tol": 1e-10, "max_iter": 3000}
     params["alpha"] = 0.05 if extras else 0.0
@@ -292,9 +297,10 @@ def test_grid_search_on_the_cluster(client):
 @pytest.mark.parametrize(
     "loss", ["mse", "poisson_nll", "huber", "gaussian_nll", "negative_binomial_nll"]
 )
-def test_covariance_and_predictive_distribution_equal_in_memory(client, loss):
+@pytest.mark.parametrize("design", ["explicit", "implicit"])
+def test_covariance_and_predictive_distribution_equal_in_memory(client, loss, design):
     # the covariance is a sum over chunks (one pass); robust (sandwich) variants too
-    X, y, w, offset = _data(loss, seed=11)
+    X, y, w, offset = _data(loss, seed=11, design=design)
     if loss == "gaussian_nll":
         offset = None
     kwargs = {"sample_weight": w} if offset is None else {"sample_weight": w, "offset": offset}
@@ -512,3 +518,24 @@ def test_chunk_statistics_merge_their_blocks():
         parts = _combine_stats([merged])
         for key, value in whole.items():
             np.testing.assert_allclose(parts[key], value, rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "loss, design", [("poisson_nll", "implicit"), ("poisson_nll", "explicit"), ("l1", "implicit")]
+)
+def test_design_is_x_standardised_implicitly_where_no_digits_are_lost(client, loss, design):
+    """As in memory, the chunks of X are standardised as they are read (no standardised copy
+    in the cluster) where every column's mean is within 16 standard deviations; a column
+    farther off, or the exact l1 fit (whose passes read explicit rows), gets the copy."""
+    from sklik._dask import DaskData
+    from sklik.losses import get_loss
+
+    X, y, _, _ = _data(loss, design=design)
+    Xd = da.from_array(X, chunks=(CHUNK, P)).persist()
+    est = LinearRegressor(loss)
+    data = DaskData(est, Xd, da.from_array(y, chunks=CHUNK), None, None, get_loss(loss))
+    Z, mean, scale = data.design(True, True)
+    implicit = design == "implicit" and loss != "l1"
+    assert (Z.name == Xd.name) == implicit
+    if not implicit:
+        np.testing.assert_allclose(Z.compute(), (X - mean) / scale, rtol=1e-15, atol=1e-15)
