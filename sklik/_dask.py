@@ -1633,8 +1633,8 @@ class DaskData:
     def _least_squares_covariance_sums(self, fit_intercept: bool, squares: np.ndarray) -> list:
         """The sums of :func:`sklik._inference.covariance_sums` for mse, without a pass.
 
-        From the Gram sums of the least-squares pass and the squared residuals: the
-        curvature of the squared error is 2 everywhere and its score :math:`2 r`.
+        From the Gram sums of the least-squares pass and the squared residuals
+        (:func:`sklik._inference.mse_covariance_sums`).
         """
         sw, sz, G = self._gram_sums
         if fit_intercept:
@@ -1642,16 +1642,7 @@ class DaskData:
             gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = sw, sz, sz, G
         else:
             gram = G
-        return [
-            {
-                "n": float(sw),
-                "G": gram.copy(),
-                "s_dpsi": 2.0 * float(sw),
-                "s_dpsi2": 4.0 * float(sw),
-                "s_psi2": 4.0 * float(sq),
-            }
-            for sq in squares
-        ]
+        return [_inference.mse_covariance_sums(gram.copy(), float(sw), float(sq)) for sq in squares]
 
 
 # -- prediction and scoring ---------------------------------------------------------------------

@@ -838,9 +838,8 @@ class LinearRegressor(_BaseRegressor):
     def _make_model(self, n_features: int, n_outputs: int) -> LinearModel:
         # the loss's constant_params: column j * K + k is parameter j of target k
         loss = self.loss_
-        constant = np.repeat(
-            np.isin(np.arange(loss.n_params), loss.constant_params), n_outputs // loss.n_params
-        )
+        params = np.array([j in loss.constant_params for j in range(loss.n_params)])
+        constant = np.repeat(params, n_outputs // loss.n_params)
         if constant.any() and not self.fit_intercept:
             raise ValueError(
                 f"{loss!r} models its {[loss.param_names[j] for j in loss.constant_params]} as "

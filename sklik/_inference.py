@@ -413,6 +413,11 @@ def covariance_sums(
             f"loss='l1', not {type(loss).__name__}; use robust='HC0' or 'HC1'."
         )
     sw = np.asarray(sample_weight, dtype=np.float64)
+    if isinstance(loss, MSELoss) and robust is False:
+        with np.errstate(over="ignore", invalid="ignore"):
+            resid = y - raw[0]
+            rss = float(sw @ (resid * resid))
+        return mse_covariance_sums(_gram(design, sw, fit_intercept), float(sw.sum()), rss)
     n_params = loss.n_params
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _, grad = loss.raw_loss_gradient(y, raw)
@@ -510,6 +515,17 @@ def covariance_sums(
         f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
         f"sklik's losses."
     )
+
+
+def mse_covariance_sums(G: np.ndarray, n: float, rss: float) -> dict:
+    r"""The sums of :func:`covariance_sums` for ``mse`` (model-based), from three totals.
+
+    The squared error's curvature is 2 on every row and its score :math:`2 r_i`, so the sums
+    are the weighted Gram matrix ``G`` (:func:`_gram`), :math:`n = \sum s_i` and the
+    weighted residual sum of squares :math:`\sum s_i r_i^2`; a fit that has them (least
+    squares on dask chunks) needs no pass over the rows.
+    """
+    return {"n": n, "G": G, "s_dpsi": 2.0 * n, "s_dpsi2": 4.0 * n, "s_psi2": 4.0 * rss}
 
 
 def _score_outer(

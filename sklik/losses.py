@@ -225,6 +225,9 @@ def _quiet_methods(cls: type) -> None:
 # so that log-densities and 1 / scale stay finite.
 _PERFECT_FIT_SCALE = 1e-12
 _SCALE_MIN = 1e-300
+# MSELoss.fit_scale sums the squared residuals directly when their mean is at least this: a
+# square that underflowed (below 1e-308) then changes it by less than n * 1e-208, relatively
+_DIRECT_MIN_MEAN_SQUARE = 1e-100
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
@@ -669,6 +672,13 @@ class BaseLoss(BaseEstimator):
         keep = (c > 0) & (r != 0)
         return r[keep], c[keep]
 
+    @staticmethod
+    def _check_y_scale(y_scale: Any) -> float:
+        y_scale = float(y_scale)
+        if not (math.isfinite(y_scale) and y_scale >= 0):
+            raise ValueError(f"y_scale must be finite and >= 0; got y_scale={y_scale!r}.")
+        return y_scale
+
     @classmethod
     def _scaled_residuals(cls, residuals, sample_weight, y_scale):
         """Nonzero residuals over their largest magnitude ``m``, their weights, and ``m``.
@@ -676,9 +686,7 @@ class BaseLoss(BaseEstimator):
         Returns ``(rho, c, m)``, or ``(None, None, scale)`` for a perfect fit, ``scale`` being
         the documented perfect-fit scale.
         """
-        y_scale = float(y_scale)
-        if not (math.isfinite(y_scale) and y_scale >= 0):
-            raise ValueError(f"y_scale must be finite and >= 0; got y_scale={y_scale!r}.")
+        y_scale = cls._check_y_scale(y_scale)
         r, c = cls._nonzero_residuals(residuals, sample_weight)
         if not np.all(np.isfinite(r)):
             raise ValueError(
@@ -885,6 +893,19 @@ class MSELoss(BaseLoss):
 
     def fit_scale(self, residuals, sample_weight=None, *, y_scale=1.0):  # noqa: D102
         # sum c u^2 = 1/2 at u = r / sigma: sigma^2 = 2 sum c r^2 (sigma / sqrt(2) is the sd)
+        self._check_y_scale(y_scale)
+        r = np.asarray(residuals, dtype=np.float64)
+        if r.ndim == 1 and r.size:  # directly, where no square overflows and none that
+            # underflows matters (their sum is far above the smallest normal float); else in
+            # units of the largest residual (a seventh of the time at 10^4 rows)
+            with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                if sample_weight is None:
+                    mean_square = float(r @ r) / r.size
+                else:
+                    w = np.asarray(sample_weight, dtype=np.float64)
+                    mean_square = float(w @ (r * r)) / float(w.sum())
+            if math.isfinite(mean_square) and mean_square >= _DIRECT_MIN_MEAN_SQUARE:
+                return _clamp_scale(math.sqrt(2.0 * mean_square))
         rho, c, m = self._scaled_residuals(residuals, sample_weight, y_scale)
         return m if rho is None else _clamp_scale(m * math.sqrt(2.0 * float(c @ (rho * rho))))
 
