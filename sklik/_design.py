@@ -337,6 +337,8 @@ class ShiftedDenseDesign:
         self.shift = mean * self.inv_scale  # m / s
         self.shape = X.shape
         self._gram: np.ndarray | None = None
+        # Z^T 1 where known without a pass: 0 when m is X's unweighted column mean
+        self._column_sums: np.ndarray | None = None
 
     def gram(self) -> np.ndarray:  # noqa: D102 (see DenseDesign)
         if self._gram is None:
@@ -358,6 +360,8 @@ class ShiftedDenseDesign:
         return res
 
     def rmatvec(self, d: np.ndarray) -> np.ndarray:  # noqa: D102
+        if self._column_sums is not None and d.size and np.all(d == d[0]):
+            return self._column_sums * d[0]
         return (self.X.T @ d) * self.inv_scale - self.shift * d.sum()
 
     def sandwich(self, d: np.ndarray) -> np.ndarray:  # noqa: D102
@@ -536,6 +540,8 @@ def _shifted_design(
     if raw_gram is not None:  # Z^T Z = S^-1 (X^T X - n m m^T) S^-1 (equal weights: X^T 1 = n m)
         centred = raw_gram - n * np.outer(mean, mean)
         design._gram = centred * np.outer(design.inv_scale, design.inv_scale)
+        if center:  # the columns are centred at their plain means: Z^T 1 = 0
+            design._column_sums = np.zeros(p)
     return design, mean, scale
 
 
