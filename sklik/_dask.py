@@ -461,6 +461,8 @@ def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what, moments=No
         obj = _chunk_objective(Zb, Yb, wb, ob, model, loss, weight_total, moments)  # alpha 0
         if kind == "value":
             part = obj.value(theta)
+        elif kind == "kinked":
+            part = int(obj.at_kink(theta))
         elif kind == "hessp":
             part = obj.hessp(theta, what[1])
         else:
@@ -638,6 +640,12 @@ class BlockedObjective:
         H = self._hess[key].copy()
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
+
+    def at_kink(self, theta: np.ndarray) -> bool:
+        """As :meth:`sklik._objective.Objective.at_kink` (a pass, for a loss with kinks)."""
+        if not self.loss.has_kinks:
+            return False
+        return bool(self._reduce(theta, ("kinked",)))
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Gauss-Newton product with ``v`` (one pass; the explicit Hessian when cached)."""

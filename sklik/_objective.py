@@ -404,6 +404,17 @@ class Objective:
         H[np.diag_indices(self.model.n_weights)] += self._ridge
         return H
 
+    def at_kink(self, theta: np.ndarray) -> bool:
+        """Whether a row of positive weight sits on a kink of the loss at ``theta``.
+
+        See :meth:`sklik.losses.BaseLoss.kinked`; one forward pass unless the loss has none.
+        """
+        if not self.loss.has_kinks:
+            return False
+        out, _ = self.forward(theta, need_cache=False)
+        kinked = self.loss.kinked(self.y, self.raw(out))
+        return bool(np.any(kinked & (self._w > 0)))
+
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha \operatorname{diag}(\pi))\,v`.
 

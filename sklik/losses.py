@@ -231,6 +231,21 @@ _DIRECT_MIN_MEAN_SQUARE = 1e-100
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
+def _l1_kinks(threshold: float, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Rows at l1's kink for a Huber-type loss whose ``threshold`` makes it l1 to 1e-6.
+
+    Where the threshold is below 1e-6 of the largest residual, the loss is the absolute
+    error (times the threshold) to the solvers' tolerance, and its optimum interpolates rows:
+    those whose residual is within 1e-6 of the largest. Else none.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = np.abs(np.asarray(y, dtype=np.float64) - raw[0])
+    top = float(np.max(r, initial=0.0))
+    if not threshold < 1e-6 * top:
+        return np.zeros(r.shape, dtype=bool)
+    return r <= 1e-6 * top
+
+
 def _clamp_scale(sigma: float) -> float:
     return min(max(sigma, _SCALE_MIN), _FLOAT_MAX)
 
@@ -296,12 +311,23 @@ class BaseLoss(BaseEstimator):
     needs_scale: ClassVar[bool] = True
     fisher: ClassVar[bool] = False
     smooth_curvature: ClassVar[bool] = True
+    # whether a differentiable loss has raw outputs where it is not (GaussianNLL's variance
+    # floor): there a fit's gradient need not vanish at the optimum (see kinked)
+    has_kinks: ClassVar[bool] = False
     link_name: ClassVar[str] = "identity"
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
     _torch_legacy_checks: ClassVar[bool] = True
 
     reduction: str
+
+    def kinked(self, y: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Where ``raw`` sits on (or next to) a kink of the loss, per sample and target.
+
+        At a kink the loss is not differentiable in the raw outputs, and a gradient method
+        may stop at the optimum with a gradient that does not vanish (see ``has_kinks``).
+        """
+        return np.zeros(np.shape(y), dtype=bool)
 
     @property
     def constant_params(self) -> tuple[int, ...]:
@@ -954,6 +980,12 @@ class HuberLoss(BaseLoss):
         self.reduction = reduction
         self.delta = delta
 
+    has_kinks = True  # l1's, where delta is below the residuals' rounding
+
+    def kinked(self, y, raw):
+        """Next to l1 (``delta`` below 1e-6 of the largest residual): the rows at its kink."""
+        return _l1_kinks(float(self.delta), y, raw)
+
     def check_params(self) -> None:  # noqa: D102
         super().check_params()
         if not _check_real(self.delta, "delta", "HuberLoss") > 0:
@@ -1029,6 +1061,12 @@ class SmoothL1Loss(BaseLoss):
     def differentiable(self) -> bool:  # type: ignore[override]
         """Whether the loss is smooth: False for ``beta == 0`` (then it is L1)."""
         return self.beta != 0
+
+    has_kinks = True  # l1's, where beta is below the residuals' rounding
+
+    def kinked(self, y, raw):
+        """Next to l1 (``beta`` below 1e-6 of the largest residual): the rows at its kink."""
+        return _l1_kinks(float(self.beta), y, raw)
 
     def check_params(self) -> None:  # noqa: D102
         super().check_params()
@@ -1286,6 +1324,7 @@ class GaussianNLLLoss(BaseLoss):
     needs_scale = False
     param_names = ("mean", "log_var")
     fisher = True
+    has_kinks = True  # the variance floor
     _torch_legacy_checks = False
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
@@ -1487,6 +1526,10 @@ class GaussianNLLLoss(BaseLoss):
         log_eps = math.log(self.eps) if self.eps > 0 else -math.inf
         d_log_var = np.where(raw[1] < log_eps, 0.0, 0.5)
         return np.stack(np.broadcast_arrays(1.0 / self.variance(raw), d_log_var))
+
+    def kinked(self, y, raw):
+        """Rows at the variance's floor or within 0.1% of it: the clamp is a kink."""
+        return np.broadcast_to(raw[1] <= math.log(self._raw_var_floor()) + 1e-3, np.shape(y))
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
         """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs.

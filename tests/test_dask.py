@@ -539,3 +539,22 @@ def test_design_is_x_standardised_implicitly_where_no_digits_are_lost(client, lo
     assert (Z.name == Xd.name) == implicit
     if not implicit:
         np.testing.assert_allclose(Z.compute(), (X - mean) / scale, rtol=1e-15, atol=1e-15)
+
+
+def test_at_kink_is_reduced_over_the_chunks(client):
+    """The stall test of the solvers (a gradient that need not vanish at a kink) on dask: a
+    Gaussian NLL fit whose variance is at its floor on some rows is at a kink."""
+    from sklik._dask import DaskData
+    from sklik._models import LinearModel
+    from sklik.losses import get_loss
+
+    X, y, _, _ = _data("gaussian_nll", design="implicit")
+    loss = get_loss("gaussian_nll")
+    Xd, yd = da.from_array(X, chunks=(CHUNK, P)), da.from_array(y, chunks=CHUNK)
+    data = DaskData(LinearRegressor(loss), Xd, yd, None, None, loss)
+    Z, _, _ = data.design(True, True)
+    objective = data.objective(LinearModel(P, 2), loss, Z, 0.0, None)
+    theta = np.zeros(2 * P + 2)
+    assert not objective.at_kink(theta)  # variance 1, far above the floor 1e-6
+    theta[-1] = np.log(loss.eps)  # the log-variance intercept at the floor
+    assert objective.at_kink(theta)

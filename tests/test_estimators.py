@@ -179,6 +179,80 @@ def test_convergence_warning_advice_fits_the_loss(loss, advice):
         LinearRegressor(loss, alpha=0.1, max_iter=2, tol=1e-12).fit(X, y)
 
 
+# two rows, 20 features and targets of size 1e-8 (found by the fuzz suite's deep profile): the
+# learned variance can go down to its floor eps once the mean interpolates, which float64
+# Newton and L-BFGS-B steps do not resolve from the cold start
+_STALL_X = np.array(
+    [
+        [0.125730221, -0.132104863, 0.64042265, 0.104900117, -0.535669373, 0.361595055]
+        + [1.30400005, 0.947080963, -0.703735236, -1.26542147, -0.623274463, 0.0413259793]
+        + [-2.32503077, -0.218791664, -1.24591095, -0.732267355, -0.544258983, -0.316300156]
+        + [0.411630536, 1.04251337e-08],
+        [-0.128534663, 1.36646347, -0.665194673, 0.35151007, 0.903470182, 0.0940122978]
+        + [-0.743499249, -0.921725376, -0.457725826, 0.220195123, -1.00961818, -0.209175575]
+        + [-0.15922501, 0.540845585, 0.214659123, 0.355372709, -0.653828609, -0.129613634]
+        + [0.78397547, 1.49343115e-08],
+    ]
+)
+_STALL_Y = np.array([-7.51490827e-09, -2.37781245e-08])
+
+
+def test_a_fit_that_stalls_with_a_large_gradient_warns():
+    """The solvers stop where the objective's decrease is below float64 resolution with
+    the scaled gradient still half its starting size, far above the optimum (whose variance
+    is at the floor 1e-22: an objective of -25.3 against the fit's -18.6): a
+    ConvergenceWarning says so, with advice, rather than a silent wrong answer. At the
+    default floor (1e-6, which the fit reaches) the same data fit without a warning."""
+    est = LinearRegressor(GaussianNLLLoss(eps=1e-22), alpha=0.3, alpha_var=0.0)
+    with pytest.warns(ConvergenceWarning, match="below float64 resolution.*rescale y"):
+        est.fit(_STALL_X, _STALL_Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        LinearRegressor("gaussian_nll", alpha=0.3, alpha_var=0.0).fit(_STALL_X, _STALL_Y)
+
+
+def test_newton_takes_no_step_that_leaves_the_objective_unchanged(monkeypatch):
+    """Penalised l1 on targets of 1.3e18 that differ in their last 4 digits and a column of
+    1e9 (found by the fuzz suite's deep profile): the Huber continuation's Newton line search
+    accepted steps of 2^-31 that left the objective equal, 1000 per stage (392 000
+    evaluations, 45 s on 9 rows). A shortened step must lower the value; the fit now ends
+    (with its ConvergenceWarning) within a few hundred evaluations."""
+    from sklik._objective import Objective
+
+    X = np.ones((9, 5)) * 1e9
+    X[:, 1:] = [
+        [14777180.589167934, 27.77591278080677, 22.599757336728914, -0.68099517481712],
+        [-11150393.440527711, 23.938791479672417, -125.77752854352808, -0.360926004312959],
+        [9763996.149255965, 10.404998730041461, 121.10391302706958, 2.626405820368208],
+        [16053107.145737285, -14.94168908167194, 14.802682857920157, -0.8112752940641995],
+        [15417422.190781001, 9.318790331529236, -91.96734525116483, 0.9947730857394113],
+        [4904064.479663143, -14.067170721023327, -77.84301528158309, -0.15725001791609353],
+        [5355323.526486844, -12.749175381028211, -29.308099614919424, -1.71837679941737],
+        [-8657536.454091074, -5.451955270270661, 94.93749677730786, -0.057040166302585626],
+        [21223720.56276649, 10.25098676226204, -23.686879354866512, -2.3903488943365567],
+    ]
+    y = np.array(
+        [
+            -1.3165122521275822e18,
+            -1.3165122521275853e18,
+            -1.3165122521275855e18,
+            -1.316512252127587e18,
+            -1.3165122521275853e18,
+            -1.3165122521275873e18,
+            -1.3165122521275876e18,
+            -1.3165122521275863e18,
+            -1.3165122521275884e18,
+        ]
+    )
+    calls = []
+    evaluate = Objective.__call__
+    monkeypatch.setattr(Objective, "__call__", lambda self, t: calls.append(1) or evaluate(self, t))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = LinearRegressor("l1", alpha=0.3).fit(X, y)
+    assert len(calls) < 5000 and np.all(np.isfinite(est.coef_))
+
+
 @pytest.mark.parametrize("Est", ESTIMATORS)
 def test_warm_start_continues_from_the_previous_solution(Est):
     X, y = _data("gaussian_nll")
