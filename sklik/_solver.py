@@ -417,13 +417,17 @@ def _stalled(objective: Any, scaled: _Scaled, res: scipy.optimize.OptimizeResult
     problem, with the largest scaled gradient entry above ``_DECREMENT_MAX_GRADIENT`` (it
     is 1 at the start): that is not an optimum, unless a row sits on a kink of the loss
     (``objective.at_kink``: GaussianNLL's variance floor, where the gradient need not
-    vanish). Only for differentiable losses: l1's kinks have their own certificate.
+    vanish). Only for a linear model of a differentiable loss: l1's kinks have their own
+    certificate, and an MLP's objective has local optima and (relu) kinks of its own.
     """
     if not (res.success and objective.loss.differentiable) or objective.n_nonfinite:
         return False  # (an overflowing loss has its own message)
+    at_kink = getattr(objective, "at_kink", None)  # (None: an internal smoothed problem)
+    if at_kink is None or not isinstance(objective.model, LinearModel):
+        return False
     if not float(np.max(np.abs(res.jac))) > _DECREMENT_MAX_GRADIENT:
         return False
-    return not objective.at_kink(scaled._theta(res.x))
+    return not at_kink(scaled._theta(res.x))
 
 
 def _certifiable(objective: Any) -> bool:
