@@ -125,3 +125,25 @@ def test_exact_solvers_refuse_an_l1_penalty(solver):
     X, y = _data("mse")
     with pytest.raises(ValueError, match="cannot minimise an L1 penalty"):
         LinearRegressor("mse", alpha=0.1, l1_ratio=0.5, solver=solver).fit(X, y)
+
+
+@pytest.mark.parametrize("loss", SMOOTH)
+@pytest.mark.parametrize("screen_tol", [None, 10.0])
+def test_default_tol_reaches_the_tight_optimum(loss, screen_tol, monkeypatch):
+    """At the default tol a short L-BFGS-B run finds the zeros and Newton steps on the other
+    weights certify the optimality conditions; a screening run that misses the zeros (forced
+    here: with a screening tol of 10 it stops at the cold start) is followed by L-BFGS-B to
+    tol. Either way: the optimum of the tight fit and its exact zeros."""
+    from sklik import _solver
+
+    if screen_tol is not None:
+        monkeypatch.setattr(_solver, "_L1_SCREEN_TOL", screen_tol)
+    X, y = _data(loss, seed=1)
+    kwargs = dict(alpha=0.2, l1_ratio=0.5, alpha_var=0.0)
+    tight = LinearRegressor(loss, tol=1e-10, max_iter=5000, **kwargs).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LinearRegressor(loss, **kwargs).fit(X, y)
+    assert np.array_equal(est.coef_ == 0, tight.coef_ == 0)
+    assert 0 < np.sum(est.coef_ == 0) < est.coef_.size
+    assert est.objective_ == pytest.approx(tight.objective_, rel=1e-10)
