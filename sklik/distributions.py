@@ -686,6 +686,31 @@ def _log1pmx(u: np.ndarray) -> np.ndarray:
     return out
 
 
+# The table of _trigamma_difference is used up to this largest count (its cumulative sums are
+# then within 2^16 ulps, far below what a Newton step's Hessian needs).
+_TRIGAMMA_TABLE_MAX = 1 << 16
+
+
+def _trigamma_difference(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    r""":math:`\psi_1(y + r) - \psi_1(r + 1)` for flat arrays ``y >= 0``, ``r > 0``.
+
+    Where ``r`` is one value (a constant dispersion) and ``y`` are counts up to
+    ``_TRIGAMMA_TABLE_MAX``, from the recurrence :math:`\psi_1(x) = \psi_1(x + 1) + 1/x^2`:
+    :math:`-\sum_{k=1}^{y-1} (r + k)^{-2}` (:math:`1/r^2` at ``y = 0``), one table of
+    cumulative sums over :math:`k \le \max y` indexed by ``y``; SciPy's ``polygamma`` (a
+    Hurwitz zeta function) costs about 200 ns per element. Elsewhere ``polygamma``. It enters
+    the Hessian only, whose rounding changes a Newton step's length, not the optimum.
+    """
+    if y.size and np.all(r == r[0]):
+        top = float(np.max(y))
+        if top <= _TRIGAMMA_TABLE_MAX and np.all(y == np.floor(y)):
+            r0 = float(r[0])
+            steps = 1.0 / (r0 + np.arange(1.0, max(top, 1.0))) ** 2
+            table = np.concatenate([[1.0 / (r0 * r0), 0.0], -np.cumsum(steps)])
+            return table[y.astype(np.intp)]
+    return special.polygamma(1, y + r) - special.polygamma(1, r + 1.0)
+
+
 def _flat_float_arrays(*arrays: ArrayLike) -> tuple[tuple, list[np.ndarray]]:
     """The broadcast shape of ``arrays`` and each broadcast to it, as flat float64 arrays."""
     flat = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in arrays))
@@ -749,11 +774,7 @@ def _nb_gamma_terms(y: np.ndarray, r: np.ndarray, order: int) -> tuple:
             b = rs * (special.digamma(ys + rs) - special.digamma(rs + 1.0)) + 1.0 - ys
             B[small] = np.where(zero, 0.0, b)
         if order >= 2:
-            c = (
-                -(b + ys)
-                - rs * rs * (special.polygamma(1, ys + rs) - special.polygamma(1, rs + 1.0))
-                + 1.0
-            )
+            c = -(b + ys) - rs * rs * _trigamma_difference(ys, rs) + 1.0
             C[small] = np.where(zero, 0.0, c)
     return G, B, C
 

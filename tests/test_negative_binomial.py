@@ -355,3 +355,27 @@ def test_get_loss_and_registry_name():
     assert NegativeBinomialNLLLoss().constant_params == (1,)
     assert NegativeBinomialNLLLoss(dispersion="linear").constant_params == ()
     assert PoissonNLLLoss().constant_params == ()
+
+
+@pytest.mark.parametrize("r0", [0.05, 0.7, 3.0, 9.9])
+def test_trigamma_difference_table_and_fallback(r0):
+    """psi1(y + r) - psi1(r + 1): the table of a constant r over integer counts (up to its
+    largest count) and scipy's polygamma elsewhere (varying r, non-integer y), against
+    mpmath."""
+    from sklik.distributions import _TRIGAMMA_TABLE_MAX, _trigamma_difference
+
+    rng = np.random.default_rng(1)
+    counts = np.r_[0.0, 1.0, 2.0, 17.0, 900.0, _TRIGAMMA_TABLE_MAX]
+    cases = [
+        (counts, np.full(counts.size, r0)),  # the table
+        (counts + 0.5, np.full(counts.size, r0)),  # non-integer y
+        (counts, r0 * rng.uniform(0.5, 2.0, counts.size)),  # varying r
+        (np.r_[counts, _TRIGAMMA_TABLE_MAX + 1.0], np.full(counts.size + 1, r0)),  # too large
+    ]
+    for y, r in cases:
+        got = _trigamma_difference(y, r)
+        want = [
+            float(mp.psi(1, mp.mpf(a) + mp.mpf(b)) - mp.psi(1, mp.mpf(b) + 1))
+            for a, b in zip(y, r, strict=True)
+        ]
+        assert_allclose(got, want, rtol=1e-12)
