@@ -77,6 +77,7 @@ Run from the repository root::
     python benchmarks/bench_estimators.py --sizes 20000 --p 50 --repeats 5 --max-n-quantile 0
     python benchmarks/bench_estimators.py --only mse --repeats 7   # the least-squares rows
     python benchmarks/bench_estimators.py --only sparse,enet       # the sparse and elastic-net rows
+    python benchmarks/bench_estimators.py --only poisson,nb,enet   # the dense count-model rows
 """
 
 import os
@@ -545,6 +546,10 @@ def run_linear(data, n, args):
         if _wanted(args, "mse"):
             group(f"mse a={alpha:g}", sk, peers, lin_obj(obj_mse, X, y, alpha), y)
     if args.only is not None:
+        if "poisson" in args.only:
+            run_dense_poisson(data, n, group)
+        if "nb" in args.only:
+            run_dense_nb(data, n, group)
         if "enet" in args.only:
             run_dense_enet(data, n, args, group)
         return
@@ -584,18 +589,8 @@ def run_linear(data, n, args):
     sk = ("sklik newton", sklik.LinearRegressor(SmoothL1Loss(beta=HUBER_DELTA), alpha=HUBER_ALPHA))
     group("smooth_l1 b=1.35 a=1e-4", sk, [hub], None, y, note_peer=note)
 
-    # poisson
-    y = data["poisson"]
-    a = POISSON_ALPHA
-    sk = ("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a))
-    group(f"poisson a={a:g}", sk, _poisson_peers(a), lin_obj(obj_poisson, X, y, a), y)
-
-    # negative binomial (NB2, the dispersion estimated, no penalty): statsmodels' MLE
-    y = data["nb"]
-    sk = ("sklik newton (exact Hessian)", sklik.LinearRegressor("negative_binomial_nll"))
-    peers = [("statsmodels NegativeBinomial nb2", StatsmodelsNB2())] if sm is not None else []
-    group("negative_binomial a=0", sk, peers, lambda est: obj_nb(X, y, est), y)
-
+    run_dense_poisson(data, n, group)
+    run_dense_nb(data, n, group)
     run_dense_enet(data, n, args, group)
 
     # gaussian_nll: no peer
@@ -626,6 +621,21 @@ def _print_zeros(n, fits):
         f"{'':<34} {n:>8} exact zeros in coef_: sklik {zeros[0]}, glum {zeros[1]} "
         f"(sklik's non-zeros: {nonzero})"
     )
+
+
+def run_dense_poisson(data, n, group):
+    """poisson_nll (alpha=POISSON_ALPHA) vs PoissonRegressor and glum on the dense data."""
+    X, y, a = data["X"], data["poisson"], POISSON_ALPHA
+    sk = ("sklik newton", sklik.LinearRegressor("poisson_nll", alpha=a))
+    group(f"poisson a={a:g}", sk, _poisson_peers(a), lin_obj(obj_poisson, X, y, a), y)
+
+
+def run_dense_nb(data, n, group):
+    """negative_binomial_nll (NB2, the dispersion estimated, no penalty) vs statsmodels' MLE."""
+    X, y = data["X"], data["nb"]
+    sk = ("sklik newton (exact Hessian)", sklik.LinearRegressor("negative_binomial_nll"))
+    peers = [("statsmodels NegativeBinomial nb2", StatsmodelsNB2())] if sm is not None else []
+    group("negative_binomial a=0", sk, peers, lambda est: obj_nb(X, y, est), y)
 
 
 def run_dense_enet(data, n, args, group):
@@ -849,7 +859,7 @@ def print_environment(args):
     )
 
 
-ONLY_GROUPS = ("mse", "sparse", "enet")
+ONLY_GROUPS = ("mse", "sparse", "enet", "poisson", "nb")
 
 
 def _only(text):
@@ -903,7 +913,8 @@ def main(argv=None):
         metavar="GROUPS",
         help="run only these comma-separated groups of rows: mse (the dense and sparse "
         "least-squares rows), sparse (every sparse-X row), enet (the dense and sparse Poisson "
-        "elastic-net rows); e.g. --only sparse,enet",
+        "elastic-net rows), poisson and nb (the dense poisson_nll and negative_binomial_nll "
+        "rows); e.g. --only sparse,enet",
     )
     args = parser.parse_args(argv)
     if args.quick:

@@ -52,11 +52,15 @@ _NEWTON_MAX_STEP = 10.0
 # (the p-by-p Hessian costs n p^2 + p^3: 72 s at n = 10, p = 3000 for gaussian_nll's two heads);
 # beyond, by restarts with a fresh memory.
 _POLISH_MAX_COEF = 500
-# An L1-penalised fit with a Hessian runs L-BFGS-B to this tol only (where its own tol is
-# tighter): enough to find which weights are zero, which Newton steps on the others then
-# polish to tol (see _polish_l1); a tight L-BFGS-B continues only if the polished point does
-# not satisfy the optimality conditions.
+# An L1-penalised fit with a Hessian and at most _L1_SCREEN_MAX_COEF coefficients runs
+# L-BFGS-B to this tol only (where its own tol is tighter): enough to find which weights are
+# zero, which Newton steps on the others then polish to tol (see _polish_l1); a tight L-BFGS-B
+# continues only if the polished point does not satisfy the optimality conditions. It saves
+# L-BFGS-B's last 3-5 evaluations for one or two more Hessians: 0.90 of the time on average
+# over 16 Poisson problems (10^4 and 10^5 rows, 20 and 50 features; 0.55 to 1.23), a loss
+# where a Hessian costs many evaluations (a sparse 10^6 x 10^3 design: 3.4 -> 5.9 s).
 _L1_SCREEN_TOL = 1e-3
+_L1_SCREEN_MAX_COEF = 64
 # The Newton decrement's float64-precision stop counts as converged only where the largest
 # gradient entry (in the solver's units, 1 at the cold start) is at most this: a gradient left
 # near its starting size means the step vanished in a nearly singular Hessian.
@@ -319,7 +323,9 @@ def minimize(
         split = _SplitL1(scaled, l1, n_weights)
         x0 = split.split(theta0)
         bounds = split.bounds(x0.size)
-        screen = objective.has_hessian and tol < _L1_SCREEN_TOL
+        screen = (
+            objective.has_hessian and tol < _L1_SCREEN_TOL and theta0.size <= _L1_SCREEN_MAX_COEF
+        )
         res = _lbfgs(
             split,
             x0,
