@@ -711,7 +711,9 @@ def _polish_l1(
 
     With the signs :math:`\sigma` of the non-zero weights fixed, the objective is smooth on
     them: :math:`J(\theta) + \sum_{j \in A} \lambda_j \sigma_j \theta_j`. Newton's method
-    on that set reaches float precision where L-BFGS-B stops at about 1e-7. The polished point
+    on that set reaches ``tol`` in a step or two where L-BFGS-B converges linearly (none is
+    taken where the gradient is already within ``tol``: its Hessian can cost hundreds of
+    passes on a wide design). The polished point
     is kept only if no sign changed, the objective did not increase, and the zero weights
     still satisfy the optimality condition :math:`|\nabla_j J| \le \lambda_j`; otherwise the
     L-BFGS-B solution is returned unchanged.
