@@ -342,7 +342,7 @@ def minimize(
                 # L-BFGS-B's zeros are not the optimum's, or it stopped short of tol (its
                 # relative-reduction test, on a badly conditioned problem): proximal Newton
                 theta, certified, steps = _proximal_newton_l1(
-                    scaled, theta, l1, n_weights, tol, max(1, max_iter - res.nit)
+                    scaled, theta, l1, n_weights, tol, max(1, min(100, max_iter - res.nit))
                 )
                 res.nit += steps
             if certified:
@@ -920,7 +920,8 @@ def _feature_sign(
     leaves :math:`A`). Once the signs hold, the zero weight whose model gradient exceeds its
     :math:`\lambda_j` most joins :math:`A` with the sign that lowers the model; none left:
     the minimum (Lee, Battle, Raina and Ng, NIPS 2006). Each step lowers the model, so the
-    search ends. None where :math:`H_{AA}` is singular or after ``20 p`` steps.
+    search ends. None where :math:`H_{AA}` is singular or after ``p + 20`` steps (from
+    coordinate descent's signs, a few).
     """
     p = theta.size
 
@@ -929,7 +930,7 @@ def _feature_sign(
         return float(g @ step + 0.5 * step @ (H @ step) + l1 @ np.abs(v[:n_weights]))
 
     signs = np.sign(z[:n_weights])
-    for _ in range(20 * p + 20):
+    for _ in range(p + 20):
         free = np.ones(p, dtype=bool)
         free[:n_weights] = signs != 0
         target = z.copy()
