@@ -861,16 +861,10 @@ def _proximal_newton_l1(
             # resolves (a tol far below it, 1e-10 on a Gaussian NLL)
             residual = _l1_residual(grad, theta, l1, n_weights)
             return theta, residual <= max(tol, _DECREMENT_MAX_GRADIENT), steps - 1
-        t = 1.0
-        for _ in range(40):
-            trial = theta + t * d
-            new_value, new_grad = total(trial)
-            if new_value <= value + 1e-4 * t * decrease and (t == 1.0 or new_value < value):
-                break
-            t *= 0.5
-        else:
+        found = _backtrack(total, theta, d, value, decrease)
+        if found is None:
             break
-        theta, value, grad = trial, new_value, new_grad
+        theta, value, grad, _ = found
     return theta, _l1_residual(grad, theta, l1, n_weights) <= tol, steps
 
 
@@ -1142,17 +1136,8 @@ def _newton_cholesky(
         if longest > _NEWTON_MAX_STEP:  # a bound on the step, as a trust region would
             d *= _NEWTON_MAX_STEP / longest
             slope = float(grad @ d)
-        t = 1.0
-        for _ in range(40):
-            trial = theta + t * d
-            new_value, new_grad = objective(trial)
-            # a shortened step must lower the value: one that leaves it equal (where float64
-            # no longer resolves the sufficient decrease) is no progress (a constant y of
-            # 1e18 took 1000 such steps of 2^-31 per continuation stage, 45 s on 9 rows)
-            if new_value <= value + 1e-4 * t * slope and (t == 1.0 or new_value < value):
-                break
-            t *= 0.5
-        else:
+        found = _backtrack(objective, theta, d, value, slope)
+        if found is None:
             if quasi is not None:  # retry from here with a fresh Hessian
                 quasi = None
                 continue
@@ -1161,6 +1146,7 @@ def _newton_cholesky(
                 continue
             status, message = 2, "the line search found no decrease"
             break
+        trial, new_value, new_grad, t = found
         rate = float(np.max(np.abs(new_grad))) / largest if t == 1.0 else math.inf
         # a full step that reduced the gradient well: the next step keeps this Hessian,
         # corrected by the step's secant pair (BFGS), instead of forming a new one
@@ -1189,6 +1175,28 @@ def _newton_cholesky(
         success=status == 0,
         message=message,
     )
+
+
+def _backtrack(
+    fun: Callable, theta: np.ndarray, d: np.ndarray, value: float, slope: float
+) -> tuple[np.ndarray, float, np.ndarray, float] | None:
+    r"""Armijo backtracking along the step ``d`` (``fun``: the value and gradient).
+
+    The first :math:`t = 2^{-k}`, :math:`k < 40`, with :math:`f(\theta + t d) \le f(\theta)
+    + 10^{-4} t s` (``slope`` :math:`s < 0`, the step's predicted decrease). A shortened step
+    must also lower the value: one that leaves it equal (where float64 no longer resolves the
+    sufficient decrease) is no progress (a constant y of 1e18 took 1000 such steps of 2^-31
+    per continuation stage, 45 s on 9 rows). Returns the point, its value and gradient and
+    ``t``, or None.
+    """
+    t = 1.0
+    for _ in range(40):
+        trial = theta + t * d
+        new_value, new_grad = fun(trial)
+        if new_value <= value + 1e-4 * t * slope and (t == 1.0 or new_value < value):
+            return trial, new_value, new_grad, t
+        t *= 0.5
+    return None
 
 
 def _restart_at_kinks(

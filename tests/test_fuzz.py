@@ -271,6 +271,18 @@ def _assert_clear_error(exc):
     assert len(message) > 20 and not any(bad in message for bad in FORBIDDEN), message
 
 
+def _fit_or_clear_error(est, X, y, weights):
+    """Fit ``est``; the ConvergenceWarnings it gave, or None after a clear ValueError."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            _bounded(lambda: est.fit(X, y, sample_weight=weights))
+        except ValueError as exc:
+            _assert_clear_error(exc)
+            return None
+    return [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
 def _assert_finite_outputs(est, X, y):
     arrays = [*est._fitted_params().values(), est.objective_]
     if est.scale_ is not None:
@@ -300,14 +312,10 @@ def test_linear_fit_is_the_optimum_or_a_clear_error(problem):
     est = LinearRegressor(
         loss, solver=solver, alpha=alpha, fit_intercept=fit_intercept, alpha_var=0.0
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        try:
-            _bounded(lambda: est.fit(X, y, sample_weight=weights))
-        except ValueError as exc:
-            _assert_clear_error(exc)
-            return
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    caught = _fit_or_clear_error(est, X, y, weights)
+    if caught is None:
+        return
+    converged = not caught
     _assert_finite_outputs(est, X, y)
     n, p = X.shape
     n_params = est.loss_.n_params
@@ -451,14 +459,8 @@ def test_elastic_net_fit_is_the_optimum_or_warns(problem):
     clear error: an independent L-BFGS-B from its solution finds nothing lower."""
     loss, X, y, weights, alpha, l1_ratio, fit_intercept = problem
     est = LinearRegressor(loss, alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        try:
-            _bounded(lambda: est.fit(X, y, sample_weight=weights))
-        except ValueError as exc:
-            _assert_clear_error(exc)
-            return
-    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+    caught = _fit_or_clear_error(est, X, y, weights)
+    if caught is None or caught:
         return
     sw = np.ones(X.shape[0]) if weights is None else weights
     c = sw / sw.sum()
