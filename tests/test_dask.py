@@ -97,6 +97,21 @@ def test_fit_equals_in_memory(client, loss, solver, extras, design):
     np.testing.assert_allclose(pred.compute(), est.predict(X, offset=kwargs.get("offset")))
 
 
+@pytest.mark.parametrize("loss", ["poisson_nll", "huber"])
+def test_elastic_net_equals_in_memory(client, loss):
+    """The elastic net on dask (L-BFGS-B on split variables, the Newton polish or proximal
+    Newton, each Hessian one pass) reaches the in-memory optimum and its exact zeros."""
+    X, y, w, offset = _data(loss, design="implicit")
+    params = {"loss": loss, "alpha": 0.05, "l1_ratio": 0.7}
+    mem = LinearRegressor(**params).fit(X, y, sample_weight=w, offset=offset)
+    dkw = {k: da.from_array(v, chunks=CHUNK) for k, v in (("sample_weight", w), ("offset", offset))}
+    Xd, yd = da.from_array(X, chunks=(CHUNK, P)), da.from_array(y, chunks=CHUNK)
+    est = LinearRegressor(**params).fit(Xd, yd, **dkw)
+    assert np.any(mem.coef_ == 0) and np.array_equal(est.coef_ == 0, mem.coef_ == 0)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-6, atol=1e-9)
+
+
 def test_prediction_side_equals_in_memory(client):
     X, y, w, offset = _data("poisson_nll", seed=1)
     Xd = da.from_array(X, chunks=(CHUNK, P))
