@@ -142,9 +142,41 @@ def _relu_derivative(a: np.ndarray, delta: np.ndarray) -> None:
     np.bitwise_and(bits, keep, out=bits)
 
 
+# row-major chunks of this many entries: the tanh's temporaries stay in the CPU's cache
+_TANH_CHUNK = 16384
+# below this |z|, tanh z = z - z^3/3 to within an ulp (the next term is 2 z^5 / 15)
+_TANH_SERIES = 2.0**-13
+
+
 def _tanh(z: np.ndarray) -> None:
-    r"""Apply :math:`f(z) = \tanh z` in place."""
-    np.tanh(z, out=z)
+    r"""Apply :math:`f(z) = \tanh z` in place.
+
+    Computed as :math:`\operatorname{sign}(z)\,(1 - e)/(1 + e)` with :math:`e = e^{-2|z|}`,
+    and as :math:`z - z^3/3` where :math:`|z| < 2^{-13}`. NumPy's float64 ``tanh`` is
+    vectorised only with AVX-512; elsewhere its scalar loop took 14 ns per entry against
+    7.5 ns for this (AVX2, one thread), and the tanh is most of a small network's forward
+    pass. The error is at most :math:`2.3 \cdot 10^{-16}` absolute and 2 ulp relative for
+    :math:`|z| > 1/2` (relative at most :math:`5 \cdot 10^{-13}` near
+    :math:`|z| = 2^{-13}`, where :math:`1 - e` cancels); ``z`` must be C-contiguous.
+    """
+    flat = z.reshape(-1)
+    n = flat.size
+    e = np.empty(min(n, _TANH_CHUNK))
+    d = np.empty_like(e)
+    for start in range(0, n, _TANH_CHUNK):
+        zc = flat[start : start + _TANH_CHUNK]
+        ec, dc = e[: zc.size], d[: zc.size]
+        np.abs(zc, out=ec)
+        small = np.flatnonzero(ec < _TANH_SERIES)  # a few entries, if any
+        ec *= -2.0
+        np.exp(ec, out=ec)
+        np.add(ec, 1.0, out=dc)
+        np.subtract(1.0, ec, out=ec)
+        np.divide(ec, dc, out=ec)
+        if small.size:
+            a = np.abs(zc[small])
+            ec[small] = a - a * a * a / 3.0
+        np.copysign(ec, zc, out=zc)
 
 
 def _tanh_derivative(a: np.ndarray, delta: np.ndarray) -> None:

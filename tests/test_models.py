@@ -149,6 +149,28 @@ def test_activation_derivative_in_terms_of_output(activation):
     assert_array_equal(a, f(z))  # derivative must not modify a
 
 
+def test_tanh_matches_numpy_within_its_documented_error():
+    # exp-based: 2 ulp relative for |z| > 1/2, 2.3e-16 absolute, 5e-13 relative where 1 - e
+    # cancels, the series below 2^-13 (subnormals kept, signs and zeros kept), every chunk
+    mag = np.concatenate([np.linspace(0, 20, 40001), np.logspace(-320, 1.5, 4000)])
+    z = np.concatenate([mag, -mag, [np.inf, -np.inf, 2.0**-13, np.nextafter(2.0**-13, 0)]])
+    z = np.random.default_rng(0).permutation(z)
+    for shape in [z.shape, (z.size // 4, 4), (0, 3)]:
+        out = z[: int(np.prod(shape))].reshape(shape).copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ACTIVATIONS["tanh"].function(out)
+        ref = np.tanh(z[: out.size].reshape(shape))
+        assert_array_equal(np.signbit(out), np.signbit(ref))
+        assert np.all(np.abs(out - ref) <= 2.3e-16)
+        assert np.all(np.abs(out - ref) <= 5e-13 * np.abs(ref))
+        big = np.abs(ref) > np.tanh(0.5)
+        assert np.all(np.abs(out - ref)[big] <= 2 * np.spacing(np.abs(ref[big])))
+    nan = np.array([np.nan, 1.0, -np.nan])
+    ACTIVATIONS["tanh"].function(nan)
+    assert np.isnan(nan[[0, 2]]).all() and nan[1] == np.tanh(1.0)
+
+
 def test_relu_derivative_is_a_select():
     # Dead units pass exactly 0, even for non-finite upstream deltas, and nothing warns.
     a = np.array([[0.0, 1.0, 0.0, 2.0, 0.0]])
