@@ -463,6 +463,8 @@ def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what, moments=No
             part = obj.value(theta)
         elif kind == "kinked":
             part = int(obj.at_kink(theta))
+        elif kind == "floored":
+            part = obj.n_floored(theta)
         elif kind == "hessp":
             part = obj.hessp(theta, what[1])
         else:
@@ -646,6 +648,12 @@ class BlockedObjective:
         if not self.loss.has_kinks:
             return False
         return bool(self._reduce(theta, ("kinked",)))
+
+    def n_floored(self, theta: np.ndarray) -> int:
+        """As :meth:`sklik._objective.Objective.n_floored` (a pass, for a loss with a floor)."""
+        if not self.loss.has_floor:
+            return 0
+        return int(self._reduce(theta, ("floored",)))
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Gauss-Newton product with ``v`` (one pass; the explicit Hessian when cached)."""

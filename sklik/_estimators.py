@@ -216,6 +216,19 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 )
             self.scale_ = float(scale[0]) if one_target else scale
         self._fit_inference(data, design, x_mean, x_scale, theta, raw)
+        n_floored = objective.n_floored(theta)
+        if n_floored:
+            # (the MLP fits a standardised y: its spread in the user's units)
+            spread = float(np.min(data.y_spread * getattr(self, "_y_scale", 1.0)))
+            warnings.warn(
+                f"{owner}: at the solution, the {loss.name} loss's floor holds on "
+                f"{n_floored} of {data.n_samples} training rows, where the objective is flat "
+                f"in the floored parameter: those rows carry no information on it, and the fit "
+                f"is not certified as the optimum. "
+                f"{loss.floor_advice(spread)}",
+                UserWarning,
+                stacklevel=3,
+            )
         if data.n_passes is not None:  # passes over the design (dask input)
             self.n_passes_ = objective.n_passes + data.n_passes
         else:

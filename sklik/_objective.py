@@ -415,6 +415,17 @@ class Objective:
         kinked = self.loss.kinked(self.y, self.raw(out))
         return bool(np.any(kinked & (self._w > 0)))
 
+    def n_floored(self, theta: np.ndarray) -> int:
+        """The rows of positive weight where a parameter of the loss sits at its floor.
+
+        See :meth:`sklik.losses.BaseLoss.floored`; one forward pass unless the loss has none.
+        """
+        if not self.loss.has_floor:
+            return 0
+        out, _ = self.forward(theta, need_cache=False)
+        floored = self.loss.floored(self.raw(out))
+        return int(np.count_nonzero(np.any(floored, axis=-1) & (self._w[:, 0] > 0)))
+
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha \operatorname{diag}(\pi))\,v`.
 

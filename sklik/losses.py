@@ -314,6 +314,8 @@ class BaseLoss(BaseEstimator):
     # whether a differentiable loss has raw outputs where it is not (GaussianNLL's variance
     # floor): there a fit's gradient need not vanish at the optimum (see kinked)
     has_kinks: ClassVar[bool] = False
+    # whether a parameter is clamped at a floor (GaussianNLL's variance at eps): see floored
+    has_floor: ClassVar[bool] = False
     link_name: ClassVar[str] = "identity"
     # L1, MSE, Huber and SmoothL1 warn when target.shape != input.shape and accept the
     # deprecated alias reduction="elementwise_mean"; Poisson and Gaussian do neither.
@@ -328,6 +330,19 @@ class BaseLoss(BaseEstimator):
         may stop at the optimum with a gradient that does not vanish (see ``has_kinks``).
         """
         return np.zeros(np.shape(y), dtype=bool)
+
+    def floored(self, raw: np.ndarray) -> np.ndarray:
+        """Where a parameter of the loss is held at a floor, per sample and target.
+
+        Where a floor holds, the loss is flat in that parameter (see ``has_floor``): a fit
+        that ends there has no likelihood information on it, and the estimators warn with
+        :meth:`floor_advice`.
+        """
+        return np.zeros(np.shape(raw)[1:], dtype=bool)
+
+    def floor_advice(self, y_spread: float) -> str:
+        """What the floor is and how to keep a fit off it, for a target of spread ``y_spread``."""
+        return ""
 
     @property
     def constant_params(self) -> tuple[int, ...]:
@@ -1325,6 +1340,7 @@ class GaussianNLLLoss(BaseLoss):
     param_names = ("mean", "log_var")
     fisher = True
     has_kinks = True  # the variance floor
+    has_floor = True
     _torch_legacy_checks = False
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
@@ -1530,6 +1546,22 @@ class GaussianNLLLoss(BaseLoss):
     def kinked(self, y, raw):
         """Rows at the variance's floor or within 0.1% of it: the clamp is a kink."""
         return np.broadcast_to(raw[1] <= math.log(self._raw_var_floor()) + 1e-3, np.shape(y))
+
+    def floored(self, raw):
+        """Where the predicted variance is at or below ``eps``: the clamp holds it there."""
+        return raw[1] <= math.log(self._raw_var_floor())
+
+    def floor_advice(self, y_spread):  # noqa: D102
+        eps = float(self.eps)
+        suggest = 1e-6 * y_spread * y_spread
+        return (
+            f"GaussianNLLLoss's variance floor eps={eps:g} is in the squared units of y (as in "
+            f"torch) and y's variance is {y_spread * y_spread:.3g}: pass a smaller eps, e.g. "
+            f"loss=GaussianNLLLoss(eps={suggest:.1g}), or rescale y. Where y's variance is "
+            f"well above eps, the fit interpolates those rows (too few rows for its "
+            f"parameters): use fewer features or a larger alpha (alpha_var for the linear "
+            f"model's variance head)."
+        )
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
         """Predicted variance ``max(exp(raw[1]), eps)`` from raw outputs.

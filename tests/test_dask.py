@@ -556,6 +556,18 @@ def test_design_is_x_standardised_implicitly_where_no_digits_are_lost(client, lo
         np.testing.assert_allclose(Z.compute(), (X - mean) / scale, rtol=1e-15, atol=1e-15)
 
 
+def test_variance_floor_is_counted_over_the_chunks(client):
+    """The in-memory fit's warning on a variance at its floor, from one pass on dask: y in
+    units of 1e-4 (torch's floor eps=1e-6 is in y's squared units)."""
+    X, y, _, _ = _data("gaussian_nll")
+    Xd, yd = da.from_array(X, chunks=(CHUNK, P)), da.from_array(y * 1e-4, chunks=CHUNK)
+    with pytest.warns(UserWarning, match=r"floor holds on (\d+) of 1200") as on_dask:
+        LinearRegressor("gaussian_nll").fit(Xd, yd)
+    with pytest.warns(UserWarning, match=r"floor holds on (\d+) of 1200") as in_memory:
+        LinearRegressor("gaussian_nll").fit(X, y * 1e-4)
+    assert str(on_dask[0].message) == str(in_memory[0].message)
+
+
 def test_at_kink_is_reduced_over_the_chunks(client):
     """The stall test of the solvers (a gradient that need not vanish at a kink) on dask: a
     Gaussian NLL fit whose variance is at its floor on some rows is at a kink."""

@@ -1,6 +1,7 @@
 """Behaviour of LinearRegressor and MLPRegressor as a scikit-learn user meets it."""
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -415,6 +416,39 @@ def test_gaussian_nll_whose_variance_overflows_is_a_clear_error(estimator):
     with pytest.raises(ValueError, match=r"variance of the targets \(e\^1385\) overflows"):
         estimator("gaussian_nll").fit(X, y)
     assert np.isfinite(estimator("gaussian_nll").fit(X, y * 1e-290).objective_)
+
+
+@pytest.mark.parametrize("estimator", [LinearRegressor, MLPRegressor])
+def test_gaussian_nll_at_its_variance_floor_warns_with_the_fix(estimator):
+    """y in units of 1e-3 (a variance of 3e-6 against torch's floor eps=1e-6, in y's squared
+    units): the floor held on 47% of the rows and bent the linear variance head (0.88 for a
+    slope of 1.01) without a word; at 1e-4 every row, and the variance head was constant.
+    The fit warns, names a smaller eps, and with it is the unit-scale fit in y's units."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = rng.normal(size=(n, 3))
+    y = X @ [1.0, 0.5, 0.0] + rng.normal(size=n) * np.exp(0.5 * X[:, 0])
+    kw = {"hidden_layer_sizes": (5,), "random_state": 0} if estimator is MLPRegressor else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unit = estimator("gaussian_nll", **kw).fit(X, y)
+    with pytest.warns(UserWarning, match=r"floor holds on \d+ of \d+ training rows") as rec:
+        estimator("gaussian_nll", **kw).fit(X, y * 1e-3)
+    message = str(rec[0].message)
+    assert "eps=1e-06 is in the squared units of y" in message
+    suggested = float(re.search(r"GaussianNLLLoss\(eps=([0-9.e+-]+)\)", message).group(1))
+    assert 1e-13 < suggested < 1e-11  # 1e-6 of y's variance (about 3e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = estimator(GaussianNLLLoss(eps=suggested), **kw).fit(X, y * 1e-3)
+    _, std = small.predict(X, return_std=True)
+    if estimator is LinearRegressor:
+        assert_allclose(small.coef_, unit.coef_ * 1e-3, rtol=1e-5)
+        assert_allclose(small.log_var_coef_, unit.log_var_coef_, rtol=1e-5, atol=1e-8)
+        assert_allclose(std, unit.predict(X, return_std=True)[1] * 1e-3, rtol=1e-5)
+    else:  # a non-convex fit: the learned noise, not the unit fit's local solution
+        ratio = std / (1e-3 * np.exp(0.5 * X[:, 0]))
+        assert 0.8 < np.median(ratio) < 1.25, np.median(ratio)
 
 
 @pytest.mark.parametrize("loss", ["mse", "l1", "huber", "smooth_l1"])
