@@ -78,6 +78,7 @@ Run from the repository root::
     python benchmarks/bench_estimators.py --only mse --repeats 7   # the least-squares rows
     python benchmarks/bench_estimators.py --only sparse,enet       # the sparse and elastic-net rows
     python benchmarks/bench_estimators.py --only poisson,nb,enet   # the dense count-model rows
+    python benchmarks/bench_estimators.py --only mlp --sizes 10000 100000  # the MLP rows
 """
 
 import os
@@ -859,7 +860,8 @@ def print_environment(args):
     )
 
 
-ONLY_GROUPS = ("mse", "sparse", "enet", "poisson", "nb")
+ONLY_GROUPS = ("mse", "sparse", "enet", "poisson", "nb", "mlp")
+DENSE_GROUPS = {"mse", "enet", "poisson", "nb", "mlp"}
 
 
 def _only(text):
@@ -914,7 +916,7 @@ def main(argv=None):
         help="run only these comma-separated groups of rows: mse (the dense and sparse "
         "least-squares rows), sparse (every sparse-X row), enet (the dense and sparse Poisson "
         "elastic-net rows), poisson and nb (the dense poisson_nll and negative_binomial_nll "
-        "rows); e.g. --only sparse,enet",
+        "rows), mlp (the MLP rows); e.g. --only sparse,enet",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -933,11 +935,11 @@ def main(argv=None):
     )
     print(HEADER)
     with threadpool_limits(1):
-        dense = args.only is None or bool(args.only & {"mse", "enet"})
+        dense = args.only is None or bool(args.only & DENSE_GROUPS)
         for n in args.sizes if dense else []:
             data = make_data(n, args.p)
             run_linear(data, n, args)
-            if n <= args.max_n_mlp and args.only is None:
+            if n <= args.max_n_mlp and _wanted(args, "mlp"):
                 run_mlp(data, n, args)
             del data
         for size in args.sparse:
