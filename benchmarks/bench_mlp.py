@@ -4,8 +4,8 @@ For each network (tanh hidden layers, one output, ``p = 20`` standard-normal fea
 linear signal plus noise) the script fits, interleaved in the same run and repeated
 ``--repeats`` times:
 
-- ``sklik.MLPRegressor("mse", solver="lbfgs")`` with ``alpha``, ``max_iter=--iter`` and a
-  tolerance of 1e-300 (it runs the fixed number of iterations);
+- ``sklik.MLPRegressor("mse", solver="lbfgs", early_stopping=False)`` with ``alpha``,
+  ``max_iter=--iter`` and a tolerance of 1e-300 (it runs the fixed number of iterations);
 - ``sklearn.neural_network.MLPRegressor(solver="lbfgs")`` with ``alpha_sk = alpha * n / 2``
   (sklearn minimises ``mean r^2 / 2 + alpha_sk / (2 n) ||W||^2``: half sklik's objective),
   the same iterations and the same initial weights (both draw Glorot-uniform weights from the
@@ -149,6 +149,7 @@ def time_fits(hidden, n, args):
         max_iter=args.iter,
         tol=1e-300,
         random_state=0,
+        early_stopping=False,  # sklearn's lbfgs MLP has none: every row, no validation passes
     )
     pe = SkMLPRegressor(
         hidden_layer_sizes=hidden,
