@@ -169,6 +169,10 @@ def test_tanh_matches_numpy_within_its_documented_error():
     nan = np.array([np.nan, 1.0, -np.nan])
     ACTIVATIONS["tanh"].function(nan)
     assert np.isnan(nan[[0, 2]]).all() and nan[1] == np.tanh(1.0)
+    strided = np.linspace(-3, 3, 40).reshape(8, 5).T  # not C-contiguous: still in place
+    expected = np.tanh(strided)
+    ACTIVATIONS["tanh"].function(strided)
+    assert_allclose(strided, expected, rtol=1e-15)
 
 
 def test_relu_derivative_is_a_select():
