@@ -155,8 +155,8 @@ def _tanh(z: np.ndarray) -> None:
     and as :math:`z - z^3/3` where :math:`|z| < 2^{-13}`. NumPy's float64 ``tanh`` is
     vectorised only with AVX-512; elsewhere its scalar loop took 14 ns per entry against
     9 ns for this (AVX2, one thread, a network's activations), and the tanh is most of a
-    small network's forward pass. The error is at most :math:`2.3 \cdot 10^{-16}` absolute and 2 ulp relative for
-    :math:`|z| > 1/2` (relative at most :math:`5 \cdot 10^{-13}` near
+    small network's forward pass. The error is at most :math:`2.3 \cdot 10^{-16}` absolute
+    and 2 ulp relative for :math:`|z| > 1/2` (relative at most :math:`5 \cdot 10^{-13}` near
     :math:`|z| = 2^{-13}`, where :math:`1 - e` cancels).
     """
     if not z.flags.c_contiguous:  # (the model's activations always are)

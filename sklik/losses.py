@@ -38,6 +38,9 @@ estimators, scorers and the registry-driven tests pick it up from :data:`LOSSES`
 applies the ``1/N`` of ``reduction="mean"`` inside the gradient formula (before a division or a
 subtraction), override ``_elementwise_normed`` too, so that overflow and underflow match.
 The public numerical methods of every subclass run without NumPy floating-point warnings.
+A loss that clamps a parameter at a floor (GaussianNLL's variance at ``eps``) sets
+``has_floor`` and implements ``floored`` and ``floor_advice``: a fit that ends with rows at
+the floor warns with that advice.
 """
 
 from __future__ import annotations

@@ -69,6 +69,23 @@ def test_raw_gradient_matches_finite_differences(loss, shape):
 
 
 @each_loss
+def test_floored_rows_are_flat_in_a_parameter(loss):
+    """``floored`` marks where the loss is held at a floor: there it is flat in a raw
+    parameter (its derivative is exactly 0), which is why a fit ending there warns."""
+    rng = np.random.default_rng(0)
+    y = targets_for(loss, (60,), rng)
+    raw = _raw(loss, y, rng)
+    raw[1:, ::3] -= 80.0  # far down every further parameter on a third of the rows
+    floored = loss.floored(raw)
+    assert floored.shape == y.shape and floored.dtype == bool
+    assert loss.has_floor == bool(floored.any())
+    _, grad = loss.raw_loss_gradient(y, raw)
+    assert np.all(np.any(grad[:, floored] == 0.0, axis=0))
+    if loss.has_floor:
+        assert loss.floor_advice(1.0)  # what the floor is, and how to stay off it
+
+
+@each_loss
 def test_raw_hessian_matches_finite_differences(loss):
     rng = np.random.default_rng(8)
     y = targets_for(loss, (40,), rng)
