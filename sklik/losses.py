@@ -1556,14 +1556,24 @@ class GaussianNLLLoss(BaseLoss):
 
     def floor_advice(self, y_spread):  # noqa: D102
         eps = float(self.eps)
-        suggest = 1e-6 * y_spread * y_spread
+        interpolates = (
+            "the fit interpolates those rows (too few rows for its parameters): use fewer "
+            "features or a larger alpha (alpha_var for the linear model's variance head)."
+        )
+        if eps == 0.0:
+            return (
+                "With eps=0 the variance is floored at the smallest normal float, where it "
+                f"underflows: {interpolates}"
+            )
+        var = y_spread * y_spread
+        suggest = 1e-6 * var
+        if not suggest < eps:  # eps is already at most 1e-6 of y's variance
+            return f"eps={eps:g} is {eps / var:.2g} of y's variance {var:.3g}: {interpolates}"
         return (
             f"GaussianNLLLoss's variance floor eps={eps:g} is in the squared units of y (as in "
-            f"torch) and y's variance is {y_spread * y_spread:.3g}: pass a smaller eps, e.g. "
+            f"torch) and y's variance is {var:.3g}: pass a smaller eps, e.g. "
             f"loss=GaussianNLLLoss(eps={suggest:.1g}), or rescale y. Where y's variance is "
-            f"well above eps, the fit interpolates those rows (too few rows for its "
-            f"parameters): use fewer features or a larger alpha (alpha_var for the linear "
-            f"model's variance head)."
+            f"well above eps, {interpolates}"
         )
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
