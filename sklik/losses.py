@@ -1566,14 +1566,13 @@ class GaussianNLLLoss(BaseLoss):
                 f"underflows: {interpolates}"
             )
         var = y_spread * y_spread
-        suggest = 1e-6 * var
-        if not suggest < eps:  # eps is already at most 1e-6 of y's variance
+        if not eps > 1e-4 * var:  # a floor this far below y's variance: not y's units
             return f"eps={eps:g} is {eps / var:.2g} of y's variance {var:.3g}: {interpolates}"
         return (
             f"GaussianNLLLoss's variance floor eps={eps:g} is in the squared units of y (as in "
             f"torch) and y's variance is {var:.3g}: pass a smaller eps, e.g. "
-            f"loss=GaussianNLLLoss(eps={suggest:.1g}), or rescale y. Where y's variance is "
-            f"well above eps, {interpolates}"
+            f"loss=GaussianNLLLoss(eps={1e-6 * var:.1g}), or rescale y. If that does not help, "
+            f"{interpolates}"
         )
 
     def variance(self, raw: np.ndarray) -> np.ndarray:
