@@ -335,6 +335,7 @@ class ShiftedDenseDesign:
         self.scale = scale
         self.inv_scale = 1.0 / scale
         self.shift = mean * self.inv_scale  # m / s
+        self._shifted = bool(self.shift.any())
         self.shape = X.shape
         self._gram: np.ndarray | None = None
         # Z^T 1 where known without a pass: 0 when m is X's unweighted column mean
@@ -355,8 +356,8 @@ class ShiftedDenseDesign:
     def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # noqa: D102
         res = _times_transposed(G, self.X, out)
         res *= self.inv_scale
-        if self.shift.any():
-            res -= np.outer(G.sum(axis=0), self.shift)
+        if self._shifted:
+            res -= G.sum(axis=0)[:, np.newaxis] * self.shift
         return res
 
     def rmatvec(self, d: np.ndarray) -> np.ndarray:  # noqa: D102

@@ -573,7 +573,7 @@ class LinearModel(_ConstantOutputs):
         grad = np.empty(self._full_coef)
         design.rmatmat(grad_out, out=self._coef(grad))
         if self.fit_intercept:
-            np.sum(grad_out, axis=0, out=grad[self._full_weights :])
+            grad_out.sum(axis=0, out=grad[self._full_weights :])
         return self._shrink(grad)
 
     def jvp(self, theta: np.ndarray, cache: object, v: np.ndarray) -> np.ndarray:

@@ -1215,7 +1215,7 @@ class PoissonNLLLoss(BaseLoss):
     def _elementwise_normed(self, x, t, grad, norm):
         # the gradients as torch's autograd forms them, with norm = 1/N for "mean":
         # norm * exp(x) + (-norm) * t, and norm + ((-norm) * t) / (x + eps)
-        shape = np.broadcast_shapes(x.shape, t.shape)
+        shape = x.shape if x.shape == t.shape else np.broadcast_shapes(x.shape, t.shape)
         g = None
         if self.log_input:
             rate = np.exp(x, out=np.empty(x.shape))
