@@ -603,7 +603,8 @@ class poisson_gen(stats.rv_discrete):  # noqa: N801 (scipy's naming convention)
         return np.where(q <= 0.5, high, low)
 
     def _stats(self, mu):
-        with np.errstate(divide="ignore"):
+        # a subnormal rate's excess kurtosis 1/mu overflows to inf, as 1/0 does
+        with np.errstate(divide="ignore", over="ignore"):
             g1 = 1.0 / np.sqrt(mu)
             g2 = 1.0 / mu
         return mu, mu, g1, g2

@@ -16,6 +16,7 @@ from sklik.distributions import (
     huber,
     huber_normaliser,
     nbinom,
+    poisson,
 )
 
 DELTAS = [0.1, 0.5, 1.0, 1.345, 3.0, 10.0]
@@ -499,3 +500,17 @@ def test_negative_binomial_distribution_in_the_poisson_limit():
         assert_allclose(dist.std(), np.sqrt(mu), rtol=1e-7)
         # the loss, in (log mean, log dispersion), reaches the limit itself
         assert_allclose(-loss.raw_loss(k, raw), stats.poisson.logpmf(k, mu), rtol=1e-9)
+
+
+def test_poisson_moments_at_a_subnormal_rate_do_not_warn():
+    """A Poisson fit whose rate underflows on a row (zero counts, no penalty) predicted a
+    std with a RuntimeWarning: the excess kurtosis 1/mu overflowed (found by the fuzz suite's
+    deep profile). It is inf, as at mu = 0."""
+    mu = np.array([5e-324, 1e-310, 1e-300, 2.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, var, skew, kurt = poisson(mu=mu).stats(moments="mvsk")
+        std = poisson(mu=mu).std()
+    assert_array_equal(mean, mu)
+    assert_allclose(std, np.sqrt(mu), rtol=1e-15)
+    assert np.isinf(kurt[0]) and np.isinf(kurt[1]) and kurt[3] == 1 / 2.5
