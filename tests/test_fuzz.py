@@ -325,7 +325,10 @@ def test_linear_fit_is_the_optimum_or_a_clear_error(problem):
     est = LinearRegressor(
         loss, solver=solver, alpha=alpha, fit_intercept=fit_intercept, alpha_var=0.0
     )
-    caught = _fit_or_clear_error(est, X, y, weights)
+    # (a fit at GaussianNLL's variance floor warns that it is not certified: a kink where a
+    # 5-row fit with constant y = 2500, eps=1 and no intercept stopped 1.2e-5 of the span
+    # above the optimum)
+    caught = _fit_or_clear_error(est, X, y, weights, floor=True)
     if caught is None:
         return
     converged = not caught
@@ -349,6 +352,11 @@ def test_linear_fit_is_the_optimum_or_a_clear_error(problem):
     # objective_ is the objective at the fitted parameters (independently evaluated), up to
     # what rounding the user-unit parameters' outputs can change
     rounding = _rounding_change(spec, theta, X, y, c, fit_intercept, n_params)
+    if not converged and not np.isfinite(ours):
+        # a fit that warned while diverging where no optimum exists (constant y = 2500, no
+        # intercept, eps=1): log variances beyond 709, which sklik's loss clips and this
+        # independent objective lets overflow
+        return
     assert np.isclose(ours, est.objective_, rtol=1e-6, atol=1e-9 * size + 2 * rounding), (
         ours,
         size,
