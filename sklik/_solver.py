@@ -999,13 +999,14 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     Newton's along the positive curvatures (Nocedal and Wright, *Numerical Optimization*,
     2nd ed., section 3.4).
     """
-    try:
-        factor = scipy.linalg.cho_factor(H, check_finite=False)
-        d = -scipy.linalg.cho_solve(factor, g, check_finite=False)
-        if np.all(np.isfinite(d)):
-            return d
-    except (np.linalg.LinAlgError, ValueError):
-        pass
+    # LAPACK's Cholesky factorisation and solve, called directly: scipy's cho_factor and
+    # cho_solve cost 17 us for 21 x 21 with their checks, these 5 us (Newton's iterations on
+    # 10^4 x 20 take 0.2 ms each)
+    factor, info = _potrf(H, lower=False, clean=False)
+    if info == 0:
+        d, info = _potrs(factor, g, lower=False)
+        if info == 0 and np.all(np.isfinite(d)):
+            return -d
     if not np.all(np.isfinite(H)):
         return np.zeros_like(g)  # no Newton direction: the caller falls back to L-BFGS-B
     try:
@@ -1019,6 +1020,9 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
         return -scipy.linalg.lstsq(H, g, cond=1e-12, check_finite=False)[0]
     except (np.linalg.LinAlgError, ValueError):
         return np.zeros_like(g)
+
+
+_potrf, _potrs = scipy.linalg.get_lapack_funcs(("potrf", "potrs"), dtype=np.float64)
 
 
 def _secant_update(H: np.ndarray | None, s: np.ndarray, y: np.ndarray) -> np.ndarray | None:
@@ -1036,11 +1040,14 @@ def _secant_update(H: np.ndarray | None, s: np.ndarray, y: np.ndarray) -> np.nda
         return None
     Hs = H @ s
     sHs, ys = float(s @ Hs), float(y @ s)
-    tiny = 1e-12 * float(np.linalg.norm(s)) ** 2
-    if not (sHs > tiny * float(np.max(np.abs(np.diag(H)), initial=0.0)) and ys > 0):
+    tiny = 1e-12 * float(s @ s)
+    if not (H.size and sHs > tiny * float(np.abs(H.diagonal()).max()) and ys > 0):
         return None
-    out = H - np.outer(Hs, Hs / sHs) + np.outer(y, y / ys)
-    return 0.5 * (out + out.T) if np.all(np.isfinite(out)) else None
+    # u u^T - v v^T by broadcasting: exactly symmetric, as H is (a third of np.outer's time)
+    u, v = Hs / math.sqrt(sHs), y / math.sqrt(ys)
+    out = H - u[:, np.newaxis] * u
+    out += v[:, np.newaxis] * v
+    return out if math.isfinite(float(out.sum())) else None
 
 
 def _newton_cholesky(
