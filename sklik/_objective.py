@@ -212,9 +212,7 @@ class Objective:
             else:
                 out, cache = self.forward(theta, workspace=None if keep_cache else self._workspace)
                 loss, grad_raw = self.loss.raw_loss_gradient(self.y, self.raw(out))
-                grad_raw *= self._w
-                grad = self.model.backward(theta, cache, self._out(grad_raw))
-                value = float(np.sum(self._w * loss))
+                value, grad = self._weighted_sums(theta, cache, loss, grad_raw, slice(None))
             penalty, penalty_grad = self._penalty(theta)
             grad[: self.model.n_weights] += penalty_grad
             value += penalty
@@ -233,10 +231,25 @@ class Objective:
             out[:, : self._shape[2]] += self.offset[rows]
         raw = out.reshape(m, *self._shape[1:]).transpose(1, 0, 2)
         loss, grad_raw = self.loss.raw_loss_gradient(self.y[rows], raw)
-        if self._equal_w:  # the common weight on the sums, not on every row
+        return self._weighted_sums(theta, cache, loss, grad_raw, rows)
+
+    def _weighted_sums(
+        self, theta: np.ndarray, cache: Any, loss: np.ndarray, grad_raw: np.ndarray, rows: slice
+    ) -> tuple[float, np.ndarray]:
+        r""":math:`\sum_i w_i \ell_i` and its gradient over ``rows`` from the elementwise loss.
+
+        With equal weights the common weight multiplies the two sums instead of every row (two
+        passes over the rows fewer), unless a sum overflows where the weighted one may not.
+        ``grad_raw`` (the loss's gradient, ``(n_params, m, K)``) is overwritten.
+        """
+        m = loss.shape[0]
+        if self._equal_w:
             w = float(self._w[0, 0])
             grad = self.model.backward(theta, cache, grad_raw.transpose(1, 0, 2).reshape(m, -1))
-            return w * float(np.sum(loss)), grad * w
+            grad *= w
+            value = w * float(np.sum(loss))
+            if math.isfinite(value) and math.isfinite(float(grad.sum())):
+                return value, grad
         w = self._w[rows]
         grad_raw *= w
         grad = self.model.backward(theta, cache, grad_raw.transpose(1, 0, 2).reshape(m, -1))
