@@ -241,7 +241,7 @@ class DenseDesign:
         return DenseDesign(self.Z[start:stop])
 
     def rows_every(self, step: int) -> DenseDesign:
-        """The design of every ``step``-th row (a copy), for a sampled Hessian."""
+        """The design of every ``step``-th row (a strided view), for a sampled Hessian."""
         return DenseDesign(self.Z[::step])
 
     def toarray(self) -> np.ndarray:
@@ -395,7 +395,7 @@ class ShiftedDenseDesign:
         return ShiftedDenseDesign(self.X[start:stop], self.mean, self.scale)
 
     def rows_every(self, step: int) -> ShiftedDenseDesign:  # noqa: D102
-        return ShiftedDenseDesign(np.ascontiguousarray(self.X[::step]), self.mean, self.scale)
+        return ShiftedDenseDesign(self.X[::step], self.mean, self.scale)
 
     def toarray(self) -> np.ndarray:  # noqa: D102
         return self.rows(0, self.shape[0])
