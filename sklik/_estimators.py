@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sklik import _inference, _solver
 from sklik._data import ArrayData, magnitude, y_units
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
+from sklik._objective import hessian_sample_step
 from sklik._validation import (
     Interval,
     StrOptions,
@@ -869,8 +870,22 @@ class LinearRegressor(_BaseRegressor):
         # least squares and the covariance of these losses use the Gram matrix Z^T Z: with
         # equal weights it is built with the design (its diagonal gives the variances)
         covariance = data.n_features + int(self.fit_intercept) <= _NEWTON_MAX_COEF
-        return data.n_samples >= data.n_features and (
-            loss.name == "mse" or (loss.name in ("huber", "smooth_l1", "l1") and covariance)
+        if data.n_samples < data.n_features:
+            return False
+        if loss.name == "mse" or (loss.name in ("huber", "smooth_l1", "l1") and covariance):
+            return True
+        # Newton's first Hessian, at the cold start: its raw outputs are constant, so with equal
+        # weights and no offset the curvature is the same on every row and the Hessian is the
+        # Gram matrix times it (Poisson at 10^4 x 20: the design's syrk replaces its mean
+        # squares pass and the Hessian's weighted syrk). Only where Newton forms the exact
+        # Hessian: on tall data it samples the rows
+        n_coef = (data.n_features + int(self.fit_intercept)) * loss.n_params * data.n_targets
+        return (
+            isinstance(data, ArrayData)
+            and data.off is None
+            and not self.warm_start
+            and self._choose_solver(loss, data.n_samples, n_coef, data.n_features) == "newton"
+            and hessian_sample_step(data.n_samples, n_coef) == 1
         )
 
     def _penalties(

@@ -57,6 +57,19 @@ def test_offset_shifts_the_mean_head(loss):
     assert_allclose(shifted.predict(X, offset=off), plain.predict(X), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("loss", ["poisson_nll", "gaussian_nll", "negative_binomial_nll"])
+def test_a_zero_offset_changes_nothing(loss):
+    # without an offset, Newton's first Hessian is the design's Gram matrix times the cold
+    # start's common curvature; with one, the weighted sum over the rows: the same fit
+    X, y, _ = _counts(n=2000)
+    X[:, 0] = 3.0 + 10.0 * X[:, 0]  # shifted and scaled: the implicit standardisation
+    plain = LinearRegressor(loss, alpha=1e-3, tol=1e-10).fit(X, y)
+    zero = LinearRegressor(loss, alpha=1e-3, tol=1e-10).fit(X, y, offset=np.zeros(len(y)))
+    assert plain.n_iter_ == zero.n_iter_
+    assert_allclose(plain.coef_, zero.coef_, rtol=1e-8, atol=1e-12)
+    assert_allclose(plain.objective_, zero.objective_, rtol=1e-12)
+
+
 def test_offset_reaches_the_mlp():
     X, y, exposure = _counts(n=200)
     est = MLPRegressor("poisson_nll", hidden_layer_sizes=(4,), random_state=0, max_iter=500)
