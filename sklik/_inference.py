@@ -419,9 +419,13 @@ def covariance_sums(
             rss = float(sw @ (resid * resid))
         return mse_covariance_sums(_gram(design, sw, fit_intercept), float(sw.sum()), rss)
     n_params = loss.n_params
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _, grad = loss.raw_loss_gradient(y, raw)
-    grad = np.asarray(grad).reshape(n_params, -1)
+
+    def scores() -> np.ndarray:
+        """The per-row loss gradients (only the M-estimators and the sandwich use them)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _, grad = loss.raw_loss_gradient(y, raw)
+        return np.asarray(grad).reshape(n_params, -1)
+
     out: dict = {"n": float(sw.sum())}
     if _is_l1(loss):
         target = y if offset is None else y - offset
@@ -465,7 +469,7 @@ def covariance_sums(
     if isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
         with np.errstate(over="ignore", invalid="ignore"):
             dpsi = np.asarray(loss.raw_hessian(y, raw)).reshape(-1)
-        psi = grad[0]
+        psi = scores()[0]
         out["G"] = _gram(design, sw, fit_intercept)
         out["s_dpsi"] = float(sw @ dpsi)
         out["s_dpsi2"] = float(sw @ (dpsi * dpsi))
@@ -495,7 +499,7 @@ def covariance_sums(
         )
         if robust is not False:
             q = design.shape[1] + int(fit_intercept)
-            out["M"] = _score_outer(design, sw, grad, fit_intercept, n_params, q)
+            out["M"] = _score_outer(design, sw, scores(), fit_intercept, n_params, q)
         return out
     if hasattr(loss, "raw_hessian_blocks"):  # negative_binomial_nll: the observed information
         with np.errstate(over="ignore", invalid="ignore"):
@@ -509,7 +513,7 @@ def covariance_sums(
                 H[b * q : (b + 1) * q, a * q : (a + 1) * q] = block.T
         out["H"] = H
         if robust is not False:
-            out["M"] = _score_outer(design, sw, grad, fit_intercept, n_params, q)
+            out["M"] = _score_outer(design, sw, scores(), fit_intercept, n_params, q)
         return out
     raise ValueError(
         f"No coefficient covariance is implemented for {type(loss).__name__}; use one of "
