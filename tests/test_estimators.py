@@ -463,3 +463,30 @@ def test_an_interpolating_fit_has_a_finite_likelihood(loss):
     est = LinearRegressor(loss).fit(X, y)
     assert np.isfinite(est.log_likelihood(X, y))
     assert est.scale_ < 1e-6
+
+
+def test_an_unaligned_x_is_fitted_on_an_aligned_copy(monkeypatch):
+    # an array received from a dask cluster is a view into a network frame, often not
+    # aligned: numpy's products then avoid BLAS (an mse fit 3x slower at 10^6 x 20)
+    import sklik._estimators as estimators
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -2.0, 0.5] + rng.normal(size=60)
+    buffer = np.zeros(X.nbytes + y.nbytes + 2, dtype=np.uint8)
+    Xu = np.frombuffer(buffer, dtype=np.float64, count=X.size, offset=1).reshape(X.shape)
+    yu = np.frombuffer(buffer, dtype=np.float64, count=y.size, offset=X.nbytes + 1)
+    Xu[:], yu[:] = X, y
+    assert not (Xu.flags.aligned or yu.flags.aligned)
+    seen = []
+    original = estimators.ArrayData.__init__
+
+    def spy(self, X, Y, *args, **kwargs):
+        seen.append((X.flags.aligned, Y.flags.aligned))
+        original(self, X, Y, *args, **kwargs)
+
+    monkeypatch.setattr(estimators.ArrayData, "__init__", spy)
+    unaligned = LinearRegressor("huber").fit(Xu, yu)
+    aligned = LinearRegressor("huber").fit(X, y)
+    assert seen == [(True, True), (True, True)]
+    assert_allclose(unaligned.predict(X), aligned.predict(X), rtol=1e-12)
