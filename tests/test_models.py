@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sklik._models as models_module
-from sklik._models import ACTIVATIONS, MODELS, LinearModel, MLPModel
+from sklik._models import ACTIVATIONS, MODELS, LinearModel, MLPModel, _tanh_exp
 
 N_SAMPLES, N_FEATURES, HIDDEN = 7, 3, (4, 3)
 N_OUTPUTS = [1, 3]
@@ -149,7 +149,7 @@ def test_activation_derivative_in_terms_of_output(activation):
     assert_array_equal(a, f(z))  # derivative must not modify a
 
 
-def test_tanh_matches_numpy_within_its_documented_error():
+def test_tanh_exp_matches_numpy_within_its_documented_error():
     # exp-based: 2 ulp relative for |z| > 1/2, 2.3e-16 absolute, 5e-13 relative where 1 - e
     # cancels, the series below 2^-13 (subnormals kept, signs and zeros kept), every chunk
     mag = np.concatenate([np.linspace(0, 20, 40001), np.logspace(-320, 1.5, 4000)])
@@ -159,7 +159,7 @@ def test_tanh_matches_numpy_within_its_documented_error():
         out = z[: int(np.prod(shape))].reshape(shape).copy()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            ACTIVATIONS["tanh"].function(out)
+            _tanh_exp(out)
         ref = np.tanh(z[: out.size].reshape(shape))
         assert_array_equal(np.signbit(out), np.signbit(ref))
         assert np.all(np.abs(out - ref) <= 2.3e-16)
@@ -167,8 +167,24 @@ def test_tanh_matches_numpy_within_its_documented_error():
         big = np.abs(ref) > np.tanh(0.5)
         assert np.all(np.abs(out - ref)[big] <= 2 * np.spacing(np.abs(ref[big])))
     nan = np.array([np.nan, 1.0, -np.nan])
-    ACTIVATIONS["tanh"].function(nan)
+    _tanh_exp(nan)
     assert np.isnan(nan[[0, 2]]).all() and nan[1] == np.tanh(1.0)
+
+
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_tanh_activation_is_numpys_or_the_exp_form(monkeypatch, vectorised):
+    # NumPy's loop where it is vectorised (AVX-512), else the exp form; in place either way
+    monkeypatch.setattr(models_module, "_NUMPY_TANH_IS_VECTORISED", vectorised)
+    z = np.linspace(-30, 30, 4001).reshape(-1, 1)
+    expected = z.copy()
+    if vectorised:
+        np.tanh(expected, out=expected)
+    else:
+        _tanh_exp(expected)
+    out = z.copy()
+    ACTIVATIONS["tanh"].function(out)
+    assert_array_equal(out, expected)
+    assert_allclose(out, np.tanh(z), rtol=1e-15, atol=2.3e-16)
     strided = np.linspace(-3, 3, 40).reshape(8, 5).T  # not C-contiguous: still in place
     expected = np.tanh(strided)
     ACTIVATIONS["tanh"].function(strided)
