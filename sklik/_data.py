@@ -29,8 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklik import _inference, _solver
-from sklik._design import make_design
-from sklik._objective import Objective
+from sklik._design import make_design, weighted_column_sums
+from sklik._objective import Objective, normalised_weights
 from sklik.losses import BaseLoss
 
 __all__ = ["ArrayData", "magnitude", "y_units"]
@@ -41,7 +41,7 @@ _ROUNDING = 16 * np.finfo(np.float64).eps
 
 def magnitude(y: np.ndarray) -> float:
     """The largest ``|y|``, or 1 for an all-zero target: the unit of a perfect fit's scale."""
-    top = float(np.max(np.abs(y))) if y.size else 0.0
+    top = max(float(np.max(y)), -float(np.min(y))) if y.size else 0.0  # (no |y| array)
     return top if top > 0 else 1.0
 
 
@@ -94,10 +94,14 @@ class ArrayData:
         self.n_targets = Y.shape[1]
         self.weight_total = float(sample_weight.sum())
         self.is_sparse = sp.issparse(X)
-        self._c = sample_weight / self.weight_total
-        self.y_top = np.array([magnitude(column) for column in Y.T])
-        unit_y = Y / self.y_top  # no overflow in the squares
-        self.y_spread = self.y_top * np.sqrt(self._c @ (unit_y - self._c @ unit_y) ** 2)
+        # s_i / sum(s), a broadcast of one number for equal weights (no n-array: see
+        # normalised_weights)
+        self._c = normalised_weights(sample_weight, self.weight_total)
+        top = self.y_top = np.array([magnitude(column) for column in Y.T])
+        # in units of |y|'s largest: no overflow in the squares
+        mean = weighted_column_sums(self._c, Y, lambda rows: rows / top)
+        square = weighted_column_sums(self._c, Y, lambda rows: np.square(rows / top - mean))
+        self.y_spread = top * np.sqrt(square)
 
     def design(
         self, standardise: bool, center: bool, gram: bool = False
@@ -177,7 +181,7 @@ class ArrayData:
         """The loss's best constant raw outputs, the mean head shifted by the mean offset."""
         out_init = np.array(loss.init_raw(self.Y, self.sw), dtype=np.float64)
         if self.off is not None:
-            out_init[0] -= self._c @ self.off
+            out_init[0] -= weighted_column_sums(self._c, self.off)
         return out_init
 
     def constant_objective(self, objective: Objective, out_init: np.ndarray) -> float:
@@ -228,7 +232,7 @@ class ArrayData:
         Y, sw = self.Y, self.sw
         with np.errstate(over="ignore", invalid="ignore"):
             resid = Y - raw[0]
-            spread = self._c @ (resid * resid)
+            spread = weighted_column_sums(self._c, resid * resid)
         if not np.all(np.isfinite(spread)):
             raise ValueError(
                 f"{owner}: the residuals' mean square overflows float64 (|y| up to "

@@ -44,6 +44,7 @@ of a block of rows, a view: the objective reduces over cache-sized blocks).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -485,18 +486,57 @@ class SparseDesign:
 _IMPLICIT_MAX_SHIFT = 16.0
 
 
+def _block_weights(c: np.ndarray, start: int, stop: int, equal: np.ndarray | None) -> np.ndarray:
+    """``c[start:stop]`` as a contiguous vector (``equal``: the broadcast's block of it)."""
+    return c[start:stop] if equal is None else equal[: stop - start]
+
+
+def _equal_block(c: np.ndarray) -> np.ndarray | None:
+    """For weights broadcast from one number, a contiguous block of it (else None).
+
+    BLAS takes no vector of stride 0, and NumPy's product without BLAS is 5x slower: the
+    blocked sums multiply by a block-sized copy instead of an n-vector.
+    """
+    if c.size and c.strides[0] == 0:
+        return np.full(min(_GRAM_BLOCK_ROWS, c.shape[0]), c[0])
+    return None
+
+
+def weighted_column_sums(
+    c: np.ndarray, A: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None
+) -> np.ndarray:
+    r""":math:`\sum_i c_i f(a_i)_j` per column, for ``c`` an n-vector or a broadcast of one number.
+
+    ``transform`` :math:`f` (None: the identity) maps a block of rows of ``A`` to as many rows:
+    the sum is taken over row blocks, so that no n-row temporary is made. The broadcast (equal
+    weights, see :func:`sklik._objective.normalised_weights`) multiplies by a block-sized
+    vector of its value, never an n-vector.
+    """
+    equal = _equal_block(c)
+    if equal is None and transform is None:
+        return c @ A
+    out = np.zeros(A.shape[1:])
+    for start in range(0, A.shape[0], _GRAM_BLOCK_ROWS):
+        stop = min(start + _GRAM_BLOCK_ROWS, A.shape[0])
+        rows = A[start:stop] if transform is None else transform(A[start:stop])
+        out += _block_weights(c, start, stop, equal) @ rows
+    return out
+
+
 def _mean_squares(X: np.ndarray, c: np.ndarray, center: bool) -> tuple[np.ndarray, np.ndarray]:
     r"""The weighted means :math:`\sum_i c_i x_{ij}` (0 unless ``center``) and mean squares.
 
     :math:`\sum_i c_i x_{ij}^2` per column, in one pass over cache-sized row blocks (each
-    block is read from memory once, for both sums; no n-by-p copy).
+    block is read from memory once, for both sums; no n-by-p copy). ``c`` may be a broadcast
+    of one number (equal weights).
     """
     n, p = X.shape
     mean, out = np.zeros(p), np.zeros(p)
     block = np.empty((min(_GRAM_BLOCK_ROWS, n), p))
+    equal = _equal_block(c)
     for start in range(0, n, _GRAM_BLOCK_ROWS):
         stop = min(start + _GRAM_BLOCK_ROWS, n)
-        rows, cb = X[start:stop], c[start:stop]
+        rows, cb = X[start:stop], _block_weights(c, start, stop, equal)
         if center:
             mean += cb @ rows
         out += cb @ np.multiply(rows, rows, out=block[: stop - start])
@@ -523,7 +563,7 @@ def _shifted_design(
     raw_gram = None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         if equal:
-            mean = c @ X if center else np.zeros(p)
+            mean = weighted_column_sums(c, X) if center else np.zeros(p)
             raw_gram = _syrk(X)
             squares = np.diag(raw_gram) * c[0]
         else:
@@ -620,11 +660,13 @@ def make_design(
     if standardize and not sp.issparse(X):
         fast = _shifted_design(X, c, center, gram)
         if fast is None:
+            # the copies below multiply by c: the n-vector (equal weights are a broadcast)
+            c = np.ascontiguousarray(c)
             fast = _dense_standardized(X, c, center, gram)
         if fast is not None:
             return fast
     if standardize:
-        mean, scale, constant = _column_moments(X, c, center)
+        mean, scale, constant = _column_moments(X, np.ascontiguousarray(c), center)
     else:
         mean, scale = np.zeros(n_features), np.ones(n_features)
         constant = np.zeros(n_features, dtype=bool)

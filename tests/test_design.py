@@ -11,8 +11,14 @@ from loss_cases import LOSS_INSTANCES, loss_id, targets_for
 from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
-from sklik import LinearRegressor, _objective
-from sklik._design import DenseDesign, ShiftedDenseDesign, SparseDesign, make_design
+from sklik import LinearRegressor, _design, _objective
+from sklik._design import (
+    DenseDesign,
+    ShiftedDenseDesign,
+    SparseDesign,
+    make_design,
+    weighted_column_sums,
+)
 from sklik._models import LinearModel
 from sklik._objective import Objective
 from sklik.losses import PoissonNLLLoss
@@ -33,16 +39,21 @@ DESIGN_KINDS = {"shifted": ShiftedDenseDesign, "offset": DenseDesign, "sparse": 
 
 
 @pytest.mark.parametrize("center", [True, False], ids=["centred", "uncentred"])
-@pytest.mark.parametrize("weighted", [False, True], ids=["equal", "weighted"])
+@pytest.mark.parametrize("weighted", ["equal", "broadcast", "weighted"])
 @pytest.mark.parametrize("kind", DESIGN_KINDS)
 def test_design_products_are_those_of_the_standardised_matrix(kind, weighted, center):
-    """matmat, rmatmat, rmatvec, sandwich, gram, rows, block and rows_every against Z itself."""
+    """matmat, rmatmat, rmatvec, sandwich, gram, rows, block and rows_every against Z itself.
+
+    ``broadcast``: equal weights as the estimators pass them, one number broadcast to n rows.
+    """
     X = _X(kind)
     n, p = X.shape
     rng = np.random.default_rng(1)
-    sw = rng.uniform(0.2, 3.0, n) if weighted else np.ones(n)
+    sw = rng.uniform(0.2, 3.0, n) if weighted == "weighted" else np.ones(n)
     c = sw / sw.sum()
-    design, mean, scale = make_design(X, c, center=center, gram=True)
+    c_design = _objective.normalised_weights(sw, sw.sum()) if weighted == "broadcast" else c
+    assert (c_design.strides[0] == 0) == (weighted == "broadcast")
+    design, mean, scale = make_design(X, c_design, center=center, gram=True)
     if center or kind != "offset":  # (without centring nothing cancels: no copy needed)
         assert type(design) is DESIGN_KINDS[kind]
     dense = X.toarray() if sp.issparse(X) else X
@@ -67,6 +78,53 @@ def test_design_products_are_those_of_the_standardised_matrix(kind, weighted, ce
     assert_allclose(design.rows_every(7).toarray(), Z[::7], rtol=1e-12, atol=1e-12)
     if kind != "sparse":
         assert_allclose(design.block(50, 90).toarray(), Z[50:90], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, _design._GRAM_BLOCK_ROWS + 5, 3 * _design._GRAM_BLOCK_ROWS])
+@pytest.mark.parametrize("equal", [True, False], ids=["broadcast", "vector"])
+def test_weighted_column_sums_are_the_weighted_sums(n, equal):
+    """Over row blocks, with a broadcast of one weight or a vector, with and without a map."""
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(n, 3)) * 1e3
+    sw = np.full(n, 2.5) if equal else rng.uniform(0.0, 2.0, n)
+    c = _objective.normalised_weights(sw, sw.sum() if n else 1.0)
+    if n > 1:
+        assert (c.strides[0] == 0) == equal
+    assert_allclose(c, sw / (sw.sum() if n else 1.0), rtol=0)
+    dense = np.array(c)
+    assert_allclose(weighted_column_sums(c, A), dense @ A, rtol=1e-13, atol=1e-13)
+    assert_allclose(
+        weighted_column_sums(c, A, lambda rows: np.square(rows / 7.0 - 1.0)),
+        dense @ np.square(A / 7.0 - 1.0),
+        rtol=1e-13,
+        atol=1e-13,
+    )
+    assert_allclose(
+        _design._mean_squares(A, c, True), (dense @ A, dense @ A**2), rtol=1e-13, atol=1e-13
+    )
+
+
+def test_equal_weights_hold_no_n_array_during_a_fit():
+    """A fit with equal weights keeps no n-array of weights alive (one number, broadcast).
+
+    Each n-array alive during a fit raises the peak of the heap, which the C allocator gives
+    back when the fit ends, so that the next fit pays a page fault per page to grow it again.
+    The Poisson fit at this size holds sample_weight itself and the solution's outputs: the
+    normalised weights of the data and of the objective were two more.
+    """
+    import tracemalloc
+
+    n = 60_000
+    X = _X("shifted", n=n)
+    y = np.random.default_rng(2).poisson(np.exp(0.2 * X[:, 0] + 0.5)).astype(float)
+    est = LinearRegressor("poisson_nll").fit(X, y)
+    tracemalloc.start()
+    try:
+        est.fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 8 * n
 
 
 def test_shifted_design_is_chosen_only_where_the_shift_cancels_no_digits():

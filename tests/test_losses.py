@@ -10,6 +10,7 @@ from loss_cases import LOSS_INSTANCES, loss_id, targets_for
 from numpy.testing import assert_allclose
 from sklearn.base import clone
 
+import sklik.losses as losses_module
 from sklik.losses import (
     LOSSES,
     BaseLoss,
@@ -161,6 +162,22 @@ def test_init_raw_is_the_best_constant(loss, weighted):
             trial = c.copy()
             trial[k] = cand
             assert f(c) <= f(trial) + 1e-12
+
+
+@each_loss
+@pytest.mark.parametrize("weighted", [False, True])
+def test_init_raw_over_many_row_blocks(loss, weighted):
+    """The means behind init_raw are summed over row blocks: still the best constant."""
+    if not loss.differentiable:
+        pytest.skip("a median: no mean summed over blocks")
+    n = 2 * losses_module._BLOCK + 123
+    rng = np.random.default_rng(4)
+    y = targets_for(loss, (n, 2), rng)
+    w = rng.uniform(0.1, 3.0, size=n) if weighted else None
+    c = loss.init_raw(y, w)
+    raw = np.broadcast_to(c[:, None, :], (loss.n_params, n, 2))
+    g = np.average(loss.raw_loss_gradient(y, raw)[1], axis=1, weights=w)
+    assert_allclose(g, 0.0, atol=1e-9)
 
 
 @each_loss
