@@ -156,11 +156,11 @@ def test_fitting_never_writes_to_x():
 @pytest.mark.parametrize("n_targets", [1, 2])
 @pytest.mark.parametrize("loss", LOSS_INSTANCES, ids=loss_id)
 def test_blocked_objective_equals_the_whole_columns(loss, n_targets):
-    """Beyond ``_EVAL_BLOCK_ROWS`` rows a design's blocks are summed: the same value and
-    gradient as one pass over whole columns (an array X is not blocked), offset and weights
-    included."""
+    """Beyond ``_EVAL_BLOCK_ENTRIES`` raw outputs a design's row blocks are summed: the same
+    value, gradient and Hessian as one pass over whole columns (an array X is not blocked),
+    offset and weights included."""
     rng = np.random.default_rng(3)
-    n, p = _objective._EVAL_BLOCK_ROWS + 1234, 3
+    n, p = _objective._EVAL_BLOCK_ENTRIES + 1234, 3
     X = rng.normal(size=(n, p)) + 0.5
     y = targets_for(loss, (n, n_targets), rng)
     sw = rng.uniform(0.2, 2.0, n)
@@ -172,10 +172,14 @@ def test_blocked_objective_equals_the_whole_columns(loss, n_targets):
     )
     blocked = Objective(model, loss, design, y, sw, 0.3, offset=offset)
     whole = Objective(model, loss, design.toarray(), y, sw, 0.3, offset=offset)
+    assert blocked._blocked and not whole._blocked
     value, grad = blocked(theta)
     value_ref, grad_ref = whole(theta)
     assert_allclose(value, value_ref, rtol=1e-12)
     assert_allclose(grad, grad_ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(grad_ref)))
+    if blocked.has_hessian:
+        H, H_ref = blocked.hessian(theta), whole.hessian(theta)
+        assert_allclose(H, H_ref, rtol=1e-9, atol=1e-12 * np.max(np.abs(H_ref)))
 
 
 # -- Newton's method with a sampled Hessian ---------------------------------------------------
