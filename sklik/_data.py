@@ -23,6 +23,7 @@ arithmetic over rows differs (in memory, or per chunk where the chunk lives).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,9 +86,17 @@ class ArrayData:
     n_passes = None
 
     def __init__(
-        self, X: Any, Y: np.ndarray, sample_weight: np.ndarray, offset: np.ndarray | None
+        self,
+        X: Any,
+        Y: np.ndarray,
+        sample_weight: np.ndarray,
+        offset: np.ndarray | None,
+        *,
+        check_finite: Callable[[Any], None] | None = None,
     ) -> None:
         self.X, self.Y, self.sw, self.off = X, Y, sample_weight, offset
+        # raises for NaN or inf in X, which the validation left to the design (see design())
+        self._check_finite = check_finite
         # (objective, theta, raw outputs or None) of the fit's solution, see solution()
         self._solution: tuple | None = None
         self.n_samples, self.n_features = X.shape
@@ -110,10 +119,18 @@ class ArrayData:
 
         ``standardise``: :func:`sklik._design.make_design` (the linear model; ``gram``: build
         the Gram matrix with it, for least squares and the covariance); else X as given
-        (densified if sparse: the MLP works on dense rows).
+        (densified if sparse: the MLP works on dense rows). This is the fit's first
+        arithmetic on X: where the validation left the check for NaN and inf to it
+        (``check_finite``), the implicit standardisation's column moments, finite only if every
+        entry is, make it without a pass of its own; other designs call ``check_finite``
+        first.
         """
         if standardise:
-            return make_design(self.X, self._c, center=center, gram=gram)
+            return make_design(
+                self.X, self._c, center=center, gram=gram, check_finite=self._check_finite
+            )
+        if self._check_finite is not None:
+            self._check_finite(self.X)
         X = self.X.toarray() if self.is_sparse else self.X
         return X, np.zeros(self.n_features), np.ones(self.n_features)
 

@@ -628,7 +628,13 @@ def _dense_standardized(
 
 
 def make_design(
-    X: Any, c: np.ndarray, *, center: bool, standardize: bool = True, gram: bool = False
+    X: Any,
+    c: np.ndarray,
+    *,
+    center: bool,
+    standardize: bool = True,
+    gram: bool = False,
+    check_finite: Callable[[Any], None] | None = None,
 ) -> tuple[DenseDesign | SparseDesign, np.ndarray, np.ndarray]:
     r"""Build the standardised design of ``X``.
 
@@ -646,6 +652,11 @@ def make_design(
         Whether the fit will use the Gram matrix :math:`Z^\top Z` (least squares and the
         covariance of mse, huber, smooth_l1 and l1): a dense design with equal weights then
         gets it while it is standardised, its diagonal replacing the variance pass.
+    check_finite : callable, default=None
+        For an ``X`` not yet checked for NaN and inf: raises if it has any. The implicit
+        standardisation (:class:`ShiftedDenseDesign`) does not call it: its column moments,
+        over every entry, are finite only if every entry is (one pass over X fewer than a
+        separate check). Every other design calls it before its arithmetic.
 
     Returns
     -------
@@ -655,10 +666,14 @@ def make_design(
         ``intercept = intercept_Z - coef @ mean``.
     """
     n_features = X.shape[1]
+    if check_finite is not None and not (standardize and not sp.issparse(X)):
+        check_finite(X)
     if sp.issparse(X):
         X = sp.csr_array(X, dtype=np.float64)  # once, for the moments and the design
     if standardize and not sp.issparse(X):
         fast = _shifted_design(X, c, center, gram)
+        if fast is None and check_finite is not None:
+            check_finite(X)
         if fast is None:
             # the copies below multiply by c: the n-vector (equal weights are a broadcast)
             c = np.ascontiguousarray(c)

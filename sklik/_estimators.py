@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import assert_all_finite, check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _inference, _solver
@@ -281,6 +281,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             data = _dask.DaskData(self, X, y, sample_weight, offset, loss, gram=gram)
             self._dask_training_problem(data.n_targets)
             return data, loss, None, data.one_target
+        # the linear model checks X for NaN and inf in its design's pass over X (one pass
+        # fewer, see ArrayData.design); the MLP's validation rows never reach a design
+        defer = self._standardises_design
         X, y = validate_data(
             self,
             X,
@@ -289,6 +292,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             dtype=np.float64,
             y_numeric=True,
             multi_output=True,
+            ensure_all_finite=not defer,
         )
         if isinstance(X, np.ndarray):
             X = _aligned(X)
@@ -299,7 +303,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         loss.check_y(Y)
         # the MLP may hold out validation rows and standardise y (by default nothing changes)
         X, Y, sw, off, fit_loss, monitor = self._training_problem(X, Y, sw, off, loss)
-        return ArrayData(X, Y, sw, off), fit_loss, monitor, y.ndim == 1
+        owner = type(self).__name__
+        check = (
+            (lambda A: assert_all_finite(A, input_name="X", estimator_name=owner))
+            if defer
+            else None
+        )
+        return ArrayData(X, Y, sw, off, check_finite=check), fit_loss, monitor, y.ndim == 1
 
     def _dask_training_problem(self, n_targets: int) -> None:
         """Set the state :meth:`_training_problem` sets, for dask input (all rows, loss as is)."""

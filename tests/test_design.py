@@ -139,6 +139,28 @@ def test_shifted_design_is_chosen_only_where_the_shift_cancels_no_digits():
     assert isinstance(make_design(constant, c, center=True)[0], DenseDesign)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("kind", ["shifted", "offset", "huge", "wide", "sparse"])
+@pytest.mark.parametrize("loss", ["mse", "poisson_nll", "huber"])
+def test_nan_and_inf_in_x_are_rejected_by_every_design(kind, bad, loss):
+    """The linear model checks X for NaN and inf in its design's pass (not in the validation).
+
+    The implicit standardisation's moments reveal them; every other design (a centred copy,
+    the careful path for huge magnitudes, a wide or a sparse X) checks first.
+    """
+    X = _X("offset" if kind == "offset" else "shifted", n=60)
+    if kind == "huge":
+        X = X * 1e300
+    if kind == "wide":
+        X = np.tile(X[:4], (1, 3))
+    X[2, 1] = bad
+    if kind == "sparse":
+        X = sp.csr_array(X)
+    y = np.arange(X.shape[0], dtype=float) % 5
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        LinearRegressor(loss, alpha=1.0).fit(X, y)
+
+
 def test_fitting_never_writes_to_x():
     """The shifted design references the user's X: a read-only X fits, and stays as it was."""
     X = _X("shifted", n=40_000)
