@@ -205,8 +205,14 @@ class DenseDesign:
             out += bias
         return out
 
-    def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        r""":math:`G^\top Z` for ``G`` of shape (n_samples, k): shape (k, n_features)."""
+    def rmatmat(
+        self, G: np.ndarray, out: np.ndarray | None = None, column_sums: np.ndarray | None = None
+    ) -> np.ndarray:
+        r""":math:`G^\top Z` for ``G`` of shape (n_samples, k): shape (k, n_features).
+
+        ``column_sums``: ``G.sum(axis=0)`` where the caller has it (an implicitly
+        standardised design needs it for the shift; the model's intercept gradient is it).
+        """
         return _times_transposed(G, self.Z, out)
 
     def rmatvec(self, d: np.ndarray) -> np.ndarray:
@@ -354,11 +360,14 @@ class ShiftedDenseDesign:
             out += constant
         return out
 
-    def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # noqa: D102
+    def rmatmat(  # noqa: D102
+        self, G: np.ndarray, out: np.ndarray | None = None, column_sums: np.ndarray | None = None
+    ) -> np.ndarray:
         res = _times_transposed(G, self.X, out)
         res *= self.inv_scale
         if self._shifted:
-            res -= G.sum(axis=0)[:, np.newaxis] * self.shift
+            sums = G.sum(axis=0) if column_sums is None else column_sums
+            res -= sums[:, np.newaxis] * self.shift
         return res
 
     def rmatvec(self, d: np.ndarray) -> np.ndarray:  # noqa: D102
@@ -438,9 +447,11 @@ class SparseDesign:
         out += -(C @ self.shift) if bias is None else bias - C @ self.shift
         return out
 
-    def rmatmat(self, G: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:  # noqa: D102
+    def rmatmat(  # noqa: D102
+        self, G: np.ndarray, out: np.ndarray | None = None, column_sums: np.ndarray | None = None
+    ) -> np.ndarray:
         res = np.asarray(self.X.T @ G).T * self.inv_scale
-        res -= np.outer(G.sum(axis=0), self.shift)
+        res -= np.outer(G.sum(axis=0) if column_sums is None else column_sums, self.shift)
         if out is not None:
             out[...] = res
             return out

@@ -598,9 +598,10 @@ class LinearModel(_ConstantOutputs):
             grad_out, design.shape[0], self.n_outputs, "grad_out", type(self).__name__
         )
         grad = np.empty(self._full_coef)
-        design.rmatmat(grad_out, out=self._coef(grad))
-        if self.fit_intercept:
-            grad_out.sum(axis=0, out=grad[self._full_weights :])
+        sums = None
+        if self.fit_intercept:  # (also the shift's term of an implicitly standardised design)
+            sums = grad_out.sum(axis=0, out=grad[self._full_weights :])
+        design.rmatmat(grad_out, out=self._coef(grad), column_sums=sums)
         return self._shrink(grad)
 
     def jvp(self, theta: np.ndarray, cache: object, v: np.ndarray) -> np.ndarray:
