@@ -165,28 +165,32 @@ def _inv(A: np.ndarray) -> np.ndarray:
     return scipy.linalg.pinvh(A)
 
 
-def _weighted_percentile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    r"""``np.percentile(x, q)`` (linear interpolation) of the sample with frequency weights.
+def _weighted_percentiles(x: np.ndarray, w: np.ndarray, qs: list[float]) -> list[float]:
+    r"""``np.percentile(x, qs)`` (linear interpolation) of the sample with frequency weights.
 
     The row :math:`i` counts :math:`w_i` times: with the weights :math:`c_k` cumulated in the
     order of ``x``, the expanded sample's order statistic at the 0-based position :math:`j` is
     the ``x`` of the first row with :math:`c_k > j`, and the percentile interpolates linearly
     between the positions around :math:`(\sum w - 1)\, q / 100`, as ``np.percentile`` (R's
     type 7). For integer weights it equals ``np.percentile`` of the rows repeated ``w`` times;
-    for unit weights, ``np.percentile(x, q)``.
+    for unit weights, ``np.percentile(x, qs)``. One partition (unit weights) or one sort
+    for all of ``qs``.
     """
     if np.all(w == 1.0):
-        return float(np.percentile(x, q))
+        return [float(v) for v in np.percentile(x, qs)]
     order = np.argsort(x, kind="stable")
     xs, ws = x[order], w[order]
     keep = ws > 0
     xs, cum = xs[keep], np.cumsum(ws[keep])
-    t = max(cum[-1] - 1.0, 0.0) * q / 100.0
-    lo = math.floor(t)
     last = xs.size - 1
-    a = xs[min(int(np.searchsorted(cum, lo, side="right")), last)]
-    b = xs[min(int(np.searchsorted(cum, lo + 1, side="right")), last)]
-    return float(a + (t - lo) * (b - a))
+    out = []
+    for q in qs:
+        t = max(cum[-1] - 1.0, 0.0) * q / 100.0
+        lo = math.floor(t)
+        a = xs[min(int(np.searchsorted(cum, lo, side="right")), last)]
+        b = xs[min(int(np.searchsorted(cum, lo + 1, side="right")), last)]
+        out.append(float(a + (t - lo) * (b - a)))
+    return out
 
 
 def _hall_sheather(n: float, q: float, alpha: float = 0.05) -> float:
@@ -204,7 +208,8 @@ def _bandwidth(resid: np.ndarray, target: np.ndarray, sw: np.ndarray) -> float:
     """The bandwidth of statsmodels' QuantReg at the median (Hall-Sheather, Stata 12)."""
     n = float(sw.sum())
     q = 0.5
-    iqr = _weighted_percentile(resid, sw, 75) - _weighted_percentile(resid, sw, 25)
+    q25, q75 = _weighted_percentiles(resid, sw, [25.0, 75.0])
+    iqr = q75 - q25
     mean_t = float(sw @ target) / n
     sd = math.sqrt(float(sw @ (target - mean_t) ** 2) / n)
     hn = _hall_sheather(n, q)
@@ -229,7 +234,7 @@ def _median_sparsity(
     :math:`h_n = n^{-1/3} z_{0.975}^{2/3} \bigl(1.5\,\varphi(\Phi^{-1}(q))^2 /
     (2\Phi^{-1}(q)^2 + 1)\bigr)^{1/3}`, :math:`\mathrm{sd}(y)` the (weighted, ``ddof=0``)
     standard deviation of the target (``y - offset``) and :math:`\mathrm{IQR}(e)` that of the
-    residuals by linear interpolation (:func:`_weighted_percentile`); then
+    residuals by linear interpolation (:func:`_weighted_percentiles`); then
     :math:`\hat f = \sum_i s_i K(e_i / h) / (n h)` with the Epanechnikov kernel
     :math:`K(u) = \tfrac34 (1 - u^2)_+`. Returns :math:`\hat f` and the per-sample kernel
     weights :math:`K(e_i/h)/h` (Powell's estimates of the conditional densities).
