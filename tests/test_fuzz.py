@@ -203,9 +203,12 @@ def _reference(loss, X, y, c, alpha, fit_intercept, n_params, theta_start):
     starts.append(np.concatenate(v0))
     best = np.inf
     for v in starts:
-        res = scipy.optimize.minimize(
-            fun, v, method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 1e-16, "maxiter": 5000}
-        )
+        # (the oracle's finite differences may step into an overflowing objective: its
+        # NumPy warnings are the oracle's, not sklik's)
+        with np.errstate(all="ignore"):
+            res = scipy.optimize.minimize(
+                fun, v, method="L-BFGS-B", options={"gtol": 1e-13, "ftol": 1e-16, "maxiter": 5000}
+            )
         best = min(best, float(res.fun))
     return best
 
