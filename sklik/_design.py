@@ -50,7 +50,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DenseDesign", "ShiftedDenseDesign", "SparseDesign", "column_moments", "make_design"]
+__all__ = [
+    "DenseDesign",
+    "ShiftedDenseDesign",
+    "SparseDesign",
+    "column_moments",
+    "make_design",
+    "weighted_column_sums",
+]
 
 # Rows per block when a dense design accumulates Z^T diag(d) Z (measured on 10^5 x 20:
 # 8192-16384 rows is fastest with syrk).

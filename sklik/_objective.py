@@ -63,7 +63,7 @@ def normalised_weights(sample_weight: np.ndarray, total: float) -> np.ndarray:
     the process's heap, which the C allocator returns to the system when the fit frees it, so
     that the next fit pays a page fault per 4 kB page to grow it again (at 10^5 x 20, Poisson:
     749 faults per fit, about 3 ms of 13, with the normalised weights as arrays). Products
-    with BLAS need a contiguous vector: see ``_design._weighted_column_sums``.
+    with BLAS need a contiguous vector: see :func:`sklik._design.weighted_column_sums`.
     """
     n = sample_weight.shape[0]
     if n and np.all(sample_weight == sample_weight[0]):

@@ -166,7 +166,7 @@ def _scaled_mean(y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[np.nd
     """
     m = np.maximum(y.max(axis=0, initial=0.0), -y.min(axis=0, initial=0.0))  # (no |y| array)
     m = np.where(m > 0, m, 1.0)
-    # summed over row blocks: no temporary as long as y (see _objective.normalised_weights)
+    # summed over row blocks: no temporary as long as y (fresh memory, page faults, per fit)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
     total = y.shape[0] if sample_weight is None else np.sum(sample_weight)
