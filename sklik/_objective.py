@@ -300,8 +300,7 @@ class Objective:
             out, cache = self.forward(theta)
             raw = self.raw(out)
             loss, grad_raw = self.loss.raw_loss_gradient(self.y, raw)
-            value = float(np.sum(self._w * loss))
-            grad = self.model.backward(theta, cache, self._out(grad_raw * self._w))
+            value, grad = self._weighted_sums(theta, cache, loss, grad_raw, slice(None))
             if not hessian:
                 return value, grad
             weights = self.curvature(self.y, raw, self._w)
