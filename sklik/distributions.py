@@ -481,7 +481,7 @@ def _ive01_sum(x):
     xb = np.where(big, x, 1.0)
     t = 1.0 / (8.0 * xb)
     # nu = 0: 1 + t + 9/2 t^2 + 225/6 t^3 ; nu = 1: 1 - 3 t - 15/2 t^2 - 315/6 t^3 (mu = 4)
-    asym = (2.0 - 2.0 * t - 3.0 * t * t - 15.0 * t**3) / np.sqrt(2.0 * math.pi * xb)
+    asym = (2.0 - t * (2.0 + t * (3.0 + 15.0 * t))) / np.sqrt(2.0 * math.pi * xb)  # (Horner)
     return np.where(big, asym, direct)
 
 
