@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklik import _inference, _solver
-from sklik._design import make_design, weighted_column_sums
+from sklik._design import is_equal_weights, make_design, weighted_column_sums
 from sklik._objective import Objective, normalised_weights
 from sklik.losses import BaseLoss
 
@@ -106,7 +106,9 @@ class ArrayData:
         # s_i / sum(s), a broadcast of one number for equal weights (no n-array: see
         # normalised_weights)
         self._c = normalised_weights(sample_weight, self.weight_total)
-        top = self.y_top = np.array([magnitude(column) for column in Y.T])
+        # the largest |y| per target (no |y| array); y_top: 1 for an all-zero target
+        self._y_abs_max = np.maximum(Y.max(axis=0, initial=0.0), -Y.min(axis=0, initial=0.0))
+        top = self.y_top = np.where(self._y_abs_max > 0, self._y_abs_max, 1.0)
         # in units of |y|'s largest: no overflow in the squares
         mean = weighted_column_sums(self._c, Y, lambda rows: rows / top)
         square = weighted_column_sums(self._c, Y, lambda rows: np.square(rows / top - mean))
@@ -249,20 +251,28 @@ class ArrayData:
         Y, sw = self.Y, self.sw
         with np.errstate(over="ignore", invalid="ignore"):
             resid = Y - raw[0]
-            spread = weighted_column_sums(self._c, resid * resid)
-        if not np.all(np.isfinite(spread)):
+            # the weighted mean square is finite if and only if every square is (a square
+            # that overflows on a row of weight 0 makes it NaN)
+            largest = np.maximum(resid.max(axis=0), -resid.min(axis=0))
+            representable = np.all(np.isfinite(largest * largest))
+        if not representable:
             raise ValueError(
                 f"{owner}: the residuals' mean square overflows float64 (|y| up to "
                 f"{np.max(np.abs(Y)):.3g}), so the scale of the {loss.name} residual "
                 f"density is not representable: rescale y (e.g. divide it by a power of 10)."
             )
+        equal = is_equal_weights(self._c)  # equal weights: the losses' unweighted sums
         scale = np.array(
-            [loss.fit_scale(resid[:, k], sw, y_scale=self.y_top[k]) for k in range(self.n_targets)]
+            [
+                loss.fit_scale(resid[:, k], None if equal else sw, y_scale=self.y_top[k])
+                for k in range(self.n_targets)
+            ]
         )
         # residuals below y's rounding level are zero: an interpolating fit gets the scale
         # of y's last digits, not an underflowing one (which makes the likelihood infinite)
         with np.errstate(over="ignore"):
-            floor = 4 * np.finfo(np.float64).eps * np.max(np.abs(Y[sw > 0]), axis=0)
+            top = self._y_abs_max if equal else np.max(np.abs(Y[sw > 0]), axis=0)
+            floor = 4 * np.finfo(np.float64).eps * top
         return np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
 
     def covariance_sums(

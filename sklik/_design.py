@@ -56,6 +56,7 @@ __all__ = [
     "SparseDesign",
     "column_moments",
     "make_design",
+    "is_equal_weights",
     "weighted_column_sums",
 ]
 
@@ -509,13 +510,21 @@ def _block_weights(c: np.ndarray, start: int, stop: int, equal: np.ndarray | Non
     return c[start:stop] if equal is None else equal[: stop - start]
 
 
+def is_equal_weights(c: np.ndarray) -> bool:
+    """Whether the normalised weights ``c`` are one number broadcast to the rows (stride 0).
+
+    See :func:`sklik._objective.normalised_weights`.
+    """
+    return bool(c.size) and c.strides[0] == 0
+
+
 def _equal_block(c: np.ndarray) -> np.ndarray | None:
     """For weights broadcast from one number, a contiguous block of it (else None).
 
     BLAS takes no vector of stride 0, and NumPy's product without BLAS is 5x slower: the
     blocked sums multiply by a block-sized copy instead of an n-vector.
     """
-    if c.size and c.strides[0] == 0:
+    if is_equal_weights(c):
         return np.full(min(_GRAM_BLOCK_ROWS, c.shape[0]), c[0])
     return None
 

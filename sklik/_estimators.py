@@ -229,7 +229,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     f"({scale}); rescale y."
                 )
             self.scale_ = float(scale[0]) if one_target else scale
-        self._fit_inference(data, design, x_mean, x_scale, theta, raw)
+        self._fit_inference(data, design, model, x_mean, x_scale, theta, raw)
         n_floored = objective.n_floored(theta)
         if n_floored:
             # (the MLP fits a standardised y: its spread in the user's units)
@@ -403,7 +403,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 theta[: model.n_weights] = 0.0
         return theta, result.n_iter
 
-    def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:
+    def _fit_inference(self, data, design, model, x_mean, x_scale, theta, raw) -> None:
         """Store what the predictive distribution needs beyond the noise (linear model only)."""
         self._predictive_ = None
 
@@ -1046,6 +1046,7 @@ class LinearRegressor(_BaseRegressor):
         self,
         data: Any,
         design: Any,
+        model: LinearModel,
         x_scale: np.ndarray,
         theta: np.ndarray,
         raw: np.ndarray | None,
@@ -1054,15 +1055,15 @@ class LinearRegressor(_BaseRegressor):
     ) -> tuple[list, np.ndarray]:
         """The covariance's sums over the data, per target, and the penalty's curvature.
 
-        ``theta``: the fitted parameters in the design's coordinates; ``raw``: the raw outputs
-        there when already known (in memory), else None.
+        ``model``: the fitted model; ``theta``: the fitted parameters in the design's
+        coordinates; ``raw``: the raw outputs there when already known (in memory), else None.
         """
         ridge = self._penalty_user(data.n_features) * (data.weight_total * data.n_targets)
         ridge = ridge / x_scale**2
         sums = data.covariance_sums(
             self.loss_,
             design,
-            self._fitted_model(),
+            model,
             theta,
             raw,
             self.fit_intercept,
@@ -1071,7 +1072,7 @@ class LinearRegressor(_BaseRegressor):
         )
         return sums, ridge
 
-    def _fit_inference(self, data, design, x_mean, x_scale, theta, raw) -> None:
+    def _fit_inference(self, data, design, model, x_mean, x_scale, theta, raw) -> None:
         """Store the mean head's coefficient covariance for the predictive distribution.
 
         Up to ``_NEWTON_MAX_COEF`` coefficients per target (on dask input: where the
@@ -1097,7 +1098,7 @@ class LinearRegressor(_BaseRegressor):
                     # the sums need the data; the small matrix algebra that turns them into
                     # the covariance waits for the first predictive distribution
                     state["sums"] = self._covariance_sums(
-                        data, design, x_scale, theta, raw, False, True
+                        data, design, model, x_scale, theta, raw, False, True
                     )
             except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
                 pass  # e.g. a single row: the plug-in distribution
@@ -1260,7 +1261,7 @@ class LinearRegressor(_BaseRegressor):
         design, x_mean, x_scale = data.design(True, self.fit_intercept)
         model = self._fitted_model()
         theta = model.pack(self._from_user_units(self._fitted_params(), x_mean, x_scale))
-        sums, ridge = self._covariance_sums(data, design, x_scale, theta, raw, robust, False)
+        sums, ridge = self._covariance_sums(data, design, model, x_scale, theta, raw, robust, False)
         res = self._covariances(sums, ridge, robust)
         covs = np.stack(
             [

@@ -1422,7 +1422,7 @@ def gram_solve(
     # the objective is ||A_s v - B_s||^2 / K + alpha/2 sum pi_j (v_j / norms_j)^2, v = norms * w
     ridge = ridge / norms**2
     gram /= np.outer(norms, norms)
-    gram[np.diag_indices_from(gram)] += ridge
+    gram.flat[:: gram.shape[0] + 1] += ridge  # the diagonal
     if not np.all(np.isfinite(gram)):
         return None, norms, ridge
     # Cholesky, and LAPACK's estimate of the 1-norm condition number from the factor (at
