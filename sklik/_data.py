@@ -262,16 +262,19 @@ class ArrayData:
                 f"density is not representable: rescale y (e.g. divide it by a power of 10)."
             )
         equal = is_equal_weights(self._c)  # equal weights: the losses' unweighted sums
+        # y's magnitude on the rows of positive weight (a row of weight 0 is no row at all):
+        # the unit of a perfect fit's scale, and its rounding floor
+        top = self._y_abs_max if equal else np.max(np.abs(Y[sw > 0]), axis=0)
+        unit = np.where(top > 0, top, 1.0)
         scale = np.array(
             [
-                loss.fit_scale(resid[:, k], None if equal else sw, y_scale=self.y_top[k])
+                loss.fit_scale(resid[:, k], None if equal else sw, y_scale=unit[k])
                 for k in range(self.n_targets)
             ]
         )
         # residuals below y's rounding level are zero: an interpolating fit gets the scale
         # of y's last digits, not an underflowing one (which makes the likelihood infinite)
         with np.errstate(over="ignore"):
-            top = self._y_abs_max if equal else np.max(np.abs(Y[sw > 0]), axis=0)
             floor = 4 * np.finfo(np.float64).eps * top
         return np.maximum(scale, np.maximum(floor, np.finfo(np.float64).tiny))
 

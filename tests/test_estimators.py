@@ -465,6 +465,25 @@ def test_an_interpolating_fit_has_a_finite_likelihood(loss):
     assert est.scale_ < 1e-6
 
 
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber", "smooth_l1"])
+@pytest.mark.parametrize("n", [2, 50])
+def test_the_residual_scale_ignores_rows_of_weight_zero(loss, n):
+    """Equal weights (the scale's rounding floor from y's largest magnitude) and the same
+    rows with a row of weight 0 and a huge y appended (the floor from the rows of positive
+    weight) give the same scale: at n = 2 the fit interpolates and the floor is the scale."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, 1)) + 1e6
+    y = rng.standard_t(3, size=n) * 10.0
+    plain = LinearRegressor(loss).fit(X, y)
+    equal = LinearRegressor(loss).fit(X, y, sample_weight=np.full(n, 3.0))
+    X0, y0 = np.vstack([X, X[:1]]), np.append(y, 1e12)
+    zero = LinearRegressor(loss).fit(X0, y0, sample_weight=np.append(np.ones(n), 0.0))
+    assert equal.scale_ == pytest.approx(plain.scale_, rel=1e-9)
+    assert zero.scale_ == pytest.approx(plain.scale_, rel=1e-6)
+    if n == 2:
+        assert plain.scale_ < 1e-6
+
+
 def test_an_unaligned_x_is_fitted_on_an_aligned_copy(monkeypatch):
     # an array received from a dask cluster is a view into a network frame, often not
     # aligned: numpy's products then avoid BLAS (an mse fit 3x slower at 10^6 x 20)
