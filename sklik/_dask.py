@@ -154,6 +154,28 @@ def _blocks(a: da.Array | None, n_blocks: int) -> list:
 _EVAL_BLOCK_ROWS = 8192
 
 
+def _take_positive(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return a[w > 0]
+
+
+def _positive_rows(a: da.Array | None, w: da.Array, counts: list[int]) -> da.Array | None:
+    """The rows of ``a`` whose weight ``w`` is positive, ``counts[i]`` of them in chunk ``i``.
+
+    A chunk without such rows is left out (every chunk function sees at least one row).
+    """
+    if a is None:
+        return None
+    take = dask.delayed(_take_positive, pure=True)
+    parts = [
+        da.from_delayed(take(block, wb), shape=(count, *a.shape[1:]), dtype=a.dtype)
+        for block, wb, count in zip(
+            _blocks(a, len(counts)), _blocks(w, len(counts)), counts, strict=True
+        )
+        if count
+    ]
+    return da.concatenate(parts, axis=0)
+
+
 def _row_blocks(arrays: tuple, block_rows: int):
     """The arrays' rows in blocks of ``block_rows`` (views; None stays None)."""
     n = next(a for a in arrays if a is not None).shape[0]
@@ -216,8 +238,10 @@ def _block_stats(X, Y, w, off, gram=False, work=None):
         m2 = w @ R
         ymean = (w @ Y) / W if W > 0 else np.zeros(Y.shape[1])
         Ry = Y - ymean
+        Yp = Y if unit else Y[w > 0]
         return sums | {
             "n": n,
+            "n_positive": n if unit else int(np.count_nonzero(w > 0)),
             "W": W,
             "w_ok": bool(np.all(np.isfinite(w)) and np.all(w >= 0)),
             "x_ok": bool(np.all(np.isfinite(amax))),  # (max and min propagate NaN and inf)
@@ -228,8 +252,12 @@ def _block_stats(X, Y, w, off, gram=False, work=None):
             "m2": m2,
             "ymean": ymean,
             "ym2": w @ (Ry * Ry),
-            "ymin": Y.min(axis=0) if n else np.full(Y.shape[1], np.inf),
-            "ymax": Y.max(axis=0) if n else np.full(Y.shape[1], -np.inf),
+            # y's range on the rows of positive weight (a row of weight 0 is no row at all:
+            # y's magnitude, the constant model's bracket) and on every row (y's domain)
+            "ymin": Yp.min(axis=0) if Yp.shape[0] else np.full(Y.shape[1], np.inf),
+            "ymax": Yp.max(axis=0) if Yp.shape[0] else np.full(Y.shape[1], -np.inf),
+            "ymin_all": Y.min(axis=0) if n else np.full(Y.shape[1], np.inf),
+            "ymax_all": Y.max(axis=0) if n else np.full(Y.shape[1], -np.inf),
             "off": np.zeros(Y.shape[1]) if off is None else w @ off,
         }
 
@@ -284,6 +312,7 @@ def _merge_stats(parts: list[dict]) -> dict:
                 sums["T"] = sums["T"] + p["T"]
     return sums | {
         "n": sum(p["n"] for p in parts),
+        "n_positive": sum(p["n_positive"] for p in parts),
         "W": W,
         "w_ok": all(p["w_ok"] for p in parts),
         "x_ok": all(p["x_ok"] for p in parts),
@@ -294,8 +323,8 @@ def _merge_stats(parts: list[dict]) -> dict:
         "m2": m2,
         "ymean": ymean,
         "ym2": ym2,
-        "ymin": np.min([p["ymin"] for p in parts], axis=0),
-        "ymax": np.max([p["ymax"] for p in parts], axis=0),
+        **{k: np.min([p[k] for p in parts], axis=0) for k in ("ymin", "ymin_all")},
+        **{k: np.max([p[k] for p in parts], axis=0) for k in ("ymax", "ymax_all")},
         "off": sum(p["off"] for p in parts),
     }
 
@@ -314,8 +343,7 @@ def _combine_stats(parts: list[dict]) -> dict:
             "var_s": s["m2"] / W if W > 0 else s["m2"],
             "ymean": s["ymean"],
             "yvar": s["ym2"] / W if W > 0 else s["ym2"],
-            "ymin": s["ymin"],
-            "ymax": s["ymax"],
+            **{k: s[k] for k in ("ymin", "ymax", "ymin_all", "ymax_all")},
             "off_mean": s["off"] / W if W > 0 else 0.0,
         }
     )
@@ -1340,7 +1368,8 @@ class DaskData:
             )
         ]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # (checked below)
-            stats = _combine_stats(list(dask.compute(*parts)))
+            chunk_stats = list(dask.compute(*parts))
+            stats = _combine_stats(chunk_stats)
         self.n_passes = 1
         if not stats["x_ok"]:
             raise ValueError("Input X contains NaN or infinity.")
@@ -1357,7 +1386,7 @@ class DaskData:
             raise ValueError(
                 f"The sample weights sum to {W}: they must have a finite, positive sum."
             )
-        loss.check_y(np.concatenate([stats["ymin"], stats["ymax"]]))
+        loss.check_y(np.concatenate([stats["ymin_all"], stats["ymax_all"]]))
         # scikit-learn's bookkeeping of the input (as validate_data does)
         if not reset:
             if X.shape[1] != est.n_features_in_ or K != est.n_outputs_:
@@ -1372,6 +1401,11 @@ class DaskData:
                 est.feature_names_in_ = np.asarray(columns, dtype=object)
             else:
                 est.__dict__.pop("feature_names_in_", None)
+        counts = [int(p["n_positive"]) for p in chunk_stats]
+        if w is not None and sum(counts) < X.shape[0]:
+            # rows of weight 0 are no rows at all (as in memory, sklik._data.positive_rows):
+            # dropped chunk by chunk, before any loss is evaluated on them
+            X, Y, w, off = [_positive_rows(a, w, counts) for a in (X, Y, w, off)]
         self.X, self.Y, self.w, self.off = X, Y, w, off
         self.stats, self.persist = stats, persist
         # least squares' Gram sums, and the squared residuals at the solution (mse)

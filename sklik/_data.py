@@ -34,10 +34,27 @@ from sklik._design import is_equal_weights, make_design, weighted_column_sums
 from sklik._objective import Objective, normalised_weights
 from sklik.losses import BaseLoss
 
-__all__ = ["ArrayData", "magnitude", "y_units"]
+__all__ = ["ArrayData", "magnitude", "positive_rows", "y_units"]
 
 # a spread at or below this fraction of its magnitude is rounding error (a constant y)
 _ROUNDING = 16 * np.finfo(np.float64).eps
+
+
+def _abs_max(Y: np.ndarray) -> np.ndarray:
+    """The largest ``|y|`` of each column of ``Y`` (0 for no rows; no ``|Y|`` array)."""
+    return np.maximum(Y.max(axis=0, initial=0.0), -Y.min(axis=0, initial=0.0))
+
+
+def positive_rows(sample_weight: np.ndarray) -> np.ndarray | None:
+    """The mask of the rows of positive weight, or None when every weight is positive.
+
+    A row of weight 0 is no row at all (scikit-learn's convention: the fit equals the fit
+    without it). It is dropped before anything is computed: its loss may overflow (a huge y,
+    or a large x under a log link, once the coefficients move), and ``0 * inf`` is NaN in
+    every weighted sum.
+    """
+    keep = sample_weight > 0
+    return None if keep.all() else keep
 
 
 def magnitude(y: np.ndarray) -> float:
@@ -106,12 +123,18 @@ class ArrayData:
         # s_i / sum(s), a broadcast of one number for equal weights (no n-array: see
         # normalised_weights)
         self._c = normalised_weights(sample_weight, self.weight_total)
-        # the largest |y| per target (no |y| array); y_top: 1 for an all-zero target
-        self._y_abs_max = np.maximum(Y.max(axis=0, initial=0.0), -Y.min(axis=0, initial=0.0))
-        top = self.y_top = np.where(self._y_abs_max > 0, self._y_abs_max, 1.0)
+        # the largest |y| per target on the rows of positive weight (a row of weight 0 is no
+        # row at all; no |y| array with equal weights); y_top: 1 for an all-zero target
+        equal = is_equal_weights(self._c)
+        self._y_abs_max = _abs_max(Y if equal else Y[sample_weight > 0])
+        self.y_top = np.where(self._y_abs_max > 0, self._y_abs_max, 1.0)
+        # the unit of the spread's sums: every row's largest |y| (a row of weight 0 adds
+        # 0 * y / top, which must not overflow)
+        every = self._y_abs_max if equal else _abs_max(Y)
+        top = np.where(every > 0, every, 1.0)
         # in units of |y|'s largest: no overflow in the squares
-        mean = weighted_column_sums(self._c, Y, lambda rows: rows / top)
-        square = weighted_column_sums(self._c, Y, lambda rows: np.square(rows / top - mean))
+        mean = weighted_column_sums(self._c, Y, lambda block: block / top)
+        square = weighted_column_sums(self._c, Y, lambda block: np.square(block / top - mean))
         self.y_spread = top * np.sqrt(square)
 
     def design(
@@ -264,8 +287,7 @@ class ArrayData:
         equal = is_equal_weights(self._c)  # equal weights: the losses' unweighted sums
         # y's magnitude on the rows of positive weight (a row of weight 0 is no row at all):
         # the unit of a perfect fit's scale, and its rounding floor
-        top = self._y_abs_max if equal else np.max(np.abs(Y[sw > 0]), axis=0)
-        unit = np.where(top > 0, top, 1.0)
+        top, unit = self._y_abs_max, self.y_top
         scale = np.array(
             [
                 loss.fit_scale(resid[:, k], None if equal else sw, y_scale=unit[k])

@@ -28,7 +28,7 @@ from sklearn.utils import assert_all_finite, check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _inference, _solver
-from sklik._data import ArrayData, magnitude, y_units
+from sklik._data import ArrayData, magnitude, positive_rows, y_units
 from sklik._models import ACTIVATIONS, LinearModel, MLPModel
 from sklik._objective import hessian_sample_step
 from sklik._validation import (
@@ -149,7 +149,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             Targets; must lie in the loss's domain (``y >= 0`` for ``"poisson_nll"``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative, finite weights ``s_i`` of the objective, with a finite positive
-            sum; None gives equal weights.
+            sum; None gives equal weights. A row of weight 0 is no row at all: it is dropped
+            before anything is computed (its ``y`` and ``X`` must still be finite and in
+            the loss's domain).
         offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             A fixed term added to the mean head's raw output (the link scale): for
             ``"poisson_nll"``, ``offset=np.log(exposure)`` models counts with rate
@@ -301,9 +303,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, X.shape[0])
         off = check_offset(offset, Y.shape)
         loss.check_y(Y)
+        owner = type(self).__name__
+        keep = positive_rows(sw)
+        if keep is not None:  # rows of weight 0 are no rows (NaN or inf in them still raise)
+            if defer:
+                assert_all_finite(X, input_name="X", estimator_name=owner)
+            X, Y, sw = X[keep], Y[keep], sw[keep]
+            off = None if off is None else off[keep]
         # the MLP may hold out validation rows and standardise y (by default nothing changes)
         X, Y, sw, off, fit_loss, monitor = self._training_problem(X, Y, sw, off, loss)
-        owner = type(self).__name__
         check = (
             (lambda A: assert_all_finite(A, input_name="X", estimator_name=owner))
             if defer
@@ -723,7 +731,14 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             from sklik import _dask
 
             return _dask.score(self, X, y, sample_weight, offset)
-        return float(r2_score(y, self.predict(X, offset=offset), sample_weight=sample_weight))
+        pred = self.predict(X, offset=offset)
+        y = np.asarray(y)
+        if sample_weight is not None:  # rows of weight 0 are no rows (their error may overflow)
+            sample_weight = check_sample_weight(sample_weight, pred.shape[0])
+            keep = positive_rows(sample_weight)
+            if keep is not None:
+                y, pred, sample_weight = y[keep], pred[keep], sample_weight[keep]
+        return float(r2_score(y, pred, sample_weight=sample_weight))
 
 
 class LinearRegressor(_BaseRegressor):
@@ -1176,6 +1191,10 @@ class LinearRegressor(_BaseRegressor):
         sw = check_sample_weight(sample_weight, X.shape[0])
         off = check_offset(offset, Y.shape)
         raw3 = raw[..., np.newaxis] if self._y_is_1d else raw
+        keep = positive_rows(sw)
+        if keep is not None:  # rows of weight 0 are no rows, as in fit
+            X, Y, sw, raw3 = X[keep], Y[keep], sw[keep], raw3[:, keep]
+            off = None if off is None else off[keep]
         return X, Y, sw, off, raw3
 
     def covariance_matrix(
@@ -1631,11 +1650,6 @@ class MLPRegressor(_BaseRegressor):
                 f"The validation set is too small ({val.shape[0]} row(s) of {X.shape[0]}): "
                 f"increase validation_fraction (now {self.validation_fraction}) or use more "
                 f"rows, or set early_stopping=False."
-            )
-        if not (sw[train].sum() > 0 and sw[val].sum() > 0):
-            raise ValueError(
-                "early_stopping=True: the training or the validation rows all have zero "
-                "sample_weight; pass positive weights on more rows or set early_stopping=False."
             )
         pick = (lambda a: None) if off is None else (lambda a: off[a])
         monitor = _EarlyStopping(

@@ -445,8 +445,12 @@ def covariance_sums(
         target = y if offset is None else y - offset
         resid = y - raw[0]
         if predictive:  # the exact fit's p interpolated rows (zero residuals) inflate f-hat
-            keep = np.abs(resid) > 1e-9 * max(float(np.max(np.abs(resid))), 1e-300)
-            keep &= sw > 0
+            # (relative to the largest residual of a row of positive weight: a row of weight 0
+            # is no row at all)
+            positive = sw > 0
+            largest = float(np.max(np.abs(resid[positive]))) if positive.any() else 0.0
+            keep = np.abs(resid) > 1e-9 * max(largest, 1e-300)
+            keep &= positive
             if np.count_nonzero(keep) < 2:
                 keep = sw > 0
             fhat, _ = _median_sparsity(resid[keep], target[keep], sw[keep])

@@ -97,6 +97,29 @@ def test_fit_equals_in_memory(client, loss, solver, extras, design):
     np.testing.assert_allclose(pred.compute(), est.predict(X, offset=kwargs.get("offset")))
 
 
+@pytest.mark.parametrize("loss", ["poisson_nll", "huber", "gaussian_nll"])
+def test_rows_of_weight_zero_are_no_rows(client, loss):
+    """Rows of weight 0 with a huge y and large features, in a chunk of their own and mixed
+    into another, change nothing: each chunk drops them before any loss is evaluated (a
+    Poisson fit stopped 10% above its optimum when their overflowing losses entered the sums
+    as 0 * inf)."""
+    X, y, w, _ = _data(loss, design="implicit")
+    X, y, w = X[CHUNK:], y[CHUNK:], w[CHUNK:]  # all of positive weight
+    rng = np.random.default_rng(3)
+    k = CHUNK + 40
+    X0 = np.vstack([1e3 * np.abs(rng.normal(size=(k, P))), X])
+    y0, w0 = np.append(np.full(k, 1e12), y), np.append(np.zeros(k), w)
+    mem = LinearRegressor(loss, alpha=0.01).fit(X, y, sample_weight=w)
+    dask_in = [da.from_array(a, chunks=CHUNK) for a in (X0, y0, w0)]
+    est = LinearRegressor(loss, alpha=0.01).fit(*dask_in)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-8, atol=1e-12)
+    if mem.scale_ is not None:
+        assert est.scale_ == pytest.approx(mem.scale_, rel=1e-6)
+    cov = est.covariance_matrix(*dask_in)
+    np.testing.assert_allclose(cov, mem.covariance_matrix(X, y, w), rtol=1e-6)
+
+
 @pytest.mark.parametrize("loss", ["poisson_nll", "huber"])
 def test_elastic_net_equals_in_memory(client, loss):
     """The elastic net on dask (L-BFGS-B on split variables, the Newton polish or proximal

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.sparse
 from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import QuantileRegressor
@@ -328,3 +329,56 @@ def test_newton_does_not_stop_where_its_step_vanishes_at_a_large_gradient():
             y,
         )
         assert est.objective_ < -25.0, (solver, est.objective_)
+
+
+@pytest.mark.filterwarnings("ignore:l1 robust='nid'.*cross or touch:UserWarning")
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize(("loss", "solver"), CASES + [("negative_binomial_nll", "auto")])
+def test_rows_of_weight_zero_are_no_rows(loss, solver, sparse):
+    """Rows of weight 0 with a huge y and large features change nothing: not the fit, the
+    scale, the log-likelihood of the other rows, the predictive distribution, nor the
+    coefficient covariance (model-based and sandwich; for the exact l1 fit also R's "nid",
+    which warns alike for both fits)."""
+    X, y, w = _data("poisson_nll" if loss == "negative_binomial_nll" else loss)
+    rng = np.random.default_rng(5)
+    k = 7
+    # large positive features: under the log link exp overflows on these rows once fitted
+    X0 = np.vstack([X, 1e3 * np.abs(rng.normal(size=(k, X.shape[1])))])
+    y0 = np.append(y, np.full(k, 1e12))
+    w0 = np.append(w, np.zeros(k))
+    alpha = 0.0 if solver == "highs" else 1e-3  # (the exact l1 fit is unpenalised)
+    fit_X, fit_X0 = (scipy.sparse.csr_array(X), scipy.sparse.csr_array(X0)) if sparse else (X, X0)
+    plain = _fit(LinearRegressor(loss, solver=solver, alpha=alpha), fit_X, y, w)
+    zero = _fit(LinearRegressor(loss, solver=solver, alpha=alpha), fit_X0, y0, w0)
+    assert zero.score(X0, y0, w0) == pytest.approx(plain.score(X, y, w), rel=1e-6)
+    assert zero.objective_ == pytest.approx(plain.objective_, rel=1e-8)
+    _assert_same_function(plain.predict(X), zero.predict(X), 1e-6)
+    if plain.scale_ is not None:
+        assert zero.scale_ == pytest.approx(plain.scale_, rel=1e-6)
+    assert zero.log_likelihood(X, y) == pytest.approx(plain.log_likelihood(X, y), rel=1e-6)
+    _assert_same_function(
+        plain.predict(X, return_std=True)[1], zero.predict(X, return_std=True)[1], 1e-6
+    )
+    robust = ["HC1", "nid"] if loss == "l1" and solver == "highs" else ["HC1"]
+    for kind in [False, *robust]:
+        expected = plain.covariance_matrix(X, y, w, robust=kind)
+        got = zero.covariance_matrix(X0, y0, w0, robust=kind)
+        assert_allclose(got, expected, rtol=1e-5, atol=1e-8 * np.max(np.abs(expected)))
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "poisson_nll", "gaussian_nll"])
+def test_mlp_rows_of_weight_zero_are_no_rows(loss):
+    """The MLP likewise: rows of weight 0 with a huge y and large features (whose Poisson loss
+    overflowed at the start, and whose y set the unit of the parameters' scaling) change
+    neither the fit nor its predictions."""
+    X, y, w = _data("poisson_nll")
+    rng = np.random.default_rng(5)
+    X0 = np.vstack([X, 1e3 * np.abs(rng.normal(size=(7, X.shape[1])))])
+    y0, w0 = np.append(y, np.full(7, 1e12)), np.append(w, np.zeros(7))
+    params = {"hidden_layer_sizes": (5,), "random_state": 0, "max_iter": 200}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = MLPRegressor(loss, **params).fit(X, y, sample_weight=w)
+        zero = MLPRegressor(loss, **params).fit(X0, y0, sample_weight=w0)
+    assert zero.objective_ == pytest.approx(plain.objective_, rel=1e-10)
+    _assert_same_function(plain.predict(X), zero.predict(X), 1e-8)

@@ -84,12 +84,17 @@ def test_early_stopping_with_sample_weight(diabetes):
     loss = 0.5 * (np.log(std**2) + (y_val - mean) ** 2 / std**2)
     expected = -(w_val @ loss) / w_val.sum()
     np.testing.assert_allclose(expected, est.best_validation_score_, rtol=1e-10)
-    # zero weights on every validation row: a clear error
+    # rows of weight 0 are no rows: dropped before the validation split, so that zero weights
+    # on the rows the split would hold out give the fit without those rows
     sw0 = sw.copy()
     _, val = train_test_split(np.arange(y.shape[0]), test_size=0.1, random_state=0)
     sw0[val] = 0
-    with pytest.raises(ValueError, match="zero total|all have zero"):
-        MLPRegressor("gaussian_nll", random_state=0).fit(X, y, sample_weight=sw0)
+    a = MLPRegressor("gaussian_nll", random_state=0).fit(X, y, sample_weight=sw0)
+    keep = sw0 > 0
+    b = MLPRegressor("gaussian_nll", random_state=0).fit(X[keep], y[keep], sample_weight=sw[keep])
+    assert np.isfinite(a.best_validation_score_)
+    assert a.best_validation_score_ == b.best_validation_score_
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
 def test_gaussian_nll_is_equivariant_in_the_units_of_y(diabetes):
