@@ -616,6 +616,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
         logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
         sw = check_sample_weight(sample_weight, logp.shape[0])
+        keep = positive_rows(sw)  # rows of weight 0 are no rows (their density may be 0)
+        if keep is not None:
+            sw, logp = sw[keep], logp[keep]
         return float(sw @ logp)
 
     def _check_likelihood_target(self, y: Any, dist: Any) -> np.ndarray:

@@ -39,6 +39,7 @@ from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
+from sklik._data import positive_rows
 from sklik._validation import _BaseScorer, check_sample_weight
 from sklik.distributions import (
     TransformedDistribution,
@@ -155,6 +156,13 @@ def mean_loss(
     loss = get_loss(loss)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     y = _targets(y_true, y_pred.shape)
+    if sample_weight is not None and y_pred.ndim:
+        sample_weight = check_sample_weight(sample_weight, y_pred.shape[0])
+        keep = positive_rows(sample_weight)
+        if keep is not None:  # rows of weight 0 are no rows (their loss may not be finite)
+            y_pred, y, sample_weight = y_pred[keep], y[keep], sample_weight[keep]
+            if var is not None and np.ndim(var) and np.shape(var)[0] == keep.shape[0]:
+                var = np.asarray(var)[keep]
     if not np.all(np.isfinite(y_pred)):
         raise ValueError("y_pred contains NaN or infinite values.")
     if loss.n_params == 2:

@@ -6,11 +6,12 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from sklik.distributions import (
     crps_huber,
     crps_laplace,
+    crps_nbinom,
     crps_normal,
     crps_poisson,
     huber,
@@ -514,3 +515,58 @@ def test_poisson_moments_at_a_subnormal_rate_do_not_warn():
     assert_array_equal(mean, mu)
     assert_allclose(std, np.sqrt(mu), rtol=1e-15)
     assert np.isinf(kurt[0]) and np.isinf(kurt[1]) and kurt[3] == 1 / 2.5
+
+
+@pytest.mark.parametrize("log_mu", [14.5, 16, 39, 80, 160, 300])
+@pytest.mark.parametrize("shape", ["gamma", "poisson"])
+def test_nbinom_quantiles_of_huge_means_end_and_are_the_gamma_limit(log_mu, shape):
+    """A prediction far outside the training features can have a mean of 1e300: SciPy's
+    quantile search aborted the process near the Poisson limit from about 1e15.5 and did not
+    terminate beyond 1e150. sklik's search is exact where the cdf is finite (checked on it)
+    and the gamma limit beyond, without warnings."""
+    mu = 10.0**log_mu
+    n = 2.0 if shape == "gamma" else 1e8 * min(mu, 1e200)
+    p = n / (n + mu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = nbinom(n, p).interval(0.9)
+        q95 = nbinom.isf(0.05, n, p)
+    # (n, p) carries the mean to 1e-16 n, which is what the quantiles are of
+    a, scale = n * (1 - p), 1 / p
+    assert q95 == pytest.approx(high, rel=1e-12)
+    assert 0 < low <= high * (1 + 1e-15)  # (equal to rounding where sd < float spacing)
+    limit = stats.gamma.ppf([0.05, 0.95], a, scale=scale)
+    assert_allclose([low, high], limit if shape == "gamma" else a * scale, rtol=1e-6)
+    if log_mu < 150:  # the cdf is finite: the smallest count whose cdf reaches 0.05
+        cdf = special.betainc(n, np.array([low, low - max(1.0, 1e-15 * low)]) + 1.0, p)
+        assert cdf[0] >= 0.05 > cdf[1] or low > 2**53
+
+
+def test_nbinom_quantiles_are_scipys_below_the_search_mean():
+    for mu in [3.0, 1e6, 0.99e14]:
+        for n in [0.5, 2.0, 1e3, mu, 1e8 * mu]:
+            p = n / (n + mu)
+            q = [1e-6, 0.05, 0.5, 0.95, 1 - 1e-6]
+            assert_array_equal(nbinom.ppf(q, n, p), stats.nbinom.ppf(q, n, p))
+            assert_array_equal(nbinom.isf(q, n, p), stats.nbinom.isf(q, n, p))
+
+
+def test_crps_nbinom_of_huge_means_is_its_gamma_limit():
+    """Beyond a support of 1e6 counts the sum is replaced by the gamma limit: finite and
+    immediate at a mean of 1e300 (the sum never ended), within 3e-5 of the sum just past the
+    switch."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = crps_nbinom(1e300, np.array([0.5, 1e208]), np.array([0.5 / (0.5 + 1e300), 1.0]))
+    assert np.isfinite(huge[0]) and 0 < huge[0] < 1e300
+    # n = 1/2, a mean of 3e4: K = mean + 40 sd is past 1e6
+    from sklik.distributions import _crps_gamma_limit, _crps_nbinom_sum
+
+    n, mu = 0.5, 3e4
+    p = n / (n + mu)
+    y = np.array([0.0, 1e3, mu, 5 * mu])
+    last = int(nbinom.isf(1e-20, n, p))
+    assert last > 1e6
+    exact = _crps_nbinom_sum(y, np.full(4, n), np.full(4, p), np.full(4, last))
+    assert_allclose(crps_nbinom(y, n, p), _crps_gamma_limit(y, np.full(4, n), np.full(4, p)))
+    assert_allclose(crps_nbinom(y, n, p), exact, rtol=3e-5)

@@ -438,3 +438,32 @@ def test_tuning_the_loss_picks_the_true_model():
     ).fit(X, y)
     assert search.best_params_["loss__delta"] in (0.5, 1.0, 2.0)
     assert clone(search.best_estimator_).loss.delta == search.best_params_["loss__delta"]
+
+
+@pytest.mark.parametrize("loss", ["poisson_nll", "negative_binomial_nll", "mse", "gaussian_nll"])
+def test_scorers_ignore_rows_of_weight_zero(loss):
+    """Rows of weight 0 whose predictions are astronomically large (features of 1e3 under a
+    log link: a mean of 1e229) and whose y is 1e12 change no scorer: no error (the loss
+    metrics raised on their non-finite loss), no hang (the negative binomial's interval and
+    CRPS never ended), no warning."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    y = rng.poisson(np.exp(0.3 + X @ [0.3, -0.2, 0.1, 0.2])).astype(float)
+    w = rng.uniform(0.2, 3.0, size=80)
+    X0 = np.vstack([X, np.full((3, 4), 1e3)])
+    y0, w0 = np.append(y, [1e12] * 3), np.append(w, [0.0] * 3)
+    est = LinearRegressor(loss).fit(X, y, sample_weight=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in M.get_scorer_names():
+            scorer = M.get_scorer(name)
+            try:
+                expected = scorer(est, X, y, sample_weight=w)
+            except ValueError:  # e.g. a count likelihood of an mse model's negative means
+                with pytest.raises(ValueError):
+                    scorer(est, X0, y0, sample_weight=w0)
+                continue
+            assert scorer(est, X0, y0, sample_weight=w0) == pytest.approx(expected, rel=1e-12)
+        assert est.score(X0, y0, w0) == pytest.approx(est.score(X, y, w), rel=1e-12)
+        ll = est.log_likelihood(X0, y0, w0)
+        assert ll == pytest.approx(est.log_likelihood(X, y, w), rel=1e-12)
