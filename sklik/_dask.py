@@ -1847,6 +1847,11 @@ def predict_dist(
 
 
 def _chunk_loglik(X, Y, w, off, est, uncertainty):
+    if w is not None and not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ValueError("sample_weight must be finite and >= 0.")
+    X, Y, w, off = _drop_zero_weight(X, Y, w, off)
+    if X.shape[0] == 0:  # a chunk of weight 0 only
+        return np.zeros(2)
     dist = est.predict_dist(_frame(est, X), offset=off, uncertainty=uncertainty)
     y = est._check_likelihood_target(Y, dist)
     logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
@@ -1872,7 +1877,18 @@ def log_likelihood(
     return float(loglik), float(total)
 
 
+def _drop_zero_weight(X, Y, w, off):
+    """A chunk's rows of positive weight (rows of weight 0 are no rows; ``w``: (m, 1))."""
+    if w is None or np.all(w > 0):
+        return X, Y, w, off
+    keep = w[:, 0] > 0
+    return X[keep], Y[keep], w[keep], None if off is None else off[keep]
+
+
 def _chunk_r2_sums(X, Y, w, off, est, ybar):
+    X, Y, w, off = _drop_zero_weight(X, Y, w, off)
+    if X.shape[0] == 0:  # a chunk of weight 0 only
+        return np.zeros((2, Y.shape[1]))
     w = np.ones(X.shape[0]) if w is None else w[:, 0]
     if ybar is None:
         return np.vstack([w @ Y, np.full(Y.shape[1], w.sum())])

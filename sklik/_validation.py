@@ -51,6 +51,8 @@ def check_sample_weight(sample_weight: object, n_samples: int) -> np.ndarray:
     """
     if sample_weight is None:
         return np.ones(n_samples)
+    if hasattr(sample_weight, "compute") and hasattr(sample_weight, "chunks"):
+        sample_weight = sample_weight.compute()  # a dask array: one vector, gathered
     if isinstance(sample_weight, numbers.Number):
         sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
     sw = check_array(

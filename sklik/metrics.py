@@ -90,6 +90,9 @@ def _weighted_mean(values: np.ndarray, sample_weight: Any) -> float:
     values = np.asarray(values, dtype=np.float64)
     per_sample = values.reshape(values.shape[0], -1).mean(axis=1)
     sw = check_sample_weight(sample_weight, per_sample.shape[0])
+    keep = positive_rows(sw)  # rows of weight 0 are no rows (their value may not be finite)
+    if keep is not None:
+        sw, per_sample = sw[keep], per_sample[keep]
     return float(sw @ per_sample / sw.sum())
 
 

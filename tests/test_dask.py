@@ -120,6 +120,32 @@ def test_rows_of_weight_zero_are_no_rows(client, loss):
     np.testing.assert_allclose(cov, mem.covariance_matrix(X, y, w), rtol=1e-6)
 
 
+def test_scores_with_dask_weights_ignore_rows_of_weight_zero(client):
+    """score, log_likelihood and every scorer with dask sample weights (gathered, a vector;
+    numpy warned through scikit-learn's checks) and rows of weight 0 whose predicted mean
+    overflows (R^2 returned NaN with an overflow warning) equal the in-memory scores
+    without those rows."""
+    import warnings
+
+    from sklik.metrics import get_scorer, get_scorer_names
+
+    X, y, w, _ = _data("poisson_nll", design="implicit")
+    X, y, w = X[CHUNK:], y[CHUNK:], w[CHUNK:]
+    est = LinearRegressor("poisson_nll", alpha=0.01).fit(X, y, sample_weight=w)
+    X0 = np.vstack([X, np.full((30, P), 1e3)])
+    y0, w0 = np.append(y, np.full(30, 1e12)), np.append(w, np.zeros(30))
+    Xd, yd, wd = (da.from_array(a, chunks=CHUNK) for a in (X0, y0, w0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert est.score(Xd, yd, wd) == pytest.approx(est.score(X, y, w), rel=1e-10)
+        expected = est.log_likelihood(X, y, w)
+        assert est.log_likelihood(Xd, yd, wd) == pytest.approx(expected, rel=1e-10)
+        for name in get_scorer_names():
+            scorer = get_scorer(name)
+            expected = scorer(est, X, y, sample_weight=w)
+            assert scorer(est, Xd, yd, sample_weight=wd) == pytest.approx(expected, rel=1e-10)
+
+
 @pytest.mark.parametrize("loss", ["poisson_nll", "huber"])
 def test_elastic_net_equals_in_memory(client, loss):
     """The elastic net on dask (L-BFGS-B on split variables, the Newton polish or proximal
