@@ -551,6 +551,23 @@ def test_nbinom_quantiles_are_scipys_below_the_search_mean():
             assert_array_equal(nbinom.isf(q, n, p), stats.nbinom.isf(q, n, p))
 
 
+def test_crps_nbinom_window_equals_the_sum_over_the_whole_support():
+    """The sum starts at the 1e-20 quantile: near the Poisson limit the window (about 19
+    standard deviations) gives the score of the sum from 0."""
+    from sklik.distributions import _crps_nbinom_sum
+
+    n, mu = np.full(5, 1e3), np.full(5, 2e4)
+    p = n / (n + mu)
+    y = np.array([0.0, 1.9e4, 2e4, 2.3e4, 1e6])
+    first = nbinom.ppf(1e-20, n, p).astype(np.int64)
+    last = nbinom.isf(1e-20, n, p).astype(np.int64)
+    assert np.all(first > 1e4) and np.all(last - first < 2e4)
+    window = _crps_nbinom_sum(y, n, p, first, last)
+    whole = _crps_nbinom_sum(y, n, p, np.zeros(5, dtype=np.int64), last)
+    assert_allclose(window, whole, rtol=1e-13)
+    assert_allclose(crps_nbinom(y, n, p), whole, rtol=1e-13)
+
+
 def test_crps_nbinom_of_huge_means_is_its_gamma_limit():
     """Beyond a support of 1e6 counts the sum is replaced by the gamma limit: finite and
     immediate at a mean of 1e300 (the sum never ended), within 3e-5 of the sum just past the
@@ -567,6 +584,7 @@ def test_crps_nbinom_of_huge_means_is_its_gamma_limit():
     y = np.array([0.0, 1e3, mu, 5 * mu])
     last = int(nbinom.isf(1e-20, n, p))
     assert last > 1e6
-    exact = _crps_nbinom_sum(y, np.full(4, n), np.full(4, p), np.full(4, last))
+    zero = np.zeros(4, dtype=np.int64)
+    exact = _crps_nbinom_sum(y, np.full(4, n), np.full(4, p), zero, np.full(4, last))
     assert_allclose(crps_nbinom(y, n, p), _crps_gamma_limit(y, np.full(4, n), np.full(4, p)))
     assert_allclose(crps_nbinom(y, n, p), exact, rtol=3e-5)
