@@ -45,6 +45,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from sklik import _inference, _lad, _solver
+from sklik._data import minimise_constant
 from sklik._design import (
     _IMPLICIT_MAX_SHIFT,
     DenseDesign,
@@ -790,42 +791,48 @@ def _newton_root(
     return x
 
 
-def _chunk_constant_grad(Y, w, loss, raw0, weight_total):
-    """Weighted mean loss of the constant raw outputs ``raw0`` on one chunk and its gradient."""
+def _chunk_constant_grad(Y, w, off, loss, raw0, weight_total):
+    """Weighted mean loss of the constant raw outputs ``raw0`` on one chunk and its gradient.
+
+    ``off``: the chunk's offset on the mean head, or None.
+    """
     w = np.ones(Y.shape[0]) if w is None else w
     raw = np.repeat(raw0[:, np.newaxis, :], Y.shape[0], axis=1)
+    if off is not None:
+        raw[0] += off
     c = (w / weight_total / Y.shape[1])[:, np.newaxis]
     with np.errstate(over="ignore", invalid="ignore"):
         value, grad = loss.raw_loss_gradient(Y, raw)
         return float(np.sum(c * value)), np.sum(grad * c, axis=1)
 
 
-def _constant_minimiser(loss, Y: da.Array, w: da.Array | None, stats: dict) -> np.ndarray:
-    """The constant raw outputs minimising the weighted mean loss (any loss).
+def _constant_minimiser(
+    loss,
+    Y: da.Array,
+    w: da.Array | None,
+    stats: dict,
+    start: np.ndarray | None = None,
+    off: da.Array | None = None,
+) -> np.ndarray:
+    """The constant raw outputs minimising the weighted mean loss (any loss), offset added.
 
-    Started at the loss's own ``init_raw`` on the first row chunk (a start inside the loss's
-    well-scaled region: e.g. the negative binomial's dispersion, whose gradient vanishes at
-    the Poisson limit), then L-BFGS-B over passes over ``y``.
+    Started at ``start``, or at the loss's own ``init_raw`` on the first row chunk (a start
+    inside the loss's well-scaled region: e.g. the negative binomial's dispersion, whose
+    gradient vanishes at the Poisson limit), then L-BFGS-B over passes over ``y``
+    (:func:`sklik._data.minimise_constant`).
     """
     shape = (loss.n_params, Y.shape[1])
-    first = np.asarray(Y.blocks[0].compute())
-    weights = None if w is None else np.asarray(w.blocks[0].compute())
-    if weights is not None and not weights.sum() > 0:
-        weights = None
-    start = np.asarray(loss.init_raw(first, weights), dtype=np.float64).reshape(shape)
+    if start is None:
+        first = np.asarray(Y.blocks[0].compute())
+        weights = None if w is None else np.asarray(w.blocks[0].compute())
+        if weights is not None and not weights.sum() > 0:
+            weights = None
+        start = np.asarray(loss.init_raw(first, weights), dtype=np.float64).reshape(shape)
 
-    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = _sum_blocks(_chunk_constant_grad, [Y, w], loss, x.reshape(shape), stats["W"])
-        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
-            return math.inf, np.zeros(x.size)
-        return value, grad.ravel()
+    def value_and_grad(c: np.ndarray) -> tuple[float, np.ndarray]:
+        return _sum_blocks(_chunk_constant_grad, [Y, w, off], loss, c, stats["W"])
 
-    import scipy.optimize
-
-    res = scipy.optimize.minimize(
-        fun, start.ravel(), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 200}
-    )
-    return res.x.reshape(shape) if np.all(np.isfinite(res.x)) else start
+    return minimise_constant(start, value_and_grad)
 
 
 def _chunk_init_newton(Y, w, loss, c):
@@ -1567,7 +1574,13 @@ class DaskData:
         """The loss's best constant raw outputs, the mean head shifted by the mean offset."""
         out_init = np.array(_init_raw(loss, self.stats, self.Y, self.w), dtype=np.float64)
         if self.off is not None:
+            # a start: shifted by the mean offset, then (where differentiable) the best
+            # constant with the offset added, over passes (see sklik._data.offset_start)
             out_init[0] -= self.stats["off_mean"]
+            if loss.differentiable:
+                out_init = _constant_minimiser(
+                    loss, self.Y, self.w, self.stats, start=out_init, off=self.off
+                )
         return out_init
 
     def constant_objective(self, objective: BlockedObjective, out_init: np.ndarray) -> float:

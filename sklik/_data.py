@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.optimize
 import scipy.sparse as sp
 
 from sklik import _inference, _solver
@@ -34,7 +35,14 @@ from sklik._design import is_equal_weights, make_design, weighted_column_sums
 from sklik._objective import Objective, normalised_weights
 from sklik.losses import BaseLoss
 
-__all__ = ["ArrayData", "magnitude", "positive_rows", "y_units"]
+__all__ = [
+    "ArrayData",
+    "magnitude",
+    "minimise_constant",
+    "offset_start",
+    "positive_rows",
+    "y_units",
+]
 
 # a spread at or below this fraction of its magnitude is rounding error (a constant y)
 _ROUNDING = 16 * np.finfo(np.float64).eps
@@ -69,6 +77,66 @@ def y_units(top: np.ndarray, spread: np.ndarray) -> np.ndarray:
     A constant y has a spread at rounding level of its magnitude: then its magnitude.
     """
     return np.where(spread > _ROUNDING * top, spread, top)
+
+
+def offset_start(
+    loss: BaseLoss,
+    out_init: np.ndarray,
+    shifted: np.ndarray,
+    y_mean: np.ndarray,
+    off_mean: np.ndarray,
+    exp_offset: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    r"""The best constant raw outputs with an offset ``o_i`` on the mean head, or a start.
+
+    ``out_init`` is the loss's best constant of ``y`` alone, ``shifted`` that of
+    :math:`y - o` (``loss.init_raw(Y - offset)``), ``y_mean`` and ``off_mean`` the weighted
+    means, ``exp_offset`` the pair :math:`(\log \sum_i c_i e^{o_i - M}, M)`. With an
+    identity link (every such loss depends on :math:`x - y` only) the constant of
+    :math:`y - o` is exact. With a log link the mean head is
+    :math:`\log(\sum_i c_i y_i / \sum_i c_i e^{o_i})`, exact for the Poisson (where its
+    score vanishes) and a start for the others (whose other heads keep ``out_init``'s).
+    Shifting ``out_init``'s mean head by the mean offset, as a fallback where these are not
+    finite, is not the best constant under a log link: with exposures over six decades its
+    gradient was 16 000 times the best constant's, and so was the tolerance of a fit started
+    there.
+    """
+    start = out_init.copy()
+    start[0] -= off_mean
+    if loss.link_name == "identity":
+        best = shifted
+    elif loss.link_name == "log":
+        log_sum, top = exp_offset
+        best = out_init.copy()
+        with np.errstate(divide="ignore"):
+            best[0] = np.log(np.maximum(y_mean, 1e-300)) - log_sum - top
+    else:
+        return start
+    return np.where(np.isfinite(best), best, start)
+
+
+def minimise_constant(
+    start: np.ndarray, value_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]]
+) -> np.ndarray:
+    """The constant raw outputs minimising a weighted mean loss, by L-BFGS-B from ``start``.
+
+    ``value_and_grad(c)`` returns the weighted mean loss of the constant raw outputs ``c``
+    (shape of ``start``) and its gradient (one pass over the rows: in memory, or over the
+    chunks of a dask collection). A non-finite value is a rejected point. Returns ``start``
+    if the minimiser ends anywhere not finite.
+    """
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = value_and_grad(x.reshape(start.shape))
+        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+            return math.inf, np.zeros(x.size)
+        return value, np.asarray(grad, dtype=np.float64).ravel()
+
+    res = scipy.optimize.minimize(
+        fun, start.ravel(), jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 200}
+    )
+    x = res.x.reshape(start.shape)
+    return x if np.all(np.isfinite(x)) and fun(res.x)[0] <= fun(start.ravel())[0] else start
 
 
 class ArrayData:
@@ -220,11 +288,31 @@ class ArrayData:
         return _solver.least_absolute_deviations(design.toarray(), self._target(), self.sw, center)
 
     def init_raw(self, loss: BaseLoss) -> np.ndarray:
-        """The loss's best constant raw outputs, the mean head shifted by the mean offset."""
+        """The loss's best constant raw outputs, offset included (see :func:`offset_start`)."""
         out_init = np.array(loss.init_raw(self.Y, self.sw), dtype=np.float64)
-        if self.off is not None:
-            out_init[0] -= weighted_column_sums(self._c, self.off)
-        return out_init
+        if self.off is None:
+            return out_init
+        with np.errstate(over="ignore", invalid="ignore"):
+            shifted = np.array(loss.init_raw(self.Y - self.off, self.sw), dtype=np.float64)
+        start = offset_start(
+            loss, out_init, shifted, self._c @ self.Y, self._c @ self.off, self._exp_offset_sums()
+        )
+        if loss.link_name == "identity" or not loss.differentiable:
+            return start
+        return minimise_constant(start, lambda c: self._constant_loss(loss, c))
+
+    def _exp_offset_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(log sum_i c_i e^{o_i - M}, M)`` per target, ``M`` the largest offset: no overflow."""
+        top = self.off.max(axis=0)
+        return np.log(self._c @ np.exp(self.off - top)), top
+
+    def _constant_loss(self, loss: BaseLoss, c: np.ndarray) -> tuple[float, np.ndarray]:
+        """The weighted mean loss of the constant raw outputs ``c`` (offset added), gradient."""
+        raw = np.repeat(c[:, np.newaxis, :], self.n_samples, axis=1)
+        raw[0] += self.off
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            value, grad = loss.raw_loss_gradient(self.Y, raw)
+            return float(np.sum(self._c @ value)), np.einsum("i,pik->pk", self._c, grad)
 
     def constant_objective(self, objective: Objective, out_init: np.ndarray) -> float:
         """The data term of the best constant model (``out_init``, offset added), or inf."""

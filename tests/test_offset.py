@@ -44,6 +44,31 @@ def test_poisson_exposure_equals_statsmodels_glm():
     assert_allclose(est.predict(X) * exposure, ref.fittedvalues, rtol=1e-8)
 
 
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+@pytest.mark.parametrize(
+    "loss", ["poisson_nll", "negative_binomial_nll", "gaussian_nll", "huber", "mse"]
+)
+def test_exposures_over_decades_keep_the_default_tolerance(loss, solver):
+    """The default tol is relative to the gradient at the best constant model, which includes
+    the offset: with exposures over ten decades, shifting the constant of y alone by the mean
+    offset started Poisson fits with a gradient 16 000 times too large, and the default fit
+    stopped 1e-3 (lbfgs: 2e-2) from the coefficients of a tight one, silently."""
+    rng = np.random.default_rng(0)
+    n = 300
+    X = rng.normal(size=(n, 3))
+    offset = np.log(10.0 ** rng.uniform(-5, 5, n))
+    mean = offset + X @ [0.3, -0.2, 0.1] - 1.0
+    if loss in ("poisson_nll", "negative_binomial_nll"):
+        y = rng.poisson(np.exp(mean)).astype(float)
+    else:
+        y = mean + rng.normal(size=n)
+    default = LinearRegressor(loss, solver=solver).fit(X, y, offset=offset)
+    tight = LinearRegressor(loss, solver=solver, tol=1e-12, max_iter=10_000)
+    tight.fit(X, y, offset=offset)
+    assert_allclose(default.coef_, tight.coef_, rtol=2e-5)
+    assert_allclose(default.intercept_, tight.intercept_, rtol=2e-5)
+
+
 @pytest.mark.parametrize("loss", sorted(LOSSES))
 def test_offset_shifts_the_mean_head(loss):
     """A constant offset is absorbed by the intercept; a varying one is not."""
