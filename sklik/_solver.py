@@ -35,7 +35,7 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from sklik._lad import frisch_newton, penalised_vertex
+from sklik._lad import certified_vertex, frisch_newton, penalised_vertex
 from sklik._models import _WOODBURY_MAX_ENTRIES, LinearModel
 from sklik._objective import Objective
 from sklik.losses import HuberLoss
@@ -1698,13 +1698,18 @@ def least_absolute_deviations(
             )
             return coef, intercept
     A = X.T if not fit_intercept else np.vstack([X.T, np.ones(X.shape[0])])
-    bounds = np.column_stack([-c, c])
+    # the dual's bounds in units of the smallest weight (at most 1e15 wide; the solution does
+    # not depend on the weights' unit): HiGHS's tolerances are absolute, and weights that sum
+    # to 1 put the bounds of every row but a heavy one below them (weights [1e10, 1, ...]:
+    # "infeasible")
+    unit = max(float(c.min()), 1e-15 * float(c.max())) if c.size else 1.0
+    bounds = np.column_stack([-c, c]) / unit
     n_features = X.shape[1]
     if l1 is not None:
         mu = np.zeros((A.shape[0], n_features))
         mu[:n_features] = np.eye(n_features)
         A = np.hstack([A, mu])
-        bounds = np.vstack([bounds, np.column_stack([-l1, l1])])
+        bounds = np.vstack([bounds, np.column_stack([-l1, l1]) / unit])
     coef = np.empty((y.shape[1], n_features))
     intercept = np.zeros(y.shape[1])
     for k in range(y.shape[1]):
@@ -1718,16 +1723,25 @@ def least_absolute_deviations(
         res = scipy.optimize.linprog(
             cost, A_eq=A, b_eq=np.zeros(A.shape[0]), bounds=bounds, method="highs-ipm"
         )
+        solved = res.eqlin is not None and res.x is not None
+        if solved:
+            marginals = -np.asarray(res.eqlin.marginals)
+            coef[k] = marginals[:n_features]
+            intercept[k] = marginals[n_features] if fit_intercept else 0.0
+        if l1 is None and X.shape[0]:
+            # HiGHS's solution is as exact as its tolerances: move to a certified optimal
+            # vertex (exact), from it or, if HiGHS failed, from the constant 0
+            start = (coef[k], intercept[k]) if solved else (np.zeros(n_features), 0.0)
+            vertex = certified_vertex(X, y[:, k], c, fit_intercept, *start)
+            if vertex is not None:
+                coef[k], intercept[k] = vertex
+                continue
         if res.status != 0:
             warnings.warn(
                 f"The linear program for the l1 loss stopped early: {res.message}",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        if res.eqlin is None or res.x is None:
+        if not solved:
             raise ValueError(f"The linear program for the l1 loss failed: {res.message}")
-        marginals = -np.asarray(res.eqlin.marginals)
-        coef[k] = marginals[:n_features]
-        if fit_intercept:
-            intercept[k] = marginals[n_features]
     return coef, intercept

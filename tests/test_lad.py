@@ -1,9 +1,12 @@
 """Tests of the Frisch-Newton least-absolute-deviations solver against the HiGHS LP."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.optimize
 
+from sklik import LinearRegressor
 from sklik._lad import frisch_newton
 
 
@@ -149,3 +152,28 @@ def test_estimator_uses_the_fast_path_and_stays_exact(design, monkeypatch):
     est = LinearRegressor("l1").fit(X, y, sample_weight=c)
     fitted = _objective(X, y, c, est.coef_, est.intercept_)
     assert fitted <= reference * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("heavy", [1e9, 1e10, 1e12])
+def test_one_heavy_row_keeps_the_optimum(heavy):
+    """Weights [heavy, 1, ..., 1] below the Frisch-Newton size: HiGHS's absolute tolerances
+    sat above the light rows' dual bounds (weights normalised to sum 1), so the fit ended 2%
+    above the optimum at 1e9 and HiGHS called the problem infeasible from 1e10. The bounds are
+    in units of the smallest weight and HiGHS's solution is moved to a certified vertex."""
+    from sklearn.linear_model import QuantileRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ [0.5, 0.2, -0.3] + rng.standard_t(3, size=100)
+    sw = np.r_[heavy, np.ones(99)]
+
+    def objective(coef, intercept):
+        return np.sum(sw * np.abs(y - X @ coef - intercept)) / sw.sum()
+
+    ref = QuantileRegressor(quantile=0.5, alpha=0, solver="highs").fit(X, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LinearRegressor("l1").fit(X, y, sample_weight=sw)
+    best = objective(ref.coef_, ref.intercept_)
+    # float64 limits the heavy row's residual: 1e-15 of y, weighted 1e12 / 1e12 + 99
+    assert objective(est.coef_, est.intercept_) <= best * (1 + 1e-5)
