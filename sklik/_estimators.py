@@ -73,6 +73,9 @@ _PREDICTION_ROUNDING_SKIP = 1e-6
 # guide) and of the other losses
 _AUTO_ALPHA_GAUSSIAN = 0.01
 _AUTO_ALPHA = 1e-4
+# the gradient's size that tol is relative to is at least this fraction of |objective| at
+# the start (see _minimize)
+_START_GRADIENT_FLOOR = 1e-8
 
 
 def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
@@ -368,6 +371,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 g_const = float(np.max(np.abs(theta_scale * at_constant(out_init, theta_cold))))
                 if 0 < g_const < gradient_scale:
                     gradient_scale = g_const
+        # a start whose gradient is below 1e-8 of the objective's size is the optimum but for
+        # rounding (a constant y: 1e-16), and a tol relative to it would ask the solver for
+        # digits float64 does not have (the fit ends "stalled", with a ConvergenceWarning)
+        gradient_scale = max(gradient_scale, _START_GRADIENT_FLOOR * abs(value0))
         result = _solver.minimize(
             objective,
             theta0,
