@@ -1736,6 +1736,9 @@ class NegativeBinomialNLLLoss(BaseLoss):
     y_domain = (0.0, math.inf)
     convex = False
     needs_scale = False
+    # the mean head is the log mean: its coefficients are not in y's units (the solver's
+    # theta_scale), an offset is a log exposure (offset starts, compare's exposure)
+    link_name = "log"
     _torch_legacy_checks = False
 
     def __init__(self, *, dispersion: str = "constant", reduction: str = "mean") -> None:

@@ -379,3 +379,25 @@ def test_trigamma_difference_table_and_fallback(r0):
             for a, b in zip(y, r, strict=True)
         ]
         assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [1e3, 1e5, 1e6, 1e8])
+def test_newton_and_lbfgs_reach_the_poisson_limit_at_large_counts(size):
+    # Poisson counts (no overdispersion given X): the optimum is the Poisson limit, alpha -> 0.
+    # The log link's mean head must not be solved in units of y's spread (link_name "log"):
+    # that made the dispersion's scaled gradient 0.5 / 8e5 < tol at counts 1e6, and Newton
+    # stopped silently at the cold start's dispersion (objective 13.7 instead of 8.28)
+    assert NegativeBinomialNLLLoss.link_name == "log"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(size * np.exp(X @ [0.3, -0.2, 0.1])).astype(float)
+    poisson = LinearRegressor("poisson_nll").fit(X, y)
+    for solver in ["newton", "lbfgs"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # L-BFGS-B may warn at float64's resolution
+            fit = LinearRegressor("negative_binomial_nll", solver=solver, tol=1e-10).fit(X, y)
+        assert fit.log_dispersion_intercept_ < -25
+        assert_allclose(fit.coef_, poisson.coef_, rtol=1e-6)
+        eta = X @ fit.coef_ + fit.intercept_
+        limit = -np.mean(stats.poisson.logpmf(y, np.exp(eta)))
+        assert fit.objective_ <= limit + 1e-9 * limit
