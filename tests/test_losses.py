@@ -127,6 +127,9 @@ def test_raw_loss_is_the_torch_elementwise_loss(loss):
     assert_allclose(
         loss.inverse_link(raw), np.exp(raw[0]) if loss.y_domain[0] >= 0 else raw[0]
     )  # the count losses have a log link
+    # ... and say so: the solver's units, offset starts and compare's exposure read link_name
+    link = {"identity": lambda r: r, "log": np.exp}[loss.link_name]
+    assert_allclose(loss.inverse_link(raw), link(raw[0]))
 
 
 def _weighted_objective(loss, y, w):
