@@ -494,6 +494,8 @@ def _chunk_eval(Z, Y, w, off, model, loss, weight_total, theta, what, moments=No
             part = int(obj.at_kink(theta))
         elif kind == "floored":
             part = obj.n_floored(theta)
+        elif kind == "vanishing":
+            part = obj.n_vanishing(theta, what[1])
         elif kind == "hessp":
             part = obj.hessp(theta, what[1])
         else:
@@ -683,6 +685,12 @@ class BlockedObjective:
         if not self.loss.has_floor:
             return 0
         return int(self._reduce(theta, ("floored",)))
+
+    def n_vanishing(self, theta: np.ndarray, mean_floor: float) -> int:
+        """As :meth:`sklik._objective.Objective.n_vanishing` (a pass, for a log link)."""
+        if self.loss.link_name != "log":
+            return 0
+        return int(self._reduce(theta, ("vanishing", mean_floor)))
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Gauss-Newton product with ``v`` (one pass; the explicit Hessian when cached)."""

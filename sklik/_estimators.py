@@ -76,6 +76,8 @@ _AUTO_ALPHA = 1e-4
 # the gradient's size that tol is relative to is at least this fraction of |objective| at
 # the start (see _minimize)
 _START_GRADIENT_FLOOR = 1e-8
+# a log link's mean below this times max|y| at y = 0 is numerically 0 (R's glm.fit: 10 eps)
+_VANISHING_MEAN = 10 * np.finfo(np.float64).eps
 
 
 def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
@@ -248,6 +250,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
+        self._check_separation(data, objective, loss, theta, l1_weights)
         if data.n_passes is not None:  # passes over the design (dask input)
             self.n_passes_ = objective.n_passes + data.n_passes
         else:
@@ -256,6 +259,27 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
+
+    def _check_separation(self, data, objective, loss, theta, l1_weights) -> None:
+        """Warn where an unpenalised log-link fit drove means at y = 0 numerically to 0."""
+        if self.alpha != 0 or l1_weights is not None or loss.link_name != "log":
+            return
+        if not isinstance(objective.model, LinearModel):
+            return  # (an MLP's outputs are not a separating hyperplane's)
+        floor = _VANISHING_MEAN * float(np.max(data.y_top))
+        n_vanishing = objective.n_vanishing(theta, floor)
+        if n_vanishing:
+            warnings.warn(
+                f"{type(self).__name__}: the fitted mean is numerically 0 (below "
+                f"{floor:.3g}) on {n_vanishing} training row(s) with y = 0: the features "
+                f"separate those rows (quasi-complete separation), so the maximum likelihood "
+                f"estimate does not exist: the coefficients grow without bound and stopped "
+                f"where float64 does, and neither they nor their standard errors mean "
+                f"anything. Use alpha > 0, or drop the features that separate those rows.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
 
     def _prediction_size(
         self, data: Any, params: dict, x_mean: np.ndarray, scale: np.ndarray

@@ -483,6 +483,17 @@ class Objective:
         floored = self.loss.floored(self.raw(out))
         return int(np.count_nonzero(np.any(floored, axis=-1) & (self._w[:, 0] > 0)))
 
+    def n_vanishing(self, theta: np.ndarray, mean_floor: float) -> int:
+        """The rows of positive weight where the loss's mean vanishes at ``theta``.
+
+        See :meth:`sklik.losses.BaseLoss.vanishing`; one forward pass for a log link.
+        """
+        if self.loss.link_name != "log":
+            return 0
+        out, _ = self.forward(theta, need_cache=False)
+        vanishing = self.loss.vanishing(self.y, self.raw(out), mean_floor)
+        return int(np.count_nonzero(np.any(vanishing, axis=-1) & (self._w[:, 0] > 0)))
+
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha \operatorname{diag}(\pi))\,v`.
 

@@ -360,6 +360,19 @@ class BaseLoss(BaseEstimator):
         """What the floor is and how to keep a fit off it, for a target of spread ``y_spread``."""
         return ""
 
+    def vanishing(self, y: np.ndarray, raw: np.ndarray, mean_floor: float) -> np.ndarray:
+        r"""Rows with :math:`y = 0` whose mean a log link has driven below ``mean_floor``.
+
+        Under a log link a fitted mean numerically 0 at :math:`y = 0` is the mark of
+        (quasi-)complete separation: the likelihood rises as the mean goes to 0, so the
+        maximum likelihood estimate does not exist and the coefficients diverge, stopping
+        where float64 does (R's ``glm.fit``: "fitted rates numerically 0 occurred"). False
+        everywhere for other links.
+        """
+        if self.link_name != "log" or not mean_floor > 0:
+            return np.zeros(np.shape(y), dtype=bool)
+        return (y == 0) & (raw[0] < math.log(mean_floor))
+
     @property
     def constant_params(self) -> tuple[int, ...]:
         """Indices of the raw parameters that depend on the intercept only.

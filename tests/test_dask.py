@@ -7,6 +7,7 @@ methods equal the in-memory ones; the fitting process never gathers the design.
 import subprocess
 import sys
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 import pandas as pd  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from sklik import LinearRegressor, MLPRegressor  # noqa: E402
 from sklik.losses import HuberLoss  # noqa: E402
@@ -634,3 +636,19 @@ def test_at_kink_is_reduced_over_the_chunks(client):
     assert not objective.at_kink(theta)  # variance 1, far above the floor 1e-6
     theta[-1] = np.log(loss.eps)  # the log-variance intercept at the floor
     assert objective.at_kink(theta)
+
+
+def test_separation_warns_on_dask(client):
+    """The separation check (fitted means numerically 0 at y = 0) is one pass over the chunks,
+    and warns as in memory."""
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.minimum(x, 0)])
+    y = np.where(x > 0, rng.poisson(3, size=n), 0).astype(float)
+    Xd, yd = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    with pytest.warns(ConvergenceWarning, match="separate those rows"):
+        LinearRegressor("poisson_nll").fit(Xd, yd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LinearRegressor("poisson_nll", alpha=1e-3).fit(Xd, yd)

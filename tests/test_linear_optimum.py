@@ -784,3 +784,24 @@ def test_without_an_intercept_tol_is_relative_to_the_best_constant():
         tight = LinearRegressor(GaussianNLLLoss(eps=1.0), tol=1e-12, **kw).fit(X, y)
     assert est.objective_ < 17.2651
     assert est.objective_ <= tight.objective_ + 1e-9 * abs(tight.objective_)
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+@pytest.mark.parametrize("loss", ["poisson_nll", "negative_binomial_nll"])
+def test_separation_warns(loss, solver):
+    """y = 0 wherever x < 0 and a feature min(x, 0) that is 0 wherever y > 0: the maximum
+    likelihood estimate does not exist (the coefficient of min(x, 0) diverges). The fit stopped
+    at a solver-dependent coefficient of 1850 to 4400, reporting convergence; now it warns, as
+    R's glm does. Ordinary counts with many zeros, and a penalised fit, do not warn."""
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.normal(size=n)
+    X = np.column_stack([x, np.minimum(x, 0)])
+    y = np.where(x > 0, rng.poisson(3, size=n), 0).astype(float)
+    with pytest.warns(ConvergenceWarning, match="separate those rows"):
+        LinearRegressor(loss, solver=solver).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LinearRegressor(loss, solver=solver, alpha=1e-3).fit(X, y)
+        sparse_counts = rng.poisson(np.exp(-2.0 + 0.5 * x)).astype(float)  # 85% zeros
+        LinearRegressor(loss, solver=solver).fit(X, sparse_counts)
