@@ -280,7 +280,6 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=4,
             )
 
-
     def _prediction_size(
         self, data: Any, params: dict, x_mean: np.ndarray, scale: np.ndarray
     ) -> np.ndarray:
