@@ -16,6 +16,7 @@ from sklik.distributions import (
     crps_poisson,
     huber,
     huber_normaliser,
+    laplace,
     nbinom,
     poisson,
 )
@@ -588,3 +589,153 @@ def test_crps_nbinom_of_huge_means_is_its_gamma_limit():
     exact = _crps_nbinom_sum(y, np.full(4, n), np.full(4, p), zero, np.full(4, last))
     assert_allclose(crps_nbinom(y, n, p), _crps_gamma_limit(y, np.full(4, n), np.full(4, p)))
     assert_allclose(crps_nbinom(y, n, p), exact, rtol=3e-5)
+
+
+def _nbinom_logpmf_mp_exact(k, n, p):
+    """log f(k) of nbinom(n, p) for the float arguments as given, at 360 digits (mpmath;
+    log Gamma(1e300) needs about 300 digits to resolve O(1) differences)."""
+    mp = pytest.importorskip("mpmath")
+    with mp.workdps(360):
+        k, n, p = mp.mpf(k), mp.mpf(n), mp.mpf(p)
+        out = n * mp.log(p)
+        if k > 0:
+            out += mp.loggamma(k + n) - mp.loggamma(n) - mp.loggamma(k + 1) + k * mp.log1p(-p)
+        return float(out)
+
+
+@pytest.mark.parametrize("n", [1e-3, 0.5, 1.95, 9.9, 50.0])
+@pytest.mark.parametrize("log_mu", [12, 16, 50, 160, 300])
+def test_nbinom_logpmf_of_huge_means_is_accurate(n, log_mu):
+    """A prediction far outside the training features can have a mean of 1e300. The
+    log-gamma difference of the pmf cancelled against the k log k terms for a large count:
+    at a mean of 1e12 with n = 1.95 it was off by 6e-3 nats, at 1e18 it was 0 and from 1e160
+    positive (a probability above 1). Now within 1e-13 of the exact value (relative, or
+    absolute near 0) at the median, far in both tails and at 0, without warnings."""
+    mu = 10.0**log_mu
+    p = n / (n + mu)
+    m = n * (1.0 - p) / p  # the mean that (n, p) carries
+    ks = [0.0, 1.0, 17.0] + [float(np.floor(f * m)) for f in (1e-3, 0.5, 0.83, 1.0, 3.0, 40.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = nbinom.logpmf(ks, n, p)
+    for k, value in zip(ks, got, strict=True):
+        ref = _nbinom_logpmf_mp_exact(k, n, p)
+        assert value == pytest.approx(ref, rel=1e-13, abs=1e-13), (k, value, ref)
+
+
+@pytest.mark.parametrize("log_mu", [0, 6, 12, 16, 30])
+def test_nbinom_logpmf_near_the_poisson_limit_of_large_means(log_mu):
+    """n = 1e8 mu, the smallest dispersion the negative binomial loss keeps: kp and
+    n(1 - p) are then both about n and their difference is summed without rounding."""
+    mu = 10.0**log_mu
+    n = 1e8 * mu
+    p = n / (n + mu)
+    m = n * (1.0 - p) / p
+    sd = math.sqrt(m)
+    ks = sorted(
+        {0.0, 1.0, *(max(float(np.floor(m + z * sd)), 0.0) for z in (-5, -1, 0, 0.5, 3, 20))}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = nbinom.logpmf(ks, n, p)
+    for k, value in zip(ks, got, strict=True):
+        ref = _nbinom_logpmf_mp_exact(k, n, p)
+        assert value == pytest.approx(ref, rel=1e-13, abs=1e-13), (k, value, ref)
+
+
+@pytest.mark.parametrize("log_mu", [140, 160, 200, 300, 307])
+def test_nbinom_std_and_cdf_of_huge_means_are_finite(log_mu):
+    """From a mean of about 1e155 (n = 1.95) SciPy's std was inf (the root of an
+    overflowing variance), its cdf, sf and their logs nan, and at 1e307 the log pmf warned
+    of an overflow. std is sqrt(n(1 - p))/p, the cdf the gamma limit
+    P(n, (k + 1 + (n - 1)/2)(-log(1 - p))) of the incomplete beta function."""
+    n = 1.95
+    mu = 10.0**log_mu
+    p = n / (n + mu)
+    k = np.floor(np.array([1e-3, 0.5, 0.8, 1.0, 3.0]) * mu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dist = nbinom(n, p)
+        std, cdf, sf = dist.std(), dist.cdf(k), dist.sf(k)
+        logcdf, logsf, logpmf = dist.logcdf(k), dist.logsf(k), dist.logpmf(k)
+        median = dist.median()
+    assert std == pytest.approx(math.sqrt(n * (1 - p)) / p, rel=1e-15)
+    limit = special.gammainc(n, (k + 1 + (n - 1) / 2) * -np.log1p(-p))
+    assert_allclose(cdf, limit, rtol=1e-14)
+    assert_allclose(sf, 1.0 - limit, rtol=1e-14)
+    assert_allclose(logcdf, np.log(limit), rtol=1e-14)
+    assert_allclose(logsf, np.log1p(-limit), rtol=1e-14)
+    assert np.all(np.isfinite(logpmf)) and np.all(logpmf < 0)
+    # (the median is the gamma limit's, to within the float spacing of 1e144 counts)
+    assert float(dist.cdf(median)) == pytest.approx(0.5, rel=1e-12)
+
+
+def test_nbinom_cdf_is_accurate_where_scipys_incomplete_beta_is_not():
+    """Where k + 1 exceeds 1e8 n the cdf is the gamma limit of I_p(n, k + 1), within 1e-15 of
+    a 60-digit reference; SciPy's betainc is off by 7e-10 at n = 2, k = 3e8 (SciPy 1.17)."""
+    mp = pytest.importorskip("mpmath")
+    n, b = 2.0, 3e8
+    p = n / b
+    with mp.workdps(60):
+        ref = float(mp.betainc(n, b, 0, p, regularized=True))
+    assert float(nbinom.cdf(b - 1, n, p)) == pytest.approx(ref, rel=1e-15)
+    assert float(nbinom.sf(b - 1, n, p)) == pytest.approx(1 - ref, rel=1e-15)
+
+
+def test_nbinom_log_tails_do_not_underflow():
+    """Where the cdf (sf) underflows, logcdf (logsf) is the log of the leading term of the
+    tail sum: finite, and at k = 0 the exact n log p."""
+    n, p = 400.0, 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(nbinom.logcdf(0, n, p)) == pytest.approx(n * math.log(p), rel=1e-15)
+        low = nbinom.logcdf([3.0, 10.0], n, p)
+        high = nbinom.logsf(1e6, 2.0, 0.5)
+    assert np.all(np.isfinite(low)) and np.all(low < -1500)
+    assert float(high) == pytest.approx(
+        float(nbinom.logpmf(1e6 + 1, 2.0, 0.5)) + math.log(2), rel=1e-9
+    )
+
+
+# -- the Laplace distribution ------------------------------------------------------------------
+
+
+def test_laplace_log_density_does_not_underflow():
+    """The l1 loss's predictive distribution: SciPy's logpdf is log(pdf), -inf beyond about
+    745 scale units, which made the log-likelihood of a finite outlier -inf."""
+    scale = 0.7665513011525134
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = laplace.logpdf(1300 * scale + 2.0, loc=2.0, scale=scale)
+        logcdf = laplace.logcdf([-1300.0, 1300.0])
+        logsf = laplace.logsf([-1300.0, 1300.0])
+    assert got == pytest.approx(-1300 - math.log(2 * scale), rel=1e-15)
+    assert_allclose(logcdf, [-1300 - math.log(2), 0.0], rtol=1e-15, atol=1e-300)
+    assert_allclose(logsf, [0.0, -1300 - math.log(2)], rtol=1e-15, atol=1e-300)
+
+
+def test_laplace_is_scipys_elsewhere():
+    loc, scale = np.array([-1.0, 0.5, 3.0]), np.array([0.2, 1.0, 4.0])
+    ours, theirs = laplace(loc, scale), stats.laplace(loc, scale)
+    x = np.array([-2.0, 0.7, 30.0])
+    for method in ("pdf", "cdf", "sf", "logpdf", "logcdf", "logsf"):
+        assert_allclose(getattr(ours, method)(x), getattr(theirs, method)(x), rtol=1e-14)
+    q = [0.05, 0.5, 0.99]
+    assert_allclose(ours.ppf(q), theirs.ppf(q), rtol=1e-15)
+    assert_allclose(ours.isf(q), theirs.isf(q), rtol=1e-15)
+    assert_array_equal(ours.rvs(random_state=3), theirs.rvs(random_state=3))
+    assert_allclose(ours.entropy(), theirs.entropy(), rtol=1e-15)
+    assert_allclose(ours.interval(0.9), theirs.interval(0.9), rtol=1e-15)
+    assert_allclose(ours.stats("mvsk"), theirs.stats("mvsk"), rtol=1e-15)
+    assert laplace.name == "laplace" and laplace.shapes is None
+
+
+def test_poisson_interval_with_a_float_max_rate_among_others_does_not_warn():
+    """A rate clipped at the largest float, searched together with an ordinary one, warned
+    'overflow encountered in add' (the bisection midpoint (lo + hi) / 2)."""
+    mu = np.array([np.finfo(np.float64).max, 2.86, 1e300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = poisson(mu).interval(0.9)
+    assert_array_equal(low, [mu[0], 0.0, 1e300])
+    assert_array_equal(high, [mu[0], 6.0, 1e300])
