@@ -62,6 +62,7 @@ from sklik.distributions import (
     _log1pmx,
     _nb_gamma_terms,
     huber,
+    laplace,
     nbinom,
     poisson,
 )
@@ -898,7 +899,7 @@ class L1Loss(BaseLoss):
         return m if rho is None else _clamp_scale(m * float(c @ np.abs(rho)))
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
-        return stats.laplace(loc=raw[0], scale=self._scale(scale))
+        return laplace(loc=raw[0], scale=self._scale(scale))
 
 
 class MSELoss(BaseLoss):
@@ -1168,7 +1169,7 @@ class SmoothL1Loss(BaseLoss):
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
         beta = float(self.beta)
         if beta == 0.0:
-            return stats.laplace(loc=raw[0], scale=self._scale(scale))
+            return laplace(loc=raw[0], scale=self._scale(scale))
         # exp(-smooth_l1_beta(u)) = exp(-huber_{sqrt(beta)}(u / sqrt(beta)))
         root = math.sqrt(beta)
         return huber(root, loc=raw[0], scale=self._scale(scale) * root)
