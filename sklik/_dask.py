@@ -1667,8 +1667,11 @@ class DaskData:
         *,
         robust: Any = False,
         predictive: bool = False,
+        sample_step: int = 1,
     ) -> list[dict]:
         """Per target, the covariance sums at ``theta``: one pass, summed over the chunks.
+
+        Every row (``sample_step`` is for in-memory data: a pass costs the same).
 
         Only where they are sums over rows (:func:`sklik._inference.additive_covariance`).
         """

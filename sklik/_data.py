@@ -399,26 +399,41 @@ class ArrayData:
         *,
         robust: Any = False,
         predictive: bool = False,
+        sample_step: int = 1,
     ) -> list[dict]:
-        """Per target, :func:`sklik._inference.covariance_sums` at ``theta`` (or ``raw``)."""
-        if raw is None and self._solution is not None and self._solution[1] is theta:
+        """Per target, :func:`sklik._inference.covariance_sums` at ``theta`` (or ``raw``).
+
+        ``sample_step > 1``: over every ``sample_step``-th row, their weights times the step
+        (an estimate of the sums; the total weight ``n`` stays exact).
+        """
+        Y, sw, off = self.Y, self.sw, self.off
+        if sample_step > 1:
+            rows = slice(None, None, sample_step)
+            design = design.rows_every(sample_step)
+            Y, sw = Y[rows], sw[rows] * sample_step
+            off = None if off is None else off[rows]
+            raw = None
+        elif raw is None and self._solution is not None and self._solution[1] is theta:
             raw = self._solution_raw()  # the fit's solution: its raw outputs, once
         if raw is None:
             out, _ = model.forward(theta, design, need_cache=False)
-            if self.off is not None:
-                out[:, : self.n_targets] += self.off
-            raw = out.reshape(self.n_samples, loss.n_params, -1).transpose(1, 0, 2)
-        return [
+            if off is not None:
+                out[:, : self.n_targets] += off
+            raw = out.reshape(Y.shape[0], loss.n_params, -1).transpose(1, 0, 2)
+        sums = [
             _inference.covariance_sums(
                 loss,
                 design,
                 fit_intercept,
-                self.Y[:, k],
+                Y[:, k],
                 raw[:, :, k],
-                self.sw,
-                offset=None if self.off is None else self.off[:, k],
+                sw,
+                offset=None if off is None else off[:, k],
                 robust=robust,
                 predictive=predictive,
             )
             for k in range(self.n_targets)
         ]
+        for part in sums:
+            part["n"] = self.weight_total
+        return sums

@@ -548,9 +548,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         ``"smooth_l1"``, with the maximum-likelihood scale of the training residuals
         (``scale_``). The default, ``uncertainty="predictive"``, also accounts for the
         estimation of the coefficients for :class:`LinearRegressor` (the user guide gives the
-        formulas): for ``"mse"`` the exact Student-t predictive distribution, for the other
-        losses the noise distribution with a degrees-of-freedom-corrected scale, widened by
-        the variance of the fitted mean. The MLP's predictive distribution is the plug-in one.
+        formulas): for ``"mse"`` the exact Student-t predictive distribution, for the count
+        losses a negative binomial whose dispersion carries the variance of the fitted log
+        mean, for the other losses the noise distribution with a degrees-of-freedom-corrected
+        scale, widened by the variance of the fitted mean. The MLP's predictive distribution
+        is the plug-in one.
 
         Parameters
         ----------
@@ -1100,11 +1102,13 @@ class LinearRegressor(_BaseRegressor):
         raw: np.ndarray | None,
         robust: Any,
         predictive: bool,
+        sample_step: int = 1,
     ) -> tuple[list, np.ndarray]:
         """The covariance's sums over the data, per target, and the penalty's curvature.
 
         ``model``: the fitted model; ``theta``: the fitted parameters in the design's
-        coordinates; ``raw``: the raw outputs there when already known (in memory), else None.
+        coordinates; ``raw``: the raw outputs there when already known (in memory), else None;
+        ``sample_step``: sums over every such row (see ``ArrayData.covariance_sums``).
         """
         ridge = self._penalty_user(data.n_features) * (data.weight_total * data.n_targets)
         ridge = ridge / x_scale**2
@@ -1117,6 +1121,7 @@ class LinearRegressor(_BaseRegressor):
             self.fit_intercept,
             robust=robust,
             predictive=predictive,
+            sample_step=sample_step,
         )
         return sums, ridge
 
@@ -1136,8 +1141,6 @@ class LinearRegressor(_BaseRegressor):
         computable = isinstance(data, ArrayData) or _inference.additive_covariance(
             self.loss_, predictive=True
         )
-        # (not for the count likelihoods, whose predictive distributions are plug-in: a pass
-        # over the data saved)
         used = _inference.predictive_uses_covariance(self.loss_)
         state["df"] = np.full(data.n_targets, n - min(q, n - 1.0))
         if used and computable and q * self.loss_.n_params <= _NEWTON_MAX_COEF:
@@ -1145,8 +1148,9 @@ class LinearRegressor(_BaseRegressor):
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     # the sums need the data; the small matrix algebra that turns them into
                     # the covariance waits for the first predictive distribution
+                    step = _inference.predictive_sample_step(self.loss_, data.n_samples)
                     state["sums"] = self._covariance_sums(
-                        data, design, model, x_scale, theta, raw, False, True
+                        data, design, model, x_scale, theta, raw, False, True, step
                     )
             except (ValueError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
                 pass  # e.g. a single row: the plug-in distribution

@@ -490,9 +490,21 @@ class Objective:
         """
         if self.loss.link_name != "log":
             return 0
-        out, _ = self.forward(theta, need_cache=False)
-        vanishing = self.loss.vanishing(self.y, self.raw(out), mean_floor)
-        return int(np.count_nonzero(np.any(vanishing, axis=-1) & (self._w[:, 0] > 0)))
+        if not self._blocked:
+            out, _ = self.forward(theta, need_cache=False)
+            vanishing = self.loss.vanishing(self.y, self.raw(out), mean_floor)
+            return int(np.count_nonzero(np.any(vanishing, axis=-1) & (self._w[:, 0] > 0)))
+        count = 0  # by row blocks: no n-array (see _EVAL_BLOCK_ENTRIES)
+        for rows in self._row_blocks():
+            out, _ = self.model.forward(
+                theta, self.X.block(rows.start, rows.stop), need_cache=False
+            )
+            if self.offset is not None:
+                out[:, : self._shape[2]] += self.offset[rows]
+            raw = out.reshape(out.shape[0], *self._shape[1:]).transpose(1, 0, 2)
+            vanishing = self.loss.vanishing(self.y[rows], raw, mean_floor)
+            count += int(np.count_nonzero(np.any(vanishing, axis=-1) & (self._w[rows, 0] > 0)))
+        return count
 
     def hessp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
         r"""Gauss-Newton product :math:`(J^\top D J + \alpha \operatorname{diag}(\pi))\,v`.

@@ -303,7 +303,14 @@ def log_score(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     discrete = _is_discrete(dist)
     with np.errstate(divide="ignore", over="ignore"):
         logp = np.asarray(dist.logpmf(y) if discrete else dist.logpdf(y), dtype=np.float64)
-    _check_log_probability(y, logp, discrete)
+    # (rows of weight 0 are no rows: their log-probability may underflow, unchecked)
+    keep = None
+    if sample_weight is not None and logp.ndim:
+        keep = positive_rows(check_sample_weight(sample_weight, logp.shape[0]))
+    y_b = np.broadcast_to(y, logp.shape)
+    _check_log_probability(
+        y_b if keep is None else y_b[keep], logp if keep is None else logp[keep], discrete
+    )
     return _weighted_mean(-logp, sample_weight)
 
 

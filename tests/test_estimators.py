@@ -62,7 +62,12 @@ def test_fit_predict_shapes_and_attributes(Est, loss):
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     if loss == "poisson_nll":
         assert np.all(mean > 0)
-        assert_allclose(std, np.sqrt(mean))
+        _, noise = est.predict(X, return_std=True, uncertainty="noise")
+        assert_allclose(noise, np.sqrt(mean))
+        if Est is LinearRegressor:  # widened by the fitted mean's variance (p/n = 0.013)
+            assert np.all(std > noise) and np.all(std < 1.5 * noise)
+        else:  # (the MLP's is the plug-in one)
+            assert_allclose(std, noise)
     assert_allclose(est.predict(X), mean)
     if Est is LinearRegressor:
         assert est.coef_.shape == (4,) and isinstance(est.intercept_, float)
