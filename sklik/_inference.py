@@ -357,19 +357,20 @@ def predictive_uses_covariance(loss: BaseLoss) -> bool:
 
 # The count likelihoods' predictive covariance is summed over a strided sample of at least
 # this many rows (see predictive_sample_step).
-_PREDICTIVE_SAMPLE_ROWS = 4096
+_PREDICTIVE_SAMPLE_ROWS = 2048
 
 
 def predictive_sample_step(loss: BaseLoss, n_samples: int) -> int:
     r"""Every how many rows the predictive distribution's covariance sums take one.
 
-    1 (every row) but for the count likelihoods on more than ``2 * _PREDICTIVE_SAMPLE_ROWS``
+    1 (every row) but for the count likelihoods on at least ``2 * _PREDICTIVE_SAMPLE_ROWS``
     rows: their information :math:`\sum_i s_i \mu_i \tilde z_i \tilde z_i^\top` is a
     weighted Gram matrix, a fifth of a Poisson fit's time at 1e5 rows, and what the
     predictive distribution takes from it, the variance of the fitted log mean, widens the
     count's variance by a relative :math:`\mu\, \tilde x^\top\Sigma\tilde x`, of order
-    :math:`p / n`: a sample of 4096 to 8192 rows (weights times the step) estimates it to a
-    few percent of that. :meth:`covariance_matrix` and the standard errors sum every row.
+    :math:`p / n`: a sample of 2048 to 4096 rows (weights times the step) estimates it to
+    about :math:`\sqrt{p / 2048}` of that (10% at p = 20). :meth:`covariance_matrix` and
+    the standard errors sum every row.
     """
     if not _is_count(loss):
         return 1
@@ -540,9 +541,8 @@ def covariance_sums(
     if loss.has_curvature:  # poisson_nll, gaussian_nll: the (Fisher) information
         with np.errstate(over="ignore", invalid="ignore"):
             d = np.asarray(loss.raw_hessian(y, raw)).reshape(n_params, -1)
-        out["H"] = scipy.linalg.block_diag(
-            *[_gram(design, sw * d[j], fit_intercept) for j in range(n_params)]
-        )
+        blocks = [_gram(design, sw * d[j], fit_intercept) for j in range(n_params)]
+        out["H"] = blocks[0] if n_params == 1 else scipy.linalg.block_diag(*blocks)
         if robust is not False:
             q = design.shape[1] + int(fit_intercept)
             out["M"] = _score_outer(design, sw, scores(), fit_intercept, n_params, q)
