@@ -1190,9 +1190,21 @@ class LinearRegressor(_BaseRegressor):
             if state.get(key) is None:
                 continue
             qf = np.zeros((X.shape[0], n_targets))
-            for k in range(n_targets):
-                qf[:, k] = _inference.quadratic_form(
-                    X, state[key][k], state["x_mean"], state["x_scale"], self.fit_intercept
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                for k in range(n_targets):
+                    qf[:, k] = _inference.quadratic_form(
+                        X, state[key][k], state["x_mean"], state["x_scale"], self.fit_intercept
+                    )
+            bad = ~np.isfinite(qf).all(axis=1)
+            if bad.any():
+                raise ValueError(
+                    f"{type(self).__name__}: the variance of the fitted "
+                    f"{'mean' if key == 'cov' else 'log variance'} overflows float64 at "
+                    f"{int(bad.sum())} row(s) of X (e.g. row {int(np.flatnonzero(bad)[0])}), "
+                    f"whose features lie about 1e150 or more training standard deviations "
+                    f"from the training data: no predictive distribution is representable "
+                    f"there (predict(X) still gives the mean, and uncertainty='noise' the "
+                    f"plug-in distribution). Check those rows' units."
                 )
             forms[key] = qf[:, 0] if self._y_is_1d else qf
         df = float(state["df"][0]) if self._y_is_1d else state["df"]

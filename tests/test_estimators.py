@@ -514,3 +514,28 @@ def test_an_unaligned_x_is_fitted_on_an_aligned_copy(monkeypatch):
     aligned = LinearRegressor("huber").fit(X, y)
     assert seen == [(True, True), (True, True)]
     assert_allclose(unaligned.predict(X), aligned.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "gaussian_nll", "poisson_nll"])
+def test_predictive_variance_overflow_is_a_clear_error(loss):
+    """A row 1e160 training standard deviations out: the variance of the fitted mean there
+    overflows float64. predict_dist raised a NaN-producing RuntimeWarning from SciPy (mse,
+    huber) or returned an interval 1e9 times too narrow (gaussian_nll, whose variance was
+    capped at 1e300); now a ValueError says so. The mean and the plug-in distribution stay."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -1.0, 0.5] + rng.normal(size=60)
+    if loss == "poisson_nll":
+        y = rng.poisson(np.exp(0.1 * X[:, 0])).astype(float)
+    est = LinearRegressor(loss).fit(X, y)
+    far = np.array([[1e160, 0.0, 0.0], [0.1, 0.2, 0.3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ValueError, match="overflows float64 at 1 row"):
+            est.predict_dist(far)
+        with pytest.raises(ValueError, match="overflows float64"):
+            est.predict(far, return_std=True)
+        if loss != "poisson_nll":  # (a log link's mean at 1e160 features overflows by itself)
+            assert np.all(np.isfinite(est.predict(far)))
+            est.predict_dist(far, uncertainty="noise")
+        assert np.all(np.isfinite(est.predict_dist(far[1:]).std()))
