@@ -782,9 +782,12 @@ def certified_vertex(
     The problem and the certificate of :func:`frisch_newton` (its vertex step and pivots),
     started at ``(coef, intercept)``, e.g. a general LP solver's solution, whose accuracy is
     that of its tolerances (about 1e-7 relative to the largest weight: with weights spread
-    over 9 decades, 2% of the optimum). Returns None when no optimal vertex is certified.
+    over 9 decades, 2% of the optimum). Returns None when no optimal vertex is certified
+    (or, with fewer rows than coefficients, exists as a basis of rows).
     """
     problem = _Equilibrated(X, y, c, fit_intercept)
+    if problem.Z.shape[0] < problem.Z.shape[1]:  # fewer rows than coefficients: no basis
+        return None
     start = problem.theta(np.asarray(coef, dtype=np.float64), float(intercept))
     if not np.all(np.isfinite(start)):
         start = np.zeros(problem.Z.shape[1])

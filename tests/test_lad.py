@@ -177,3 +177,13 @@ def test_one_heavy_row_keeps_the_optimum(heavy):
     best = objective(ref.coef_, ref.intercept_)
     # float64 limits the heavy row's residual: 1e-15 of y, weighted 1e12 / 1e12 + 99
     assert objective(est.coef_, est.intercept_) <= best * (1 + 1e-5)
+
+
+def test_fewer_rows_than_coefficients_interpolate():
+    """No basis of rows exists (n < p + 1): HiGHS's solution is kept (the vertex step needs a
+    square basis: it raised a LAPACK shape error on 1 row and 2 features)."""
+    X = np.array([[0.12573022, -0.13210486]])
+    y = np.array([2.5])
+    for fit_intercept in (False, True):
+        est = LinearRegressor("l1", fit_intercept=fit_intercept).fit(X, y)
+        np.testing.assert_allclose(est.predict(X), y, rtol=1e-12)
