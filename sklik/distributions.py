@@ -86,7 +86,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 __all__ = [
     "huber",
@@ -1009,6 +1009,33 @@ def _nb_cdf_sf(k, n, p, upper=False):
     return out
 
 
+def _nb_neg_f_log_f(k: np.ndarray, n: float, p: float) -> np.ndarray:
+    """``-f log f`` of ``nbinom(n, p)`` at ``k`` (0 where ``f`` underflows)."""
+    logf = _nb_logpmf(k, np.full(k.shape, n), np.full(k.shape, p))
+    f = np.exp(logf)
+    return np.where(f > 0, -f * logf, 0.0)
+
+
+# nbinom's entropy sums this many counts exactly, then integrates (see nbinom_gen._entropy);
+# beyond a window ending past _NBINOM_ENTROPY_COUNTS, the gamma limit
+_NBINOM_ENTROPY_HEAD = 65536.0
+_NBINOM_ENTROPY_COUNTS = 2.0**53
+
+
+def _gamma_entropy(shape: float, log_scale: float) -> float:
+    r"""Differential entropy of the gamma distribution, :math:`\log\theta` given.
+
+    :math:`k + \log\theta + \log\Gamma(k) + (1 - k)\psi(k)`; from :math:`k = 10^8`
+    its Stirling form :math:`\tfrac12\log(2\pi e k) + \log\theta - 1/(3k)` (error
+    :math:`O(k^{-2})`), where the exact one cancels.
+    """
+    if shape > 1e8:
+        return 0.5 * math.log(2.0 * math.pi * math.e * shape) + log_scale - 1.0 / (3.0 * shape)
+    return float(
+        shape + log_scale + special.gammaln(shape) + (1.0 - shape) * special.digamma(shape)
+    )
+
+
 class nbinom_gen(type(stats.nbinom)):  # noqa: N801 (scipy's naming convention)
     r"""The negative binomial distribution, accurate for every ``n`` and every mean.
 
@@ -1099,6 +1126,40 @@ class nbinom_gen(type(stats.nbinom)):  # noqa: N801 (scipy's naming convention)
             res = np.where(inf, direct, res)
             res = res[()] if res.ndim == 0 else res
         return res
+
+    def _entropy(self, n, p):
+        r"""Entropy :math:`-\sum_k f(k) \log f(k)` over the window holding all but 2e-20.
+
+        SciPy's generic sum stops early (3.02 against 7.79 at a mean of 1e3 with ``n = 2``,
+        0.009 at 1e6, with a warning; SciPy 1.17). Here the window of :func:`crps_nbinom`:
+        its first ``_NBINOM_ENTROPY_HEAD`` counts summed exactly (the log pmf of
+        :func:`_nb_logpmf`), the rest, where the pmf varies on the scale of the standard
+        deviation :math:`\sigma` or slower, as the integral of the log pmf's continuous
+        extension (the sum is the midpoint rule of that integral, whose error is of order
+        :math:`f/\sigma^2` per count) by Simpson's rule on a grid of spacing
+        :math:`\sigma/256` (relative error about 1e-10). Within 1e-9 of the exact sum
+        over the measured range (``n`` from 0.1 to 1e6, means to 1e7). Where the window
+        ends beyond :math:`2^{53}` (counts no longer exact in float64), the differential
+        entropy of the gamma distribution with the same mean and variance
+        (:func:`_gamma_entropy`), which the discrete one approaches once the probability
+        below one count is negligible.
+        """
+        n, p = float(n), float(p)
+        q = np.array(_NBINOM_TAIL)
+        lo = max(float(self._quantile(q, n, p, upper=False)), 0.0)
+        hi = max(float(self._quantile(q, n, p, upper=True)), lo)
+        if hi > _NBINOM_ENTROPY_COUNTS:
+            return _gamma_entropy(n * (1.0 - p), -math.log(p))
+        head_end = min(hi, lo + _NBINOM_ENTROPY_HEAD - 1.0)
+        total = float(np.sum(_nb_neg_f_log_f(np.arange(lo, head_end + 1.0), n, p)))
+        if hi > head_end:
+            a, b = head_end + 0.5, hi + 0.5
+            sd = math.exp(0.5 * math.log(n * (1.0 - p)) - math.log(p))
+            m = 2 * int(min(max(32.0, 128.0 * (b - a) / sd), 2.0**15))
+            t = np.linspace(0.0, 1.0, m + 1)  # x = a + (b - a) t: no overflowing spacing
+            g = _nb_neg_f_log_f(a + (b - a) * t, n, p)
+            total += (b - a) * float(integrate.simpson(g, dx=1.0 / m))
+        return total
 
     def _ppf(self, q, n, p):
         return self._quantile(q, n, p, upper=False)
