@@ -340,7 +340,9 @@ class ArrayData:
     def _solution_raw(self) -> np.ndarray:
         objective, theta, raw = self._solution
         if raw is None:
-            out, _ = objective.forward(theta, need_cache=False)
+            out = objective.last_outputs(theta)  # kept by the solver's last evaluation
+            if out is None:
+                out, _ = objective.forward(theta, need_cache=False)
             raw = objective.raw(out)
             self._solution = (objective, theta, raw)
         return raw

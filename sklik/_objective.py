@@ -200,6 +200,17 @@ class Objective:
             return last[1]
         return None
 
+    def last_outputs(self, theta: np.ndarray) -> np.ndarray | None:
+        """The model's outputs (offset included) of the last evaluation if it was at ``theta``.
+
+        None unless that evaluation kept them (an unblocked objective with a Hessian, see
+        :meth:`__call__`). The array is the evaluation's own: read it, never write it.
+        """
+        last = self._last
+        if last is not None and last[3] is not None and np.array_equal(last[0], theta):
+            return last[3]
+        return None
+
     def data_value(self, raw: np.ndarray) -> float:
         """The unpenalised data term of raw outputs ``raw`` of shape ``(n_params, n, K)``."""
         with np.errstate(over="ignore", invalid="ignore"):
@@ -392,7 +403,7 @@ class Objective:
     def _curvature_at(self, theta: np.ndarray) -> tuple[Any, np.ndarray]:
         """The forward cache at ``theta`` (the last evaluation's if there) and the curvature."""
         last = self._last
-        if last is not None and np.array_equal(last[0], theta) and last[4] is not None:
+        if self.last_outputs(theta) is not None:
             out, fwd = last[3], last[4]
         else:
             out, fwd = self.forward(theta)
@@ -491,7 +502,9 @@ class Objective:
         if self.loss.link_name != "log":
             return 0
         if not self._blocked:
-            out, _ = self.forward(theta, need_cache=False)
+            out = self.last_outputs(theta)  # the solver's last evaluation: no pass
+            if out is None:
+                out, _ = self.forward(theta, need_cache=False)
             vanishing = self.loss.vanishing(self.y, self.raw(out), mean_floor)
             return int(np.count_nonzero(np.any(vanishing, axis=-1) & (self._w[:, 0] > 0)))
         count = 0  # by row blocks: no n-array (see _EVAL_BLOCK_ENTRIES)

@@ -121,3 +121,29 @@ def test_objective_is_the_documented_formula():
     elementwise = loss(X @ coef.T + intercept, y)
     expected = np.sum(sw * elementwise.mean(axis=1)) / sw.sum() + 0.15 * np.sum(coef**2)
     assert objective.value(theta) == pytest.approx(expected, rel=1e-13)
+
+
+@pytest.mark.parametrize("loss", LOSS_INSTANCES, ids=loss_id)
+def test_last_outputs_are_the_last_evaluations(loss):
+    """The outputs an evaluation keeps (offset included) are the model's at that theta, and
+    only there; the separation check and the solution's raw outputs read them without a pass."""
+    objective, theta, _ = _problem(loss, ("linear", {"fit_intercept": True}), 2)
+    objective.offset = np.linspace(-0.5, 0.5, objective.X.shape[0])[:, np.newaxis]
+    assert objective.last_outputs(theta) is None  # nothing evaluated yet
+    objective(theta)
+    expected, _ = objective.forward(theta, need_cache=False)
+    kept = objective.last_outputs(theta)
+    if objective.has_hessian:
+        assert_allclose(kept, expected, rtol=0, atol=0)
+    else:  # no Hessian: the evaluation keeps nothing
+        assert kept is None
+    assert objective.last_outputs(theta + 1e-3) is None
+    floor = 1e300  # every mean at y = 0 is below it: the count is the rows with y = 0
+    vanishing = objective.n_vanishing(theta, floor)
+    calls = []
+    forward = objective.forward
+    objective.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)
+    assert objective.n_vanishing(theta, floor) == vanishing
+    if loss.link_name == "log":
+        assert vanishing == np.count_nonzero(np.any(objective.y == 0, axis=1))
+        assert calls == ([] if objective.has_hessian else [1])
