@@ -43,6 +43,7 @@ import dask
 import dask.array as da
 import numpy as np
 from scipy.optimize import brentq
+from sklearn.utils.validation import validate_data
 
 from sklik import _inference, _lad, _solver
 from sklik._data import minimise_constant
@@ -138,6 +139,30 @@ def _rows_like(
             )
         chunks = (X.chunks[0],)
     return arr.rechunk(chunks)
+
+
+def _nonempty(a: da.Array | None) -> da.Array | None:
+    """``a`` without its empty row chunks (a filtered DataFrame's empty partitions).
+
+    Every chunk function then sees at least one row; the other chunks are unchanged.
+    """
+    if a is None or 0 not in a.chunks[0]:
+        return a
+    return a.rechunk({0: tuple(c for c in a.chunks[0] if c)})
+
+
+def _check_features(est: Any, columns: list | None, n_features: int, reset: bool) -> None:
+    """scikit-learn's bookkeeping of the input's features, as ``validate_data`` does it.
+
+    ``reset``: set ``n_features_in_`` and ``feature_names_in_`` (a fit); else check the
+    input's number of features and column names against them (the same errors and warnings
+    as for in-memory input). ``columns``: a DataFrame's column names, or None (an array).
+    """
+    import pandas as pd
+
+    rows = np.empty((0, n_features))
+    frame = rows if columns is None else pd.DataFrame(rows, columns=columns)
+    validate_data(est, frame, reset=reset, skip_check_array=True)
 
 
 def _blocks(a: da.Array | None, n_blocks: int) -> list:
@@ -1375,6 +1400,7 @@ class DaskData:
             else _rows_like(sample_weight, X, "sample_weight", None, checked=True)
         )
         off = None if offset is None else _rows_like(offset, X, "offset", K, checked=True)
+        X, Y, w, off = (_nonempty(a) for a in (X, Y, w, off))
         nb = len(X.chunks[0])
         parts = [
             dask.delayed(_chunk_stats, pure=True)(*b, gram)
@@ -1403,19 +1429,12 @@ class DaskData:
             )
         loss.check_y(np.concatenate([stats["ymin_all"], stats["ymax_all"]]))
         # scikit-learn's bookkeeping of the input (as validate_data does)
-        if not reset:
-            if X.shape[1] != est.n_features_in_ or K != est.n_outputs_:
-                raise ValueError(
-                    f"X has {X.shape[1]} features and y {K} target(s); "
-                    f"{type(est).__name__} was fitted on {est.n_features_in_} and "
-                    f"{est.n_outputs_}: pass the training data."
-                )
-        else:
-            est.n_features_in_ = X.shape[1]
-            if columns is not None and all(isinstance(c, str) for c in columns):
-                est.feature_names_in_ = np.asarray(columns, dtype=object)
-            else:
-                est.__dict__.pop("feature_names_in_", None)
+        _check_features(est, columns, X.shape[1], reset)
+        if not reset and K != est.n_outputs_:
+            raise ValueError(
+                f"y has {K} target(s); {type(est).__name__} was fitted on {est.n_outputs_}: "
+                f"pass the training data."
+            )
         counts = [int(p["n_positive"]) for p in chunk_stats]
         if w is not None and sum(counts) < X.shape[0]:
             # rows of weight 0 are no rows at all (as in memory, sklik._data.positive_rows):
@@ -1735,14 +1754,13 @@ def _prediction_input(est: Any, X: Any, offset: Any) -> tuple[da.Array, da.Array
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(est)
-    X, _ = _as_array(X, "X")
-    if X.ndim != 2 or X.shape[1] != est.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[-1]} features, but {type(est).__name__} is expecting "
-            f"{est.n_features_in_} features as input."
-        )
+    X, columns = _as_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
+    _check_features(est, columns, X.shape[1], reset=False)
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
+    X = _nonempty(X)
     off = None if offset is None else _rows_like(offset, X, "offset", est.n_outputs_)
     return X, off
 
@@ -1870,9 +1888,18 @@ def predict_dist(
     return DaskDistribution(est, X, off, uncertainty)
 
 
-def _chunk_loglik(X, Y, w, off, est, uncertainty):
+def _check_scored(Y: np.ndarray, w: np.ndarray | None) -> None:
+    """A chunk's targets and weights for a score: finite y, finite non-negative weights."""
     if w is not None and not (np.all(np.isfinite(w)) and np.all(w >= 0)):
-        raise ValueError("sample_weight must be finite and >= 0.")
+        raise ValueError(
+            "sample_weight must be finite and >= 0 (it has NaN, infinite or negative values)."
+        )
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("Input y contains NaN or infinity.")
+
+
+def _chunk_loglik(X, Y, w, off, est, uncertainty):
+    _check_scored(Y, w)
     X, Y, w, off = _drop_zero_weight(X, Y, w, off)
     if X.shape[0] == 0:  # a chunk of weight 0 only
         return np.zeros(2)
@@ -1883,8 +1910,6 @@ def _chunk_loglik(X, Y, w, off, est, uncertainty):
     if w is None:
         return np.array([logp.sum(), X.shape[0]])
     w = w[:, 0]
-    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
-        raise ValueError("sample_weight must be finite and >= 0.")
     return np.array([w @ logp, w.sum()])
 
 
@@ -1910,6 +1935,8 @@ def _drop_zero_weight(X, Y, w, off):
 
 
 def _chunk_r2_sums(X, Y, w, off, est, ybar):
+    if ybar is None:  # (the first of the two passes)
+        _check_scored(Y, w)
     X, Y, w, off = _drop_zero_weight(X, Y, w, off)
     if X.shape[0] == 0:  # a chunk of weight 0 only
         return np.zeros((2, Y.shape[1]))

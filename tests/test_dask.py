@@ -209,6 +209,75 @@ def test_dataframe_input(client):
     np.testing.assert_allclose(pred.compute(), mem.predict(df), rtol=1e-8)
 
 
+def test_dataframe_columns_are_checked_as_in_memory(client):
+    """Predicting or scoring a DataFrame whose columns are reordered, renamed or missing raises
+    scikit-learn's error (it was scored positionally: predictions off by 6.7); an array after a
+    DataFrame fit gets scikit-learn's warning."""
+    X, y, _, _ = _data("mse", seed=2)
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    ddf = dd.from_pandas(df, npartitions=3)
+    est = LinearRegressor().fit(ddf, y)
+    for bad in (ddf[["d", "a", "b", "c"]], ddf.rename(columns={"d": "z"}), ddf[["a", "b", "c"]]):
+        for call in (est.predict, est.predict_dist):
+            with pytest.raises(ValueError, match="feature names|features"):
+                call(bad)
+        with pytest.raises(ValueError, match="feature names|features"):
+            est.score(bad, y)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict(da.from_array(X, chunks=CHUNK))
+    with pytest.raises(ValueError, match="feature names"):  # the training data's check too
+        est.covariance_matrix(ddf[["d", "a", "b", "c"]], y)
+
+
+@pytest.mark.parametrize(
+    "loss, solver",
+    [("poisson_nll", "newton"), ("mse", "lstsq"), ("mse", "lbfgs"), ("l1", "highs")],
+)
+def test_empty_chunks_are_skipped(client, loss, solver):
+    """Empty row chunks (a filtered DataFrame's empty partitions) are no rows: the fit, the
+    predictions and the scores equal the in-memory ones (they raised reshape or sample-count
+    errors in the chunk functions)."""
+    X, y, w, _ = _data(loss, seed=4)
+    if loss == "l1":
+        solver_kwargs = {}
+    else:
+        solver_kwargs = {"solver": solver, "tol": 1e-10}
+    chunks = (300, 0, 300, 0, 600)
+    Xd = da.from_array(X, chunks=(chunks, P))
+    yd, wd = da.from_array(y, chunks=(chunks,)), da.from_array(w, chunks=(chunks,))
+    est = LinearRegressor(loss, **solver_kwargs).fit(Xd, yd, wd)
+    mem = LinearRegressor(loss, **solver_kwargs).fit(X, y, w)
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-8, atol=1e-10)
+    pred = est.predict(Xd)
+    assert 0 not in pred.chunks[0]
+    np.testing.assert_allclose(pred.compute(), est.predict(X), rtol=1e-12)
+    np.testing.assert_allclose(
+        est.predict_dist(Xd).std().compute(), est.predict_dist(X).std(), rtol=1e-12
+    )
+    assert est.score(Xd, yd, wd) == pytest.approx(est.score(X, y, w), rel=1e-10)
+    assert est.log_likelihood(Xd, yd, wd) == pytest.approx(est.log_likelihood(X, y, w), rel=1e-10)
+
+
+def test_scores_reject_what_in_memory_scores_reject(client):
+    """score and log_likelihood on dask input raise the in-memory ValueError for non-finite y
+    and for NaN, infinite or negative weights (score returned a number, 0.0 or 0.93)."""
+    X, y, w, _ = _data("mse", seed=5)
+    est = LinearRegressor().fit(X, y)
+    Xd = da.from_array(X, chunks=CHUNK)
+    for bad_y in (np.nan, np.inf):
+        yy = y.copy()
+        yy[700] = bad_y
+        for method in ("score", "log_likelihood"):
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                getattr(est, method)(Xd, da.from_array(yy, chunks=CHUNK))
+    for bad_w in (np.nan, np.inf, -5.0):
+        ww = w.copy()
+        ww[700] = bad_w
+        for method in ("score", "log_likelihood"):
+            with pytest.raises(ValueError, match="finite and >= 0"):
+                getattr(est, method)(Xd, y, da.from_array(ww, chunks=CHUNK))
+
+
 def test_series_partitions_are_checked_in_the_validation_pass(client, monkeypatch):
     """A y Series with X's number of partitions takes X's partition lengths without a pass to
     count its rows; partitions that do not line up are a clear error of the validation pass."""
@@ -400,8 +469,10 @@ def test_l1_covariance_on_dask_is_a_clear_error(client):
     est = LinearRegressor("l1", solver="lbfgs", alpha=1e-3).fit(Xd, yd)
     with pytest.raises(NotImplementedError, match="quantiles"):
         est.covariance_matrix(Xd, yd)
-    with pytest.raises(ValueError, match="pass the training data"):
+    with pytest.raises(ValueError, match="expecting 4 features"):
         est.covariance_matrix(Xd[:, :2], yd)
+    with pytest.raises(ValueError, match="pass the training data"):
+        est.covariance_matrix(Xd, da.stack([yd, yd], axis=1))
 
 
 @pytest.mark.parametrize("loss", ["poisson_nll", "gaussian_nll", "huber"])
