@@ -1339,8 +1339,56 @@ class LinearRegressor(_BaseRegressor):
                 for r in res
             ]
         )
+        for cov, r in zip(covs, res, strict=True):
+            self._mark_unidentified(cov, r, x_mean, x_scale)
         self._last_df_resid = np.array([r.df_resid for r in res])
         return covs[0] if self._y_is_1d else covs
+
+    def _mark_unidentified(
+        self, cov: np.ndarray, res: Any, x_mean: np.ndarray, x_scale: np.ndarray
+    ) -> None:
+        """Set NaN, with a warning, where the data do not identify the covariance."""
+        n_params = self.loss_.n_params
+        if res.no_dispersion:
+            bad = np.ones(cov.shape[0], dtype=bool)
+            why = (
+                f"no residual degree of freedom is left (n - p = {res.df_resid:.3g} < 1: a "
+                f"saturated fit), so the dispersion of the {self.loss_.name} residuals is not "
+                f"estimable"
+            )
+            advice = (
+                "Fit fewer coefficients than rows (the predictive intervals of such a fit "
+                "are not calibrated either)."
+            )
+        else:
+            bad = _inference.unidentified(res.null, x_mean, x_scale, n_params, self.fit_intercept)
+            if not bad.any():
+                return
+            rank = cov.shape[0] - res.null.shape[1]
+            why = (
+                f"the design is rank deficient (the information has rank {rank} for "
+                f"{cov.shape[0]} coefficients: collinear columns, e.g. an intercept with a "
+                f"full one-hot encoding), so the data do not identify these coefficients"
+            )
+            advice = (
+                "Drop redundant columns (e.g. OneHotEncoder(drop='first')) or use alpha > 0; "
+                "predictions and their intervals at rows like the training rows stay valid."
+            )
+        cov[bad, :] = np.nan
+        cov[:, bad] = np.nan
+        terms = self._term_names()
+        names = [
+            terms[i % len(terms)]
+            if n_params == 1
+            else f"{self.loss_.param_names[i // len(terms)]}:{terms[i % len(terms)]}"
+            for i in np.flatnonzero(bad)
+        ]
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        warnings.warn(
+            f"{type(self).__name__}: {why}; their standard errors are NaN: {shown}. {advice}",
+            UserWarning,
+            stacklevel=3,
+        )
 
     def std_errors(
         self,

@@ -74,7 +74,7 @@ import math
 import os
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -111,7 +111,7 @@ _BLOCK_ROWS = 8192
 
 @dataclass
 class CovarianceResult:
-    """Coefficient covariance of one target, in the standardised design's coordinates.
+    r"""Coefficient covariance of one target, in the standardised design's coordinates.
 
     Attributes
     ----------
@@ -125,6 +125,15 @@ class CovarianceResult:
         ``sum(sample_weight)``.
     k : float
         The M-estimators' small-sample factor :math:`k` (1 for the likelihood losses).
+    null : ndarray of shape (n_params * (p + 1), r)
+        A basis of the directions in which the coefficients are not identified (the null
+        space of the information, see :func:`_generalised_inverse`); ``r = 0`` for a design
+        of full rank. ``cov`` is then a generalised inverse: right for every estimable
+        combination of the coefficients (a prediction at a row like the training rows).
+    no_dispersion : bool
+        An M-estimator (mse, huber, smooth_l1) with no residual degree of freedom left
+        (:math:`n - p_\text{eff} < 1`, a saturated fit): its dispersion, and so ``cov``, is
+        not estimable.
     """
 
     cov: np.ndarray
@@ -132,6 +141,8 @@ class CovarianceResult:
     p_eff: float
     n: float
     k: float = 1.0
+    null: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    no_dispersion: bool = False
 
 
 def _is_l1(loss: BaseLoss) -> bool:
@@ -165,6 +176,68 @@ def _inv(A: np.ndarray) -> np.ndarray:
     except (np.linalg.LinAlgError, ValueError):
         pass
     return scipy.linalg.pinvh(A)
+
+
+# An information matrix's eigenvalue below this fraction of its largest, in its correlation
+# form (unit diagonal, so that the units of the columns and of the heads do not matter), is
+# zero: the coefficients are not identified along its eigenvector. Exactly collinear columns
+# (an intercept and a full one-hot encoding) leave 1e-17 to 5e-15 there (10^2 to 10^5 rows,
+# six losses); a design that is merely ill-conditioned to 1e-12 has standard errors 10^6
+# times those of orthogonal columns, and is left as it is.
+_RANK_RTOL = 1e-12
+# A user coefficient is not identified when the null space's projector has more than this on
+# its diagonal entry (0 for an identified one, up to rounding).
+_UNIDENTIFIED = 1e-8
+
+
+def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The inverse of a symmetric PSD information matrix, or a generalised one, and its null space.
+
+    With :math:`A = D^{1/2} C D^{1/2}` (:math:`D` its diagonal, :math:`C` the correlation
+    form), eigenvalues of :math:`C` below ``_RANK_RTOL`` of the largest are zero. Of full
+    rank: :func:`_inv`, and an empty null space. Otherwise
+    :math:`D^{-1/2} C^{+} D^{-1/2}`, a generalised inverse of :math:`A` (equal to any other
+    on the estimable combinations :math:`c^	op	heta`, :math:`c` in :math:`A`'s range, which
+    is what a variance of such a combination needs), and the basis
+    :math:`D^{-1/2} V_0` of :math:`A`'s null space (:math:`V_0`: the null eigenvectors of
+    :math:`C`). Zero rows and columns (a column that is 0 on every row of positive weight)
+    keep a zero variance, as before.
+    """
+    A = 0.5 * (A + A.T)
+    m = A.shape[0]
+    d = np.diag(A)
+    live = d > 0
+    if not (live.any() and np.all(np.isfinite(A))):
+        return _inv(A), np.zeros((m, 0))
+    s = 1.0 / np.sqrt(d[live])
+    C = A[np.ix_(live, live)] * np.outer(s, s)
+    values = np.linalg.eigvalsh(C)
+    if values[0] > _RANK_RTOL * values[-1]:
+        return _inv(A), np.zeros((m, 0))
+    values, vectors = np.linalg.eigh(C)
+    keep = values > _RANK_RTOL * values[-1]
+    kept = vectors[:, keep]
+    inv = np.zeros_like(A)
+    inv[np.ix_(live, live)] = ((kept / values[keep]) @ kept.T) * np.outer(s, s)
+    null = np.zeros((m, int(np.count_nonzero(~keep))))
+    null[live] = vectors[:, ~keep] * s[:, np.newaxis]
+    return 0.5 * (inv + inv.T), null
+
+
+def unidentified(
+    null: np.ndarray, x_mean: np.ndarray, x_scale: np.ndarray, n_params: int, fit_intercept: bool
+) -> np.ndarray:
+    """Which of the user's coefficients the data do not identify.
+
+    In the order of :func:`to_user_coordinates`: those the null space ``null`` (design
+    coordinates) moves.
+    """
+    size = n_params * (x_scale.shape[0] + int(fit_intercept))
+    if null.size == 0:
+        return np.zeros(size, dtype=bool)
+    directions = _user_transform(x_mean, x_scale, n_params, fit_intercept) @ null
+    basis, _ = np.linalg.qr(directions)
+    return np.sum(basis * basis, axis=1) > _UNIDENTIFIED
 
 
 def _weighted_percentiles(x: np.ndarray, w: np.ndarray, qs: list[float]) -> list[float]:
@@ -664,7 +737,7 @@ def covariance_from_sums(
     for j in getattr(loss, "constant_params", ()):
         free[j * q + int(fit_intercept) : (j + 1) * q] = False
     B_inv = np.zeros_like(P)
-    B_inv[np.ix_(free, free)] = _inv((H + P)[np.ix_(free, free)])
+    B_inv[np.ix_(free, free)], null_free = _generalised_inverse((H + P)[np.ix_(free, free)])
     # effective number of parameters of the mean head: the trace of the hat matrix
     p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
     if "G" in sums:  # statsmodels RLM "H1" (OLS for mse)
@@ -680,18 +753,39 @@ def covariance_from_sums(
                 (sums["B"] + P)[np.ix_(free, free)], (sums["M"] + P)[np.ix_(free, free)]
             )
         Bx_inv = np.zeros_like(P)
-        Bx_inv[np.ix_(free, free)] = _inv((sums.get("B", H) + P)[np.ix_(free, free)])
+        Bx_inv[np.ix_(free, free)], null_free = _generalised_inverse(
+            (sums.get("B", H) + P)[np.ix_(free, free)]
+        )
         cov = Bx_inv @ sums["M"] @ Bx_inv
         if robust == "HC1":
-            cov *= n / max(n - np.count_nonzero(free), 1.0)
+            cov *= n / max(n - (np.count_nonzero(free) - null_free.shape[1]), 1.0)
     cov = 0.5 * (cov + cov.T)
-    return CovarianceResult(cov=cov, df_resid=n - p_eff, p_eff=p_eff, n=n, k=kfac)
+    null = np.zeros((P.shape[0], null_free.shape[1]))
+    null[free] = null_free
+    return CovarianceResult(
+        cov=cov,
+        df_resid=n - p_eff,
+        p_eff=p_eff,
+        n=n,
+        k=kfac,
+        null=null,
+        no_dispersion="G" in sums and n - p_eff < 1.0,
+    )
 
 
 def to_user_coordinates(
     cov: np.ndarray, x_mean: np.ndarray, x_scale: np.ndarray, n_params: int, fit_intercept: bool
 ) -> np.ndarray:
     """Map a design-coordinate covariance to the user's ``[intercept, coef]`` per head."""
+    T = _user_transform(x_mean, x_scale, n_params, fit_intercept)
+    out = T @ cov @ T.T
+    return 0.5 * (out + out.T)
+
+
+def _user_transform(
+    x_mean: np.ndarray, x_scale: np.ndarray, n_params: int, fit_intercept: bool
+) -> np.ndarray:
+    r"""The matrix :math:`T` with user coefficients :math:`= T\,\theta` (design coordinates)."""
     inv_s = 1.0 / x_scale
     if fit_intercept:
         p = x_scale.shape[0]
@@ -701,9 +795,7 @@ def to_user_coordinates(
         T1[1:, 1:] = np.diag(inv_s)
     else:
         T1 = np.diag(inv_s)
-    T = scipy.linalg.block_diag(*([T1] * n_params))
-    out = T @ cov @ T.T
-    return 0.5 * (out + out.T)
+    return scipy.linalg.block_diag(*([T1] * n_params))
 
 
 def quadratic_form(

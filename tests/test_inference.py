@@ -449,3 +449,61 @@ def test_names_targets_and_bad_arguments():
         single.std_errors(X, Y[:10, 1])
     with pytest.raises(ValueError, match="uncertainty must be"):
         single.predict_dist(X, uncertainty="bayes")
+
+
+def _dummy_trap(seed=0, n=400):
+    """An intercept with a full one-hot encoding (rank deficient) and a continuous column."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 3, size=n)
+    x = rng.normal(size=n)
+    X = np.column_stack([g == 0, g == 1, g == 2, x]).astype(float)
+    counts = rng.poisson(np.exp(0.2 + 0.5 * (g == 1) - 0.3 * (g == 2) + 0.4 * x)).astype(float)
+    return X, counts, np.log1p(counts) + rng.normal(scale=0.1, size=n)
+
+
+@pytest.mark.parametrize(
+    "loss, family",
+    [("mse", "Gaussian"), ("poisson_nll", "Poisson"), ("huber", None), ("l1", None)],
+)
+def test_rank_deficient_design_has_nan_standard_errors_where_not_identified(loss, family):
+    """Intercept + full one-hot: the intercept's and the dummies' standard errors are NaN with
+    a warning naming them (they were 4e6 from a Cholesky of a singular matrix, or small
+    pseudo-inverse values with p = 1e-17); the identified coefficient's equals statsmodels'
+    on the identifiable (drop-first) design, with n - rank residual degrees of freedom."""
+    X, counts, continuous = _dummy_trap()
+    y = counts if loss == "poisson_nll" else continuous
+    est = LinearRegressor(loss, tol=1e-10).fit(X, y)
+    with pytest.warns(UserWarning, match=r"rank deficient.*intercept, x0, x1, x2\. Drop"):
+        table = est.coef_table(X, y)
+    assert table["se"].iloc[:4].isna().all() and table["p_value"].iloc[:4].isna().all()
+    assert np.isfinite(table["se"].iloc[4]) and table["se"].iloc[4] > 0
+    if family is not None:
+        ref = sm.GLM(y, sm.add_constant(X[:, 1:]), family=getattr(sm.families, family)())
+        ref = ref.fit(tol=1e-14)
+        assert table["se"].iloc[4] == pytest.approx(ref.bse[-1], rel=1e-6)
+        assert est._last_df_resid[0] == pytest.approx(ref.df_resid, rel=1e-9)
+    # the predictive spread at the training rows stays finite and positive
+    _, std = est.predict(X[:20], return_std=True)
+    assert np.all(np.isfinite(std) & (std > 0))
+
+
+def test_full_rank_and_penalised_designs_warn_of_nothing():
+    """A design of full rank (the drop-first encoding), or the dummy trap with alpha > 0 (the
+    penalty identifies every coefficient), has finite standard errors and no warning."""
+    X, counts, _ = _dummy_trap(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for X_fit, alpha in ((X[:, 1:], 0.0), (X, 1e-3)):
+            est = LinearRegressor("poisson_nll", alpha=alpha).fit(X_fit, counts)
+            assert np.all(np.isfinite(est.std_errors(X_fit, counts)))
+
+
+def test_saturated_least_squares_has_nan_standard_errors():
+    """As many coefficients as rows: no residual degree of freedom, so the mse dispersion and
+    the standard errors are not estimable (NaN and a warning; they were 1e-15, p = 0)."""
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(4, 3)), rng.normal(size=4)
+    est = LinearRegressor("mse").fit(X, y)
+    with pytest.warns(UserWarning, match="no residual degree of freedom"):
+        se = est.std_errors(X, y)
+    assert np.isnan(se).all()
