@@ -38,6 +38,7 @@ from sklearn.metrics import make_scorer
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
+from sklearn.utils.metadata_routing import UNUSED
 
 from sklik._data import positive_rows
 from sklik._validation import _BaseScorer, check_sample_weight
@@ -650,7 +651,16 @@ def _transformed_target_distribution(
 
 
 class _DistributionScorer(_BaseScorer):
-    """Scorer applying ``score_func(y_true, dist, **kwargs)`` to the predictive distribution."""
+    """Scorer applying ``score_func(y_true, dist, **kwargs)`` to the predictive distribution.
+
+    Its metadata requests (routing): ``sample_weight`` from the score function, and
+    ``offset``, routed to the model's ``predict_dist``; both unset by default, so that
+    passing one to a meta-estimator without ``set_score_request`` is scikit-learn's
+    ``UnsetMetadataPassedError``, not a score silently computed without it. ``dist`` is the
+    prediction, not metadata.
+    """
+
+    __metadata_request__score = {"offset": None, "dist": UNUSED}
 
     def __init__(self, score_func: Any, sign: int, kwargs: dict) -> None:
         # what predictive_distribution calls: predict_dist, or predict(X, return_std=True);

@@ -167,6 +167,27 @@ def test_offset_is_routed_to_sklik_scorers(routing):
     assert stats.kstest(u, "uniform").pvalue > 0.01
 
 
+def test_an_unset_offset_request_on_a_scorer_is_an_error(routing):
+    """A scorer whose offset request is unset refuses a routed offset (scikit-learn's
+    UnsetMetadataPassedError, as for sample_weight) instead of scoring the exposure model
+    without the exposure (-7.56 against -2.10 per fold); ``dist`` is no metadata."""
+    from sklearn.exceptions import UnsetMetadataPassedError
+
+    from sklik.metrics import get_scorer
+
+    X, y, exposure = _counts()
+    est = LinearRegressor("poisson_nll").set_fit_request(offset=True)
+    for name in ("neg_log_score", "neg_crps", "coverage_90"):
+        scorer = get_scorer(name)
+        requests = scorer.get_metadata_routing().score.requests
+        assert "dist" not in requests and requests["offset"] is None
+        with pytest.raises(UnsetMetadataPassedError, match="offset"):
+            cross_validate(est, X, y, params={"offset": np.log(exposure)}, cv=3, scoring=scorer)
+    ignored = get_scorer("neg_log_score").set_score_request(offset=False)
+    result = cross_validate(est, X, y, params={"offset": np.log(exposure)}, cv=3, scoring=ignored)
+    assert np.all(np.isfinite(result["test_score"]))
+
+
 def test_non_sklik_estimators_refuse_an_offset():
     from sklearn.linear_model import BayesianRidge
 
