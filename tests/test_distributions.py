@@ -547,9 +547,33 @@ def test_nbinom_quantiles_are_scipys_below_the_search_mean():
     for mu in [3.0, 1e6, 0.99e14]:
         for n in [0.5, 2.0, 1e3, mu, 1e8 * mu]:
             p = n / (n + mu)
-            q = [1e-6, 0.05, 0.5, 0.95, 1 - 1e-6]
+            # (above the median, SciPy's quantile of the other tail: see the next test)
+            q = np.array([1e-6, 0.05, 0.5])
             assert_array_equal(nbinom.ppf(q, n, p), stats.nbinom.ppf(q, n, p))
             assert_array_equal(nbinom.isf(q, n, p), stats.nbinom.isf(q, n, p))
+            upper = 1.0 - q  # (whose complement 1 - upper is exact)
+            assert_array_equal(nbinom.ppf(upper, n, p), stats.nbinom.isf(1.0 - upper, n, p))
+            assert_array_equal(nbinom.isf(upper, n, p), stats.nbinom.ppf(1.0 - upper, n, p))
+
+
+@pytest.mark.parametrize("n", [1e-6, 1e-3, 0.5, 1e3])
+@pytest.mark.parametrize("mu", [1e-3, 1.0, 1e6, 1e12])
+def test_nbinom_quantiles_are_exact_on_either_tail(n, mu):
+    """ppf above the median is the isf of 1 - q (on the tail that holds it): exact where
+    SciPy's ppf is not, and it ends (SciPy's ppf(1 - 1e-16) at n = 1e-3, mean 1e6 never
+    returned); both hold F(k) >= q > F(k - 1), by the survival function in the upper tail."""
+    p = n / (n + mu)
+    rel = 1.0 + 1e-9  # (the special functions' own accuracy at 1e19 counts)
+    for q in [1e-300, 1e-16, 0.3, 0.7, 1 - 1e-13, 1 - 1e-16]:
+        k = float(nbinom.ppf(q, n, p))
+        if 1.0 - (1.0 - q) == q:  # 1 - q exact: the same quantile from the other side
+            assert k == float(nbinom.isf(1.0 - q, n, p))
+        if q > 0.5:  # S(k) <= 1 - q < S(k - 1)
+            assert special.betaincc(n, k + 1.0, p) <= (1.0 - q) * rel
+            assert k == 0 or special.betaincc(n, k, p) * rel > 1.0 - q
+        else:
+            assert special.betainc(n, k + 1.0, p) * rel >= q
+            assert k == 0 or special.betainc(n, k, p) < q * rel
 
 
 def test_crps_nbinom_window_equals_the_sum_over_the_whole_support():
