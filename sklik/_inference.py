@@ -919,11 +919,27 @@ def _count_predictive(
             alpha = np.exp(raw[1]) * correction + (correction - 1.0) * np.exp(-eta)
         else:
             alpha = np.zeros_like(eta)
-        # (1 + alpha_c) e^q - 1 = alpha_c e^q + expm1(q), without cancellation at small q
+        # log((1 + alpha_c) e^q - 1) = q + log(alpha_c + 1 - e^-q): no cancellation at small
+        # q, no overflow (nor 0 * inf for Poisson's alpha_c = 0) at large q
         q = np.asarray(qf, dtype=np.float64)
-        widened = alpha * np.exp(q) + np.expm1(q)
-        log_alpha = np.where(widened > 0, np.log(widened), -np.inf)
+        log_alpha = q + np.log(alpha - np.expm1(-q))
+        # the variance mu + alpha mu^2 must be a float64 (p = 1 / (1 + alpha mu) must not
+        # underflow to 0, where every probability is nan)
+        huge = 2.0 * eta + log_alpha > _LOG_FLOAT_MAX
+    if np.any(huge):
+        rows = np.flatnonzero(np.any(np.reshape(huge, (huge.shape[0], -1)), axis=1))
+        raise ValueError(
+            f"The predictive variance of the count overflows float64 at {rows.size} row(s) "
+            f"(e.g. row {int(rows[0])}): the fitted mean there is about 1e"
+            f"{float(np.max(eta[huge])) / math.log(10):.0f} with its uncertainty, from "
+            f"features far outside the training data. predict(X) still gives the mean, and "
+            f"uncertainty='noise' the plug-in distribution; check those rows' units."
+        )
     return _COUNT_PREDICTIVE.predictive_distribution(np.stack([eta, log_alpha]))
+
+
+# the log of the largest float64
+_LOG_FLOAT_MAX = math.log(np.finfo(np.float64).max)
 
 
 # the predictive distribution of the count likelihoods (see _count_predictive)

@@ -1169,12 +1169,24 @@ def compare_losses(
             note, fits = _cross_validate(fit_one, n_folds, domain_note(name), bar)
             scores = pd.DataFrame([fit["scores"] for _, fit in fits], columns=list(METRICS))
             flags = _flags(fits, scores, n_folds, coverage)
+            # a fold whose score is not a number leaves the loss unranked (never averaged over
+            # the other folds: that would rank the loss on the rows it described best)
+            bad = [k + 1 for k, fit in fits if np.isnan(fit["scores"]["log_likelihood"])]
+            nan_note = (
+                f"the held-out log-likelihood is not a number in fold "
+                f"{', '.join(map(str, bad))} (a predictive distribution that is not finite at "
+                f"some held-out rows): unranked"
+                if bad
+                else ""
+            )
             rows[name] = {
-                **{f"{m}_mean": scores[m].mean() for m in METRICS},
-                **{f"{m}_std": scores[m].std(ddof=0) for m in METRICS},
+                **{f"{m}_mean": scores[m].mean(skipna=False) for m in METRICS},
+                **{f"{m}_std": scores[m].std(ddof=0, skipna=False) for m in METRICS},
                 "converged": flags["converged"],
                 "collapsed": flags["collapsed"],
-                "note": "; ".join(part for part in [note, offset_note, *flags["notes"]] if part),
+                "note": "; ".join(
+                    part for part in [note, offset_note, nan_note, *flags["notes"]] if part
+                ),
             }
             if not _is_dask(X):
                 predictions += [fit["predictions"].assign(loss=name, fold=k) for k, fit in fits]

@@ -582,3 +582,33 @@ def test_offset_is_fitted_and_scored_by_every_loss(tmp_path, capsys):
     argv = ["compare", "--csv", str(path), "--target", "y", "--quiet"]
     argv += ["--offset", "log_exposure", "--exposure", "exposure"]
     assert main(argv) == 1 and "exclude each other" in capsys.readouterr().err
+
+
+def test_a_fold_without_a_finite_score_leaves_the_loss_unranked(monkeypatch):
+    """A held-out log-likelihood that is not a number in one fold is never averaged over the
+    other folds (the mean skipped it, and the negative binomial won on a far-out row that it
+    could not score): the loss is unranked, with a note naming the fold."""
+    import sklik.compare as C
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = rng.poisson(np.exp(1 + 0.5 * X[:, 0])).astype(float)
+    original = C._score_sums
+    calls = []
+
+    def nan_in_fold_two(y_test, dist, *args):  # (each loss's folds are scored in turn)
+        sums, values = original(y_test, dist, *args)
+        calls.append(1)
+        if len(calls) % 5 == 2:
+            sums[1] = np.nan
+        return sums, values
+
+    monkeypatch.setattr(C, "_score_sums", nan_in_fold_two)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = C.compare_losses(
+            pd.DataFrame(X, columns=list("abc")), y, cv=5, losses=["mse", "poisson_nll"]
+        )
+    for name in ("mse", "poisson_nll"):
+        assert pd.isna(res.loc[name, "rank"]) and pd.isna(res.loc[name, "log_likelihood_mean"])
+        assert "not a number in fold 2" in res.loc[name, "note"]

@@ -507,3 +507,23 @@ def test_saturated_least_squares_has_nan_standard_errors():
     with pytest.warns(UserWarning, match="no residual degree of freedom"):
         se = est.std_errors(X, y)
     assert np.isnan(se).all()
+
+
+@pytest.mark.parametrize("loss", ["poisson_nll", "negative_binomial_nll"])
+def test_count_predictive_far_from_the_data_is_widened_or_a_clear_error(loss):
+    """The count losses' predictive dispersion (1 + alpha_c) e^q - 1 in logs: Poisson's was
+    0 * inf = nan beyond q = 709 and lost its widening (n = 1e130, an overconfident log pmf
+    of -1e132); a row whose predictive variance overflows float64 (p underflowed to 0: nan
+    probabilities, which sklik compare averaged away) is now a ValueError naming it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = rng.poisson(np.exp(1 + 0.5 * X[:, 0])).astype(float)
+    est = LinearRegressor(loss).fit(X, y)
+    near, far = X[:2].copy(), X[:2].copy()
+    near[1, 0], far[1, 0] = 200.0, 1500.0
+    dist = est.predict_dist(near)
+    assert np.all(np.isfinite(dist.logpmf([3.0, 3.0])))
+    assert dist.var()[1] > est.predict_dist(near, uncertainty="noise").var()[1]
+    with pytest.raises(ValueError, match=r"overflows float64 at 1 row\(s\) \(e.g. row 1\)"):
+        est.predict_dist(far)
+    assert np.all(np.isfinite(est.predict(far[:1])))
