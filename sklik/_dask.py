@@ -1953,6 +1953,8 @@ def score(est: Any, X: Any, y: Any, sample_weight: Any, offset: Any) -> float:
     Y = _rows_like(y, X, "y", est.n_outputs_)
     w = None if sample_weight is None else _rows_like(sample_weight, X, "sample_weight", 1)
     wy, wsum = _sum_blocks(_chunk_r2_sums, [X, Y, w, off], est, None)
+    if not np.all(wsum > 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     ss_tot, ss_res = _sum_blocks(_chunk_r2_sums, [X, Y, w, off], est, wy / wsum)
     r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), 0.0)
     r2 = np.where((ss_tot == 0) & (ss_res == 0), 1.0, r2)

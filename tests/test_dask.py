@@ -270,6 +270,9 @@ def test_scores_reject_what_in_memory_scores_reject(client):
         for method in ("score", "log_likelihood"):
             with pytest.raises(ValueError, match="NaN or infinity"):
                 getattr(est, method)(Xd, da.from_array(yy, chunks=CHUNK))
+    for method in ("score", "log_likelihood"):  # (score returned 1.0, with a RuntimeWarning)
+        with pytest.raises(ValueError, match="at least one non-zero"):
+            getattr(est, method)(Xd, y, da.zeros(len(y), chunks=CHUNK))
     for bad_w in (np.nan, np.inf, -5.0):
         ww = w.copy()
         ww[700] = bad_w
