@@ -403,15 +403,23 @@ def _standardise(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, center: boo
 
 
 def _client() -> Any:
-    """The active ``distributed.Client``, or None."""
+    """The active ``distributed.Client`` that computations run on, or None.
+
+    None also when a client exists but another scheduler is selected (``dask.config.set(
+    scheduler="threads")``): the computations, and a persisted design, would then live in
+    this process.
+    """
     if "distributed" not in sys.modules:
         return None
     from distributed import default_client
 
     try:
-        return default_client()
+        client = default_client()
     except ValueError:
         return None
+    if dask.base.get_scheduler() != client.get:
+        return None
+    return client
 
 
 def _available_memory() -> float:

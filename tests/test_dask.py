@@ -726,3 +726,18 @@ def test_separation_warns_on_dask(client):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LinearRegressor("poisson_nll", alpha=1e-3).fit(Xd, yd)
+
+
+def test_a_local_scheduler_selected_under_a_client_persists_nothing(client):
+    """With a Client but dask.config's scheduler set to threads, the passes run in this
+    process: the design is not persisted there (the workers' memory was counted, and a design
+    up to half of it was persisted into the fitting process)."""
+    from sklik import _dask
+
+    assert _dask._client() is client and _dask._available_memory() > 0
+    with dask.config.set(scheduler="threads"):
+        assert _dask._client() is None and _dask._available_memory() == 0.0
+        X, y, _, _ = _data("poisson_nll", seed=6)
+        est = LinearRegressor("poisson_nll", tol=1e-10).fit(da.from_array(X, chunks=CHUNK), y)
+    ref = LinearRegressor("poisson_nll", tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-8)
