@@ -141,6 +141,30 @@ def _rows_like(
     return arr.rechunk(chunks)
 
 
+def target_moments(y: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per target, the weighted mean of ``y`` and its standard deviation (1 if not positive).
+
+    One pass over ``y`` and the weights alone, for a target standardisation that is undone
+    exactly (so its accuracy does not matter, only its finiteness).
+    """
+    Y, _ = _as_array(y, "y")
+    Y = Y[:, np.newaxis] if Y.ndim == 1 else Y
+    w = da.ones(Y.shape[0], chunks=Y.chunks[0]) if sample_weight is None else sample_weight
+    if not is_dask(w):
+        w = da.from_array(np.asarray(w, dtype=np.float64), chunks=(Y.chunks[0],))
+    w, _ = _as_array(w, "sample_weight")
+    w = w.rechunk((Y.chunks[0],))
+    top = da.maximum(da.max(da.abs(Y), axis=0), np.finfo(np.float64).tiny)
+    Z = Y / top  # (no overflow in the squares)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        total, first, second, top = dask.compute(w.sum(), w @ Z, w @ (Z * Z), top)
+        mean = first / total
+        scale = top * np.sqrt(np.maximum(second / total - mean * mean, 0.0))
+        shift = top * mean
+    ok = np.isfinite(scale) & (scale > 0)
+    return np.where(np.isfinite(shift), shift, 0.0), np.where(ok, scale, 1.0)
+
+
 def _nonempty(a: da.Array | None) -> da.Array | None:
     """``a`` without its empty row chunks (a filtered DataFrame's empty partitions).
 

@@ -310,9 +310,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
             # least squares: its Gram matrix comes with the validation pass
             gram = isinstance(loss, MSELoss) and self._choose_solver(loss) == "lstsq"
+            y, offset, fit_loss = self._dask_training_problem(y, sample_weight, offset, loss)
             data = _dask.DaskData(self, X, y, sample_weight, offset, loss, gram=gram)
-            self._dask_training_problem(data.n_targets)
-            return data, loss, None, data.one_target
+            return data, fit_loss, None, data.one_target
         # the linear model checks X for NaN and inf in its design's pass over X (one pass
         # fewer, see ArrayData.design); the MLP's validation rows never reach a design
         defer = self._standardises_design
@@ -349,8 +349,12 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         )
         return ArrayData(X, Y, sw, off, check_finite=check), fit_loss, monitor, y.ndim == 1
 
-    def _dask_training_problem(self, n_targets: int) -> None:
-        """Set the state :meth:`_training_problem` sets, for dask input (all rows, loss as is)."""
+    def _dask_training_problem(self, y: Any, sample_weight: Any, offset: Any, loss: BaseLoss):
+        """``(y, offset, loss)`` to fit on dask input (all rows; by default as given).
+
+        Sets the state :meth:`_training_problem` sets in memory.
+        """
+        return y, offset, loss
 
     def _minimize(
         self, data, model, loss, objective, solver, l1_weights, monitor, x_mean, x_scale
@@ -1787,10 +1791,31 @@ class MLPRegressor(_BaseRegressor):
         held_out = ArrayData(monitor.X, monitor.Y, monitor.w[:, 0], monitor.off)
         return held_out.residual_scale(loss, raw_val, owner)
 
-    def _dask_training_problem(self, n_targets: int) -> None:
-        # on dask input: no target standardisation and no validation split (all rows)
-        self._y_shift, self._y_scale = np.zeros(n_targets), np.ones(n_targets)
+    def _dask_training_problem(self, y: Any, sample_weight: Any, offset: Any, loss: BaseLoss):
+        # on dask input: every row is fitted (no validation split); gaussian_nll's y is
+        # standardised as in memory, from its moments (one pass over y alone)
+        if self.early_stopping is True:
+            raise ValueError(
+                "MLPRegressor: early_stopping=True needs a validation split of the rows, "
+                "which is not available on dask input; set early_stopping=False (or 'auto', "
+                "off on dask input)."
+            )
         self.validation_scores_ = self.best_validation_score_ = None
+        K = 1 if len(y.shape) == 1 else y.shape[1]
+        self._y_shift, self._y_scale = np.zeros(K), np.ones(K)
+        if not isinstance(loss, GaussianNLLLoss):
+            return y, offset, loss
+        from sklik import _dask
+
+        shift, scale = _dask.target_moments(y, sample_weight)
+        self._y_shift, self._y_scale = shift, scale
+        if len(y.shape) == 1:
+            shift, scale = shift[0], scale[0]
+        y = (y - shift) / scale
+        if offset is not None:
+            offset = offset / scale
+        eps = loss.eps / float(np.max(self._y_scale)) ** 2
+        return y, offset, clone(loss).set_params(eps=eps)
 
     def _cold_start(self, model, loss, out_init):
         theta = super()._cold_start(model, loss, out_init)

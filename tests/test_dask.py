@@ -362,6 +362,30 @@ def test_mlp_on_dask(client):
     np.testing.assert_allclose(pred, mem.predict(X), rtol=1e-6, atol=1e-9)
 
 
+def test_mlp_gaussian_nll_on_dask_standardises_y_as_in_memory(client):
+    """The learned-variance MLP standardises y on dask too (one pass over y): on a target in
+    large units (5000 +- 1000) it learned nothing of the mean (R^2 0.0000 against 0.887 in
+    memory), alpha and eps acting on the raw units. Explicit early stopping is refused."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 2))
+    y = 5000 + 1000 * (np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + 0.3 * rng.normal(size=1000))
+    w = rng.uniform(0.5, 2.0, size=1000)
+    params = {"hidden_layer_sizes": (8,), "random_state": 0, "max_iter": 40, "tol": 1e-12}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (max_iter reached, on both)
+        mem = MLPRegressor("gaussian_nll", early_stopping=False, **params).fit(X, y, w)
+        est = MLPRegressor("gaussian_nll", **params).fit(
+            da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK), w
+        )
+    np.testing.assert_allclose(est._y_shift, mem._y_shift, rtol=1e-12)
+    np.testing.assert_allclose(est._y_scale, mem._y_scale, rtol=1e-12)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-6)
+    assert est.score(X, y, w) == pytest.approx(mem.score(X, y, w), abs=1e-4)
+    assert est.score(X, y, w) > 0.8
+    with pytest.raises(ValueError, match="early_stopping=True"):
+        MLPRegressor("gaussian_nll", early_stopping=True).fit(da.from_array(X, chunks=CHUNK), y)
+
+
 def test_default_scheduler_without_client():
     # dask's local scheduler (what runs out of core on one machine)
     X, y, w, _ = _data("poisson_nll", seed=6)
