@@ -794,3 +794,15 @@ def test_nbinom_entropy_of_huge_means_is_the_continuous_limit():
         assert float(h) == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 2e300), rel=1e-14)
         for n in (0.1, 2.0, 1e3):
             assert np.isfinite(nbinom(n, n / (n + 1e307)).entropy())
+
+
+def test_quantile_search_over_orders_of_magnitude_reaches_the_integers():
+    """A bracket from 0 to 1e110 (a heavy-tailed negative binomial of mean 1e55, shape 5e-111)
+    is bisected in log k first: the 5% quantile is 0 (P(Y = 0) is 1 - 4e-108), where the
+    arithmetic bisection's 90 steps stopped at 3e82; and a quantile in the tail is exact."""
+    n, mu = 5e-111, 4.6e54
+    p = n / (n + mu)
+    assert nbinom.ppf(0.05, n, p) == 0 and nbinom.ppf(0.5, n, p) == 0
+    k = float(nbinom.isf(1e-120, n, p))  # S(k) <= 1e-120 < S(k - 1)
+    assert special.betaincc(n, k + 1.0, p) <= 1e-120 * (1 + 1e-9)
+    assert special.betaincc(n, k, p) * (1 + 1e-9) > 1e-120

@@ -510,20 +510,28 @@ def test_saturated_least_squares_has_nan_standard_errors():
 
 
 @pytest.mark.parametrize("loss", ["poisson_nll", "negative_binomial_nll"])
-def test_count_predictive_far_from_the_data_is_widened_or_a_clear_error(loss):
-    """The count losses' predictive dispersion (1 + alpha_c) e^q - 1 in logs: Poisson's was
-    0 * inf = nan beyond q = 709 and lost its widening (n = 1e130, an overconfident log pmf
-    of -1e132); a row whose predictive variance overflows float64 (p underflowed to 0: nan
-    probabilities, which sklik compare averaged away) is now a ValueError naming it."""
+def test_count_predictive_far_from_the_data_is_widened_and_finite(loss):
+    """The count losses' predictive dispersion (1 + alpha_c) e^q - 1 in logs, held where the
+    variance and the odds stay float64: Poisson's was 0 * inf = nan beyond q = 709 and lost
+    its widening (n = 1e130, a log pmf of -1e132 at a count of 3); the negative binomial's
+    p underflowed to 0 (nan probabilities, which sklik compare averaged away)."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = rng.poisson(np.exp(1 + 0.5 * X[:, 0])).astype(float)
     est = LinearRegressor(loss).fit(X, y)
-    near, far = X[:2].copy(), X[:2].copy()
-    near[1, 0], far[1, 0] = 200.0, 1500.0
-    dist = est.predict_dist(near)
-    assert np.all(np.isfinite(dist.logpmf([3.0, 3.0])))
-    assert dist.var()[1] > est.predict_dist(near, uncertainty="noise").var()[1]
-    with pytest.raises(ValueError, match=r"overflows float64 at 1 row\(s\) \(e.g. row 1\)"):
-        est.predict_dist(far)
-    assert np.all(np.isfinite(est.predict(far[:1])))
+    rows = np.repeat(X[:1], 4, axis=0)
+    rows[1:, 0] = [200.0, 1500.0, 1e6]
+    dist = est.predict_dist(rows)
+    logp = dist.logpmf(np.full(4, 3.0))
+    assert np.all(np.isfinite(logp)) and np.all(logp[1:] < -200) and logp[0] > -10
+    # (rows 2 and 3: a fitted mean beyond float64, held at its largest value, whose
+    # variance is inf; row 1's variance 1e219 was inf too, SciPy's n(1 - p) / p^2)
+    assert np.all(np.isfinite(dist.mean())) and np.all(np.isfinite(dist.var()[:2]))
+    assert np.all(np.isfinite(dist.std()))
+    low, high = dist.interval(0.9)
+    # the widened row: almost all its mass at 0 (dispersion 1e110), none of it Poisson's
+    assert (
+        low[1] == 0 == high[1]
+        and est.predict_dist(rows[:2], uncertainty="noise").ppf(0.05)[1] > 1e50
+    )
+    assert dist.var()[1] > est.predict_dist(rows[:2], uncertainty="noise").var()[1]
