@@ -178,6 +178,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         loss = get_loss(self.loss)
         loss.check_params()
         data, fit_loss, monitor, one_target = self._training_data(X, y, sample_weight, offset, loss)
+        self._check_y_spread(data, loss)
         self.loss_ = loss
         center = bool(getattr(self, "fit_intercept", False))
         design, x_mean, x_scale = data.design(
@@ -259,6 +260,23 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
+
+    def _check_y_spread(self, data: Any, loss: BaseLoss) -> None:
+        """Refuse a y whose spread squares to below the smallest normal float64 (about 1e-154).
+
+        The continuous losses' residual variances (and the covariance, which scales with them)
+        are squares of y's units: below this they underflow, and the predictive standard
+        deviation came out nan (mse), 0 (l1) or 1e167 times too wide (gaussian_nll).
+        """
+        if loss.link_name == "log":
+            return
+        spread = float(np.max(data.y_spread * getattr(self, "_y_scale", 1.0)))
+        if 0.0 < spread and spread * spread < np.finfo(np.float64).tiny:
+            raise ValueError(
+                f"{type(self).__name__}: y's spread ({spread:.3g}) is so small that its "
+                f"square underflows float64, so the variance of the {loss.name} residuals is "
+                f"not representable: rescale y (e.g. multiply it by a power of 10)."
+            )
 
     def _check_separation(self, data, objective, loss, theta, l1_weights) -> None:
         """Warn where an unpenalised log-link fit drove means at y = 0 numerically to 0."""

@@ -540,3 +540,22 @@ def test_predictive_variance_overflow_is_a_clear_error(loss):
             assert np.all(np.isfinite(est.predict(far)))
             est.predict_dist(far, uncertainty="noise")
         assert np.all(np.isfinite(est.predict_dist(far[1:]).std()))
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber", "gaussian_nll"])
+def test_a_y_whose_spread_squares_to_underflow_is_a_clear_error(loss):
+    """y of magnitude 1e-170: the residual variance underflows float64, and the predictive
+    std came out nan with a RuntimeWarning (mse), 0 (l1) or 1e167 times too wide
+    (gaussian_nll); now a ValueError naming the fix. At 1e-150 the fit is y's fit, scaled."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    y = X @ [1.0, 2.0] + rng.normal(size=100)
+    with pytest.raises(ValueError, match="square underflows float64.*multiply it"):
+        LinearRegressor(loss).fit(X, y * 1e-170)
+    if loss in ("mse", "l1"):  # (huber's delta and gaussian_nll's eps are in y's units)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            small = LinearRegressor(loss).fit(X, y * 1e-150)
+            _, std = small.predict(X[:3], return_std=True)
+        _, ref = LinearRegressor(loss).fit(X, y).predict(X[:3], return_std=True)
+        np.testing.assert_allclose(std, ref * 1e-150, rtol=1e-6)
