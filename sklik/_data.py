@@ -357,6 +357,30 @@ class ArrayData:
         with np.errstate(over="ignore"):
             return np.asarray(abs(self.X) @ np.abs(W).T).max(axis=0)
 
+    def n_separated(self, design: Any, fit_intercept: bool) -> int:
+        """The most rows of ``y = 0`` that the features separate, over the targets (0: none).
+
+        Per target: the null space :math:`N` of the Gram matrix of the rows of positive ``y``
+        (the directions that change none of their means), then
+        :func:`sklik._inference.n_separated` on the rows of ``y = 0`` in those directions.
+        Rows of weight 0 are no rows.
+        """
+        found = 0
+        positive_weight = self.sw > 0
+        for k in range(self.n_targets):
+            zero = positive_weight & (self.Y[:, k] == 0)
+            if not zero.any():
+                continue
+            indicator = (positive_weight & (self.Y[:, k] > 0)).astype(np.float64)
+            gram = _inference._gram(design, indicator, fit_intercept)
+            N = _inference.null_space(gram)
+            if N.shape[1] == 0:
+                continue
+            coef, bias = (N[1:], N[0]) if fit_intercept else (N, None)
+            A = np.asarray(design.matmat(coef.T, bias))[zero]
+            found = max(found, _inference.n_separated(A))
+        return found
+
     def residual_scale(self, loss: BaseLoss, raw: np.ndarray | None, owner: str) -> np.ndarray:
         """Per target, the loss's ML scale (``fit_scale``) of the residuals ``y - raw[0]``."""
         if raw is None:

@@ -78,6 +78,9 @@ _AUTO_ALPHA = 1e-4
 _START_GRADIENT_FLOOR = 1e-8
 # a log link's mean below this times max|y| at y = 0 is numerically 0 (R's glm.fit: 10 eps)
 _VANISHING_MEAN = 10 * np.finfo(np.float64).eps
+# ... and a fitted mean at y = 0 below this fraction of y's largest value is checked for
+# separation by the data's certificate (a linear program's worth of work, only then)
+_SEPARATION_SUSPECT = 1e-4
 
 
 def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
@@ -279,21 +282,33 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             )
 
     def _check_separation(self, data, objective, loss, theta, l1_weights) -> None:
-        """Warn where an unpenalised log-link fit drove means at y = 0 numerically to 0."""
+        """Warn where an unpenalised log-link fit has no maximum likelihood estimate.
+
+        Rows of ``y = 0`` whose fitted mean fell below ``_SEPARATION_SUSPECT`` of y's largest
+        value (the solver stops on the relative tolerance long before float64 does: a rare
+        category with only zero counts ended at means of 1e-6) are the suspects; the data's
+        separation certificate (in memory: :meth:`sklik._data.ArrayData.n_separated`, exact)
+        decides. Means numerically 0 (``_VANISHING_MEAN``) warn in any case (the dask input's
+        check, one pass).
+        """
         if self.alpha != 0 or l1_weights is not None or loss.link_name != "log":
             return
         if not isinstance(objective.model, LinearModel):
             return  # (an MLP's outputs are not a separating hyperplane's)
-        floor = _VANISHING_MEAN * float(np.max(data.y_top))
-        n_vanishing = objective.n_vanishing(theta, floor)
-        if n_vanishing:
+        top = float(np.max(data.y_top))
+        n_rows = objective.n_vanishing(theta, _VANISHING_MEAN * top)
+        certify = getattr(data, "n_separated", None)
+        if certify is not None and objective.n_vanishing(theta, _SEPARATION_SUSPECT * top):
+            n_rows = max(n_rows, certify(objective.X, self.fit_intercept))
+        if n_rows:
             warnings.warn(
-                f"{type(self).__name__}: the fitted mean is numerically 0 (below "
-                f"{floor:.3g}) on {n_vanishing} training row(s) with y = 0: the features "
-                f"separate those rows (quasi-complete separation), so the maximum likelihood "
-                f"estimate does not exist: the coefficients grow without bound and stopped "
-                f"where float64 does, and neither they nor their standard errors mean "
-                f"anything. Use alpha > 0, or drop the features that separate those rows.",
+                f"{type(self).__name__}: the features separate {n_rows} training row(s) with "
+                f"y = 0 from the others (quasi-complete separation): a direction of the "
+                f"coefficients drives their fitted means to 0 and raises the likelihood of "
+                f"every row, so the maximum likelihood estimate does not exist: the "
+                f"coefficients grow without bound and stopped where the solver did, and "
+                f"neither they nor their standard errors mean anything. Use alpha > 0, or "
+                f"drop the features (e.g. a rare category) that separate those rows.",
                 ConvergenceWarning,
                 stacklevel=4,
             )

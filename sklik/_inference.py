@@ -224,6 +224,73 @@ def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (inv + inv.T), null
 
 
+def null_space(A: np.ndarray) -> np.ndarray:
+    """A basis (unit columns) of the null space of a symmetric PSD matrix.
+
+    The rank is read as in :func:`_generalised_inverse` (correlation form, ``_RANK_RTOL``); a
+    zero row and column (a column that is 0 on every row summed) is a null direction too.
+    """
+    A = 0.5 * (A + A.T)
+    m = A.shape[0]
+    d = np.diag(A)
+    live = d > 0
+    dead = np.eye(m)[:, ~live]
+    if not live.any():
+        return dead
+    s = 1.0 / np.sqrt(d[live])
+    values, vectors = np.linalg.eigh(A[np.ix_(live, live)] * np.outer(s, s))
+    zero = values <= _RANK_RTOL * values[-1]
+    basis = np.zeros((m, int(np.count_nonzero(zero))))
+    basis[live] = vectors[:, zero] * s[:, np.newaxis]
+    basis /= np.linalg.norm(basis, axis=0)
+    return np.hstack([basis, dead])
+
+
+# Entries of the separation certificate's rows below this fraction of the largest are 0
+# (the rounding of products that vanish exactly).
+_SEPARATION_RTOL = 1e-9
+
+
+def n_separated(A: np.ndarray) -> int:
+    r"""Rows that a direction :math:`t` with :math:`A t \le 0` makes negative (0: none).
+
+    ``A``'s rows are the rows of :math:`y = 0` in the directions :math:`N` that leave every
+    row of :math:`y > 0` unchanged (:math:`\tilde x_i^\top N = 0` there): a :math:`t` with
+    :math:`A t \le 0`, negative somewhere, drives those means to 0 while raising the
+    likelihood of every row, so no maximum likelihood estimate exists (quasi-complete
+    separation, as R's ``detectseparation`` finds by a linear program). One direction: the
+    signs of its column; several: the linear program
+    :math:`\min_t \mathbf 1^\top A t` subject to :math:`A t \le 0`, :math:`|t| \le 1`
+    (HiGHS, through ``scipy.optimize.linprog``).
+    """
+    if A.size == 0:
+        return 0
+    top = float(np.max(np.abs(A)))
+    if not top > 0:
+        return 0
+    A = A / top
+    A[np.abs(A) < _SEPARATION_RTOL] = 0.0
+    if A.shape[1] == 1:
+        col = A[:, 0]
+        if np.all(col <= 0):
+            return int(np.count_nonzero(col < 0))
+        if np.all(col >= 0):
+            return int(np.count_nonzero(col > 0))
+        return 0
+    from scipy.optimize import linprog
+
+    res = linprog(
+        A.sum(axis=0),
+        A_ub=A,
+        b_ub=np.zeros(A.shape[0]),
+        bounds=[(-1.0, 1.0)] * A.shape[1],
+        method="highs",
+    )
+    if res.status != 0 or not res.fun < -_SEPARATION_RTOL:
+        return 0
+    return int(np.count_nonzero(A @ res.x < -_SEPARATION_RTOL))
+
+
 def unidentified(
     null: np.ndarray, x_mean: np.ndarray, x_scale: np.ndarray, n_params: int, fit_intercept: bool
 ) -> np.ndarray:
