@@ -427,9 +427,9 @@ def legend(results: pd.DataFrame) -> str:
     if (results["converged"] == False).any() or (results["collapsed"] == True).any():  # noqa: E712
         lines.append(
             "flags: no-conv = some folds stopped before convergence (ConvergenceWarning); "
-            "collapsed = predictive std below 1e-3 x std(y)\non most held-out rows, or "
-            f"coverage below 5/9 of {level:.0%}. A flagged loss is not named the winner "
-            "without a note."
+            "collapsed = predictive std below 1e-3 x std(y)\non most held-out rows with "
+            f"coverage below 80% of {level:.0%}, or coverage below 5/9 of {level:.0%}. A "
+            "flagged loss is not named the winner without a note."
         )
     return "\n".join(lines)
 

@@ -612,3 +612,19 @@ def test_a_fold_without_a_finite_score_leaves_the_loss_unranked(monkeypatch):
     for name in ("mse", "poisson_nll"):
         assert pd.isna(res.loc[name, "rank"]) and pd.isna(res.loc[name, "log_likelihood_mean"])
         assert "not a number in fold 2" in res.loc[name, "note"]
+
+
+def test_nearly_deterministic_data_is_not_a_collapse():
+    """y = 5000 x + noise of sd 1: a calibrated spread is 2e-4 of y's, below the collapse
+    threshold's 1e-3; every loss was flagged "collapsed" and there was no winner, although
+    mse covered 0.915. A tiny spread is a collapse only where the intervals miss too."""
+    from sklik.compare import compare_losses
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = 5000 * X[:, 0] + rng.normal(size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = compare_losses(pd.DataFrame(X, columns=["a", "b"]), y, cv=5, losses=["mse", "l1"])
+    assert not res["collapsed"].any()
+    assert res.attrs["winner"] == "mse" and res.loc["mse", "coverage_mean"] > 0.85
