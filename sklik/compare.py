@@ -494,6 +494,17 @@ def _predictive(estimator: Any, X: Any, offset: Any, uncertainty: str) -> Any:
     return estimator[-1].predict_dist(Xt, offset=offset, uncertainty=uncertainty)
 
 
+def _convergence(caught: list) -> tuple[bool, bool]:
+    """Whether a fit raised no ConvergenceWarning, and whether one was a separation warning.
+
+    A separation warning (the features separate rows with y = 0 from the others: no maximum
+    likelihood estimate exists) is not a matter of ``max_iter``.
+    """
+    warned = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    separated = any("quasi-complete separation" in str(w.message) for w in warned)
+    return not warned, separated
+
+
 def _fit_fold(
     estimator: Any,
     X: Any,
@@ -518,7 +529,7 @@ def _fit_fold(
         fit_params = {} if offset is None else {"model__offset": offset[train]}
         estimator.fit(_rows(X, train), y[train], **fit_params)
         fit_time = time.perf_counter() - start
-        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        converged, separated = _convergence(caught)
         y_test = y[test]
         test_offset = None if offset is None else offset[test]
         dist = _predictive(estimator, _rows(X, test), test_offset, uncertainty)
@@ -543,6 +554,7 @@ def _fit_fold(
             }
         ),
         "converged": converged,
+        "separated": separated,
         "n_passes": None,
         "warnings": [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in others],
     }
@@ -838,7 +850,7 @@ class _DaskData:
             start = time.perf_counter()
             estimator.fit(Z, y, offset=off)
             fit_time = time.perf_counter() - start
-        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        converged, separated = _convergence(caught)
         blocks = [
             self._X.to_delayed().ravel(),
             self._y.to_delayed().ravel(),
@@ -872,6 +884,7 @@ class _DaskData:
             "sums": sums,
             "predictions": None,
             "converged": converged,
+            "separated": separated,
             "n_passes": int(getattr(estimator, "n_passes_", 0)) + 1,
             "warnings": list(dict.fromkeys(messages)),
         }
@@ -1182,9 +1195,11 @@ def compare_losses(
                 if bad
                 else ""
             )
+            with np.errstate(invalid="ignore"):  # (a fold's -inf: a nan spread)
+                spreads = {f"{m}_std": scores[m].std(ddof=0, skipna=False) for m in METRICS}
             rows[name] = {
                 **{f"{m}_mean": scores[m].mean(skipna=False) for m in METRICS},
-                **{f"{m}_std": scores[m].std(ddof=0, skipna=False) for m in METRICS},
+                **spreads,
                 "converged": flags["converged"],
                 "collapsed": flags["collapsed"],
                 "note": "; ".join(
@@ -1230,7 +1245,14 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> d
     if not fits:
         return {"converged": None, "collapsed": None, "notes": []}
     notes = []
-    n_unconverged = sum(not fit["converged"] for _, fit in fits)
+    n_separated = sum(fit["separated"] for _, fit in fits)
+    n_unconverged = sum(not fit["converged"] and not fit["separated"] for _, fit in fits)
+    if n_separated:
+        notes.append(
+            f"the features separate rows with y = 0 from the others in {n_separated} of "
+            f"{n_folds} folds (quasi-complete separation: no maximum likelihood estimate): "
+            f"use --alpha > 0"
+        )
     if n_unconverged:
         notes.append(
             f"did not converge in {n_unconverged} of {n_folds} folds (ConvergenceWarning): "
@@ -1262,7 +1284,8 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> d
             f"numerical warnings in {n_warned} of {n_folds} folds, e.g. {messages[0]!r}: "
             f"its scores may be inaccurate"
         )
-    return {"converged": n_unconverged == 0, "collapsed": collapsed, "notes": notes}
+    converged = n_unconverged == 0 and n_separated == 0
+    return {"converged": converged, "collapsed": collapsed, "notes": notes}
 
 
 def _winner(results: pd.DataFrame) -> tuple[str | None, str]:
@@ -1284,6 +1307,12 @@ def _winner(results: pd.DataFrame) -> tuple[str | None, str]:
         other = "every fitted loss is flagged"
     if row["collapsed"]:
         return None, f"{top} ranks first but its predictive spread collapsed; {other}"
+    if "quasi-complete separation" in str(row.get("note", "")):
+        return top, (
+            f"{top} has no maximum likelihood estimate in some folds (the features separate "
+            f"rows with y = 0), so its score depends on where the solver stopped: use "
+            f"--alpha > 0; {other}"
+        )
     return top, (
         f"{top} did not converge in every fold, so its score may change with a larger "
         f"max_iter; {other}"

@@ -628,3 +628,22 @@ def test_nearly_deterministic_data_is_not_a_collapse():
         res = compare_losses(pd.DataFrame(X, columns=["a", "b"]), y, cv=5, losses=["mse", "l1"])
     assert not res["collapsed"].any()
     assert res.attrs["winner"] == "mse" and res.loc["mse", "coverage_mean"] > 0.85
+
+
+def test_separation_is_named_with_its_remedy():
+    """Counts with 6 ones in 60 rows: a fold whose training part holds one positive count is
+    separated (no maximum likelihood estimate). The note said "did not converge ... raise
+    max_iter"; it names the separation and alpha > 0."""
+    from sklik.compare import compare_losses
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    X @ [1, 2, 3] + rng.normal(size=60)  # (the stream of the reported case)
+    rng.poisson(np.exp(1 + 0.5 * X[:, 0]))
+    y = np.where(rng.uniform(size=60) < 0.9, 0, 1).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = compare_losses(pd.DataFrame(X, columns=list("abc")), y, losses=["poisson_nll"])
+    note = res.loc["poisson_nll", "note"]
+    assert "quasi-complete separation" in note and "--alpha > 0" in note
+    assert "raise max_iter" not in note and not res.loc["poisson_nll", "converged"]
