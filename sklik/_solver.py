@@ -72,6 +72,12 @@ _SAMPLED_RATE = 0.25
 # step uses the same Hessian updated by BFGS (no new Hessian): near the optimum the Hessian
 # changes little, and the secant pair corrects what changed and a sampled Hessian's error.
 _REUSE_RATE = 0.1
+# Full Newton (Fisher scoring) steps that reduce the largest gradient entry by less than this
+# factor, this many times in a row, switch to the secant-updated matrix for good: Fisher
+# scoring on a learned variance (n = 100, p = 10) reduced the gradient by 0.6% per step and
+# hit max_iter = 1000 in about 1% of ordinary fits.
+_SLOW_RATE = 0.9
+_SLOW_STEPS = 3
 # ... and with the exact Hessian, which costs about two evaluations on tall data, after one that
 # halved it. Time against 0.1, interleaved medians at 10^4 and 2 x 10^4 rows, p = 20: Poisson
 # 0.87 and 0.67, negative binomial 0.96 and 0.94, Gaussian NLL 0.79 and 1.12 (one or two more
@@ -1105,6 +1111,7 @@ def _newton_cholesky(
     previous_rate, damped = math.inf, 0  # the last full step's gradient reduction; damped steps
     quasi = None  # the Hessian of the next step if it is not formed afresh
     reuse = getattr(objective, "smooth_curvature", False)
+    slow = 0  # full steps in a row that barely reduced the gradient
     for nit in range(1, max_iter + 1):  # noqa: B007 (nit is the result's iteration count)
         largest = float(np.max(np.abs(grad)))
         if largest <= tol:
@@ -1165,11 +1172,16 @@ def _newton_cholesky(
             break
         trial, new_value, new_grad, t = found
         rate = float(np.max(np.abs(new_grad))) / largest if t == 1.0 else math.inf
+        # Fisher scoring converges only linearly, at the rate the expected information
+        # misses the Hessian by: full steps that keep the gradient above _SLOW_RATE of the
+        # last make the secant pairs (BFGS) correct the matrix from then on
+        slow = slow + 1 if t == 1.0 and rate > _SLOW_RATE else 0
         # a full step that reduced the gradient well: the next step keeps this Hessian,
         # corrected by the step's secant pair (BFGS), instead of forming a new one
         quasi = (
             _secant_update(H, trial - theta, new_grad - grad)
-            if reuse and rate <= (_REUSE_RATE if sampling else _REUSE_RATE_EXACT)
+            if reuse
+            and (rate <= (_REUSE_RATE if sampling else _REUSE_RATE_EXACT) or slow >= _SLOW_STEPS)
             else None
         )
         if sampling:

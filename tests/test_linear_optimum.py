@@ -834,3 +834,27 @@ def test_separation_by_rare_categories_warns(loss, solver):
         warnings.simplefilter("error")
         est = LinearRegressor(loss, solver=solver).fit(strong[:, np.newaxis], counts)
     assert np.min(est.predict(strong[counts == 0, np.newaxis])) < 1e-4 * counts.max()
+
+
+def test_fisher_scoring_that_stalls_switches_to_secant_updates():
+    """Two ordinary learned-variance fits (n = 100, p = 10, homoscedastic noise) where Fisher
+    scoring reduced the gradient by 0.6% per step and stopped at max_iter = 1000 with a
+    ConvergenceWarning (0.3 s each): slow full steps switch to the secant-updated matrix,
+    which reaches the optimum in a few dozen iterations."""
+    rng = np.random.default_rng(11)
+    cases = []
+    for r in range(133):
+        X = rng.normal(size=(150, 10))
+        y = X @ (rng.normal(size=10) / np.sqrt(10)) + rng.normal(size=150)
+        if r in (3, 132):
+            cases.append((X[:100], y[:100]))
+    for X, y in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = LinearRegressor("gaussian_nll").fit(X, y)
+        ref = LinearRegressor("gaussian_nll", solver="lbfgs", max_iter=20000, tol=1e-12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref.fit(X, y)
+        assert est.n_iter_ < 60
+        assert est.objective_ <= ref.objective_ + 1e-9 * abs(ref.objective_)
