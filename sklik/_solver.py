@@ -77,7 +77,7 @@ _REUSE_RATE = 0.1
 # scoring on a learned variance (n = 100, p = 10) reduced the gradient by 0.6% per step and
 # hit max_iter = 1000 in about 1% of ordinary fits.
 _SLOW_RATE = 0.9
-_SLOW_STEPS = 3
+_SLOW_STEPS = 10
 # ... and with the exact Hessian, which costs about two evaluations on tall data, after one that
 # halved it. Time against 0.1, interleaved medians at 10^4 and 2 x 10^4 rows, p = 20: Poisson
 # 0.87 and 0.67, negative binomial 0.96 and 0.94, Gaussian NLL 0.79 and 1.12 (one or two more
