@@ -986,6 +986,10 @@ def _count_predictive(
             alpha = np.exp(raw[1]) * correction + (correction - 1.0) * np.exp(-eta)
         else:
             alpha = np.zeros_like(eta)
+        # no residual degree of freedom (a correction of inf times a dispersion of 0): the
+        # dispersion is unbounded, held at the largest representable below; a correction
+        # below 1 can leave the df-corrected dispersion below 0, Poisson's: held at 0
+        alpha = np.where(np.isnan(alpha), np.inf, np.maximum(alpha, 0.0))
         # log((1 + alpha_c) e^q - 1) = q + log(alpha_c + 1 - e^-q): no cancellation at small
         # q, no overflow (nor 0 * inf for Poisson's alpha_c = 0) at large q
         q = np.asarray(qf, dtype=np.float64)

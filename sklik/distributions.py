@@ -462,6 +462,22 @@ class laplace_gen(type(stats.laplace)):  # noqa: N801 (scipy's naming convention
     def _logsf(self, x):
         return self._logcdf(-x)
 
+    def std(self, *args, **kwds):
+        r"""Standard deviation :math:`\sqrt 2\,\text{scale}`, finite wherever it is.
+
+        SciPy's is the root of the variance :math:`2\,\text{scale}^2`, which overflows from a
+        scale of about 1e154 (an MLP's residual scale on targets of 1e300).
+        """
+        with np.errstate(over="ignore"):
+            res = super().std(*args, **kwds)
+        inf = np.isinf(res)
+        if np.any(inf):
+            _, _, scale = self._parse_args(*args, **kwds)
+            direct = np.broadcast_to(math.sqrt(2.0) * np.asarray(scale, float), np.shape(res))
+            res = np.where(inf, direct, res)
+            res = res[()] if res.ndim == 0 else res
+        return res
+
 
 laplace = laplace_gen(name="laplace", longname="A Laplace")
 """The Laplace distribution, an instance of :class:`~sklik.distributions.laplace_gen`.

@@ -827,3 +827,12 @@ def test_count_quantiles_invert_their_cdf_and_sf_exactly():
         k = k[(poisson.sf(k, mu) < 1 - 1e-6) & (poisson.cdf(k, mu) < 1 - 1e-6)]
         assert_array_equal(poisson.ppf(poisson.cdf(k, mu), mu), k)
         assert_array_equal(poisson.isf(poisson.sf(k, mu), mu), k)
+
+
+def test_laplace_std_of_a_huge_scale_is_finite():
+    """sqrt(2) scale where the variance 2 scale^2 overflows (an MLP's l1 residual scale on
+    targets of 1e300 gave inf with an overflow warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert laplace(0.0, 1e300).std() == pytest.approx(np.sqrt(2.0) * 1e300, rel=1e-15)
+        assert_allclose(laplace.std(scale=[1.0, 1e200]), np.sqrt(2.0) * np.array([1.0, 1e200]))

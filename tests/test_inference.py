@@ -535,3 +535,17 @@ def test_count_predictive_far_from_the_data_is_widened_and_finite(loss):
         and est.predict_dist(rows[:2], uncertainty="noise").ppf(0.05)[1] > 1e50
     )
     assert dist.var()[1] > est.predict_dist(rows[:2], uncertainty="noise").var()[1]
+
+
+def test_count_predictive_of_a_two_row_negative_binomial_is_finite():
+    """Two rows, two coefficients: the df-corrected dispersion came out below 0 (a correction
+    below 1) and the predictive distribution nan; it is held at 0 (Poisson's) and the
+    widening of the fitted mean's variance keeps it finite (found by the deep fuzz)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 1))
+    y = np.round(rng.poisson(np.exp(rng.normal(size=2))).astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a fit that interpolates: its own warnings)
+        est = LinearRegressor("negative_binomial_nll").fit(X, y)
+    dist = est.predict_dist(X)
+    assert np.all(np.isfinite(dist.std())) and np.all(np.isfinite(dist.logpmf(y)))
