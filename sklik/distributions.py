@@ -1172,17 +1172,8 @@ class nbinom_gen(type(stats.nbinom)):  # noqa: N801 (scipy's naming convention)
 
         SciPy's is the root of the variance, which overflows first.
         """
-        with np.errstate(over="ignore"):
-            res = super().std(*args, **kwds)
-        inf = np.isinf(res)
-        if np.any(inf):
-            shapes, _, _ = self._parse_args(*args, **kwds)
-            n, p = np.broadcast_arrays(*(np.asarray(s, dtype=np.float64) for s in shapes))
-            with np.errstate(over="ignore"):
-                direct = np.broadcast_to(np.sqrt(n * (1.0 - p)) / p, np.shape(res))
-            res = np.where(inf, direct, res)
-            res = res[()] if res.ndim == 0 else res
-        return res
+        res = self._finite_moment(super().std, args, kwds)
+        return res(lambda n, p: np.sqrt(n * (1.0 - p)) / p)
 
     def var(self, *args, **kwds):
         r"""Variance :math:`n(1 - p)/p \,/\, p`, finite wherever it is.
@@ -1190,17 +1181,26 @@ class nbinom_gen(type(stats.nbinom)):  # noqa: N801 (scipy's naming convention)
         SciPy's divides by :math:`p^2`, which underflows first (from :math:`p \approx
         10^{-154}`, a widened predictive distribution far from the training data).
         """
+        res = self._finite_moment(super().var, args, kwds)
+        return res(lambda n, p: n * (1.0 - p) / p / p)
+
+    def _finite_moment(self, scipys: Callable, args: tuple, kwds: dict) -> Callable:
+        """SciPy's moment, with ``formula(n, p)`` where it is infinite (a closure over it)."""
         with np.errstate(over="ignore"):
-            res = super().var(*args, **kwds)
-        inf = np.isinf(res)
-        if np.any(inf):
+            res = scipys(*args, **kwds)
+
+        def replace(formula: Callable) -> np.ndarray:
+            inf = np.isinf(res)
+            if not np.any(inf):
+                return res
             shapes, _, _ = self._parse_args(*args, **kwds)
             n, p = np.broadcast_arrays(*(np.asarray(s, dtype=np.float64) for s in shapes))
             with np.errstate(over="ignore"):
-                direct = np.broadcast_to(n * (1.0 - p) / p / p, np.shape(res))
-            res = np.where(inf, direct, res)
-            res = res[()] if res.ndim == 0 else res
-        return res
+                direct = np.broadcast_to(formula(n, p), np.shape(res))
+            out = np.where(inf, direct, res)
+            return out[()] if out.ndim == 0 else out
+
+        return replace
 
     def _entropy(self, n, p):
         r"""Entropy :math:`-\sum_k f(k) \log f(k)` over the window holding all but 2e-20.
