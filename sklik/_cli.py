@@ -470,6 +470,26 @@ def _layers(text: str) -> tuple[int, ...]:
     return layers
 
 
+def _alpha(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0; got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``sklik`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -551,8 +571,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--model", choices=sorted(MODELS), default="linear", help="(default: linear)")
     fit.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
-    fit.add_argument("--alpha", type=float, help="L2 penalty (default: the estimator's)")
-    fit.add_argument("--max-iter", type=int, help="solver iterations (default: the estimator's)")
+    fit.add_argument("--alpha", type=_alpha, help="L2 penalty (default: the estimator's)")
+    fit.add_argument(
+        "--max-iter", type=_positive_int, help="solver iterations (default: the estimator's)"
+    )
     fit.add_argument(
         "--hidden-layer-sizes",
         type=_layers,
@@ -571,7 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--random-state", type=int, default=0, metavar="SEED", help="(default: 0)")
     out = compare.add_argument_group("output")
     out.add_argument("--json", metavar="PATH", help="write the results to this JSON file")
-    out.add_argument("--plot", metavar="PATH", help="write predictions and PIT plots to this PNG")
+    out.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="write predictions and PIT plots to this file (its extension's format; none: .png)",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -627,8 +653,20 @@ def compare_command(args: argparse.Namespace) -> int:
             import matplotlib
 
             matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
         except ImportError as exc:
             raise InputError("--plot needs matplotlib: pip install 'sklik[plot]'") from exc
+        # the format, from the extension (none: PNG), checked before the cross-validation
+        suffix = Path(args.plot).suffix.lower().lstrip(".")
+        formats = plt.gcf().canvas.get_supported_filetypes()
+        plt.close("all")
+        if suffix and suffix not in formats:
+            raise InputError(
+                f"--plot {args.plot}: matplotlib cannot write .{suffix} files; use one of "
+                f"{', '.join('.' + name for name in sorted(formats))}"
+            )
+        if not suffix:
+            args.plot = f"{args.plot}.png"
     with ExitStack() as stack:
         on_dask = _connect(args, stack)
         return _compare(args, on_dask)

@@ -456,3 +456,25 @@ def test_the_core_package_does_not_import_dask():
     code += " if m.split('.')[0] in ('dask', 'distributed')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout == "[]\n", done.stderr
+
+
+def test_bad_alpha_max_iter_and_plot_format_are_refused_up_front(tmp_path, capsys):
+    """--alpha -1/nan/inf and --max-iter 0 went through to a table of dashes and "no loss
+    could be fitted"; --plot x.foo failed after the whole run with "unexpected ValueError";
+    --plot without an extension wrote file.png while saying file."""
+    pytest.importorskip("matplotlib")
+    for args, message in [
+        (("--alpha", "-1"), "expected a finite number >= 0"),
+        (("--alpha", "nan"), "expected a finite number >= 0"),
+        (("--alpha", "inf"), "expected a finite number >= 0"),
+        (("--max-iter", "0"), "expected a positive integer"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["compare", *args])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    start = time.perf_counter()
+    status, _, err = run(capsys, "--plot", str(tmp_path / "x.foo"))
+    assert status != 0 and "cannot write .foo files" in err and ".png" in err
+    assert time.perf_counter() - start < 5  # before any fit
+    status, out, _ = run(capsys, "--quiet", "--losses", "mse", "--plot", str(tmp_path / "f"))
+    assert status == 0 and (tmp_path / "f.png").exists() and f"{tmp_path / 'f.png'}" in out
