@@ -470,24 +470,23 @@ def _layers(text: str) -> tuple[int, ...]:
     return layers
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0; got {text!r}")
-    return value
+def _checked(convert: Any, valid: Any, expected: str) -> Any:
+    """An argparse type: ``convert(text)`` where ``valid`` holds, else a usage error."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+_alpha = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+_positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
 
 
 def build_parser() -> argparse.ArgumentParser:
