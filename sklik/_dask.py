@@ -330,12 +330,15 @@ def _column_abs_max(X: np.ndarray, work: np.ndarray) -> np.ndarray:
 
 
 def _merge(Wa, ma, m2a, Wb, mb, m2b):
-    """Chan's parallel update of weighted means and sums of squared deviations."""
+    """Chan's parallel update of weighted means and sums of squared deviations.
+
+    ``Wa * (Wb / W)``: the product of two weight sums overflows from about 1e154 each.
+    """
     W = Wa + Wb
     if W == 0:
         return W, ma, m2a
     delta = mb - ma
-    return W, ma + delta * (Wb / W), m2a + m2b + delta**2 * (Wa * Wb / W)
+    return W, ma + delta * (Wb / W), m2a + m2b + delta**2 * (Wa * (Wb / W))
 
 
 def _merge_stats(parts: list[dict]) -> dict:

@@ -185,6 +185,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         loss.check_params()
         data, fit_loss, monitor, one_target = self._training_data(X, y, sample_weight, offset, loss)
         self._check_y_spread(data, loss)
+        self._check_weight_total(data)
         self.loss_ = loss
         center = bool(getattr(self, "fit_intercept", False))
         design, x_mean, x_scale = data.design(
@@ -283,6 +284,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 f"square underflows float64, so the variance of the {loss.name} residuals is "
                 f"not representable: rescale y (e.g. multiply it by a power of 10)."
             )
+
+    def _check_weight_total(self, data: Any) -> None:
+        """Warn when frequency weights leave no residual degree of freedom (LinearRegressor)."""
 
     def _check_separation(self, data, objective, loss, theta, l1_weights) -> None:
         """Warn where an unpenalised log-link fit has no maximum likelihood estimate.
@@ -1027,6 +1031,26 @@ class LinearRegressor(_BaseRegressor):
         factors = l2 * pw
         factors[k * p :] += self._alpha_var_
         return 1.0, factors, l1_weights
+
+    def _check_weight_total(self, data: Any) -> None:
+        """Warn when sample weights summing to less than ``p + 1`` make the fit saturated.
+
+        Weights are frequency weights (``n = sum(sample_weight)``, the scikit-learn
+        convention): weights normalised to sum to 1 describe one observation, whose standard
+        errors are undefined and whose predictive intervals are those of a saturated fit.
+        """
+        q = data.n_features + int(self.fit_intercept)
+        if data.weight_total < q + 1 <= data.n_samples:
+            warnings.warn(
+                f"{type(self).__name__}: sample_weight sums to {data.weight_total:.3g}, fewer "
+                f"observations than the {q} coefficients plus one: sample weights are "
+                f"frequency weights, so the standard errors and predictive intervals are "
+                f"those of a saturated fit (the coefficients are unaffected). If only the "
+                f"weights' ratios matter, rescale them to sum to the number of rows "
+                f"(sample_weight * n / sample_weight.sum()).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _alpha_var(self, n: float, n_features: int, n_targets: int) -> float:
         """The penalty of the log-variance head's standardised coefficients."""

@@ -358,6 +358,8 @@ def _bandwidth(resid: np.ndarray, target: np.ndarray, sw: np.ndarray) -> float:
     spread = min(sd, iqr / 1.34)
     if not spread > 0:
         spread = max(sd, float(np.max(np.abs(resid))), np.finfo(float).tiny)
+    if hn < 1e-6:  # (q +- hn rounds: the difference's first-order term, exact to hn^2)
+        return spread * 2.0 * hn / stats.norm.pdf(stats.norm.ppf(q))
     return spread * (stats.norm.ppf(q + hn) - stats.norm.ppf(q - hn))
 
 
@@ -391,8 +393,9 @@ def _median_sparsity(
     weights :math:`K(e_i/h)/h` (Powell's estimates of the conditional densities).
     """
     n = float(sw.sum())
-    h = _bandwidth(resid, target, sw)
-    k = _epanechnikov(resid / h) / h
+    h = max(_bandwidth(resid, target, sw), np.finfo(float).tiny)
+    with np.errstate(over="ignore"):  # (beyond the kernel's support either way)
+        k = _epanechnikov(resid / h) / h
     fhat = float(sw @ k) / n
     if not fhat > 0:  # no residual within the bandwidth: the widest honest choice
         fhat = 1.0 / (2.0 * max(float(np.max(np.abs(resid))), np.finfo(float).tiny))
@@ -808,7 +811,9 @@ def covariance_from_sums(
     # effective number of parameters of the mean head: the trace of the hat matrix
     p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
     if "G" in sums:  # statsmodels RLM "H1" (OLS for mse)
-        kfac = 1.0 + p_eff / n * ratio
+        # (n below p_eff, a saturated fit whose dispersion is not estimable: p_eff / n is
+        # held at 1, which keeps kfac finite when frequency weights sum to almost nothing)
+        kfac = 1.0 + p_eff / max(n, p_eff) * ratio
         phi = kfac**2 * sums["s_psi2"] / max(n - p_eff, 1.0) / mbar
     else:  # the dispersion: 1 for the likelihood losses
         phi = sums.get("phi", 1.0)
@@ -946,16 +951,18 @@ def predictive_distribution(
       scaled by :math:`n/\nu`: :math:`\alpha_c = \alpha n/\nu + (n/\nu - 1)/\mu`.
     """
     df = np.maximum(np.asarray(df_resid, dtype=np.float64), MIN_DF)
-    correction = n / df  # the noise variance's degrees-of-freedom correction
+    # the noise variance's degrees-of-freedom correction n / nu, never below 1 (with fewer
+    # than MIN_DF frequency-weighted observations, n / MIN_DF would shrink the noise)
+    correction = np.maximum(n / df, 1.0)
     if isinstance(loss, MSELoss):
         noise_var = 0.5 * np.asarray(scale, dtype=np.float64) ** 2 * correction
         return stats.t(df=df, loc=raw[0], scale=np.sqrt(noise_var + qf))
     if loss.needs_scale:
         scale_c = np.asarray(scale, dtype=np.float64) * np.sqrt(correction) * np.asarray(k)
-        var0 = np.asarray(loss.predictive_distribution(raw[:, :1], scale_c).var())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            widen = np.sqrt(1.0 + np.where(var0 > 0, qf / var0, 0.0))
-        return loss.predictive_distribution(raw, scale_c * widen)
+        # a location-scale family: the variance at scale s is s^2 v1, so the scale whose
+        # variance is s_c^2 v1 + qf is hypot(s_c, sqrt(qf / v1)) (no overflowing ratio)
+        v1 = float(loss.predictive_distribution(np.zeros((raw.shape[0], 1)), 1.0).var()[0])
+        return loss.predictive_distribution(raw, np.hypot(scale_c, np.sqrt(qf / v1)))
     if isinstance(loss, GaussianNLLLoss):
         with np.errstate(over="ignore"):  # a huge variance stays finite (capped)
             var = np.minimum(loss.variance(raw) * correction + qf, _VAR_MAX)

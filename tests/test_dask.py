@@ -122,6 +122,21 @@ def test_rows_of_weight_zero_are_no_rows(client, loss):
     np.testing.assert_allclose(cov, mem.covariance_matrix(X, y, w), rtol=1e-6)
 
 
+@pytest.mark.parametrize("loss", ["mse", "poisson_nll", "huber"])
+def test_weights_of_any_finite_scale_fit_as_in_memory(client, loss):
+    """Weights of 1e200 (a finite sum): the chunks' column moments merged with their weight
+    sums' product overflowed, and mse, l1 and Poisson fits returned all-zero coefficients
+    without a warning."""
+    X, y, w, _ = _data(loss, design="implicit")
+    X, y, w = X[CHUNK:], y[CHUNK:], w[CHUNK:] * 1e200
+    mem = LinearRegressor(loss).fit(X, y, sample_weight=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LinearRegressor(loss).fit(*[da.from_array(a, chunks=CHUNK) for a in (X, y, w)])
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-8)
+    assert np.all(est.coef_ != 0)
+
+
 def test_scores_with_dask_weights_ignore_rows_of_weight_zero(client):
     """score, log_likelihood and every scorer with dask sample weights (gathered, a vector;
     numpy warned through scikit-learn's checks) and rows of weight 0 whose predicted mean

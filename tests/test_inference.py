@@ -509,6 +509,37 @@ def test_saturated_least_squares_has_nan_standard_errors():
     assert np.isnan(se).all()
 
 
+@pytest.mark.parametrize("loss", ["mse", "huber", "smooth_l1", "l1", "gaussian_nll", "poisson_nll"])
+@pytest.mark.parametrize("total", [1e-200, 1.0, 1e200])
+def test_weights_summing_to_almost_nothing_or_everything(loss, total):
+    """Frequency weights scaled to sum to 1e-200, 1 or 1e200: the same coefficients, finite
+    predictive standard deviations at least the noise's, no RuntimeWarning, and a warning
+    when they count fewer observations than coefficients plus one. Huber's dispersion
+    factor overflowed (an OverflowError), l1's predictive std was inf, its bandwidth 0
+    (a division by zero), and a weight sum below 3 shrank the intervals below the noise
+    (the correction n / max(n - p, 3))."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, 2.0, 3.0] + rng.normal(size=200)
+    if loss == "poisson_nll":
+        y = np.round(np.exp(np.clip(y / 3, -5, 5)))
+    w = rng.uniform(0.5, 2.0, size=200)
+    # (alpha_var="auto" is 2 p / (n - p): it depends on the weights' sum)
+    params = {"loss": loss, "alpha_var": 0.0}
+    ref = LinearRegressor(**params).fit(X, y, sample_weight=w)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", RuntimeWarning)
+        est = LinearRegressor(**params).fit(X, y, sample_weight=w * (total / w.sum()))
+        std = est.predict(X[:5], return_std=True)[1]
+    assert_allclose(est.coef_, ref.coef_, rtol=1e-7, atol=1e-9)
+    saturated = [c for c in caught if "fewer observations than the 4" in str(c.message)]
+    assert len(saturated) == (total < 5)
+    assert np.all(np.isfinite(std))
+    noise = est.predict_dist(X[:5], uncertainty="noise").std()
+    assert np.all(std >= noise * (1 - 1e-12))
+
+
 @pytest.mark.parametrize("loss", ["poisson_nll", "negative_binomial_nll"])
 def test_count_predictive_far_from_the_data_is_widened_and_finite(loss):
     """The count losses' predictive dispersion (1 + alpha_c) e^q - 1 in logs, held where the
