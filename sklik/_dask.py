@@ -1831,6 +1831,15 @@ def predict(
     return both[..., 0], both[..., 1]
 
 
+def smallest_noise_std(est: Any, X: Any, sample_weight: Any) -> np.ndarray:
+    """The smallest plug-in predictive std per target over the rows of positive weight."""
+    std = predict(est, X, True, None, "noise")[1]
+    if sample_weight is not None:
+        w = _rows_like(sample_weight, std, "sample_weight", None)
+        std = da.where((w > 0).reshape((-1,) + (1,) * (std.ndim - 1)), std, np.inf)
+    return np.asarray(std.min(axis=0).compute(), dtype=np.float64)
+
+
 def _chunk_dist(X, off, *rest):
     """``getattr(est.predict_dist(X), name)(*args)`` on one chunk (array args as blocks)."""
     *blocks, est, name, n_arrays, index, args, uncertainty = rest

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import assert_all_finite, check_array, check_random_state
+from sklearn.utils import _safe_indexing, assert_all_finite, check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _inference, _solver
@@ -263,7 +263,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             self.n_passes_ = objective.n_passes + data.n_passes
         else:
             self.__dict__.pop("n_passes_", None)
-        self._finish_fit(X)
+        self._finish_fit(X, sample_weight)
         return self
 
     # -- fitting helpers -------------------------------------------------------------------------
@@ -336,8 +336,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         """
         return np.zeros(data.n_targets)
 
-    def _finish_fit(self, X: Any) -> None:
-        """Store what prediction needs from the training inputs ``X`` (nothing by default)."""
+    def _finish_fit(self, X: Any, sample_weight: Any) -> None:
+        """Store what prediction needs from the training inputs ``X`` (nothing by default).
+
+        Rows of ``sample_weight`` 0 are no rows: they must not count.
+        """
 
     def _training_data(self, X, y, sample_weight, offset, loss):
         """Validate the input: the training data, the loss to fit, a monitor, y is 1-D.
@@ -1890,10 +1893,12 @@ class MLPRegressor(_BaseRegressor):
 
     def _cold_start(self, model, loss, out_init):
         theta = super()._cold_start(model, loss, out_init)
-        if loss.n_params == 2:
+        if loss.n_params == 2 and not model.constant_outputs.any():
             # the log-variance heads start with zero output weights: the network starts at the
             # best constant variance (the marginal variance of y), whatever the random
-            # hidden layer, so the variance moves away from it only as far as the data ask
+            # hidden layer, so the variance moves away from it only as far as the data ask.
+            # (The negative binomial's dispersion heads are constant outputs: no weights in
+            # theta, whose last layer holds the mean heads' alone.)
             start, stop, shape = model._w_index[-1]
             theta[start:stop].reshape(shape)[:, shape[1] // 2 :] = 0.0
         return theta
@@ -1934,8 +1939,9 @@ class MLPRegressor(_BaseRegressor):
     def _prediction_input(self, X: Any) -> Any:
         return X.toarray() if sp.issparse(X) else X
 
-    def _finish_fit(self, X: Any) -> None:
-        # the smallest log variance the variance heads predict on the training inputs: away
+    def _finish_fit(self, X: Any, sample_weight: Any) -> None:
+        # the smallest log variance the variance heads predict on the training inputs (of
+        # positive weight: two rows of weight 0 at x = +-30 moved it from -4.5 to -92): away
         # from them the network may extrapolate its log variance to -1e3 (a star98 row 30
         # standard deviations out got a std of 1.6% of y's and a log density of -1201), and
         # the predicted variance is floored there, never more confident than on its data
@@ -1944,9 +1950,12 @@ class MLPRegressor(_BaseRegressor):
             if _is_dask(X):
                 from sklik import _dask
 
-                std = _dask.predict(self, X, True, None, "noise")[1].min(axis=0).compute()
-                self._log_var_floor_ = 2.0 * np.log(np.asarray(std, dtype=np.float64))
+                std = _dask.smallest_noise_std(self, X, sample_weight)
+                self._log_var_floor_ = 2.0 * np.log(std)
             else:
+                if sample_weight is not None:
+                    keep = positive_rows(check_sample_weight(sample_weight, np.shape(X)[0]))
+                    X = X if keep is None else _safe_indexing(X, keep)
                 self._log_var_floor_ = np.min(self._raw(X)[1], axis=0)
 
     def _raw(self, X: Any, offset: Any = None) -> np.ndarray:

@@ -397,6 +397,18 @@ def test_mlp_gaussian_nll_on_dask_standardises_y_as_in_memory(client):
     assert est.objective_ == pytest.approx(mem.objective_, rel=1e-6)
     assert est.score(X, y, w) == pytest.approx(mem.score(X, y, w), abs=1e-4)
     assert est.score(X, y, w) > 0.8
+    # the variance floor: the smallest training std over the rows of positive weight (here
+    # the first chunk's rows get weight 0)
+    assert est._log_var_floor_ == pytest.approx(mem._log_var_floor_, rel=1e-6)
+    w0 = w.copy()
+    w0[:CHUNK] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem = MLPRegressor("gaussian_nll", early_stopping=False, **params).fit(X, y, w0)
+        est = MLPRegressor("gaussian_nll", **params).fit(
+            da.from_array(X, chunks=CHUNK), da.from_array(y, chunks=CHUNK), w0
+        )
+    assert est._log_var_floor_ == pytest.approx(mem._log_var_floor_, rel=1e-6)
     with pytest.raises(ValueError, match="early_stopping=True"):
         MLPRegressor("gaussian_nll", early_stopping=True).fit(da.from_array(X, chunks=CHUNK), y)
 

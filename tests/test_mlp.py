@@ -10,6 +10,7 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
 from sklik import LinearRegressor, MLPRegressor
+from sklik.losses import get_loss
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +226,40 @@ def test_residual_scale_comes_from_the_validation_rows(monkeypatch):
     off = MLPRegressor("mse", hidden_layer_sizes=(64,), early_stopping=False, random_state=0)
     off.fit(X, y)
     assert off.scale_ == pytest.approx(np.sqrt(2 * np.mean((y - off.predict(X)) ** 2)))
+
+
+def test_rows_of_weight_zero_do_not_set_the_variance_floor():
+    """A row of weight 0 is no row at all: two of them at x = +-30 moved the training floor
+    of the log variance from -4.5 to -92 (and the std far out with it)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (400, 1))
+    noise = 0.05 + 0.4 * (2 - np.abs(X[:, 0]))
+    y = np.sin(2 * X[:, 0]) + noise * rng.normal(size=400)
+    X0, y0 = np.vstack([X, [[30.0], [-30.0]]]), np.append(y, [0.0, 0.0])
+    w0 = np.append(np.ones(400), [0.0, 0.0])
+    params = {"loss": "gaussian_nll", "hidden_layer_sizes": (20,), "random_state": 0}
+    ref = MLPRegressor(**params).fit(X, y)
+    est = MLPRegressor(**params).fit(X0, y0, sample_weight=w0)
+    assert est._log_var_floor_ == pytest.approx(ref._log_var_floor_, rel=1e-12)
+    far = np.array([[3.0], [6.0]])
+    np.testing.assert_allclose(
+        est.predict(far, return_std=True)[1], ref.predict(far, return_std=True)[1]
+    )
+
+
+def test_negative_binomial_starts_at_the_glorot_draw_with_any_number_of_targets():
+    """The negative binomial's dispersion heads are constant outputs (no weights in theta):
+    the start zeroed every other mean-head output weight instead (and with two targets the
+    fit raised a reshape error)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    Y = rng.poisson(np.exp(0.5 + X[:, :1] + [0.0, 0.3])).astype(float)
+    for y in (Y[:, 0], Y):
+        est = MLPRegressor("negative_binomial_nll", hidden_layer_sizes=(6,), random_state=0)
+        k = 1 if y.ndim == 1 else 2
+        est.loss_ = get_loss("negative_binomial_nll")
+        model = est._make_model(2, 2 * k)
+        theta = est._cold_start(model, est.loss_, np.zeros(2 * k))
+        free_last = theta[model.n_weights - 6 * k : model.n_weights]
+        assert np.all(free_last != 0.0)  # the Glorot draw, untouched
+        assert est.fit(X, y).predict(X).shape == y.shape
