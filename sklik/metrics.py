@@ -34,7 +34,6 @@ import pandas as pd
 from scipy import stats
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
-from sklearn.metrics import make_scorer
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
@@ -674,6 +673,51 @@ class _DistributionScorer(_BaseScorer):
         return self._sign * self._score_func(y_true, dist, **{**self._kwargs, **kwargs})
 
 
+def _prediction(estimator: Any, X: Any, offset: Any) -> np.ndarray:
+    """``estimator.predict(X)`` with ``offset`` given to the sklik estimator it wraps.
+
+    The wrappers of :func:`predictive_distribution`: Pipeline, the searches and
+    TransformedTargetRegressor (the inverse transform of the wrapped prediction).
+    """
+    if hasattr(estimator, "predict_dist"):
+        return estimator.predict(X, offset=offset)
+    if isinstance(estimator, Pipeline):
+        Xt = estimator[:-1].transform(X) if len(estimator.steps) > 1 else X
+        return _prediction(estimator.steps[-1][1], Xt, offset)
+    if hasattr(estimator, "cv_results_") and hasattr(estimator, "best_estimator_"):
+        return _prediction(estimator.best_estimator_, X, offset)
+    if isinstance(estimator, TransformedTargetRegressor):
+        inner = np.asarray(_prediction(estimator.regressor_, X, offset))
+        out = estimator.transformer_.inverse_transform(inner.reshape(inner.shape[0], -1))
+        return out.reshape(inner.shape) if out.size == inner.size else out
+    raise ValueError(
+        f"offset was given, but {type(estimator).__name__}'s predict takes none: only sklik's "
+        f"estimators (also inside Pipeline, searches and TransformedTargetRegressor) do."
+    )
+
+
+class _PredictionScorer(_BaseScorer):
+    """``make_scorer(score_func)`` on ``predict``, with ``offset`` routed to the model.
+
+    As scikit-learn's scorer of a prediction, plus the metadata request ``offset`` (unset by
+    default, as ``sample_weight``): an offset routed to the scorer reaches the sklik model's
+    ``predict`` (it reached the score function, which failed: every fold NaN).
+    """
+
+    __metadata_request__score = {"offset": None}
+
+    def __init__(self, score_func: Any, sign: int, kwargs: dict) -> None:
+        super().__init__(score_func, sign, kwargs, response_method="predict")
+
+    def _score(self, method_caller: Any, estimator: Any, X: Any, y_true: Any, **kwargs: Any):
+        offset = kwargs.pop("offset", None)
+        if offset is None:
+            y_pred = method_caller(estimator, "predict", X)
+        else:
+            y_pred = _prediction(estimator, X, offset)
+        return self._sign * self._score_func(y_true, y_pred, **{**self._kwargs, **kwargs})
+
+
 def _mean_loss_of_dist(
     y_true: Any, dist: Any, *, loss: BaseLoss, sample_weight: Any = None
 ) -> float:
@@ -707,7 +751,7 @@ def make_loss_scorer(loss: str | BaseLoss) -> Any:
     """
     loss = get_loss(loss)
     if loss.n_params == 1:
-        return make_scorer(mean_loss, greater_is_better=False, loss=loss)
+        return _PredictionScorer(mean_loss, -1, {"loss": loss})
     return _DistributionScorer(_mean_loss_of_dist, -1, {"loss": loss})
 
 

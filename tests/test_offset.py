@@ -188,6 +188,45 @@ def test_an_unset_offset_request_on_a_scorer_is_an_error(routing):
     assert np.all(np.isfinite(result["test_score"]))
 
 
+@pytest.mark.parametrize("wrap", ["plain", "pipeline", "search", "transformed"])
+def test_offset_is_routed_to_the_loss_scorers(routing, wrap):
+    """The loss scorers (predict-based) take a routed offset to the model's predict: it was
+    passed to mean_loss, which failed, so every fold scored NaN and a grid search took its
+    first candidate. Unset, the request refuses the offset as the other scorers do."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sklik.metrics import get_scorer, make_loss_scorer, mean_loss
+
+    X, y, exposure = _counts()
+    off = np.log(exposure)
+    est = LinearRegressor("poisson_nll").set_fit_request(offset=True)
+    if wrap == "pipeline":
+        est = make_pipeline(StandardScaler(), est)
+    elif wrap == "search":
+        inner = get_scorer("neg_mean_poisson_nll").set_score_request(offset=True)
+        est = GridSearchCV(est, {"alpha": [0.0, 1e-3]}, cv=2, scoring=inner)
+    elif wrap == "transformed":  # (an identity transform: the same predictions)
+        est = TransformedTargetRegressor(est, transformer=FunctionTransformer())
+    for scorer in (get_scorer("neg_mean_poisson_nll"), make_loss_scorer("mse")):
+        assert scorer.get_metadata_routing().score.requests["offset"] is None
+        if wrap == "plain":
+            with pytest.raises(UnsetMetadataPassedError, match="offset"):
+                cross_validate(est, X, y, params={"offset": off}, cv=3, scoring=scorer)
+        scorer = scorer.set_score_request(offset=True)
+        result = cross_validate(est, X, y, params={"offset": off}, cv=3, scoring=scorer)
+        expected = []
+        for train, test in KFold(3).split(X):
+            fold = LinearRegressor("poisson_nll").fit(X[train], y[train], offset=off[train])
+            pred = fold.predict(X[test], offset=off[test])
+            expected.append(-mean_loss(y[test], pred, scorer._kwargs["loss"]))
+        if wrap != "search":  # (the search may pick alpha=1e-3)
+            assert_allclose(result["test_score"], expected, rtol=1e-9)
+        assert np.all(np.isfinite(result["test_score"]))
+
+
 def test_non_sklik_estimators_refuse_an_offset():
     from sklearn.linear_model import BayesianRidge
 
