@@ -1408,8 +1408,12 @@ def gram_solve(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     r"""Solve the ridge normal equations :math:`(G + \operatorname{diag}(\rho))\,w = R`.
 
-    The columns are scaled to unit norm, :math:`v = \nu \odot w` with
-    :math:`\nu = \sqrt{\operatorname{diag} G}`, and the scaled system is solved by Cholesky
+    The columns are scaled to a unit diagonal, :math:`v = \nu \odot w` with
+    :math:`\nu = \sqrt{\operatorname{diag} G + \rho}` (the penalty's curvature included: a
+    column in units of 1e-20 has a ridge of 1e40 times its norm, and with :math:`\nu` the norm
+    alone the scaled system's condition number of 1e40 sent it to the SVD, whose rank cutoff
+    relative to that ridge then zeroed every other coefficient), and the scaled system is
+    solved by Cholesky
     when its condition number (LAPACK's 1-norm estimate from the Cholesky factor) is below
     ``_CHOLESKY_MAX_COND``. ``gram`` is modified in place.
 
@@ -1428,11 +1432,12 @@ def gram_solve(
         The scaled solution, None when the scaled system is too ill-conditioned for the
         normal equations (then solve the least-squares problem of ``A`` itself, by SVD).
     norms : ndarray of shape (n_features,)
-        :math:`\nu` (1 for zero columns): the solution is ``v / norms[:, None]``.
+        :math:`\nu` (1 for unpenalised zero columns): the solution is ``v / norms[:, None]``.
     ridge_scaled : ndarray of shape (n_features,)
         :math:`\rho / \nu^2`, the penalty's curvature on ``v``.
     """
-    norms = np.sqrt(np.diag(gram)).copy()  # column norms of the weighted, centred design
+    # column norms of the weighted, centred design, with the penalty's curvature
+    norms = np.sqrt(np.diag(gram) + ridge)
     norms[norms == 0] = 1.0
     # the objective is ||A_s v - B_s||^2 / K + alpha/2 sum pi_j (v_j / norms_j)^2, v = norms * w
     ridge = ridge / norms**2

@@ -128,6 +128,26 @@ def test_tiny_and_huge_features_do_not_stop_at_the_start(factor):
     assert_allclose(b.coef_ * factor, a.coef_, rtol=1e-6)
 
 
+@pytest.mark.parametrize("solver", ["lstsq", "newton", "lbfgs"])
+@pytest.mark.parametrize("unit", [1e-100, 1e-20, 1e-8, 1e8, 1e20, 1e100])
+def test_penalised_least_squares_with_a_feature_in_extreme_units_is_ridge(solver, unit):
+    """The penalty of a column in units of 1e-20 is 1e40 times its curvature: least squares
+    scaled the normal equations by the column norms alone, the scaled system's condition
+    number (1e40) sent it to an SVD whose rank cutoff, relative to that ridge, zeroed every
+    other coefficient (2.0 off Ridge's; 1e-5 at units of 1e-12, silently)."""
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)) * [1.0, 1.0, unit]
+    y = X[:, :2] @ [1.0, 2.0] + 3.0 * X[:, 2] / unit + rng.normal(size=60)
+    ref = Ridge(alpha=0.1 * 60 / 2).fit(X, y)
+    est = LinearRegressor("mse", alpha=0.1, solver=solver, tol=1e-10).fit(X, y)
+    assert_allclose(
+        est.coef_ * [1.0, 1.0, unit], ref.coef_ * [1.0, 1.0, unit], rtol=1e-9, atol=1e-12
+    )
+    assert est.intercept_ == pytest.approx(ref.intercept_, rel=1e-9)
+
+
 def test_huber_on_offset_features_reaches_the_centred_optimum():
     X, y, _ = _data("huber", seed=4)
     a = _fit(LinearRegressor("huber"), X, y)
