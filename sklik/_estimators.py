@@ -86,6 +86,17 @@ _VANISHING_MEAN = 10 * np.finfo(np.float64).eps
 _SEPARATION_SUSPECT = 1e-4
 
 
+def _inverse_square(x_scale: np.ndarray, alpha: float) -> np.ndarray:
+    r""":math:`1/s_j^2`, the L2 penalty factor of :math:`v_j = s_j w_j`, held finite.
+
+    Where :math:`s_j^2` underflows (a column in units of 1e-160) the factor is held so that
+    ``alpha`` times it stays below 1e300: the penalty then pins :math:`v_j` near 0, as the
+    exact one would, and ``alpha = 0`` multiplies a finite number (it was ``0 * inf``).
+    """
+    with np.errstate(over="ignore", divide="ignore"):
+        return np.minimum(x_scale**-2.0, 1e300 / max(alpha, 1.0))
+
+
 def _per_weight(model: Any, per_feature: np.ndarray) -> np.ndarray:
     """A value per free weight of a linear model from a value per feature (every output)."""
     values = np.tile(per_feature, (model.n_outputs, 1))
@@ -191,6 +202,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         design, x_mean, x_scale = data.design(
             self._standardises_design, center, gram=self._design_gram(loss, data)
         )
+        self._check_x_scale(x_scale)
         model = self._make_model(data.n_features, loss.n_params * data.n_targets)
         alpha_l2, penalty_weights, l1_weights = self._penalties(
             model, x_scale, loss, data.weight_total
@@ -201,7 +213,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         )
         if solver == "lstsq":
             coef, intercept = data.least_squares(
-                design, self.alpha, center, x_scale**-2.0, tol=self.tol
+                design, self.alpha, center, _inverse_square(x_scale, self.alpha), tol=self.tol
             )
         elif solver == "highs":
             coef, intercept = data.least_absolute_deviations(design, center, owner)
@@ -287,6 +299,26 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
     def _check_weight_total(self, data: Any) -> None:
         """Warn when frequency weights leave no residual degree of freedom (LinearRegressor)."""
+
+    def _check_x_scale(self, x_scale: np.ndarray) -> None:
+        """Refuse a feature whose spread squares outside float64 (below 1e-154, above 1e154).
+
+        Its coefficient is in the inverse units: the coefficient's variance (and the
+        penalty's curvature) are the inverse square, not representable, and the predictive
+        standard deviation, the standard errors and the penalised fits came out as inf or
+        NaN with RuntimeWarnings.
+        """
+        with np.errstate(over="ignore", under="ignore"):
+            square = np.asarray(x_scale, dtype=np.float64) ** 2
+        bad = (square < np.finfo(np.float64).tiny) | ~np.isfinite(square)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{type(self).__name__}: feature {j} of X has a spread of {x_scale[j]:.3g}, "
+                f"whose square is outside float64 (1e-154 to 1e154 is representable), so its "
+                f"coefficient's variance is not representable: rescale that column (e.g. "
+                f"multiply it by a power of 10, or use a StandardScaler)."
+            )
 
     def _check_separation(self, data, objective, loss, theta, l1_weights) -> None:
         """Warn where an unpenalised log-link fit has no maximum likelihood estimate.
@@ -417,10 +449,16 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         if not (
             np.all(np.isfinite(theta_cold)) and np.isfinite(value0) and np.all(np.isfinite(grad0))
         ):
+            x_too = (
+                ""
+                if isinstance(model, LinearModel)
+                else " The MLP's start also multiplies X by its random weights: standardise X "
+                "(e.g. with a StandardScaler in a pipeline) if its values are large."
+            )
             raise ValueError(
                 f"{owner}: the {loss.name} loss overflows float64 at the starting point "
                 f"(|y| up to {top:.3g}). Rescale y (e.g. divide it by a power of 10) so that "
-                f"the loss of a constant prediction is finite."
+                f"the loss of a constant prediction is finite.{x_too}"
             )
         # the parameters of a head in y's units are solved for in units of y's spread, so that
         # the iterations do not depend on y's units (not for L-BFGS-B on a kinked loss: there
@@ -1022,7 +1060,7 @@ class LinearRegressor(_BaseRegressor):
         l2 = self.alpha * (1.0 - self.l1_ratio)
         l1 = self.alpha * self.l1_ratio
         l1_weights = _per_weight(model, l1 / x_scale) if l1 > 0 else None
-        pw = _per_weight(model, x_scale**-2.0)
+        pw = _per_weight(model, _inverse_square(x_scale, self.alpha))
         self._alpha_var_ = 0.0
         if loss.n_params == 1:
             return l2, pw, l1_weights

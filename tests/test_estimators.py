@@ -542,6 +542,28 @@ def test_predictive_variance_overflow_is_a_clear_error(loss):
         assert np.all(np.isfinite(est.predict_dist(far[1:]).std()))
 
 
+@pytest.mark.parametrize("unit", [1e-160, 1e160])
+@pytest.mark.parametrize("loss", ["mse", "l1", "poisson_nll", "gaussian_nll"])
+def test_a_feature_whose_spread_squares_outside_float64_is_a_clear_error(loss, unit):
+    """A column in units of 1e-160: its coefficient's variance (1e320) is not representable;
+    fits failed with "rescale y" and RuntimeWarnings, the inference gave inf. Now a
+    ValueError naming the column; at 1e-150 and 1e150 the fit is the unscaled one."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ [0.1, 0.2, 0.3] + rng.normal(size=60)
+    y = np.round(np.exp(y)) if loss == "poisson_nll" else y
+    with pytest.raises(ValueError, match="feature 2 of X has a spread .* rescale that column"):
+        LinearRegressor(loss).fit(X * [1.0, 1.0, unit], y)
+    ref = LinearRegressor(loss).fit(X, y)
+    ok = [1.0, 1.0, 1e150 if unit > 1 else 1e-150]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        est = LinearRegressor(loss).fit(X * ok, y)
+        std = est.predict(X[:3] * ok, return_std=True)[1]
+    assert np.all(np.isfinite(std))
+    assert_allclose(std, ref.predict(X[:3], return_std=True)[1], rtol=1e-6)
+
+
 @pytest.mark.parametrize("loss", ["mse", "l1", "huber", "gaussian_nll"])
 def test_a_y_whose_spread_squares_to_underflow_is_a_clear_error(loss):
     """y of magnitude 1e-170: the residual variance underflows float64, and the predictive
