@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing, assert_all_finite, check_array, check_random_state
+from sklearn.utils import assert_all_finite, check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklik import _inference, _solver
@@ -227,6 +227,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         objective_value, raw = data.solution(objective, theta)
         if l1_weights is not None:
             objective_value += float(l1_weights @ np.abs(theta[: model.n_weights]))
+        objective_value *= self._objective_factor  # (in the user's units)
         if not np.all(np.isfinite(theta)):
             raise ValueError(
                 f"{owner}: the fit diverged to non-finite parameters. Rescale y or increase alpha."
@@ -234,7 +235,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         if not np.isfinite(objective_value):
             raise ValueError(
                 f"{owner}: the {loss.name} loss overflows float64 at the solution (|y| up to "
-                f"{np.max(data.y_top):.3g}): rescale y (e.g. divide it by a power of 10) or "
+                f"{self._y_magnitude(data):.3g}): rescale y (e.g. divide it by a power of 10) or "
                 f"increase alpha."
             )
         self.n_iter_ = n_iter
@@ -440,7 +441,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         with np.errstate(over="ignore", invalid="ignore"):  # checked just below
             theta_cold = self._cold_start(model, loss, out_init)
         value0, grad0 = objective(theta_cold)
-        top = float(np.max(data.y_top))
+        top = self._y_magnitude(data)
         if value0 == 0 and np.any(grad0 != 0):
             raise ValueError(
                 f"{owner}: the {loss.name} loss underflows float64 at the starting point "
@@ -571,6 +572,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """The L2 strength, its per-weight factors and the per-weight L1 penalty (or None)."""
         return self._effective_alpha(loss), None, None
+
+    @property
+    def _objective_factor(self) -> float:
+        """The fitted objective times this is the documented one (the MLP's fitted target)."""
+        return 1.0
+
+    def _y_magnitude(self, data: Any) -> float:
+        """The largest ``|y|`` of the training data, in the user's units (for messages)."""
+        return float(np.max(data.y_top))
 
     def _to_user_units(self, params: dict, x_mean: np.ndarray, x_scale: np.ndarray) -> dict:
         return params
@@ -1674,7 +1684,10 @@ class MLPRegressor(_BaseRegressor):
     L-BFGS iteration). For ``"gaussian_nll"`` the target is standardised internally (the fitted
     output layer is mapped back exactly to the units of ``y``) and the log-variance head starts
     at the marginal variance of ``y``: without these a flexible mean drives the training
-    residuals, and with them the learned variance, towards zero (see the user guide).
+    residuals, and with them the learned variance, towards zero (see the user guide). The
+    losses in the units of ``y`` (``"mse"``, ``"l1"``, ``"huber"``, ``"smooth_l1"``) are fitted
+    to ``y`` in units of its spread, the objective (and ``alpha``'s meaning) unchanged: the
+    fit does not depend on the units of ``y`` at ``alpha=0``.
 
     Not to be confused with :class:`sklearn.neural_network.MLPRegressor`, which supports only
     the squared error and Poisson losses.
@@ -1835,27 +1848,47 @@ class MLPRegressor(_BaseRegressor):
     ) -> str:
         return "lbfgs"
 
-    def _training_problem(self, X, Y, sw, off, loss):
-        # standardise y for gaussian_nll: the loss of (y - mu) / sigma is the loss of y minus
-        # log sigma when the variance clamp eps is divided by sigma^2, so only the meaning of
-        # alpha changes (it acts on the standardised problem); the fitted output layer is
-        # mapped back exactly in _to_user_units
-        K = Y.shape[1]
-        self._y_shift, self._y_scale = np.zeros(K), np.ones(K)
-        fit_loss = loss
+    def _standardise_target(self, loss: BaseLoss, shift: np.ndarray, scale: np.ndarray):
+        r"""Set the map of y to the fitted target, ``(y - _y_shift) / _y_scale``; its loss.
+
+        The MLP's start has outputs of order 1 whatever y's units, and L-BFGS is not
+        equivariant in them: in y's units, y in hundredths stopped at a test RMSE of 0.90
+        against 0.34 in units of 1 (the same data). So y is standardised:
+
+        - ``gaussian_nll``, per target: the loss of :math:`(y - \mu)/\sigma` is the loss of y
+          minus :math:`\log\sigma` when ``eps`` is divided by :math:`\sigma^2`; ``alpha`` acts on
+          the standardised problem.
+        - The losses in y's units (``mse``, ``l1``, ``huber``, ``smooth_l1``: see
+          :meth:`~sklik.losses.BaseLoss.in_units`), by one scale :math:`s` for every target
+          (the largest spread), with the loss's parameters in units of :math:`s`: the data
+          term is the user's divided by :math:`s^d`, and the penalty's factors (see
+          :meth:`_penalties`) keep the objective exactly the documented one, divided by
+          :math:`s^d` (``objective_`` is reported in the user's units).
+        """
+        K = shift.shape[0]
+        self._y_shift, self._y_scale, self._y_degree = np.zeros(K), np.ones(K), 0.0
         if isinstance(loss, GaussianNLLLoss):
-            c = sw / sw.sum()
-            shift = c @ Y
-            top = np.array([magnitude(column) for column in Y.T])
-            scale = top * np.sqrt(c @ ((Y - shift) / top) ** 2)  # no overflow in the squares
-            scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
             self._y_shift, self._y_scale = shift, scale
-            Y = (Y - shift) / scale
-            if off is not None:
-                off = off / scale
-            fit_loss = clone(loss).set_params(
-                eps=loss.eps / float(np.max(scale)) / float(np.max(scale))
-            )
+            return clone(loss).set_params(eps=loss.eps / float(np.max(scale)) ** 2)
+        common = float(np.max(scale))
+        units = loss.in_units(common)
+        if units is None or loss.link_name != "identity":
+            return loss
+        self._y_shift, self._y_scale, self._y_degree = shift, np.full(K, common), units[1]
+        return units[0]
+
+    def _training_problem(self, X, Y, sw, off, loss):
+        # the fitted output layer is mapped back exactly in _to_user_units
+        c = sw / sw.sum()
+        shift = c @ Y
+        top = np.array([magnitude(column) for column in Y.T])
+        scale = top * np.sqrt(c @ ((Y - shift) / top) ** 2)  # no overflow in the squares
+        scale[~(np.isfinite(scale) & (scale > 0))] = 1.0
+        fit_loss = self._standardise_target(loss, shift, scale)
+        Y = (Y - self._y_shift) / self._y_scale
+        if off is not None:
+            off = off / self._y_scale
+        self._fit_loss = fit_loss
         self.validation_scores_ = None
         self.best_validation_score_ = None
         X = self._prediction_input(X)  # the MLP works on dense rows
@@ -1880,7 +1913,10 @@ class MLPRegressor(_BaseRegressor):
             pick(val),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            shift=float(np.mean(np.log(self._y_scale))),
+            # the validation score in the user's units: gaussian_nll's is shifted by
+            # log sigma, the losses in y's units are scaled by s^d
+            shift=float(np.mean(np.log(self._y_scale))) if self._y_degree == 0 else 0.0,
+            factor=self._objective_factor,
         )
         return X[train], Y[train], sw[train], pick(train), fit_loss, monitor
 
@@ -1893,15 +1929,18 @@ class MLPRegressor(_BaseRegressor):
         targets; over 40 fits, mean coverage 0.64 for mse). The held-out validation rows of
         early stopping give the scale of residuals the fit has not seen.
         """
+        # (the fitted target is y in units of _y_scale: its loss and its residuals')
+        fit_loss = self._fit_loss
         if monitor is None:
-            return super()._residual_scale(data, loss, raw, owner, model, theta, monitor)
+            scale = super()._residual_scale(data, fit_loss, raw, owner, model, theta, monitor)
+            return scale * self._y_scale
         out, _ = model.forward(theta, monitor.X, need_cache=False)
         K = monitor.Y.shape[1]
         if monitor.off is not None:
             out[:, :K] += monitor.off
         raw_val = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
         held_out = ArrayData(monitor.X, monitor.Y, monitor.w[:, 0], monitor.off)
-        return held_out.residual_scale(loss, raw_val, owner)
+        return held_out.residual_scale(fit_loss, raw_val, owner) * self._y_scale
 
     def _dask_training_problem(self, y: Any, sample_weight: Any, offset: Any, loss: BaseLoss):
         # on dask input: every row is fitted (no validation split); gaussian_nll's y is
@@ -1914,20 +1953,24 @@ class MLPRegressor(_BaseRegressor):
             )
         self.validation_scores_ = self.best_validation_score_ = None
         K = 1 if len(y.shape) == 1 else y.shape[1]
-        self._y_shift, self._y_scale = np.zeros(K), np.ones(K)
-        if not isinstance(loss, GaussianNLLLoss):
+        self._y_shift, self._y_scale, self._y_degree = np.zeros(K), np.ones(K), 0.0
+        self._fit_loss = loss
+        if not isinstance(loss, GaussianNLLLoss) and (
+            loss.link_name != "identity" or loss.in_units(1.0) is None
+        ):
             return y, offset, loss
         from sklik import _dask
 
-        shift, scale = _dask.target_moments(y, sample_weight)
-        self._y_shift, self._y_scale = shift, scale
+        # (one pass over y alone)
+        fit_loss = self._standardise_target(loss, *_dask.target_moments(y, sample_weight))
+        self._fit_loss = fit_loss
+        shift, scale = self._y_shift, self._y_scale
         if len(y.shape) == 1:
             shift, scale = shift[0], scale[0]
         y = (y - shift) / scale
         if offset is not None:
             offset = offset / scale
-        eps = loss.eps / float(np.max(self._y_scale)) ** 2
-        return y, offset, clone(loss).set_params(eps=eps)
+        return y, offset, fit_loss
 
     def _cold_start(self, model, loss, out_init):
         theta = super()._cold_start(model, loss, out_init)
@@ -1940,6 +1983,31 @@ class MLPRegressor(_BaseRegressor):
             start, stop, shape = model._w_index[-1]
             theta[start:stop].reshape(shape)[:, shape[1] // 2 :] = 0.0
         return theta
+
+    def _y_magnitude(self, data: Any) -> float:
+        # (the fitted target is (y - _y_shift) / _y_scale: at most this in the user's units)
+        return float(np.max(data.y_top * self._y_scale + np.abs(self._y_shift)))
+
+    @property
+    def _objective_factor(self) -> float:
+        degree = getattr(self, "_y_degree", 0.0)
+        with np.errstate(over="ignore"):  # (inf: the objective overflows, refused by fit)
+            return float(np.float64(self._y_scale[0]) ** degree) if degree else 1.0
+
+    def _penalties(self, model, x_scale, loss, weight_total):
+        # y in units of s: the data term is the user's over s^d, and the output layer's
+        # weights are the user's over s, so alpha/2 ||W||^2 over s^d is alpha/2 s^-d ||W||^2
+        # on the hidden layers and alpha/2 s^(2-d) ||W_L||^2 on the output layer
+        alpha = self._effective_alpha(loss)
+        degree = getattr(self, "_y_degree", 0.0)
+        if not degree:
+            return alpha, None, None
+        s = np.float64(self._y_scale[0])
+        with np.errstate(under="ignore"):
+            factors = np.full(model.n_weights, s**-degree)
+        start, stop, _ = model._w_index[-1]  # (no constant outputs: the full layout)
+        factors[start:stop] = s ** (2.0 - degree)
+        return alpha, factors, None
 
     def _effective_alpha(self, loss: BaseLoss) -> float:
         if self.alpha == "auto":
@@ -1991,10 +2059,12 @@ class MLPRegressor(_BaseRegressor):
                 std = _dask.smallest_noise_std(self, X, sample_weight)
                 self._log_var_floor_ = 2.0 * np.log(std)
             else:
+                with np.errstate(over="ignore", invalid="ignore"):  # (rows of weight 0)
+                    log_var = self._raw(X)[1]
                 if sample_weight is not None:
-                    keep = positive_rows(check_sample_weight(sample_weight, np.shape(X)[0]))
-                    X = X if keep is None else _safe_indexing(X, keep)
-                self._log_var_floor_ = np.min(self._raw(X)[1], axis=0)
+                    keep = positive_rows(check_sample_weight(sample_weight, log_var.shape[0]))
+                    log_var = log_var if keep is None else log_var[keep]
+                self._log_var_floor_ = np.min(log_var, axis=0)
 
     def _raw(self, X: Any, offset: Any = None) -> np.ndarray:
         raw = super()._raw(X, offset)
@@ -2018,13 +2088,16 @@ class _EarlyStopping:
     (minus the weighted mean loss on the held-out rows, plus ``-shift`` to express it in the
     units of y), keeps the best parameters, and raises ``StopIteration`` once the score has not
     improved by at least ``tol`` for more than ``n_iter_no_change`` consecutive iterations
-    (scikit-learn's rule).
+    (scikit-learn's rule). ``factor``: the validation loss is the fitted target's, in the
+    user's units once multiplied by it (:meth:`MLPRegressor._standardise_target`); ``tol``
+    counts in the fitted target's units.
     """
 
-    def __init__(self, loss, X, Y, sw, off, *, tol, n_iter_no_change, shift):
+    def __init__(self, loss, X, Y, sw, off, *, tol, n_iter_no_change, shift, factor=1.0):
         self.loss, self.X, self.Y, self.off = loss, X, Y, off
         self.w = (sw / sw.sum() / Y.shape[1])[:, np.newaxis]
         self.tol, self.n_iter_no_change, self.shift = tol, n_iter_no_change, shift
+        self.factor = factor
 
     def bind(self, model: Any) -> _EarlyStopping:
         self.model = model
@@ -2039,13 +2112,14 @@ class _EarlyStopping:
             if self.off is not None:
                 out[:, :K] += self.off
             raw = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
-            value = -(float(np.sum(self.w * self.loss.raw_loss(self.Y, raw))) + self.shift)
+            value = -(self.factor * float(np.sum(self.w * self.loss.raw_loss(self.Y, raw))))
+            value -= self.shift
         return value if math.isfinite(value) else -math.inf
 
     def __call__(self, theta: np.ndarray) -> None:
         value = self.score(theta)
         self.scores.append(value)
-        self.count = self.count + 1 if value < self.best + self.tol else 0
+        self.count = self.count + 1 if value < self.best + self.tol * self.factor else 0
         if value > self.best:
             self.best, self.best_theta = value, theta.copy()
         if self.count > self.n_iter_no_change:

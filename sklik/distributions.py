@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -276,6 +277,23 @@ def _huber_mean_abs_difference(delta):
     return 4.0 * (g0 - tail_sq - core_sq)
 
 
+def _finite_std(dist: Any, std: Any, unit: Any, args: tuple, kwds: dict) -> Any:
+    """``std(*args, **kwds)`` of a location-scale family, finite wherever it is.
+
+    SciPy's is the root of the variance, which overflows from a scale of about 1e154: there
+    it is ``unit(*shapes) * scale`` (``unit``: the standard deviation at scale 1).
+    """
+    with np.errstate(over="ignore"):
+        res = std(*args, **kwds)
+    inf = np.isinf(res)
+    if np.any(inf):
+        shapes, _, scale = dist._parse_args(*args, **kwds)
+        direct = np.broadcast_to(unit(*shapes) * np.asarray(scale, float), np.shape(res))
+        res = np.where(inf, direct, res)
+        res = res[()] if res.ndim == 0 else res
+    return res
+
+
 class huber_gen(stats.rv_continuous):  # noqa: N801 (scipy's naming convention)
     r"""The Huber distribution: a Gaussian core with Laplace tails.
 
@@ -404,6 +422,16 @@ class huber_gen(stats.rv_continuous):  # noqa: N801 (scipy's naming convention)
         zero = np.zeros_like(var)
         return zero, var, zero, kurt
 
+    def std(self, *args, **kwds):
+        """Standard deviation, finite wherever it is (see :func:`_finite_std`)."""
+        return _finite_std(
+            self,
+            super().std,
+            lambda delta: np.sqrt(self._stats(np.asarray(delta))[1]),
+            args,
+            kwds,
+        )
+
     def _entropy(self, delta):
         z = huber_normaliser(delta)
         c = _SQRT_2PI * special.erf(delta / _SQRT2)
@@ -468,15 +496,7 @@ class laplace_gen(type(stats.laplace)):  # noqa: N801 (scipy's naming convention
         SciPy's is the root of the variance :math:`2\,\text{scale}^2`, which overflows from a
         scale of about 1e154 (an MLP's residual scale on targets of 1e300).
         """
-        with np.errstate(over="ignore"):
-            res = super().std(*args, **kwds)
-        inf = np.isinf(res)
-        if np.any(inf):
-            _, _, scale = self._parse_args(*args, **kwds)
-            direct = np.broadcast_to(math.sqrt(2.0) * np.asarray(scale, float), np.shape(res))
-            res = np.where(inf, direct, res)
-            res = res[()] if res.ndim == 0 else res
-        return res
+        return _finite_std(self, super().std, lambda: math.sqrt(2.0), args, kwds)
 
 
 laplace = laplace_gen(name="laplace", longname="A Laplace")

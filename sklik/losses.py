@@ -663,6 +663,16 @@ class BaseLoss(BaseEstimator):
         """
         raise NotImplementedError(f"{type(self).__name__} defines no predictive distribution.")
 
+    def in_units(self, scale: float) -> tuple[BaseLoss, float] | None:
+        r"""The loss of residuals measured in units of ``scale``, and its degree.
+
+        For the losses of a residual in y's units: ``(loss_s, d)`` with
+        :math:`\ell(s\,r) = s^d\,\ell_s(r)` (the loss's parameters in y's units divided by
+        :math:`s`), so that a fit of :math:`y / s` minimises the same objective divided by
+        :math:`s^d`. None for the other losses (the default).
+        """
+        return None
+
     def fit_scale(
         self,
         residuals: np.ndarray,
@@ -901,6 +911,9 @@ class L1Loss(BaseLoss):
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
         return laplace(loc=raw[0], scale=self._scale(scale))
 
+    def in_units(self, scale):  # noqa: D102
+        return self, 1.0
+
 
 class MSELoss(BaseLoss):
     r"""Mean squared error: the negative log-likelihood of a Gaussian with fixed variance.
@@ -984,6 +997,9 @@ class MSELoss(BaseLoss):
         # exp(-(r / sigma)^2) is a normal density with standard deviation sigma / sqrt(2)
         return stats.norm(loc=raw[0], scale=self._scale(scale) / math.sqrt(2.0))
 
+    def in_units(self, scale):  # noqa: D102
+        return self, 2.0
+
 
 class HuberLoss(BaseLoss):
     r"""Huber loss: Gaussian core, Laplace tails.
@@ -1062,6 +1078,10 @@ class HuberLoss(BaseLoss):
 
     def predictive_distribution(self, raw, scale=None):  # noqa: D102
         return huber(float(self.delta), loc=raw[0], scale=self._scale(scale))
+
+    def in_units(self, scale):  # noqa: D102
+        # 1/2 (s r)^2 = s^2 1/2 r^2, delta (s|r| - delta/2) = s^2 (delta/s) (|r| - delta/(2s))
+        return clone(self).set_params(delta=float(self.delta) / scale), 2.0
 
 
 class SmoothL1Loss(BaseLoss):
@@ -1173,6 +1193,10 @@ class SmoothL1Loss(BaseLoss):
         # exp(-smooth_l1_beta(u)) = exp(-huber_{sqrt(beta)}(u / sqrt(beta)))
         root = math.sqrt(beta)
         return huber(root, loc=raw[0], scale=self._scale(scale) * root)
+
+    def in_units(self, scale):  # noqa: D102
+        # (s r)^2 / (2 beta) = s r^2 / (2 beta/s), s|r| - beta/2 = s (|r| - (beta/s)/2)
+        return clone(self).set_params(beta=float(self.beta) / scale), 1.0
 
 
 class PoissonNLLLoss(BaseLoss):

@@ -110,6 +110,52 @@ def test_gaussian_nll_is_equivariant_in_the_units_of_y(diabetes):
     np.testing.assert_allclose(b.best_validation_score_, a.best_validation_score_ - np.log(1e3))
 
 
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber", "smooth_l1"])
+@pytest.mark.parametrize("factor", [1e-4, 1e3])
+def test_losses_in_y_units_are_equivariant_in_the_units_of_y(diabetes, loss, factor):
+    """y is fitted in units of its spread: with y in hundredths the fit stopped at a test
+    RMSE of 0.90 against 0.34 in units of 1, silently (the start's outputs are of order 1
+    whatever y's units). Fits on y and on factor * y + 5 now agree (huber's delta and
+    smooth_l1's beta are in y's units)."""
+    X, y = diabetes
+    y = y / 100.0
+
+    def make(f):
+        params = {"delta": 0.5 * f} if loss == "huber" else {"beta": 0.5 * f}
+        obj = get_loss(loss).set_params(**params) if loss in ("huber", "smooth_l1") else loss
+        return MLPRegressor(obj, hidden_layer_sizes=(10,), alpha=0.0, random_state=0)
+
+    a = make(1.0).fit(X, y)
+    b = make(factor).fit(X, factor * y + 5.0)
+    degree = 2.0 if loss in ("mse", "huber") else 1.0
+    np.testing.assert_allclose(b.predict(X), factor * a.predict(X) + 5.0, rtol=1e-7)
+    np.testing.assert_allclose(b.scale_, factor * a.scale_, rtol=1e-7)
+    assert b.objective_ == pytest.approx(factor**degree * a.objective_, rel=1e-7)
+    assert b.n_iter_ == a.n_iter_
+    assert b.best_validation_score_ == pytest.approx(
+        factor**degree * a.best_validation_score_, rel=1e-7
+    )
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber"])
+def test_objective_is_the_documented_one_when_y_is_rescaled(loss):
+    """The fitted target is y in units of its spread; the penalty's factors per layer keep
+    the objective the documented one: objective_ equals the mean loss plus alpha/2 times
+    the squared weights, at the returned parameters, in the user's units."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = 1e-3 * (np.sin(X[:, 0]) + 0.1 * rng.normal(size=200)) + 7e-3
+    est = MLPRegressor(
+        loss, hidden_layer_sizes=(6,), alpha=0.3, early_stopping=False, max_iter=60, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    data = float(np.mean(get_loss(loss).raw_loss(y, est.predict(X)[np.newaxis])))
+    penalty = 0.5 * 0.3 * sum(float(np.sum(W**2)) for W in est.coefs_)
+    assert est.objective_ == pytest.approx(data + penalty, rel=1e-9)
+
+
 def test_variance_head_stays_at_the_marginal_variance_on_noise():
     # y independent of X: the log-variance head starts at the marginal variance (zero output
     # weights) and the defaults keep it there instead of fitting the noise
