@@ -137,6 +137,25 @@ def test_losses_in_y_units_are_equivariant_in_the_units_of_y(diabetes, loss, fac
     )
 
 
+@pytest.mark.parametrize("loss", ["gaussian_nll", "mse"])
+def test_an_identity_link_offset_is_not_part_of_the_target_scale(loss):
+    """y is standardised less its offset (what the network fits): an offset of spread 500
+    entered the scale, and gaussian_nll's network fitted nothing (a test RMSE of 0.8 against
+    the signal, stds of 0.85 for noise of 0.3). A fit with an offset c of y + c equals the
+    fit of y."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(600, 2))
+    y = np.sin(2 * X[:, 0]) + 0.3 * rng.normal(size=600)
+    c = 500.0 * X[:, 1]
+    params = {"loss": loss, "hidden_layer_sizes": (10,), "random_state": 0}
+    ref = MLPRegressor(**params).fit(X, y)
+    est = MLPRegressor(**params).fit(X, y + c, offset=c)
+    np.testing.assert_allclose(est.predict(X), ref.predict(X), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        est.predict(X, return_std=True)[1], ref.predict(X, return_std=True)[1], rtol=1e-6
+    )
+
+
 @pytest.mark.parametrize("loss", ["mse", "huber"])
 def test_objective_is_the_documented_one_when_y_is_rescaled(loss):
     """The fitted target is y in units of its spread; the penalty's factors per layer keep
