@@ -153,7 +153,11 @@ class _Scaled:
         self, objective: Objective, scale: float, theta_scale: np.ndarray, theta0: np.ndarray
     ) -> None:
         self.objective = objective
-        self.inv = 1.0 / scale
+        # divided by, never multiplied by its inverse: a gradient scale of 5e-309 (a subnormal:
+        # y of 1e-150 with constant features) has an infinite inverse, and u * inf * 0 = NaN
+        self.scale = scale
+        self.root = math.sqrt(scale)
+        self.u_scaled = theta_scale / scale  # u / g
         self.u = theta_scale
         self.has_hessian = objective.has_hessian
         self.smooth_curvature = objective.loss.smooth_curvature
@@ -170,10 +174,10 @@ class _Scaled:
 
     def __call__(self, phi: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = self.objective(self._theta(phi))
-        return value * self.inv, grad * (self.u * self.inv)
+        return value / self.scale, grad * self.u_scaled
 
     def hessian(self, phi: np.ndarray) -> np.ndarray:
-        w = self.u * math.sqrt(self.inv)  # u_i u_j / g without overflowing u_i u_j
+        w = self.u / self.root  # u_i u_j / g without overflowing u_i u_j
         with np.errstate(over="ignore", invalid="ignore"):  # non-finite: no Newton step
             return self.objective.hessian(self._theta(phi)) * np.outer(w, w)
 
@@ -191,7 +195,7 @@ class _Scaled:
         solve = getattr(self.objective, "hessian_solve", None)
         if solve is not None and not sampled:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                x = solve(self._theta(phi), grad / (self.u * self.inv))
+                x = solve(self._theta(phi), grad / self.u_scaled)
                 if x is not None:
                     d = -x / self.u
                     if np.all(np.isfinite(d)):
@@ -206,12 +210,12 @@ class _Scaled:
 
     def sampled_hessian(self, phi: np.ndarray) -> np.ndarray:
         """The objective's sampled Hessian, in these units."""
-        w = self.u * math.sqrt(self.inv)
+        w = self.u / self.root
         with np.errstate(over="ignore", invalid="ignore"):
             return self.objective.sampled_hessian(self._theta(phi)) * np.outer(w, w)
 
     def hessp(self, phi: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return self.objective.hessp(self._theta(phi), self.u * v) * (self.u * self.inv)
+        return self.objective.hessp(self._theta(phi), self.u * v) * self.u_scaled
 
 
 class _SplitL1:

@@ -564,6 +564,23 @@ def test_a_feature_whose_spread_squares_outside_float64_is_a_clear_error(loss, u
     assert_allclose(std, ref.predict(X[:3], return_std=True)[1], rtol=1e-6)
 
 
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber", "smooth_l1", "gaussian_nll"])
+def test_constant_features_and_a_tiny_y_fit_quietly(loss):
+    """Constant features and y of 1e-150 (within the documented range): the gradient scale
+    at the start was a subnormal (5e-309) whose inverse overflowed, and huber's Newton run
+    gave 102 RuntimeWarnings and a ConvergenceWarning ("objective inf") for the right fit."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=60) * 1e-150
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("error", ConvergenceWarning)  # (gaussian_nll: eps warns)
+        est = LinearRegressor(loss).fit(np.ones((60, 3)), y)
+    center = np.median(y) if loss == "l1" else np.mean(y)
+    if loss in ("mse", "l1", "gaussian_nll"):  # (huber's delta = 1 is in y's units: the mean)
+        assert est.intercept_ == pytest.approx(center, rel=1e-6)
+    assert np.all(est.coef_ == 0.0)
+
+
 @pytest.mark.parametrize("loss", ["mse", "l1", "huber", "gaussian_nll"])
 def test_a_y_whose_spread_squares_to_underflow_is_a_clear_error(loss):
     """y of magnitude 1e-170: the residual variance underflows float64, and the predictive
