@@ -199,6 +199,15 @@ def _check_real(value: Any, name: str, cls_name: str) -> float:
     return value
 
 
+def _check_bool(value: Any, name: str, cls_name: str) -> None:
+    """Refuse a flag that is not a bool (torch's TypeError; ``full="no"`` is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"{cls_name}: {name} must be True or False; got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+
+
 # The public numerical methods follow torch: where a value overflows it is inf or NaN, silently.
 # They run under this error state, so that no NumPy RuntimeWarning reaches the user.
 _QUIET_METHODS = frozenset(
@@ -1259,6 +1268,8 @@ class PoissonNLLLoss(BaseLoss):
         super().check_params()
         if not _check_real(self.eps, "eps", "PoissonNLLLoss") >= 0:
             raise ValueError(f"PoissonNLLLoss: eps must be >= 0; got eps={self.eps!r}.")
+        _check_bool(self.log_input, "log_input", "PoissonNLLLoss")
+        _check_bool(self.full, "full", "PoissonNLLLoss")
 
     def _elementwise(self, x, t, grad):
         return self._elementwise_normed(x, t, grad, 1.0)

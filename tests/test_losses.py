@@ -469,6 +469,18 @@ def test_non_finite_parameters_raise(cls, name, value):
             bad.check_params()
 
 
+@pytest.mark.parametrize("name", ["full", "log_input"])
+@pytest.mark.parametrize("value", ["no", None, 1])
+def test_poisson_flags_must_be_bools(name, value):
+    """torch refuses a non-bool full or log_input (TypeError); "no" is truthy and added the
+    Stirling term silently."""
+    with pytest.raises(ValueError, match=f"{name} must be True or False"):
+        PoissonNLLLoss(**{name: value})([1.0], [5.0])
+    assert PoissonNLLLoss(**{name: np.True_})([1.0], [5.0]) == PoissonNLLLoss(**{name: True})(
+        [1.0], [5.0]
+    )
+
+
 def test_known_torch_edges():
     """The four formulas that used to differ from torch 2.13 (values from torch)."""
     # MSE: the mean gradient is (2/N) d, finite where 2 d overflows
