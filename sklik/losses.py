@@ -102,11 +102,19 @@ _FAST_SUM_LOW = 1e-280
 
 
 def _as_float_array(value: Any, name: str) -> np.ndarray:
-    """Convert to a float64 ndarray, rejecting what cannot be read as real numbers."""
-    arr = np.asarray(value)
+    """Convert to a float64 ndarray, rejecting what cannot be read as real numbers.
+
+    None (alone or in an object array) is no number: NumPy reads it as NaN, torch refuses it.
+    """
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # a ragged nesting
+        raise ValueError(f"{name} must be a rectangular array of numbers: {exc}") from exc
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real; got complex values.")
     if arr.dtype.kind not in "biuf":
+        if arr.dtype == object and any(v is None for v in arr.flat):
+            raise ValueError(f"{name} must be numeric; got None.")
         try:
             return arr.astype(np.float64)
         except (TypeError, ValueError) as exc:

@@ -469,6 +469,18 @@ def test_non_finite_parameters_raise(cls, name, value):
             bad.check_params()
 
 
+def test_none_and_ragged_inputs_are_clear_errors():
+    """NumPy reads None as NaN (a NaN loss, silently); torch refuses it."""
+    with pytest.raises(ValueError, match="input must be numeric; got None"):
+        MSELoss()(None, [2.0])
+    with pytest.raises(ValueError, match="input must be numeric; got None"):
+        L1Loss()(np.array([1.0, None]), [1.0, 2.0])
+    with pytest.raises(ValueError, match="var must be numeric; got None"):
+        GaussianNLLLoss()([1.0], [2.0], None)
+    with pytest.raises(ValueError, match="target must be a rectangular array"):
+        L1Loss()([1.0, 2.0], [[1.0, 2.0], [1.0]])
+
+
 @pytest.mark.parametrize("name", ["full", "log_input"])
 @pytest.mark.parametrize("value", ["no", None, 1])
 def test_poisson_flags_must_be_bools(name, value):
