@@ -88,6 +88,12 @@ __all__ = [
 def _weighted_mean(values: np.ndarray, sample_weight: Any) -> float:
     """Mean over targets per sample, then the sample-weighted mean over samples."""
     values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0 or values.shape[0] == 0:
+        raise ValueError(
+            f"A metric needs at least one sample: y_true and the predictions must be arrays "
+            f"of shape (n_samples,) or (n_samples, n_targets) with n_samples >= 1; got "
+            f"{'a scalar' if values.ndim == 0 else 'no samples'}."
+        )
     per_sample = values.reshape(values.shape[0], -1).mean(axis=1)
     sw = check_sample_weight(sample_weight, per_sample.shape[0])
     keep = positive_rows(sw)  # rows of weight 0 are no rows (their value may not be finite)
@@ -368,7 +374,20 @@ def crps(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
         For another distribution family, or a Student-t with ``df <= 1`` (infinite CRPS).
     """
     y = _check_dist_targets(y_true, dist)
-    return _weighted_mean(_crps_values(y, dist), sample_weight)
+    with np.errstate(invalid="ignore", divide="ignore"):  # (an undefined value: refused below)
+        values = np.asarray(_crps_values(y, dist), dtype=np.float64)
+    bad = np.isnan(values)
+    if sample_weight is not None and values.ndim:  # (rows of weight 0 are no rows)
+        keep = positive_rows(check_sample_weight(sample_weight, values.shape[0]))
+        if keep is not None:
+            bad[~keep] = False
+    if bad.any():
+        raise ValueError(
+            f"The CRPS is undefined at {int(bad.sum())} target(s): the predictive "
+            f"distribution's parameters are invalid there (e.g. a scale <= 0, a predictive "
+            f"scale that collapsed to 0)."
+        )
+    return _weighted_mean(values, sample_weight)
 
 
 def _crps_values(y: np.ndarray, dist: Any) -> np.ndarray:
@@ -390,7 +409,11 @@ def _crps_values(y: np.ndarray, dist: Any) -> np.ndarray:
                 f"(min df = {float(np.min(df))!r}): the distribution has no mean. Fit with "
                 "more samples than parameters, or score with log_score."
             )
-        values = crps_t(y, df, loc, scale)
+        # (df = inf is the normal, which SciPy accepts: crps_t's forms are NaN there)
+        normal = np.isinf(df)
+        values = crps_t(y, np.where(normal, 2.0, df), loc, scale)
+        if normal.any():
+            values = np.where(normal, crps_normal(y, loc, scale), values)
     elif name == "norm":
         values = crps_normal(y, loc, scale)
     elif name == "laplace":

@@ -332,6 +332,26 @@ def test_every_scorer_equals_its_metric_on_held_out_predictions(loss, weighted):
         assert scorer(est, X_test, y_test, sample_weight=sw) == pytest.approx(expected, rel=1e-12)
 
 
+def test_metrics_refuse_scalars_empty_input_and_undefined_crps():
+    """A scalar or empty y_true raised IndexError or a reshape error; a collapsed scale gave
+    a NaN CRPS silently; a Student-t with df = inf (the normal, which SciPy accepts) gave NaN
+    with RuntimeWarnings."""
+    with pytest.raises(ValueError, match="got a scalar"):
+        M.mean_squared_error(1.0, 2.0)
+    with pytest.raises(ValueError, match="got a scalar"):
+        M.crps(0.3, stats.norm(0.0, 1.0))
+    with pytest.raises(ValueError, match="no samples"):
+        M.crps(np.array([]), stats.norm(np.array([]), 1.0))
+    with pytest.raises(ValueError, match="CRPS is undefined at 2 target"):
+        M.crps([1.0, 2.0], stats.norm([1.0, 1.0], [0.0, 0.0]))
+    # (a row of weight 0 is no row)
+    assert M.crps([1.0, 2.0], stats.norm([1.0, 1.0], [1.0, 0.0]), sample_weight=[1.0, 0.0]) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        value = M.crps([1.0, 1.0], stats.t([np.inf, np.inf], 0.0, 1.0))
+    assert value == pytest.approx(M.crps([1.0, 1.0], stats.norm([0.0, 0.0], 1.0)), rel=1e-12)
+
+
 def test_make_loss_scorer_keeps_loss_parameters():
     X, y = _generate("huber", 300, 11)
     est = LinearRegressor(HuberLoss(delta=2.0)).fit(X, y)
