@@ -1488,6 +1488,7 @@ class DaskData:
         self.weight_total = float(W)
         top = np.maximum(np.abs(stats["ymin"]), np.abs(stats["ymax"]))
         self.y_top = np.where(top > 0, top, 1.0)
+        self.y_zero = not np.any(top)  # (see ArrayData)
         self.y_spread = np.sqrt(np.maximum(stats["yvar"], 0.0))
 
     def design(

@@ -160,6 +160,8 @@ class ArrayData:
         :math:`\sum_i s_i`.
     y_top : ndarray of shape (n_targets,)
         The largest ``|y|`` per target (1 for an all-zero target).
+    y_zero : bool
+        Whether y is 0 on every row of positive weight (every target).
     y_spread : ndarray of shape (n_targets,)
         The weighted standard deviation of each target (computed without overflow).
     is_sparse : bool
@@ -196,6 +198,7 @@ class ArrayData:
         equal = is_equal_weights(self._c)
         self._y_abs_max = _abs_max(Y if equal else Y[sample_weight > 0])
         self.y_top = np.where(self._y_abs_max > 0, self._y_abs_max, 1.0)
+        self.y_zero = not np.any(self._y_abs_max)
         # the unit of the spread's sums: every row's largest |y| (a row of weight 0 adds
         # 0 * y / top, which must not overflow)
         every = self._y_abs_max if equal else _abs_max(Y)

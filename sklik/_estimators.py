@@ -331,7 +331,19 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         decides. Means numerically 0 (``_VANISHING_MEAN``) warn in any case (the dask input's
         check, one pass).
         """
-        if self.alpha != 0 or l1_weights is not None or loss.link_name != "log":
+        if loss.link_name != "log":
+            return
+        if data.y_zero:  # (whatever alpha: the intercept is not penalised)
+            warnings.warn(
+                f"{type(self).__name__}: y is 0 on every training row, so the maximum "
+                f"likelihood mean is 0, which the log link reaches only as the intercept "
+                f"goes to -inf: the fit stopped where the solver did, and its coefficients, "
+                f"standard errors and predictive spread mean nothing. Check the target.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+            return
+        if self.alpha != 0 or l1_weights is not None:
             return
         if not isinstance(objective.model, LinearModel):
             return  # (an MLP's outputs are not a separating hyperplane's)
