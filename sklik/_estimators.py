@@ -551,6 +551,24 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         """What the predictive distribution needs beyond the noise (None: the plug-in one)."""
         return self._predictive_
 
+    def set_params(self, **params: Any) -> _BaseRegressor:
+        """Set the parameters (scikit-learn's), nested ones of a loss instance included.
+
+        ``loss__delta`` and the like need ``loss`` to be an instance (``HuberLoss()``), not a
+        name: a ValueError says so (scikit-learn's own error is an AttributeError of ``str``).
+        """
+        nested = sorted(key for key in params if key.startswith("loss__"))
+        if nested and isinstance(params.get("loss", self.loss), str):
+            name = params.get("loss", self.loss)
+            cls = _loss_class(name)
+            example = f"{cls.__name__}()" if cls is not None else "an instance from sklik.losses"
+            raise ValueError(
+                f"{type(self).__name__}: {nested[0]} sets a parameter of the loss, but "
+                f"loss={name!r} is a name: pass the loss as an instance, e.g. loss={example} "
+                f"(in a grid: the estimator's loss, or loss=[{example}, ...])."
+            )
+        return super().set_params(**params)
+
     def _effective_alpha(self, loss: BaseLoss) -> float:
         """The penalty strength used for ``loss`` (the MLP resolves ``alpha="auto"``)."""
         return self.alpha

@@ -159,6 +159,16 @@ def test_auto_solver_agrees_with_lbfgs(loss, solver):
     assert_allclose(auto.coef_, lbfgs.coef_, rtol=1e-5, atol=1e-5)
 
 
+def test_nested_loss_parameters_need_a_loss_instance():
+    """set_params(loss__delta=...) on loss="huber" raised AttributeError: 'str' object has
+    no attribute 'set_params' (also inside GridSearchCV)."""
+    with pytest.raises(ValueError, match=r"loss__delta .* loss='huber' is a name.*HuberLoss\(\)"):
+        LinearRegressor("huber").set_params(loss__delta=2.0)
+    assert LinearRegressor(HuberLoss()).set_params(loss__delta=2.0).loss.delta == 2.0
+    est = LinearRegressor("huber").set_params(loss=HuberLoss(), loss__delta=3.0)
+    assert est.loss.delta == 3.0
+
+
 def test_solver_loss_mismatch_is_a_clear_error():
     X, y = _data("huber")
     with pytest.raises(ValueError, match="solver='lstsq' cannot minimise HuberLoss"):
