@@ -511,7 +511,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             l1_weights=l1_weights,
             verbose=self.verbose,
             owner=owner,
-            callback=None if monitor is None else monitor.bind(model),
+            callback=(
+                None
+                if monitor is None
+                else monitor.bind(model, None if theta0 is theta_cold else theta0)
+            ),
         )
         theta, fun = result.theta, result.fun
         if monitor is not None:  # early stopping: the best parameters seen
@@ -2137,10 +2141,18 @@ class _EarlyStopping:
         self.tol, self.n_iter_no_change, self.shift = tol, n_iter_no_change, shift
         self.factor = factor
 
-    def bind(self, model: Any) -> _EarlyStopping:
+    def bind(self, model: Any, warm: np.ndarray | None = None) -> _EarlyStopping:
+        """Start monitoring ``model``'s fit; ``warm``: a warm start, itself a candidate.
+
+        A warm start counts as the best so far (not as a score of an iteration), so that it
+        is not replaced by parameters that score worse (repeated warm-started fits drifted
+        to worse validation scores: -0.16675, -0.16779, -0.16928).
+        """
         self.model = model
         self.scores: list[float] = []
         self.best, self.best_theta, self.count = -np.inf, None, 0
+        if warm is not None:
+            self.best, self.best_theta = self.score(warm), warm.copy()
         return self
 
     def score(self, theta: np.ndarray) -> float:
