@@ -411,7 +411,15 @@ def _moments(stats: dict, center: bool) -> tuple[np.ndarray, np.ndarray]:
     std_s = np.sqrt(np.maximum(var_s, 0.0))
     constant = std_s <= 16 * np.finfo(np.float64).eps * np.maximum(np.abs(mean_s), 1e-300)
     scale = np.where(constant, 1.0, std_s * amax)
-    return mean_s * amax, scale
+    mean = mean_s * amax
+    if center:
+        # a constant column's value is its largest |x|, exactly: its weighted mean may round
+        # off (3 * (1 + 1e-16)), and the centred column is then a constant 4e-16, collinear
+        # with the intercept (in memory it is set to 0): weighted huber Newton fits ran to
+        # max_iter and ended 0.15 above the optimum
+        exact = np.where(mean_s == 0, 0.0, np.copysign(amax, mean_s))
+        mean = np.where(constant, exact, mean)
+    return mean, scale
 
 
 def _standardise(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, center: bool) -> np.ndarray:

@@ -137,6 +137,25 @@ def test_weights_of_any_finite_scale_fit_as_in_memory(client, loss):
     assert np.all(est.coef_ != 0)
 
 
+@pytest.mark.parametrize("value", [3.0, -1.0])
+def test_a_constant_column_with_weights_is_exactly_zero_once_centred(client, value):
+    """The weighted mean of a constant column rounds off (3 * (1 + 1e-16)): centred, it was a
+    constant 4e-16, collinear with the intercept, and weighted huber Newton fits ran to
+    max_iter and ended 0.15 above the optimum (38%); in memory it is set to 0."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(900, 4))
+    y = X @ [0.3, -0.2, 0.0, 0.1] + rng.standard_t(4, size=900)
+    w = np.random.default_rng(11).uniform(0.0, 1.0, 900)
+    X[:, 2] = value
+    mem = LinearRegressor("huber", solver="newton").fit(X, y, w)
+    dask_in = [da.from_array(a, chunks=300) for a in (X, y, w)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = LinearRegressor("huber", solver="newton").fit(*dask_in)
+    assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-8, atol=1e-12)
+
+
 @pytest.mark.parametrize("chunks", [(1, N - 1), (2,) * 10 + (N - 20,)])
 def test_negative_binomial_with_tiny_first_chunks_reaches_the_optimum(client, chunks):
     """The constant model's start came from the first chunk: one row put the dispersion at
