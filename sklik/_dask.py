@@ -791,6 +791,48 @@ def _sum_blocks(func, arrays: list, *args) -> Any:
     return dask.compute(_tree_sum([call(*b, *args) for b in zip(*blocks, strict=True)]))[0]
 
 
+#: pivots per target and pass of the weighted median's search (each pass narrows 64 times)
+_MEDIAN_PIVOTS = 63
+
+
+def _weighted_median(Y: da.Array, w: da.Array | None, stats: dict) -> np.ndarray:
+    """Per target, ``np.quantile(y, 0.5, weights=w, method="inverted_cdf")``, over passes.
+
+    The smallest value ``v`` of y with ``sum(w[y <= v]) >= sum(w) / 2`` (what the in-memory
+    fit starts from: the l1 loss's minimiser is an interval between two values, and a root
+    of its gradient anywhere in it gave an MLP another start, and another local optimum).
+    Each pass counts the weights below ``_MEDIAN_PIVOTS`` pivots spread over the bracket
+    that holds ``v`` and finds the bracket's smallest and largest values of positive
+    weight: it ends when they are one value (a few passes; float64's resolution bounds it).
+    """
+    k = Y.shape[1]
+    w = da.ones(Y.shape[0], chunks=Y.chunks[0]) if w is None else w
+    positive = (w > 0)[:, np.newaxis]
+    half = 0.5 * float(stats["W"])
+    lo = np.asarray(stats["ymin"], dtype=np.float64).copy()
+    hi = np.asarray(stats["ymax"], dtype=np.float64).copy()
+    while True:
+        inside = positive & (Y >= lo) & (Y <= hi)
+        low, high = (
+            da.where(inside, Y, np.inf).min(axis=0),
+            da.where(inside, Y, -np.inf).max(axis=0),
+        )
+        pivots = lo + (hi - lo) * np.linspace(0.0, 1.0, _MEDIAN_PIVOTS + 2)[1:-1, np.newaxis]
+        below = ((Y[:, np.newaxis, :] <= pivots) * w[:, np.newaxis, np.newaxis]).sum(axis=0)
+        low, high, below = (np.asarray(a) for a in dask.compute(low, high, below))
+        if np.all(low == high):
+            return low
+        for j in range(k):
+            if low[j] == high[j]:
+                lo[j] = hi[j] = low[j]
+                continue
+            # the first pivot with half the weight at or below it bounds v from above
+            i = int(np.searchsorted(below[:, j], half, side="left"))
+            new_lo = low[j] if i == 0 else np.nextafter(pivots[i - 1, j], np.inf)
+            new_hi = high[j] if i == _MEDIAN_PIVOTS else pivots[i, j]
+            lo[j], hi[j] = max(new_lo, low[j]), min(new_hi, high[j])
+
+
 def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
     """The loss's ``init_raw`` (the best constant) from the reductions of the data."""
     k = Y.shape[1]
@@ -803,6 +845,8 @@ def _init_raw(loss, stats: dict, Y: da.Array, w: da.Array | None) -> np.ndarray:
         return np.stack([mean, np.log(np.maximum(stats["yvar"], floor))])
     if loss.n_params > 1:  # any other loss: minimise the constant model's objective
         return _constant_minimiser(loss, Y, w, stats)
+    if isinstance(loss, L1Loss):  # in memory: NumPy's weighted median, exactly
+        return _weighted_median(Y, w, stats)[np.newaxis]
     # a one-parameter convex loss: the root of the weighted gradient, one pass over y per
     # evaluation (Newton's method where the loss has a curvature, e.g. huber: exact once the
     # residuals' zones settle; else Brent's method, e.g. l1's weighted median)
