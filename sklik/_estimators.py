@@ -1926,7 +1926,6 @@ class MLPRegressor(_BaseRegressor):
         Y = (Y - self._y_shift) / self._y_scale
         if off is not None:
             off = off / self._y_scale
-        self._fit_loss = fit_loss
         self.validation_scores_ = None
         self.best_validation_score_ = None
         X = self._prediction_input(X)  # the MLP works on dense rows
@@ -1967,10 +1966,13 @@ class MLPRegressor(_BaseRegressor):
         targets; over 40 fits, mean coverage 0.64 for mse). The held-out validation rows of
         early stopping give the scale of residuals the fit has not seen.
         """
-        # (the fitted target is y in units of _y_scale: its loss and its residuals')
-        fit_loss = self._fit_loss
+        # the fitted target is y in units of _y_scale: the residuals' scale in those units
+        # times _y_scale. The density's shape is the user's loss (delta and beta act on the
+        # residual in units of the scale, e^{-l(r / sigma)}, whatever y's units), not the
+        # fitted loss's (whose delta / s is the objective's; with it huber's scale_ stayed
+        # 0.34 for y, 10 y and 100 y)
         if monitor is None:
-            scale = super()._residual_scale(data, fit_loss, raw, owner, model, theta, monitor)
+            scale = super()._residual_scale(data, loss, raw, owner, model, theta, monitor)
             return scale * self._y_scale
         out, _ = model.forward(theta, monitor.X, need_cache=False)
         K = monitor.Y.shape[1]
@@ -1978,7 +1980,7 @@ class MLPRegressor(_BaseRegressor):
             out[:, :K] += monitor.off
         raw_val = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
         held_out = ArrayData(monitor.X, monitor.Y, monitor.w[:, 0], monitor.off)
-        return held_out.residual_scale(fit_loss, raw_val, owner) * self._y_scale
+        return held_out.residual_scale(loss, raw_val, owner) * self._y_scale
 
     def _dask_training_problem(self, y: Any, sample_weight: Any, offset: Any, loss: BaseLoss):
         # on dask input: every row is fitted (no validation split); gaussian_nll's y is
@@ -1992,7 +1994,6 @@ class MLPRegressor(_BaseRegressor):
         self.validation_scores_ = self.best_validation_score_ = None
         K = 1 if len(y.shape) == 1 else y.shape[1]
         self._y_shift, self._y_scale, self._y_degree = np.zeros(K), np.ones(K), 0.0
-        self._fit_loss = loss
         if not isinstance(loss, GaussianNLLLoss) and (
             loss.link_name != "identity" or loss.in_units(1.0) is None
         ):
@@ -2005,7 +2006,6 @@ class MLPRegressor(_BaseRegressor):
             off = offset[:, np.newaxis] if len(offset.shape) == 1 and len(y.shape) == 2 else offset
             target = y - off
         fit_loss = self._standardise_target(loss, *_dask.target_moments(target, sample_weight))
-        self._fit_loss = fit_loss
         shift, scale = self._y_shift, self._y_scale
         if len(y.shape) == 1:
             shift, scale = shift[0], scale[0]

@@ -127,9 +127,11 @@ def test_losses_in_y_units_are_equivariant_in_the_units_of_y(diabetes, loss, fac
 
     a = make(1.0).fit(X, y)
     b = make(factor).fit(X, factor * y + 5.0)
+
     degree = 2.0 if loss in ("mse", "huber") else 1.0
     np.testing.assert_allclose(b.predict(X), factor * a.predict(X) + 5.0, rtol=1e-7)
-    np.testing.assert_allclose(b.scale_, factor * a.scale_, rtol=1e-7)
+    if loss in ("mse", "l1"):  # (the Huber-type densities' shape is delta / scale)
+        np.testing.assert_allclose(b.scale_, factor * a.scale_, rtol=1e-7)
     assert b.objective_ == pytest.approx(factor**degree * a.objective_, rel=1e-7)
     assert b.n_iter_ == a.n_iter_
     assert b.best_validation_score_ == pytest.approx(
@@ -154,6 +156,23 @@ def test_an_identity_link_offset_is_not_part_of_the_target_scale(loss):
     np.testing.assert_allclose(
         est.predict(X, return_std=True)[1], ref.predict(X, return_std=True)[1], rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("factor", [1.0, 100.0])
+def test_huber_and_smooth_l1_at_their_defaults_have_one_scale(factor):
+    """huber(delta=1) and smooth_l1(beta=1) are one loss: the same fit and the same residual
+    density. The MLP's scale_ came from the fitted target's loss (delta / s), and huber's
+    stayed 0.46 for y, 10 y and 100 y (smooth_l1's: 1.0, 10.4, 95.5): its 90% intervals
+    covered 1.5% at 100 y."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = factor * (X[:, 0] + 0.5 * rng.normal(size=300))
+    params = {"hidden_layer_sizes": (10,), "alpha": 0.01, "random_state": 0}
+    a = MLPRegressor("huber", **params).fit(X, y)
+    b = MLPRegressor("smooth_l1", **params).fit(X, y)
+    np.testing.assert_allclose(a.predict(X), b.predict(X), rtol=1e-8, atol=1e-10)
+    assert a.scale_ == pytest.approx(b.scale_, rel=1e-8)
+    assert a.scale_ == pytest.approx(np.std(y - a.predict(X)), rel=0.5)
 
 
 @pytest.mark.parametrize("loss", ["mse", "huber"])
