@@ -57,7 +57,7 @@ from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
 from sklik._estimators import LinearRegressor, MLPRegressor
-from sklik.losses import LOSSES, get_loss
+from sklik.losses import LOSSES, GaussianNLLLoss, get_loss
 from sklik.metrics import _crps_values, pit
 
 __all__ = [
@@ -914,7 +914,11 @@ def compare_losses(
     estimator)])`` on the training folds and scored on the held-out fold with its predictive
     distribution (:meth:`~sklik.LinearRegressor.predict_dist`). A loss whose likelihood cannot
     describe ``y`` is skipped with a note and the others still run: ``poisson_nll`` for
-    negative or non-integer targets. A loss whose fit fails gets a note too.
+    negative or non-integer targets. A loss whose fit fails gets a note too. A loss given by
+    name has its defaults, except ``gaussian_nll``'s variance floor: ``eps`` (torch's 1e-6,
+    in the squared units of ``y``) is taken relative to ``y``'s variance,
+    ``GaussianNLLLoss(eps=1e-6 * y.var())``, so that the ranking does not depend on the units
+    of ``y``.
 
     Before fitting, the columns are checked (:func:`inspect_features`, :func:`feature_problem`):
     numbers written with a decimal comma, identifier-like text columns, and designs with more
@@ -1114,6 +1118,16 @@ def compare_losses(
     tiny_std = COLLAPSED_STD * y_sd
     rng = check_random_state(random_state)
 
+    def make_loss(name: str) -> Any:
+        # gaussian_nll's variance floor eps (torch's 1e-6) is in the squared units of y: it is
+        # taken relative to y's variance, so that the ranking does not depend on y's units
+        # (with y in millionths the floor held the fits and ranked gaussian_nll last, 6 nats
+        # behind; in units of 1 it won)
+        loss = get_loss(name)
+        if isinstance(name, str) and isinstance(loss, GaussianNLLLoss):  # (by name: default)
+            loss.set_params(eps=loss.eps * y_sd * y_sd)
+        return loss
+
     if _is_dask(X):
         offset, exposure = data.offset, data.exposure
 
@@ -1121,7 +1135,7 @@ def compare_losses(
             loss_offset, _ = _loss_offset(name, offset, exposure)
 
             def fit_one(k: int) -> dict:
-                estimator = MODELS[model](get_loss(name), **params)
+                estimator = MODELS[model](make_loss(name), **params)
                 return data.fit_fold(
                     estimator, k, coverage, scale, loss_offset, tiny_std, uncertainty
                 )
@@ -1145,7 +1159,7 @@ def compare_losses(
             loss_offset, _ = _loss_offset(name, offset, exposure)
 
             def fit_one(k: int) -> dict:
-                estimator = MODELS[model](get_loss(name), **params)
+                estimator = MODELS[model](make_loss(name), **params)
                 pipeline = Pipeline([("preprocess", clone(preprocessor)), ("model", estimator)])
                 train, test = folds[k]
                 return _fit_fold(

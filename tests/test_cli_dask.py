@@ -213,6 +213,33 @@ def test_cli_dask_reads_a_glob_and_reports_passes(files, tmp_path, capsys):
     assert result["n_partitions"] == 3 and result["winner"] == "poisson_nll"
 
 
+def test_cli_dask_reads_a_parquet_directory_of_small_files(files, tmp_path, capsys):
+    """dask fuses small parquet files per column projection: a directory of 4 files gave X 4
+    partitions and y 2, and every run failed ("must have the same partitions")."""
+    _, frame = files
+    directory = tmp_path / "claims_dir"
+    directory.mkdir()
+    for i in range(4):
+        frame.iloc[150 * i : 150 * (i + 1)].to_parquet(directory / f"part-{i}.parquet")
+    args = ["compare", "--parquet", str(directory), "--target", "y", "--exposure", "e"]
+    args += ["--cv", "2", "--losses", "mse,poisson_nll", "--dask", "--quiet"]
+    status = main([*args, "--json", str(tmp_path / "d.json")])
+    _, err = capsys.readouterr()
+    assert status == 0, err
+    result = json.loads((tmp_path / "d.json").read_text())
+    assert result["n_partitions"] == 4 and result["winner"] == "poisson_nll"
+    reference = compare_losses(
+        frame[FEATURES],
+        frame["y"],
+        exposure=frame["e"],
+        cv=partition_folds([150] * 4, 2),
+        losses=["mse", "poisson_nll"],
+    )
+    got = {r["loss"]: r["log_likelihood_mean"] for r in result["results"]}
+    for loss in ("mse", "poisson_nll"):
+        assert got[loss] == pytest.approx(reference.loc[loss, "log_likelihood_mean"], rel=1e-7)
+
+
 def test_cli_dask_errors_are_one_line(files, tmp_path, capsys):
     path, frame = files
     cases = [

@@ -630,6 +630,24 @@ def test_nearly_deterministic_data_is_not_a_collapse():
     assert res.attrs["winner"] == "mse" and res.loc["mse", "coverage_mean"] > 0.85
 
 
+@pytest.mark.parametrize("units", [1e-6, 1e6])
+def test_the_ranking_does_not_depend_on_the_units_of_y(units):
+    """gaussian_nll's variance floor (torch's eps=1e-6, in the squared units of y) is taken
+    relative to y's variance: with y in millionths the floor held the fits, and gaussian_nll
+    ranked last, 6 nats behind the winner it is in units of 1."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y = X[:, 0] + np.exp(0.8 * X[:, 1]) * rng.normal(size=400)
+    losses = ["mse", "gaussian_nll", "l1"]
+    ref = compare_losses(X, y, losses=losses, cv=3)
+    got = compare_losses(X, y * units, losses=losses, cv=3)
+    assert list(got.index) == list(ref.index) and got.attrs["winner"] == "gaussian_nll"
+    gap = ref["log_likelihood_mean"] - ref["log_likelihood_mean"].iloc[0]
+    np.testing.assert_allclose(
+        got["log_likelihood_mean"] - got["log_likelihood_mean"].iloc[0], gap, atol=1e-6
+    )
+
+
 def test_separation_is_named_with_its_remedy():
     """Counts with 6 ones in 60 rows: a fold whose training part holds one positive count is
     separated (no maximum likelihood estimate). The note said "did not converge ... raise
