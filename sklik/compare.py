@@ -494,15 +494,19 @@ def _predictive(estimator: Any, X: Any, offset: Any, uncertainty: str) -> Any:
     return estimator[-1].predict_dist(Xt, offset=offset, uncertainty=uncertainty)
 
 
-def _convergence(caught: list) -> tuple[bool, bool]:
-    """Whether a fit raised no ConvergenceWarning, and whether one was a separation warning.
+def _convergence(caught: list) -> tuple[bool, str]:
+    """Whether a fit raised no ConvergenceWarning, and why the optimum does not exist.
 
-    A separation warning (the features separate rows with y = 0 from the others: no maximum
-    likelihood estimate exists) is not a matter of ``max_iter``.
+    ``"separation"`` (the features separate rows with y = 0 from the others) or ``"zeros"``
+    (y is 0 on every training row): no maximum likelihood estimate exists, which is not a
+    matter of ``max_iter``; else ``""``.
     """
-    warned = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-    separated = any("quasi-complete separation" in str(w.message) for w in warned)
-    return not warned, separated
+    warned = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if any("y is 0 on every training row" in message for message in warned):
+        return False, "zeros"
+    if any("quasi-complete separation" in message for message in warned):
+        return False, "separation"
+    return not warned, ""
 
 
 def _fit_fold(
@@ -1084,6 +1088,7 @@ def compare_losses(
             )
         data = _DaskData(X, y, offset, exposure, int(cv))
         n_samples, n_features, y_sd = data.n, data.n_features, data.y_sd
+        constant = data.y_min == data.y_max
         n_folds = int(cv)
         is_count = data.y_min >= 0 and data.y_integer
         report = {
@@ -1103,6 +1108,7 @@ def compare_losses(
         X, y = _check_data(X, y, cv.get_n_splits(X, y))
         offset, exposure = _check_offset(offset, exposure, len(y))
         n_samples, n_features, y_sd = len(y), X.shape[1], float(np.std(y))
+        constant = bool(np.min(y) == np.max(y))
         is_count = _is_count(y)
         report = inspect_features(X)
     if scale == "auto":
@@ -1115,6 +1121,11 @@ def compare_losses(
     problem = feature_problem(report, n_samples, allow_wide)
     if problem:
         raise ValueError(problem[0].upper() + problem[1:] + ".")
+    if constant:
+        raise ValueError(
+            "The target is constant: every likelihood fits it exactly (a point mass), so "
+            "there is nothing to compare. Check the target column."
+        )
     tiny_std = COLLAPSED_STD * y_sd
     rng = check_random_state(random_state)
 
@@ -1259,8 +1270,14 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> d
     if not fits:
         return {"converged": None, "collapsed": None, "notes": []}
     notes = []
-    n_separated = sum(fit["separated"] for _, fit in fits)
+    n_separated = sum(fit["separated"] == "separation" for _, fit in fits)
+    n_zeros = sum(fit["separated"] == "zeros" for _, fit in fits)
     n_unconverged = sum(not fit["converged"] and not fit["separated"] for _, fit in fits)
+    if n_zeros:
+        notes.append(
+            f"y is 0 on every training row in {n_zeros} of {n_folds} folds: no finite fit "
+            f"exists (the intercept goes to -inf); check the target"
+        )
     if n_separated:
         notes.append(
             f"the features separate rows with y = 0 from the others in {n_separated} of "
@@ -1298,7 +1315,7 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> d
             f"numerical warnings in {n_warned} of {n_folds} folds, e.g. {messages[0]!r}: "
             f"its scores may be inaccurate"
         )
-    converged = n_unconverged == 0 and n_separated == 0
+    converged = n_unconverged == 0 and n_separated == 0 and n_zeros == 0
     return {"converged": converged, "collapsed": collapsed, "notes": notes}
 
 

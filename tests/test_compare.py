@@ -648,6 +648,21 @@ def test_the_ranking_does_not_depend_on_the_units_of_y(units):
     )
 
 
+def test_a_constant_target_and_all_zero_training_counts_are_named():
+    """A constant target ranked the losses on a point mass ("mse" won with 0.0000); counts
+    whose training rows are all 0 were noted "did not converge ... raise max_iter"."""
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(ValueError, match="The target is constant"):
+        compare_losses(X, np.full(60, 0.1))
+    y = np.zeros(60)
+    y[0] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = compare_losses(X, y, losses=["poisson_nll"], cv=3)
+    note = results.loc["poisson_nll", "note"]
+    assert "y is 0 on every training row in 1 of 3 folds" in note and "max_iter" not in note
+
+
 def test_separation_is_named_with_its_remedy():
     """Counts with 6 ones in 60 rows: a fold whose training part holds one positive count is
     separated (no maximum likelihood estimate). The note said "did not converge ... raise
