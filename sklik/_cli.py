@@ -665,6 +665,7 @@ def compare_command(args: argparse.Namespace) -> int:
             import matplotlib.pyplot as plt
         except ImportError as exc:
             raise InputError("--plot needs matplotlib: pip install 'sklik[plot]'") from exc
+        _check_output_path("--plot", args.plot)
         # the format, from the extension (none: PNG), checked before the cross-validation
         suffix = Path(args.plot).suffix.lower().lstrip(".")
         formats = plt.gcf().canvas.get_supported_filetypes()
@@ -676,9 +677,29 @@ def compare_command(args: argparse.Namespace) -> int:
             )
         if not suffix:
             args.plot = f"{args.plot}.png"
+    _check_output_path("--json", args.json)
     with ExitStack() as stack:
         on_dask = _connect(args, stack)
         return _compare(args, on_dask)
+
+
+def _check_output_path(option: str, path: str | None) -> None:
+    """Refuse, before any fit, an output path that cannot be written.
+
+    Such a path failed after the whole run with a raw OS error, and ``--plot plots/`` wrote
+    the hidden file ``plots/.png.png``.
+    """
+    if not path:
+        return
+    target = Path(path)
+    if path.endswith(("/", os.sep)) or target.is_dir():
+        example = "results.json" if option == "--json" else "compare.png"
+        raise InputError(f"{option} {path}: a directory; give a file name, e.g. {example}")
+    parent = target.parent
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: no directory {str(parent)!r}; create it first")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{option} {path}: the directory {str(parent)!r} is not writable")
 
 
 def _dask_message(message: str) -> str:

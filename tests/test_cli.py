@@ -478,3 +478,21 @@ def test_bad_alpha_max_iter_and_plot_format_are_refused_up_front(tmp_path, capsy
     assert time.perf_counter() - start < 5  # before any fit
     status, out, _ = run(capsys, "--quiet", "--losses", "mse", "--plot", str(tmp_path / "f"))
     assert status == 0 and (tmp_path / "f.png").exists() and f"{tmp_path / 'f.png'}" in out
+
+
+def test_unwritable_output_paths_are_refused_up_front(tmp_path, capsys):
+    """A --plot or --json path in a missing directory, or a directory, failed after the whole
+    run with a raw OS error; --plot plots/ wrote the hidden file plots/.png.png."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "plots").mkdir()
+    for args, message in [
+        (("--plot", str(tmp_path / "nodir" / "e.png")), "no directory"),
+        (("--json", str(tmp_path / "nodir" / "r.json")), "no directory"),
+        (("--json", str(tmp_path / "plots")), "a directory; give a file name"),
+        (("--plot", f"{tmp_path / 'plots'}/"), "a directory; give a file name"),
+    ]:
+        start = time.perf_counter()
+        status, _, err = run(capsys, *args)
+        assert status == 1 and message in err and args[0] in err, err
+        assert time.perf_counter() - start < 5  # before any fit
+    assert not any((tmp_path / "plots").iterdir())
