@@ -436,7 +436,8 @@ class huber_gen(stats.rv_continuous):  # noqa: N801 (scipy's naming convention)
         z = huber_normaliser(delta)
         c = _SQRT_2PI * special.erf(delta / _SQRT2)
         e = _tail_factor(delta)
-        return np.log(z) + (0.5 * c + 2.0 * e / delta) / z
+        with np.errstate(divide="ignore", invalid="ignore"):  # (delta = 0 is invalid: nan)
+            return np.log(z) + (0.5 * c + 2.0 * e / delta) / z
 
 
 huber = huber_gen(name="huber", longname="A Huber (Gaussian core, Laplace tails)")
@@ -1415,9 +1416,9 @@ def crps_normal(y: ArrayLike, loc: ArrayLike = 0.0, scale: ArrayLike = 1.0) -> n
     y, loc, scale = _broadcast(y, loc, scale)
     valid = scale > 0
     s = np.where(valid, scale, 1.0)
-    r = np.abs(y - loc)
-    with np.errstate(over="ignore"):  # |z| = inf: the score is |y - loc| to float64 precision
-        a = r / s
+    with np.errstate(over="ignore"):  # |y - loc| = inf: the score is inf, as it is
+        r = np.abs(y - loc)
+        a = r / s  # |z| = inf: the score is |y - loc| to float64 precision
     zc = np.minimum(a, _DELTA_CLIP)  # exp(-z^2 / 2) is 0 beyond, without overflow
     # s z (2 Phi(z) - 1) = |y - loc| erf(|z| / sqrt 2), and no s * |z| that could overflow
     val = r * special.erf(a / _SQRT2) + s * (
@@ -1462,9 +1463,9 @@ def crps_laplace(y: ArrayLike, loc: ArrayLike = 0.0, scale: ArrayLike = 1.0) -> 
     y, loc, scale = _broadcast(y, loc, scale)
     valid = scale > 0
     s = np.where(valid, scale, 1.0)
-    r = np.abs(y - loc)
-    with np.errstate(over="ignore"):  # |z| = inf: the score is |y - loc| to float64 precision
-        a = r / s
+    with np.errstate(over="ignore"):  # |y - loc| = inf: the score is inf, as it is
+        r = np.abs(y - loc)
+        a = r / s  # |z| = inf: the score is |y - loc| to float64 precision
     val = r + s * (np.exp(-a) - 0.75)
     return np.asarray(np.where(valid, val, np.nan))
 

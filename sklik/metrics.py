@@ -180,6 +180,11 @@ def mean_loss(
         var = np.asarray(var, dtype=np.float64)
         if not np.all(np.isfinite(var)):
             raise ValueError("var contains NaN or infinite values.")
+        if np.any(var < 0):  # (torch: "var has negative entry/entries")
+            raise ValueError(
+                f"var has {int(np.sum(var < 0))} negative entry(ies) (e.g. "
+                f"{float(var[var < 0][0])!r}): predicted variances must be >= 0."
+            )
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         raw = loss.link(y_pred, var) if loss.n_params == 2 else loss.link(y_pred)
         values = loss.raw_loss(y, raw)
@@ -307,7 +312,7 @@ def log_score(y_true: Any, dist: Any, *, sample_weight: Any = None) -> float:
     """
     y = _check_dist_targets(y_true, dist)
     discrete = _is_discrete(dist)
-    with np.errstate(divide="ignore", over="ignore"):
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # (refused below)
         logp = np.asarray(dist.logpmf(y) if discrete else dist.logpdf(y), dtype=np.float64)
     # (rows of weight 0 are no rows: their log-probability may underflow, unchecked)
     keep = None

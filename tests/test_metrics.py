@@ -352,6 +352,23 @@ def test_metrics_refuse_scalars_empty_input_and_undefined_crps():
     assert value == pytest.approx(M.crps([1.0, 1.0], stats.norm([0.0, 0.0], 1.0)), rel=1e-12)
 
 
+def test_edge_values_raise_no_runtime_warning():
+    """Overflowing |y - loc| in the closed-form CRPS, an invalid Huber shape's entropy and a
+    scale of 0 in log_score leaked RuntimeWarnings; a negative variance was blamed on "a
+    Poisson rate"."""
+    from sklik import distributions as D
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert np.isinf(D.crps_normal([1e308], [-1e308], [1.0])[0])
+        assert np.isinf(D.crps_laplace([1e308], [-1e308], [1.0])[0])
+        assert np.isnan(D.huber(0.0).entropy())
+        with pytest.raises(ValueError, match="density 0"):
+            M.log_score([1.0, 2.0], stats.norm([1.0, 1.0], [0.0, 0.0]))
+    with pytest.raises(ValueError, match="var has 1 negative"):
+        M.mean_gaussian_nll([0.0], [1.0], [-1.0])
+
+
 def test_make_loss_scorer_keeps_loss_parameters():
     X, y = _generate("huber", 300, 11)
     est = LinearRegressor(HuberLoss(delta=2.0)).fit(X, y)
