@@ -1420,7 +1420,17 @@ def _domain_note(name: str, y: np.ndarray, integer: bool | None = None) -> str:
     except ValueError as exc:
         return f"skipped: {exc}"
     discrete = hasattr(loss.predictive_distribution(np.zeros((loss.n_params, 1)), 1.0), "pmf")
-    integer = bool(np.all(y == np.round(y))) if integer is None else integer
+    if integer is None:  # every target: name one that is not an integer
+        fractional = y[y != np.round(y)]
+        if discrete and fractional.size:
+            example = float(fractional[0])
+            near = abs(example - round(example)) <= 1e-9 * max(1.0, abs(example))
+            hint = " (within 1e-9 of an integer: round y if it holds counts)" if near else ""
+            return (
+                f"skipped: the targets are not integer counts, which its distribution needs "
+                f"({fractional.size} are not, e.g. {example!r}{hint})"
+            )
+        return ""
     if discrete and not integer:
         return "skipped: the targets are not integer counts, which its distribution needs"
     return ""

@@ -648,6 +648,17 @@ def test_the_ranking_does_not_depend_on_the_units_of_y(units):
     )
 
 
+def test_near_integer_counts_name_an_example_and_the_fix():
+    """Counts off by a rounding error switched the comparison to densities with no example
+    value and no hint."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    y = rng.poisson(3.0, size=60) + 1e-12
+    results = compare_losses(X, y, losses=["mse", "poisson_nll"], cv=3)
+    note = results.loc["poisson_nll", "note"]
+    assert "not integer counts" in note and "round y" in note and "60 are not" in note
+
+
 def test_a_constant_target_and_all_zero_training_counts_are_named():
     """A constant target ranked the losses on a point mass ("mse" won with 0.0000); counts
     whose training rows are all 0 were noted "did not converge ... raise max_iter"."""
