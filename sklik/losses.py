@@ -247,10 +247,47 @@ def _quiet(method):
     return quiet
 
 
+def _check_sample(values: Any, sample_weight: Any, owner: str) -> None:
+    """Check the samples and weights of ``init_raw`` and ``fit_scale`` (else ValueError).
+
+    At least one sample; one weight per sample, finite, non-negative, with a positive sum.
+    Negative weights gave a scale of 1.8e308, all-zero weights a ZeroDivisionError, 1e-12 or
+    a constant at random, by method.
+    """
+    shape = np.shape(values)
+    if len(shape) == 0 or shape[0] == 0:
+        raise ValueError(f"{owner} needs at least one sample; got an array of shape {shape}.")
+    if sample_weight is None:
+        return
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (shape[0],):
+        raise ValueError(
+            f"{owner}: sample_weight has shape {w.shape}; expected ({shape[0]},), one weight "
+            f"per sample."
+        )
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ValueError(f"{owner}: sample_weight must be finite and >= 0.")
+    if not w.max() > 0:
+        raise ValueError(f"{owner}: sample_weight must have a positive sum (not all 0).")
+
+
+def _checked_sample(method):
+    """``method(self, values, sample_weight=None, ...)`` after :func:`_check_sample`."""
+
+    @functools.wraps(method)
+    def checked(self, values, sample_weight=None, *args, **kwargs):
+        _check_sample(values, sample_weight, f"{type(self).__name__}.{method.__name__}")
+        return method(self, values, sample_weight, *args, **kwargs)
+
+    return checked
+
+
 def _quiet_methods(cls: type) -> None:
     for name in _QUIET_METHODS.intersection(vars(cls)):
         method = vars(cls)[name]
         if callable(method) and not getattr(method, "_sklik_quiet", False):
+            if name in ("init_raw", "fit_scale"):
+                method = _checked_sample(method)
             setattr(cls, name, _quiet(method))
 
 

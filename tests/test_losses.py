@@ -469,6 +469,26 @@ def test_non_finite_parameters_raise(cls, name, value):
             bad.check_params()
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_init_raw_and_fit_scale_check_their_weights(name):
+    """Negative weights gave a scale of 1.8e308, all-zero ones a ZeroDivisionError, 1e-12 or
+    a constant at random, depending on the loss; an empty y a reshape error."""
+    loss = LOSSES[name]()
+    y = np.array([1.0, 2.0, 4.0])
+    methods = [loss.init_raw] + ([loss.fit_scale] if loss.needs_scale else [])
+    for method in methods:
+        for weights, message in [
+            (np.array([-1.0, 1.0, 1.0]), "finite and >= 0"),
+            (np.array([np.nan, 1.0, 1.0]), "finite and >= 0"),
+            (np.zeros(3), "positive sum"),
+            (np.ones(2), "one weight per sample"),
+        ]:
+            with pytest.raises(ValueError, match=message):
+                method(y, weights)
+        with pytest.raises(ValueError, match="at least one sample"):
+            method(np.array([]))
+
+
 def test_none_and_ragged_inputs_are_clear_errors():
     """NumPy reads None as NaN (a NaN loss, silently); torch refuses it."""
     with pytest.raises(ValueError, match="input must be numeric; got None"):
