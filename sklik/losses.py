@@ -1789,7 +1789,10 @@ class NegativeBinomialNLLLoss(BaseLoss):
       + (\mu - y)/(1 + \alpha\mu)`; the exact 2x2 Hessian per sample is
       :meth:`raw_hessian_blocks`. Every term is evaluated without cancellation or overflow
       (Stirling series with ``log1p`` for small dispersions, gamma functions shifted by one
-      for large ones); ``kappa`` is clipped to ``[-300, 300]`` (where the loss equals its
+      for large ones); their sum, of terms of size :math:`y \log y`, cancels for large
+      counts: its relative error is about :math:`10^{-16}\, y \log y / \ell` (1e-8 at
+      :math:`y = 10^8`, 1e-4 at :math:`10^{12}`, as SciPy's ``nbinom.logpmf``); ``kappa`` is
+      clipped to ``[-300, 300]`` (where the loss equals its
       limits to double precision; the derivatives in ``kappa`` are 0 where the clip is
       active), ``eta`` above at ``log(max float)``.
     - Not convex in :math:`(\eta, \kappa)` jointly; fitted by Newton's method on the exact
