@@ -685,7 +685,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         losses a negative binomial whose dispersion carries the variance of the fitted log
         mean, for the other losses the noise distribution with a degrees-of-freedom-corrected
         scale, widened by the variance of the fitted mean. The MLP's predictive distribution
-        is the plug-in one.
+        is the plug-in one, except for ``"mse"`` with early stopping: the Student t with the
+        validation rows' degrees of freedom, whose residuals give its scale.
 
         Parameters
         ----------
@@ -1971,9 +1972,12 @@ class MLPRegressor(_BaseRegressor):
         # residual in units of the scale, e^{-l(r / sigma)}, whatever y's units), not the
         # fitted loss's (whose delta / s is the objective's; with it huber's scale_ stayed
         # 0.34 for y, 10 y and 100 y)
+        self._validation_df = None
         if monitor is None:
             scale = super()._residual_scale(data, loss, raw, owner, model, theta, monitor)
             return scale * self._y_scale
+        c = monitor.w[:, 0] / monitor.w[:, 0].sum()
+        self._validation_df = 1.0 / float(c @ c)  # (Kish's effective number of rows)
         out, _ = model.forward(theta, monitor.X, need_cache=False)
         K = monitor.Y.shape[1]
         if monitor.off is not None:
@@ -1981,6 +1985,26 @@ class MLPRegressor(_BaseRegressor):
         raw_val = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
         held_out = ArrayData(monitor.X, monitor.Y, monitor.w[:, 0], monitor.off)
         return held_out.residual_scale(loss, raw_val, owner) * self._y_scale
+
+    def _fit_inference(self, data, design, model, x_mean, x_scale, theta, raw) -> None:
+        """For ``mse`` with a validation scale: its rows' degrees of freedom (else plug-in).
+
+        The mean squared residual of ``m`` held-out rows estimates the variance of a new
+        target around the network's prediction (noise and the fit's error together) with
+        ``m`` degrees of freedom, so the predictive distribution is the Student t with ``m``
+        (Kish's effective number with weights; at least 3) degrees of freedom and that scale:
+        the Normal at the estimated scale covered 0.65 of new targets at n = 25 (3 rows) and
+        0.80 at n = 100 (10 rows) with 90% intervals.
+        """
+        df = getattr(self, "_validation_df", None)
+        use_t = df is not None and isinstance(self.loss_, MSELoss)
+        self._predictive_ = {"df": max(df, _inference.MIN_DF)} if use_t else None
+
+    def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
+        # exp(-(r / sigma)^2): a normal of standard deviation sigma / sqrt(2), here with the
+        # validation rows' degrees of freedom (see _fit_inference)
+        scale = np.asarray(self.scale_, dtype=np.float64) / math.sqrt(2.0)
+        return stats.t(df=state["df"], loc=raw[0], scale=scale)
 
     def _dask_training_problem(self, y: Any, sample_weight: Any, offset: Any, loss: BaseLoss):
         # on dask input: every row is fitted (no validation split); gaussian_nll's y is

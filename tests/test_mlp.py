@@ -362,3 +362,36 @@ def test_warm_started_early_stopping_never_returns_worse_than_its_start():
         for _ in range(5):
             best.append(est.fit(X, y).best_validation_score_)
     assert np.all(np.diff(best) >= -1e-12), best  # (the start re-scored: its rounding)
+
+
+def test_mse_predictive_is_student_t_with_the_validation_rows_df():
+    """The validation rows' mean squared residual estimates the predictive variance with m
+    degrees of freedom: the Normal at that scale covered 0.65 of new targets at n = 25 and
+    0.80 at n = 100 with 90% intervals (40 fits each); the t covers 0.78 and 0.84."""
+    from scipy import stats
+
+    def data(rng, n):
+        X = rng.normal(size=(n, 5))
+        return X, X @ [1.0, -0.5, 0.3, 0.0, 0.2] + rng.normal(size=n)
+
+    rng = np.random.default_rng(0)
+    X, y = data(rng, 100)
+    est = MLPRegressor("mse", hidden_layer_sizes=(20,), random_state=0).fit(X, y)
+    dist = est.predict_dist(X[:5])
+    assert dist.dist.name == "t" and dist.kwds["df"] == 10  # ceil(0.1 * 100) rows
+    assert est.predict_dist(X[:5], uncertainty="noise").dist.name == "norm"
+    np.testing.assert_allclose(est.predict(X[:5], return_std=True)[1], dist.std())
+    plug_in, predictive = [], []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        X, y = data(rng, 50)
+        Xt, yt = data(rng, 2000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = MLPRegressor("mse", hidden_layer_sizes=(20,), random_state=seed).fit(X, y)
+        for kind, store in (("noise", plug_in), ("predictive", predictive)):
+            low, high = est.predict_dist(Xt, uncertainty=kind).interval(0.9)
+            store.append(np.mean((yt >= low) & (yt <= high)))
+    # (here, 20 fits at n = 50 with 5 validation rows: 0.65 with the Normal, 0.72 with the t)
+    assert np.mean(predictive) >= np.mean(plug_in) + 0.05 and np.mean(predictive) > 0.7
+    assert stats.t(df=5).ppf(0.95) > stats.norm.ppf(0.95)  # (the t is the wider)
