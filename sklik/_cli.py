@@ -213,12 +213,7 @@ def _split_frame(
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features and target of a frame read from ``source``, checked (:class:`InputError`)."""
     if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns[:20]))
-        more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
-        hint = _sep_hint(frame.columns, hint_sep)
-        raise InputError(
-            f"no column {target!r} in {source}; its columns are: {columns}{more}{hint}"
-        )
+        raise _no_target(frame.columns, target, source, hint_sep)
     if len(frame) == 0:
         raise InputError(f"{source} has a header but no data rows")
     unknown = [name for name in drop if name not in frame.columns or name == target]
@@ -339,12 +334,7 @@ def load_dask(
             dict.fromkeys(f"reading {description}: {_first_line(w.message)}" for w in caught)
         )
     if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns[:20]))
-        more = f" and {len(frame.columns) - 20} more" if len(frame.columns) > 20 else ""
-        hint = _sep_hint(frame.columns, None if parquet is not None else sep)
-        raise InputError(
-            f"no column {target!r} in {source}; its columns are: {columns}{more}{hint}"
-        )
+        raise _no_target(frame.columns, target, source, None if parquet is not None else sep)
     unknown = [name for name in drop if name not in frame.columns or name == target]
     if unknown:
         raise InputError(f"--drop: no feature column {', '.join(map(repr, unknown))} in {source}")
@@ -360,6 +350,16 @@ def load_dask(
     return X, y, f"{description} (target: {target})", notes
 
 
+def _no_target(columns: Any, target: str, source: str, hint_sep: str | None) -> InputError:
+    """The error for a target column that ``source`` does not have: its columns, or none."""
+    if len(columns) == 0:
+        return InputError(f"no column {target!r} in {source}: it has no columns (no data?)")
+    names = ", ".join(map(str, columns[:20]))
+    more = f" and {len(columns) - 20} more" if len(columns) > 20 else ""
+    hint = _sep_hint(columns, hint_sep)
+    return InputError(f"no column {target!r} in {source}; its columns are: {names}{more}{hint}")
+
+
 def _same_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The partition itself (see :func:`load_dask`)."""
     return frame
@@ -371,9 +371,14 @@ def _column(means: pd.Series, stds: pd.Series) -> list[str]:
     finite = 0 < smallest < math.inf  # (a target near 1e300 may give an infinite sd)
     digits = min(4, max(0, 1 - math.floor(math.log10(smallest)))) if finite else 3
     return [
-        "-" if math.isnan(mean) else f"{mean:.{digits}f} ({std:.{digits}f})"
+        "-" if math.isnan(mean) else f"{_unsigned_zero(f'{mean:.{digits}f}')} ({std:.{digits}f})"
         for mean, std in zip(means, stds, strict=True)
     ]
+
+
+def _unsigned_zero(text: str) -> str:
+    """``-0.0000`` (a tiny negative number, rounded) as ``0.0000``."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def _flags(row: pd.Series) -> str:
@@ -497,6 +502,7 @@ def _checked(convert: Any, valid: Any, expected: str) -> Any:
 
 _alpha = _checked(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 _positive_int = _checked(int, lambda v: v >= 1, "a positive integer")
+_folds = _checked(int, lambda v: v >= 2, "an integer >= 2 (folds)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -579,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated losses to compare (default: all of {','.join(LOSSES)})",
     )
     fit.add_argument("--model", choices=sorted(MODELS), default="linear", help="(default: linear)")
-    fit.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
+    fit.add_argument("--cv", type=_folds, default=5, metavar="K", help="folds (default: 5)")
     fit.add_argument("--alpha", type=_alpha, help="L2 penalty (default: the estimator's)")
     fit.add_argument(
         "--max-iter", type=_positive_int, help="solver iterations (default: the estimator's)"

@@ -822,7 +822,8 @@ class _DaskData:
                 raise ValueError(f"The {name} has missing or infinite values.")
             if is_exposure and not min(s["off_min"] for s in stats) > 0:
                 raise ValueError(
-                    "Exposures must be positive (the model multiplies the rate by them)."
+                    "Exposures (exposure=, --exposure) must be positive: the model multiplies "
+                    "the rate by them."
                 )
 
     def fit_fold(
@@ -1116,7 +1117,7 @@ def compare_losses(
     elif scale == "count" and not is_count:
         raise ValueError(
             "scale='count' scores the probability of each count, but the targets are not all "
-            "non-negative integers: use scale='density' (or 'auto')."
+            "non-negative integers: use scale='density' (--scale density) or 'auto'."
         )
     problem = feature_problem(report, n_samples, allow_wide)
     if problem:
@@ -1394,7 +1395,10 @@ def _check_offset(offset: Any, exposure: Any, n: int) -> tuple[Any, Any]:
         if not np.all(np.isfinite(values)):
             raise ValueError(f"The {name} has missing or infinite values.")
         if name == "exposure" and not np.all(values > 0):
-            raise ValueError("Exposures must be positive (the model multiplies the rate by them).")
+            raise ValueError(
+                "Exposures (exposure=, --exposure) must be positive: the model multiplies the "
+                "rate by them."
+            )
         checked.append(values)
     return checked[0], checked[1]
 

@@ -496,3 +496,15 @@ def test_unwritable_output_paths_are_refused_up_front(tmp_path, capsys):
         assert status == 1 and message in err and args[0] in err, err
         assert time.perf_counter() - start < 5  # before any fit
     assert not any((tmp_path / "plots").iterdir())
+
+
+def test_small_cli_messages(capsys):
+    """--cv 1 is a usage error (exit 2) as --alpha and --max-iter are; a rounded tiny negative
+    mean is printed without its sign."""
+    from sklik._cli import _unsigned_zero
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--cv", "1"])
+    assert exit_info.value.code == 2 and "integer >= 2" in capsys.readouterr().err
+    assert _unsigned_zero("-0.0000") == "0.0000" and _unsigned_zero("-0.0010") == "-0.0010"
+    assert _unsigned_zero("-0") == "0" and _unsigned_zero("1.5") == "1.5"

@@ -169,7 +169,7 @@ def test_bad_dask_input_is_refused_with_the_fix():
     with dask.config.set(scheduler="sync"):
         with pytest.raises(ValueError, match=r"missing values, in column\(s\) 'b' \(1\)"):
             compare_losses(mdf[FEATURES], mdf["y"])
-        with pytest.raises(ValueError, match="Exposures must be positive"):
+        with pytest.raises(ValueError, match="Exposures .*must be positive"):
             compare_losses(ddf[FEATURES], ddf["y"], exposure=ddf["a"])
 
 
