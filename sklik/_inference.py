@@ -200,20 +200,27 @@ def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     on the estimable combinations :math:`c^	op	heta`, :math:`c` in :math:`A`'s range, which
     is what a variance of such a combination needs), and the basis
     :math:`D^{-1/2} V_0` of :math:`A`'s null space (:math:`V_0`: the null eigenvectors of
-    :math:`C`). Zero rows and columns (a column that is 0 on every row of positive weight)
-    keep a zero variance, as before.
+    :math:`C`). A zero row and column (a coefficient the data do not touch: a column that is
+    0 on every row of positive weight, or constant next to an intercept) keeps a zero entry
+    and is a null direction too (its standard error was 0, "known exactly", with no
+    warning; R gives NA).
     """
     A = 0.5 * (A + A.T)
     m = A.shape[0]
     d = np.diag(A)
     live = d > 0
+    dead = np.eye(m)[:, ~live]  # (unit null directions)
     if not (live.any() and np.all(np.isfinite(A))):
-        return _inv(A), np.zeros((m, 0))
+        return _inv(A), dead if np.all(np.isfinite(A)) else np.zeros((m, 0))
     s = 1.0 / np.sqrt(d[live])
     C = A[np.ix_(live, live)] * np.outer(s, s)
     values = np.linalg.eigvalsh(C)
     if values[0] > _RANK_RTOL * values[-1]:
-        return _inv(A), np.zeros((m, 0))
+        if live.all():
+            return _inv(A), dead
+        inv = np.zeros_like(A)
+        inv[np.ix_(live, live)] = _inv(A[np.ix_(live, live)])
+        return inv, dead
     values, vectors = np.linalg.eigh(C)
     keep = values > _RANK_RTOL * values[-1]
     kept = vectors[:, keep]
@@ -221,7 +228,7 @@ def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inv[np.ix_(live, live)] = ((kept / values[keep]) @ kept.T) * np.outer(s, s)
     null = np.zeros((m, int(np.count_nonzero(~keep))))
     null[live] = vectors[:, ~keep] * s[:, np.newaxis]
-    return 0.5 * (inv + inv.T), null
+    return 0.5 * (inv + inv.T), np.hstack([null, dead])
 
 
 def null_space(A: np.ndarray) -> np.ndarray:

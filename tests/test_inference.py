@@ -487,6 +487,29 @@ def test_rank_deficient_design_has_nan_standard_errors_where_not_identified(loss
     assert np.all(np.isfinite(std) & (std > 0))
 
 
+@pytest.mark.parametrize("loss", ["mse", "poisson_nll", "huber", "l1"])
+@pytest.mark.parametrize("value", [0.0, 5.0])
+def test_a_constant_column_next_to_the_intercept_is_not_identified(loss, value):
+    """Its coefficient is aliased with the intercept: the standard error was 0 ("known
+    exactly"), with no warning; now NaN with the rank-deficiency warning (R's NA), the other
+    coefficients' as without the column."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    y = x + rng.normal(size=50)
+    y = np.round(np.exp(y / 2)) if loss == "poisson_nll" else y
+    X = np.c_[x, np.full(50, value)]
+    est = LinearRegressor(loss).fit(X, y)
+    with pytest.warns(UserWarning, match="rank deficient"):
+        se = est.std_errors(X, y)
+    ref = LinearRegressor(loss).fit(x[:, None], y).std_errors(x[:, None], y)
+    assert np.isnan(se[2])
+    if value:  # aliased with the intercept: intercept + 5 coef is identified, not either
+        assert np.isnan(se[0])
+    else:  # a column of zeros leaves the intercept alone
+        assert_allclose(se[0], ref[0], rtol=1e-10)
+    assert_allclose(se[1], ref[1], rtol=1e-10)
+
+
 def test_full_rank_and_penalised_designs_warn_of_nothing():
     """A design of full rank (the drop-first encoding), or the dummy trap with alpha > 0 (the
     penalty identifies every coefficient), has finite standard errors and no warning."""
