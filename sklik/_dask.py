@@ -1892,13 +1892,18 @@ def predict(
     return both[..., 0], both[..., 1]
 
 
-def smallest_noise_std(est: Any, X: Any, sample_weight: Any) -> np.ndarray:
-    """The smallest plug-in predictive std per target over the rows of positive weight."""
-    std = predict(est, X, True, None, "noise")[1]
+def _chunk_raw(X, est, head):
+    return est._raw(_frame(est, X))[head]
+
+
+def smallest_raw(est: Any, X: Any, sample_weight: Any, head: int) -> np.ndarray:
+    """Per target, the smallest raw output of ``head`` over the rows of positive weight."""
+    X, _ = _prediction_input(est, X, None)
+    raw = _rowwise(_chunk_raw, X, [], (est, head), _target_shape(est))
     if sample_weight is not None:
-        w = _rows_like(sample_weight, std, "sample_weight", None)
-        std = da.where((w > 0).reshape((-1,) + (1,) * (std.ndim - 1)), std, np.inf)
-    return np.asarray(std.min(axis=0).compute(), dtype=np.float64)
+        w = _rows_like(sample_weight, raw, "sample_weight", None)
+        raw = da.where((w > 0).reshape((-1,) + (1,) * (raw.ndim - 1)), raw, np.inf)
+    return np.asarray(raw.min(axis=0).compute(), dtype=np.float64)
 
 
 def _chunk_dist(X, off, *rest):

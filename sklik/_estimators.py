@@ -2122,8 +2122,9 @@ class MLPRegressor(_BaseRegressor):
             if _is_dask(X):
                 from sklik import _dask
 
-                std = _dask.smallest_noise_std(self, X, sample_weight)
-                self._log_var_floor_ = 2.0 * np.log(std)
+                # (the second head's raw output: gaussian_nll's log variance, the negative
+                # binomial's log dispersion; 2 log of the noise std was the former's only)
+                self._log_var_floor_ = _dask.smallest_raw(self, X, sample_weight, head=1)
             else:
                 with np.errstate(over="ignore", invalid="ignore"):  # (rows of weight 0)
                     log_var = self._raw(X)[1]

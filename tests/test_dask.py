@@ -429,6 +429,27 @@ def test_mlp_l1_on_dask_starts_at_the_in_memory_median(client, weighted):
     np.testing.assert_allclose(est.coefs_[0], mem.coefs_[0], rtol=1e-10, atol=1e-12)
 
 
+def test_mlp_negative_binomial_on_dask_floors_its_log_dispersion_as_in_memory(client):
+    """The floor of the second head on dask was 2 log of the smallest noise std (right for
+    gaussian_nll's log variance only): the negative binomial's log dispersion was floored at
+    -0.59 instead of -4.07, and its predictive std was 1.57 instead of 1.20."""
+    X, y, w, _ = _data("negative_binomial_nll", seed=2)
+    X = X / X.std(axis=0)
+    params = {"hidden_layer_sizes": (4,), "random_state": 0, "max_iter": 20}
+    params["early_stopping"] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mem = MLPRegressor("negative_binomial_nll", **params).fit(X, y, w)
+        dw = da.from_array(w, chunks=CHUNK)
+        est = MLPRegressor("negative_binomial_nll", **params).fit(
+            da.from_array(X, chunks=CHUNK), y, dw
+        )
+    assert est._log_var_floor_ == pytest.approx(mem._log_var_floor_, rel=1e-8)
+    np.testing.assert_allclose(
+        est.predict(X, return_std=True)[1], mem.predict(X, return_std=True)[1], rtol=1e-6
+    )
+
+
 def test_weighted_median_over_passes_is_numpys():
     from sklik._dask import _weighted_median
 
