@@ -84,6 +84,8 @@ _VANISHING_MEAN = 10 * np.finfo(np.float64).eps
 # ... and a fitted mean at y = 0 below this fraction of y's largest value is checked for
 # separation by the data's certificate (a linear program's worth of work, only then)
 _SEPARATION_SUSPECT = 1e-4
+# the scale of a perfect fit, relative to y's magnitude (as the losses' fit_scale)
+_PERFECT_FIT = 1e-12
 
 
 def _inverse_square(x_scale: np.ndarray, alpha: float) -> np.ndarray:
@@ -533,19 +535,25 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             if not fun <= constant + 1e-8 * abs(constant):
                 # e.g. an MLP whose units all died on un-centred inputs: a stationary point
                 # worse than the best constant model (its predictions may overflow), which
-                # is returned instead: no weights, the output biases at the constant
-                warnings.warn(
-                    f"{owner}: the {solver} solver stopped at a point worse than the best "
-                    f"constant model (objective {fun:.6g} > {constant:.6g}): the model is "
-                    f"stuck at a stationary point, and the best constant model is returned. "
-                    f"Standardise X (e.g. with a StandardScaler in a pipeline) or change "
-                    f"random_state.",
-                    ConvergenceWarning,
-                    stacklevel=4,
-                )
+                # is returned instead: no weights, the output biases at the constant. (A
+                # constant y: the constant model is the exact fit, and no failure.)
+                if np.any(data.y_spread > 0):
+                    self._warn_stuck(owner, solver, fun, constant)
                 theta = theta_cold.copy()
                 theta[: model.n_weights] = 0.0
         return theta, result.n_iter
+
+    @staticmethod
+    def _warn_stuck(owner: str, solver: str, fun: float, constant: float) -> None:
+        """Warn that the solver stopped worse than the best constant model (returned)."""
+        warnings.warn(
+            f"{owner}: the {solver} solver stopped at a point worse than the best constant "
+            f"model (objective {fun:.6g} > {constant:.6g}): the model is stuck at a stationary "
+            f"point, and the best constant model is returned. Standardise X (e.g. with a "
+            f"StandardScaler in a pipeline) or change random_state.",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
 
     def _fit_inference(self, data, design, model, x_mean, x_scale, theta, raw) -> None:
         """Store what the predictive distribution needs beyond the noise (linear model only)."""
@@ -1973,9 +1981,13 @@ class MLPRegressor(_BaseRegressor):
         # fitted loss's (whose delta / s is the objective's; with it huber's scale_ stayed
         # 0.34 for y, 10 y and 100 y)
         self._validation_df = None
+        # a perfect fit's scale is 1e-12 of y's magnitude in the user's units (the shift took
+        # it from the fitted target: a constant y of 3 got 1.8e-27, and a target one ulp off
+        # the fit a log-likelihood of -2.5e24)
+        floor = _PERFECT_FIT * (np.abs(self._y_shift) + self._y_scale * data.y_top)
         if monitor is None:
             scale = super()._residual_scale(data, loss, raw, owner, model, theta, monitor)
-            return scale * self._y_scale
+            return np.maximum(scale * self._y_scale, floor)
         c = monitor.w[:, 0] / monitor.w[:, 0].sum()
         self._validation_df = 1.0 / float(c @ c)  # (Kish's effective number of rows)
         out, _ = model.forward(theta, monitor.X, need_cache=False)
@@ -1984,7 +1996,7 @@ class MLPRegressor(_BaseRegressor):
             out[:, :K] += monitor.off
         raw_val = out.reshape(out.shape[0], -1, K).transpose(1, 0, 2)
         held_out = ArrayData(monitor.X, monitor.Y, monitor.w[:, 0], monitor.off)
-        return held_out.residual_scale(loss, raw_val, owner) * self._y_scale
+        return np.maximum(held_out.residual_scale(loss, raw_val, owner) * self._y_scale, floor)
 
     def _fit_inference(self, data, design, model, x_mean, x_scale, theta, raw) -> None:
         """For ``mse`` with a validation scale: its rows' degrees of freedom (else plug-in).

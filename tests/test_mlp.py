@@ -395,3 +395,16 @@ def test_mse_predictive_is_student_t_with_the_validation_rows_df():
     # (here, 20 fits at n = 50 with 5 validation rows: 0.65 with the Normal, 0.72 with the t)
     assert np.mean(predictive) >= np.mean(plug_in) + 0.05 and np.mean(predictive) > 0.7
     assert stats.t(df=5).ppf(0.95) > stats.norm.ppf(0.95)  # (the t is the wider)
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1", "huber"])
+@pytest.mark.parametrize("value", [3.0, 1e150, 1e-100])
+def test_a_perfect_fit_scale_is_relative_to_y_in_its_units(loss, value):
+    """The fitted target is y less its mean: a constant y of 3 got a scale of 1.8e-27
+    (LinearRegressor's: 3e-12) and a target one ulp off the fit a log-likelihood of -2.5e24."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = np.full(40, value)
+    est = MLPRegressor(loss, hidden_layer_sizes=(3,), random_state=0).fit(X, y)
+    assert est.scale_ == pytest.approx(1e-12 * value, rel=0.5)
+    near = np.nextafter(y, np.inf)
+    assert est.log_likelihood(X, near) == pytest.approx(est.log_likelihood(X, y), rel=1e-4)
