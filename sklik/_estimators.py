@@ -86,6 +86,8 @@ _VANISHING_MEAN = 10 * np.finfo(np.float64).eps
 _SEPARATION_SUSPECT = 1e-4
 # the scale of a perfect fit, relative to y's magnitude (as the losses' fit_scale)
 _PERFECT_FIT = 1e-12
+# MLPRegressor warns when its targets' spreads (losses in y's units) differ by more
+_TARGET_SPREAD_RATIO = 100.0
 
 
 def _inverse_square(x_scale: np.ndarray, alpha: float) -> np.ndarray:
@@ -1918,6 +1920,18 @@ class MLPRegressor(_BaseRegressor):
         if units is None or loss.link_name != "identity":
             return loss
         self._y_shift, self._y_scale, self._y_degree = shift, np.full(K, common), units[1]
+        self._y_spreads = scale  # (per target: the start's output weights, see _cold_start)
+        if K > 1 and common > _TARGET_SPREAD_RATIO * float(np.min(scale)):
+            warnings.warn(
+                f"{type(self).__name__}: the targets' spreads differ by a factor of "
+                f"{common / float(np.min(scale)):.3g}: the {loss.name} objective is a mean "
+                f"over the targets in their own units, so the smaller ones barely count and "
+                f"may be fitted worse than by a constant (R^2 -0.95 at a factor of 1000). "
+                f"Standardise y (e.g. TransformedTargetRegressor(regressor, "
+                f"transformer=StandardScaler())) or fit the targets separately.",
+                UserWarning,
+                stacklevel=5,
+            )
         return units[0]
 
     def _training_problem(self, X, Y, sw, off, loss):
@@ -2052,6 +2066,15 @@ class MLPRegressor(_BaseRegressor):
 
     def _cold_start(self, model, loss, out_init):
         theta = super()._cold_start(model, loss, out_init)
+        if getattr(self, "_y_degree", 0.0) and self._y_scale.shape[0] > 1:
+            K = self._y_scale.shape[0]
+            # targets fitted in units of the largest target's spread: each target's output
+            # weights start in units of its own spread (Glorot's draw times spread / s), so
+            # that its random start is of its size (a target 1000 times smaller started 1000
+            # of its spreads off and ended far worse than a constant, R^2 -1832)
+            start, stop, shape = model._w_index[-1]
+            weights = theta[start:stop].reshape(shape)
+            weights[:, :K] *= self._y_spreads / self._y_scale
         if loss.n_params == 2 and not model.constant_outputs.any():
             # the log-variance heads start with zero output weights: the network starts at the
             # best constant variance (the marginal variance of y), whatever the random

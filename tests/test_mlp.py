@@ -408,3 +408,22 @@ def test_a_perfect_fit_scale_is_relative_to_y_in_its_units(loss, value):
     assert est.scale_ == pytest.approx(1e-12 * value, rel=0.5)
     near = np.nextafter(y, np.inf)
     assert est.log_likelihood(X, near) == pytest.approx(est.log_likelihood(X, y), rel=1e-4)
+
+
+def test_targets_in_different_units_start_in_their_own_and_warn():
+    """One scale (the largest target's spread) for every target: a target 1000 times smaller
+    started with output weights 1000 of its spreads large and ended at R^2 -536, silently.
+    Each target's output weights now start in its own units, and spreads 100 times apart
+    warn (the mean objective in the targets' units barely counts the small one)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2))
+    y1 = np.sin(2 * X[:, 0]) + 0.3 * rng.normal(size=400)
+    Y = np.c_[y1, 1000.0 * (X[:, 1] + 0.3 * rng.normal(size=400))]
+    params = {"hidden_layer_sizes": (10,), "alpha": 0.0, "random_state": 0}
+    with pytest.warns(UserWarning, match="spreads differ by a factor"):
+        est = MLPRegressor("mse", **params).fit(X, Y)
+    r2 = 1 - np.mean((est.predict(X)[:, 0] - y1) ** 2) / np.var(y1)
+    assert r2 > -100.0  # (here -536 before, -46 now: still worse than a constant, warned)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        MLPRegressor("mse", **params).fit(X, np.c_[y1, 10.0 * Y[:, 1] / 1000.0])
