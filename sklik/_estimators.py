@@ -1747,9 +1747,11 @@ class MLPRegressor(_BaseRegressor):
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Hidden-layer activation.
     alpha : float or "auto", default="auto"
-        L2 penalty strength (>= 0) on the weights. ``"auto"``: 0.01 for ``"gaussian_nll"``
-        (whose target is standardised, so the penalty acts on the standardised problem),
-        1e-4 for the other losses.
+        L2 penalty strength (>= 0) on the weights. ``"auto"``: 0.01 for ``"gaussian_nll"``,
+        1e-4 for the other losses, acting on the standardised problem where y is standardised
+        (``"gaussian_nll"`` and the losses in y's units: the weights of the network fitted to
+        the standardised target, so the default does not depend on y's units), on the
+        documented objective for the count losses. A number is the documented objective's.
     solver : {"auto", "lbfgs"}, default="auto"
         The optimiser; ``"auto"`` is ``"lbfgs"`` (L-BFGS-B on the flat parameter vector).
     max_iter : int, default=200
@@ -2101,7 +2103,10 @@ class MLPRegressor(_BaseRegressor):
         # on the hidden layers and alpha/2 s^(2-d) ||W_L||^2 on the output layer
         alpha = self._effective_alpha(loss)
         degree = getattr(self, "_y_degree", 0.0)
-        if not degree:
+        if not degree or self.alpha == "auto":
+            # ("auto" acts on the standardised problem, as gaussian_nll's: with 1e-4 on the
+            # documented objective, y in millionths or l1 on y in millions was fitted by a
+            # near-constant network, R^2 0.0)
             return alpha, None, None
         s = np.float64(self._y_scale[0])
         with np.errstate(under="ignore"):

@@ -427,3 +427,16 @@ def test_targets_in_different_units_start_in_their_own_and_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         MLPRegressor("mse", **params).fit(X, np.c_[y1, 10.0 * Y[:, 1] / 1000.0])
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1"])
+def test_the_default_penalty_does_not_depend_on_the_units_of_y(loss):
+    """alpha="auto" acts on the standardised problem: 1e-4 on the documented objective
+    fitted a near-constant network to y in millionths (mse) or millions (l1), R^2 0.0."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (400, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + 0.3 * rng.normal(size=400)
+    ref = MLPRegressor(loss, hidden_layer_sizes=(10,), random_state=0).fit(X, y).predict(X)
+    for units in (1e-6, 1e6):
+        est = MLPRegressor(loss, hidden_layer_sizes=(10,), random_state=0).fit(X, units * y)
+        np.testing.assert_allclose(est.predict(X) / units, ref, rtol=1e-6, atol=1e-8)
