@@ -1803,7 +1803,8 @@ class MLPRegressor(_BaseRegressor):
         mean loss (the torch elementwise loss, in the units of ``y``) on the validation rows;
         higher is better. None without early stopping.
     best_validation_score_ : float or None
-        The best of ``validation_scores_``, that of the kept parameters. None without early
+        The validation score of the kept parameters: the best of ``validation_scores_``, or
+        a warm start's when no iteration beat it (the start is kept). None without early
         stopping.
     n_features_in_ : int
         Number of features seen in fit.
