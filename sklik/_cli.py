@@ -369,6 +369,12 @@ def _column(means: pd.Series, stds: pd.Series) -> list[str]:
     """``mean (sd)`` cells, with decimals for two significant digits of the smallest sd."""
     smallest = stds[stds > 0].min()
     finite = 0 < smallest < math.inf  # (a target near 1e300 may give an infinite sd)
+    largest = float(np.nanmax(np.abs(means))) if means.notna().any() else 0.0
+    if finite and smallest < 1e-3 and largest < 1e-2:  # (y in small units: CRPS 0.0000)
+        return [
+            "-" if math.isnan(mean) else f"{mean:.3g} ({std:.2g})"
+            for mean, std in zip(means, stds, strict=True)
+        ]
     digits = min(4, max(0, 1 - math.floor(math.log10(smallest)))) if finite else 3
     return [
         "-" if math.isnan(mean) else f"{_unsigned_zero(f'{mean:.{digits}f}')} ({std:.{digits}f})"

@@ -508,3 +508,12 @@ def test_small_cli_messages(capsys):
     assert exit_info.value.code == 2 and "integer >= 2" in capsys.readouterr().err
     assert _unsigned_zero("-0.0000") == "0.0000" and _unsigned_zero("-0.0010") == "-0.0010"
     assert _unsigned_zero("-0") == "0" and _unsigned_zero("1.5") == "1.5"
+
+
+def test_columns_of_small_values_keep_their_digits():
+    """y in millionths: CRPS, RMSE and MAE printed as 0.0000 (0.0000)."""
+    from sklik._cli import _column
+
+    cells = _column(pd.Series([8.33e-07, np.nan]), pd.Series([3.9e-08, np.nan]))
+    assert cells == ["8.33e-07 (3.9e-08)", "-"]
+    assert _column(pd.Series([11.943]), pd.Series([0.098])) == ["11.943 (0.098)"]
