@@ -459,18 +459,21 @@ def _enet_reference(est, X, y, c, alpha, l1_ratio, fit_intercept):
 
     def fun(x):
         V, b = unpack(x)
-        raw = (V @ Z.T + b[:, None])[:, :, np.newaxis]
+        # (the reference's own arithmetic, where L-BFGS-B tries a far point: inf, not a
+        # RuntimeWarning)
         with np.errstate(all="ignore"):
+            raw = (V @ Z.T + b[:, None])[:, :, np.newaxis]
             ell, g = loss.raw_loss_gradient(Y, raw)
-        W = V / s  # user-unit coefficients
-        value = float(c @ ell[:, 0]) + alpha * (
-            l1_ratio * np.abs(W).sum() + 0.5 * (1 - l1_ratio) * float(np.sum(W * W))
-        )
-        gr = c * g[:, :, 0]
-        gV = (gr @ Z + alpha * (1 - l1_ratio) * W / s).ravel()
+            W = V / s  # user-unit coefficients
+            value = float(c @ ell[:, 0]) + alpha * (
+                l1_ratio * np.abs(W).sum() + 0.5 * (1 - l1_ratio) * float(np.sum(W * W))
+            )
+            gr = c * g[:, :, 0]
+            gV = (gr @ Z + alpha * (1 - l1_ratio) * W / s).ravel()
         lam = np.tile(alpha * l1_ratio / s, k)
         grad = np.concatenate([gV + lam, lam - gV] + ([gr.sum(axis=1)] if fit_intercept else []))
-        return (value, grad) if np.isfinite(value) else (np.inf, np.zeros_like(grad))
+        finite = np.isfinite(value) and np.all(np.isfinite(grad))
+        return (value, grad) if finite else (np.inf, np.zeros_like(grad))
 
     params = est._fitted_params()
     W0, b0 = params["coef"], params["intercept"]
