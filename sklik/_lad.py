@@ -724,11 +724,11 @@ def frisch_newton(
 
 
 class _Equilibrated:
-    r"""The weighted LAD problem as :math:`\min_	heta \|v - Z	heta\|_1`, well scaled.
+    r"""The weighted LAD problem as :math:`\min_\theta \|v - Z\theta\|_1`, well scaled.
 
     The columns centred (with an intercept) and scaled to mean square 1, y shifted by its
     median and scaled by its mean absolute deviation, the weights by their mean; then
-    :math:`z_i = c_i 	ilde x_i` and :math:`v_i = c_i 	ilde y_i` (see :func:`frisch_newton`).
+    :math:`z_i = c_i \tilde x_i` and :math:`v_i = c_i \tilde y_i` (see :func:`frisch_newton`).
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, c: np.ndarray, fit_intercept: bool) -> None:
