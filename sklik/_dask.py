@@ -46,7 +46,7 @@ from scipy.optimize import brentq
 from sklearn.utils.validation import validate_data
 
 from sklik import _inference, _lad, _solver
-from sklik._data import minimise_constant
+from sklik._data import RANK_SAMPLE_ROWS, minimise_constant
 from sklik._design import (
     _IMPLICIT_MAX_SHIFT,
     DenseDesign,
@@ -1826,12 +1826,37 @@ class DaskData:
         (:func:`sklik._inference.mse_covariance_sums`).
         """
         sw, sz, G = self._gram_sums
-        if fit_intercept:
-            gram = np.empty((G.shape[0] + 1, G.shape[0] + 1))
-            gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = sw, sz, sz, G
-        else:
-            gram = G
+        gram = _augmented_gram(sw, sz, G, fit_intercept)
         return [_inference.mse_covariance_sums(gram.copy(), float(sw), float(sq)) for sq in squares]
+
+    def rank_gram(self, design: da.Array, fit_intercept: bool, sample: bool) -> np.ndarray:
+        r"""As :meth:`sklik._data.ArrayData.rank_gram`: :math:`[1, Z]^\top W [1, Z]`.
+
+        ``sample``: over the first rows (at least ``RANK_SAMPLE_ROWS``, whichever chunks
+        hold them); else the least-squares pass's sums where the fit has them, or one pass.
+        """
+        if sample:
+            k = min(self.n_samples, max(RANK_SAMPLE_ROWS, 8 * (self.n_features + 1)))
+            Z, w = dask.compute(design[:k], None if self.w is None else self.w[:k])
+            w = np.ones(k) if w is None else np.asarray(w, dtype=np.float64)
+            return _inference._gram(_chunk_design(np.asarray(Z), self._moments), w, fit_intercept)
+        if self._gram_sums is not None:
+            sw, sz, G = self._gram_sums
+        else:
+            self.n_passes += 1
+            sw, sz, _, G, _ = _sum_blocks(
+                _chunk_gram, [design, self.Y, self.w], fit_intercept, self._moments
+            )
+        return _augmented_gram(sw, sz, G, fit_intercept)
+
+
+def _augmented_gram(sw: float, sz: np.ndarray, G: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    r""":math:`[1, Z]^\top W [1, Z]` from :math:`\sum w`, :math:`Z^\top w`, :math:`Z^\top W Z`."""
+    if not fit_intercept:
+        return G
+    gram = np.empty((G.shape[0] + 1, G.shape[0] + 1))
+    gram[0, 0], gram[0, 1:], gram[1:, 0], gram[1:, 1:] = sw, sz, sz, G
+    return gram
 
 
 # -- prediction and scoring ---------------------------------------------------------------------

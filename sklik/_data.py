@@ -31,7 +31,7 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from sklik import _inference, _solver
-from sklik._design import is_equal_weights, make_design, weighted_column_sums
+from sklik._design import gram_known, is_equal_weights, make_design, weighted_column_sums
 from sklik._objective import Objective, normalised_weights
 from sklik.losses import BaseLoss
 
@@ -137,6 +137,10 @@ def minimise_constant(
     )
     x = res.x.reshape(start.shape)
     return x if np.all(np.isfinite(x)) and fun(res.x)[0] <= fun(start.ravel())[0] else start
+
+
+#: the rows a sampled rank test reads (at least; see ArrayData.rank_gram)
+RANK_SAMPLE_ROWS = 1024
 
 
 class ArrayData:
@@ -359,6 +363,23 @@ class ArrayData:
             return np.zeros(W.shape[0])
         with np.errstate(over="ignore"):
             return np.asarray(abs(self.X) @ np.abs(W).T).max(axis=0)
+
+    def rank_gram(self, design: Any, fit_intercept: bool, sample: bool) -> np.ndarray:
+        r"""The weighted Gram matrix :math:`[1, Z]^\top C [1, Z]` whose rank is the design's.
+
+        With normalised weights :math:`c` (rows of weight 0 add nothing); the leading row and
+        column are the intercept's, if any. ``sample``: over every ``step``-th row, at least
+        ``RANK_SAMPLE_ROWS`` of them and 8 per column (rank(sample) <= rank(all), so a sample
+        of full rank settles it; else the caller asks for the exact one), unless the design
+        holds its Gram matrix already (least squares) and the weights are equal.
+        """
+        c = self._c
+        if sample and not (gram_known(design) and is_equal_weights(c)):
+            rows = max(RANK_SAMPLE_ROWS, 8 * (self.n_features + 1))
+            step = max(1, self.n_samples // rows)
+            if step > 1:
+                design, c = design.rows_every(step), c[::step]
+        return _inference._gram(design, c, fit_intercept)
 
     def n_separated(self, design: Any, fit_intercept: bool) -> int:
         """The most rows of ``y = 0`` that the features separate, over the targets (0: none).

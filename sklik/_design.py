@@ -510,6 +510,11 @@ def _block_weights(c: np.ndarray, start: int, stop: int, equal: np.ndarray | Non
     return c[start:stop] if equal is None else equal[: stop - start]
 
 
+def gram_known(design: Any) -> bool:
+    r"""Whether ``design`` holds its Gram matrix :math:`Z^\top Z` (no pass to ask for it)."""
+    return getattr(design, "_gram", None) is not None
+
+
 def is_equal_weights(c: np.ndarray) -> bool:
     """Whether the normalised weights ``c`` are one number broadcast to the rows (stride 0).
 

@@ -261,6 +261,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     f"({scale}); rescale y."
                 )
             self.scale_ = float(scale[0]) if one_target else scale
+        self._fit_rank(data, design, model, theta)
         self._fit_inference(data, design, model, x_mean, x_scale, theta, raw)
         n_floored = objective.n_floored(theta)
         if n_floored:
@@ -304,6 +305,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
     def _check_weight_total(self, data: Any) -> None:
         """Warn when frequency weights leave no residual degree of freedom (LinearRegressor)."""
+
+    def _fit_rank(self, data: Any, design: Any, model: Any, theta: np.ndarray) -> None:
+        """Set what :meth:`n_parameters` counts beyond the parameters (LinearRegressor)."""
+        self._n_free = None
 
     def _check_x_scale(self, x_scale: np.ndarray) -> None:
         """Refuse a feature whose spread squares outside float64 (below 1e-154, above 1e154).
@@ -819,12 +824,17 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     def n_parameters(self) -> int:
         """Number of estimated parameters.
 
-        All coefficients and biases, plus one scale per target for the constant-scale losses
-        (``scale_``).
+        The free coefficients, plus one scale per target for the constant-scale losses
+        (``scale_``). For :class:`MLPRegressor` every weight and bias is free. For
+        :class:`LinearRegressor` the free coefficients of each head are the rank of its
+        design (``rank_``): aliased columns (an intercept with a full one-hot encoding)
+        count once, as in R's ``lm``/``glm`` and statsmodels, and a coefficient an L1
+        penalty set to exactly 0 not at all (glum's count, the lasso's degrees of freedom).
         """
         check_is_fitted(self)
         n_scales = self.n_outputs_ if self.loss_.needs_scale else 0
-        return int(self._fitted_model().n_coef) + n_scales
+        n_free = self._fitted_model().n_coef if self._n_free is None else self._n_free
+        return int(n_free) + n_scales
 
     def aic(self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None) -> float:
         r"""Akaike information criterion :math:`2k - 2\log L` on (X, y).
@@ -1011,6 +1021,12 @@ class LinearRegressor(_BaseRegressor):
         The resolved loss object (``loss`` itself is never modified).
     objective_ : float
         Objective value at the solution.
+    rank_ : int
+        Numerical rank of the design :math:`[1, X]` (of ``X`` if not ``fit_intercept``)
+        over the rows of positive weight: less than ``n_features + 1`` where columns are
+        aliased (an intercept with a full one-hot encoding). :meth:`n_parameters`, hence
+        AIC and BIC, counts it, as R and statsmodels do. Beyond 500 columns it is not
+        computed: ``n_features + fit_intercept``.
     n_iter_ : int
         Number of solver iterations (1 for the exact solvers).
     n_features_in_ : int
@@ -1127,6 +1143,41 @@ class LinearRegressor(_BaseRegressor):
         factors = l2 * pw
         factors[k * p :] += self._alpha_var_
         return 1.0, factors, l1_weights
+
+    def _fit_rank(self, data: Any, design: Any, model: Any, theta: np.ndarray) -> None:
+        """Set ``rank_`` and the free coefficients :meth:`n_parameters` counts.
+
+        ``rank_``: the numerical rank of :math:`[1, X]` (without the 1 if not
+        ``fit_intercept``) over the rows of positive weight, read from the weighted Gram
+        matrix of the standardised design as the standard errors read it
+        (:func:`sklik._inference.rank`). Per output of the model (head and target), its free
+        coefficients are the rank of the columns it uses: those of non-zero coefficients and
+        the intercept (a constant output: its intercept alone). A sample of the rows settles
+        a design of full rank (a sample's rank is at most the data's); otherwise one exact
+        pass. Beyond ``_NEWTON_MAX_COEF`` columns (where no fit forms a Gram matrix or
+        Hessian, and a sparse design is never sandwiched) no rank is computed: every column
+        counts.
+        """
+        q0 = int(self.fit_intercept)
+        q = data.n_features + q0
+        coef = model.unpack(theta)["coef"]
+        used = [
+            np.concatenate([np.arange(q0), q0 + np.flatnonzero(row)]).astype(int) for row in coef
+        ]
+        if q > _NEWTON_MAX_COEF:
+            self.rank_ = q
+            self._n_free = sum(len(u) for u in used)
+            return
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            gram = data.rank_gram(design, self.fit_intercept, sample=True)
+            self.rank_ = _inference.rank(gram)
+            if self.rank_ < q:
+                gram = data.rank_gram(design, self.fit_intercept, sample=False)
+                self.rank_ = _inference.rank(gram)
+        if self.rank_ == q:  # every subset of the columns has full rank too
+            self._n_free = sum(len(u) for u in used)
+        else:
+            self._n_free = sum(_inference.rank(gram[np.ix_(u, u)]) for u in used)
 
     def _check_weight_total(self, data: Any) -> None:
         """Warn when sample weights summing to less than ``p + 1`` make the fit saturated.

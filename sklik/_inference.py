@@ -197,7 +197,7 @@ def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     form), eigenvalues of :math:`C` below ``_RANK_RTOL`` of the largest are zero. Of full
     rank: :func:`_inv`, and an empty null space. Otherwise
     :math:`D^{-1/2} C^{+} D^{-1/2}`, a generalised inverse of :math:`A` (equal to any other
-    on the estimable combinations :math:`c^	op	heta`, :math:`c` in :math:`A`'s range, which
+    on the estimable combinations :math:`c^\top\theta`, :math:`c` in :math:`A`'s range, which
     is what a variance of such a combination needs), and the basis
     :math:`D^{-1/2} V_0` of :math:`A`'s null space (:math:`V_0`: the null eigenvectors of
     :math:`C`). A zero row and column (a coefficient the data do not touch: a column that is
@@ -207,13 +207,11 @@ def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     A = 0.5 * (A + A.T)
     m = A.shape[0]
-    d = np.diag(A)
-    live = d > 0
+    live = np.diag(A) > 0
     dead = np.eye(m)[:, ~live]  # (unit null directions)
     if not (live.any() and np.all(np.isfinite(A))):
         return _inv(A), dead if np.all(np.isfinite(A)) else np.zeros((m, 0))
-    s = 1.0 / np.sqrt(d[live])
-    C = A[np.ix_(live, live)] * np.outer(s, s)
+    C, live, s = _correlation_form(A)
     values = np.linalg.eigvalsh(C)
     if values[0] > _RANK_RTOL * values[-1]:
         if live.all():
@@ -231,21 +229,43 @@ def _generalised_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (inv + inv.T), np.hstack([null, dead])
 
 
+def _correlation_form(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The correlation form of a symmetric PSD ``A`` on its rows of positive diagonal.
+
+    Returns ``(C, live, s)``: ``C`` on the rows ``live``, whose inverse square-root diagonal
+    is ``s``.
+    """
+    A = 0.5 * (A + A.T)
+    live = np.diag(A) > 0
+    s = 1.0 / np.sqrt(np.diag(A)[live])
+    return A[np.ix_(live, live)] * np.outer(s, s), live, s
+
+
+def rank(A: np.ndarray) -> int:
+    """The numerical rank of a symmetric PSD matrix, as :func:`null_space` reads it.
+
+    Eigenvalues of the correlation form above ``_RANK_RTOL`` of the largest; a zero row and
+    column counts nothing. ``A.shape[0] - rank(A)`` is ``null_space(A).shape[1]``.
+    """
+    C, live, _ = _correlation_form(A)
+    if not live.any():
+        return 0
+    values = np.linalg.eigvalsh(C)
+    return int(np.count_nonzero(values > _RANK_RTOL * values[-1]))
+
+
 def null_space(A: np.ndarray) -> np.ndarray:
     """A basis (unit columns) of the null space of a symmetric PSD matrix.
 
     The rank is read as in :func:`_generalised_inverse` (correlation form, ``_RANK_RTOL``); a
     zero row and column (a column that is 0 on every row summed) is a null direction too.
     """
-    A = 0.5 * (A + A.T)
     m = A.shape[0]
-    d = np.diag(A)
-    live = d > 0
+    C, live, s = _correlation_form(A)
     dead = np.eye(m)[:, ~live]
     if not live.any():
         return dead
-    s = 1.0 / np.sqrt(d[live])
-    values, vectors = np.linalg.eigh(A[np.ix_(live, live)] * np.outer(s, s))
+    values, vectors = np.linalg.eigh(C)
     zero = values <= _RANK_RTOL * values[-1]
     basis = np.zeros((m, int(np.count_nonzero(zero))))
     basis[live] = vectors[:, zero] * s[:, np.newaxis]

@@ -88,6 +88,7 @@ def test_fit_equals_in_memory(client, loss, solver, extras, design):
     est = LinearRegressor(**params).fit(Xd, da.from_array(y, chunks=CHUNK), **dkw)
     assert est.n_features_in_ == P
     assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
+    assert est.rank_ == mem.rank_ == P + 1 and est.n_parameters() == mem.n_parameters()
     if solver in ("lstsq", "newton"):  # the optimum is unique and reached to float precision
         np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-8, atol=1e-12)
         np.testing.assert_allclose(est.intercept_, mem.intercept_, rtol=1e-8, atol=1e-12)
@@ -206,8 +207,28 @@ def test_elastic_net_equals_in_memory(client, loss):
     Xd, yd = da.from_array(X, chunks=(CHUNK, P)), da.from_array(y, chunks=CHUNK)
     est = LinearRegressor(**params).fit(Xd, yd, **dkw)
     assert np.any(mem.coef_ == 0) and np.array_equal(est.coef_ == 0, mem.coef_ == 0)
+    assert est.n_parameters() == mem.n_parameters() < P + 1 + (loss == "huber")
     assert est.objective_ == pytest.approx(mem.objective_, rel=1e-10)
     np.testing.assert_allclose(est.coef_, mem.coef_, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["mse", "poisson_nll"])
+@pytest.mark.parametrize("first_rows", ["aliased", "short"])
+def test_rank_of_an_aliased_design_equals_in_memory(client, loss, first_rows):
+    """A full one-hot encoding next to the intercept: rank_ and n_parameters (hence AIC and
+    BIC) as in memory, whether the first rows (the sample) show every level or not."""
+    rng = np.random.default_rng(4)
+    g = rng.integers(0, 3, N)
+    if first_rows == "short":  # level 2 only after the first chunk: the sample lacks it
+        g[:CHUNK] = rng.integers(0, 2, CHUNK)
+    X = np.column_stack([np.eye(3)[g], rng.normal(size=N)])
+    y = rng.poisson(np.exp(0.2 * g + 0.3 * X[:, 3])).astype(float)
+    mem = LinearRegressor(loss).fit(X, y)
+    Xd, yd = da.from_array(X, chunks=(CHUNK, 4)), da.from_array(y, chunks=CHUNK)
+    est = LinearRegressor(loss).fit(Xd, yd)
+    assert est.rank_ == mem.rank_ == 4
+    assert est.n_parameters() == mem.n_parameters() == 4 + (loss == "mse")
+    assert est.aic(Xd, yd) == pytest.approx(mem.aic(X, y), rel=1e-9)
 
 
 def test_prediction_side_equals_in_memory(client):

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse
 import sklearn
 from numpy.testing import assert_allclose
 from scipy import stats
@@ -175,6 +176,78 @@ def test_weighted_aic_bic_equal_statsmodels_freq_weights_and_repeated_rows():
     assert_allclose(repeated.coef_, est.coef_, rtol=1e-8)
     assert repeated.aic(Xr, yr) == pytest.approx(est.aic(X, y, sample_weight=w), rel=1e-12)
     assert repeated.bic(Xr, yr) == pytest.approx(est.bic(X, y, sample_weight=w), rel=1e-12)
+
+
+def _one_hot_design(n, levels, seed=0, rare_last=False):
+    """A full one-hot encoding (aliased with the intercept) and one numeric column."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, levels, n)
+    if rare_last:  # the last level on one row only: a row sample misses it
+        g[g == levels - 1] = 0
+        g[n // 2 + 1] = levels - 1
+    x = rng.normal(size=n)
+    return np.column_stack([np.eye(levels)[g], x]), g, x
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_aic_bic_count_the_rank_of_an_aliased_design_as_statsmodels(sparse):
+    """An intercept with a full one-hot encoding: n_parameters is the design's rank, AIC and
+    BIC equal statsmodels' (which counts the rank), for Poisson and least squares (whose
+    AIC counts the scale, as R's: statsmodels' OLS leaves it out)."""
+    sm = pytest.importorskip("statsmodels.api")
+    X, g, x = _one_hot_design(400, 4)
+    rng = np.random.default_rng(1)
+    y = rng.poisson(np.exp(0.3 + 0.2 * g + 0.3 * x)).astype(float)
+    Xf = scipy.sparse.csr_matrix(X) if sparse else X
+    rank = np.linalg.matrix_rank(np.column_stack([np.ones(len(y)), X]))
+    assert rank == X.shape[1]  # one column aliased
+    with pytest.warns(sm.tools.sm_exceptions.SingularMatrixWarning):
+        ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit(tol=1e-14)
+    est = LinearRegressor("poisson_nll", tol=1e-10).fit(Xf, y)
+    assert est.rank_ == rank == ref.df_model + 1
+    assert est.n_parameters() == rank
+    assert est.aic(Xf, y) == pytest.approx(ref.aic, rel=1e-10)
+    assert est.bic(Xf, y) == pytest.approx(ref.bic_llf, rel=1e-10)
+    with pytest.warns(sm.tools.sm_exceptions.SingularMatrixWarning):
+        ols = sm.OLS(y, sm.add_constant(X)).fit()
+    lsq = LinearRegressor("mse").fit(Xf, y)
+    assert lsq.rank_ == rank and lsq.n_parameters() == rank + 1  # and the scale
+    assert lsq.aic(Xf, y) == pytest.approx(ols.aic + 2, rel=1e-10)
+    # both heads of the learned variance are aliased alike
+    assert LinearRegressor("gaussian_nll").fit(Xf, y).n_parameters() == 2 * rank
+
+
+def test_rank_of_a_level_the_row_sample_misses_comes_from_every_row():
+    """A level on one row of 20 000: the sampled Gram matrix lacks it (rank deficient), the
+    exact one has it. Without an intercept the one-hot design has full rank; with it, one
+    column is aliased."""
+    X, g, x = _one_hot_design(20_000, 5, rare_last=True)
+    y = np.random.default_rng(2).poisson(np.exp(0.1 * g + 0.2 * x)).astype(float)
+    full = LinearRegressor("poisson_nll", alpha=1e-3, fit_intercept=False).fit(X, y)
+    assert full.rank_ == X.shape[1] and full.n_parameters() == X.shape[1]
+    aliased = LinearRegressor("poisson_nll", alpha=1e-3).fit(X, y)
+    assert aliased.rank_ == X.shape[1] and aliased.n_parameters() == X.shape[1]
+    sample = LinearRegressor("poisson_nll", alpha=1e-3).fit(X[: X.shape[0] // 2], y[: len(y) // 2])
+    assert sample.rank_ == X.shape[1] - 1  # the rare level is not in the first half: a 0 column
+
+
+def test_aic_counts_the_lasso_non_zero_coefficients_as_glum():
+    """An L1 penalty's exact zeros are no parameters (glum's count, the lasso's degrees of
+    freedom); a ridge keeps every column."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 8))
+    y = X[:, 0] - 0.5 * X[:, 1] + rng.normal(size=300)
+    lasso = LinearRegressor("mse", alpha=0.2, l1_ratio=1.0).fit(X, y)
+    nonzero = int(np.count_nonzero(lasso.coef_))
+    assert 0 < nonzero < 8
+    assert lasso.n_parameters() == nonzero + 1 + 1  # the intercept and the scale
+    assert lasso.rank_ == 9
+    ridge = LinearRegressor("mse", alpha=0.2).fit(X, y)
+    assert ridge.n_parameters() == 8 + 1 + 1
+    # multi-target: each target's own non-zero coefficients
+    Y = np.column_stack([y, X[:, 2] + rng.normal(size=300)])
+    both = LinearRegressor("mse", alpha=0.2, l1_ratio=1.0).fit(X, Y)
+    assert both.n_parameters() == int(np.count_nonzero(both.coef_)) + 2 + 2
 
 
 def test_count_likelihood_refuses_non_integer_targets():
