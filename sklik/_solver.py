@@ -397,8 +397,14 @@ def minimize(
                 polished = _newton_cholesky(scaled, res.x, max_iter=max_iter, tol=tol)
                 # kept where it lowers the objective, even if its line search ended at
                 # float64's resolution short of tol (the negative binomial's dispersion at
-                # counts of 1e8: L-BFGS-B's stop left it where it started, 18.3 against 10.6)
-                if polished.fun < res.fun or (polished.success and polished.fun <= res.fun):
+                # counts of 1e8: L-BFGS-B's stop left it where it started, 18.3 against 10.6),
+                # and where it converged to a value equal up to rounding (summed over dask
+                # chunks, the certified point came out 1 ulp above L-BFGS-B's, which then
+                # warned)
+                rounding = 64 * np.finfo(np.float64).eps * abs(res.fun)
+                if polished.fun < res.fun or (
+                    polished.success and polished.fun <= res.fun + rounding
+                ):
                     polished.nit += res.nit
                     res = polished
             if np.max(np.abs(res.jac)) > tol:
