@@ -848,6 +848,30 @@ def test_separation_by_rare_categories_warns(loss, solver):
     assert np.min(est.predict(strong[counts == 0, np.newaxis])) < 1e-4 * counts.max()
 
 
+@pytest.mark.parametrize("loss", ["poisson_nll", "negative_binomial_nll"])
+def test_means_numerically_zero_with_an_estimate_that_exists_do_not_warn(loss):
+    """Fitted means spanning 16 decades or more, at an optimum that exists (statsmodels
+    converges there): exposures over 16 decades, or a covariate effect of exp(8 x) over x in
+    [-3, 3]. Means below 10 eps max(y) at y = 0 had been taken for separation whatever the
+    certificate said (112 and 274 rows "separated"). (The negative binomial on the second
+    data, Poisson counts up to 9e6, has its dispersion's optimum at the Poisson limit, where
+    its loss's rounding stops the line search with a warning of its own.)"""
+    rng = np.random.default_rng(0)
+    n = 1000
+    x = rng.normal(size=(n, 1))
+    exposure = 10 ** rng.uniform(-8, 8, n)
+    y = rng.poisson(exposure * np.exp(0.5 * x[:, 0] - 1)).astype(float)
+    strong = rng.uniform(-3, 3, size=(n, 1))
+    counts = rng.poisson(np.exp(8 * strong[:, 0] - 8)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LinearRegressor(loss).fit(x, y, offset=np.log(exposure))
+        if loss == "poisson_nll":
+            LinearRegressor(loss).fit(strong, counts)
+    assert est.coef_[0] == pytest.approx(0.5, abs=0.01)
+    assert est.intercept_ == pytest.approx(-1.0, abs=0.01)
+
+
 def test_fisher_scoring_that_stalls_switches_to_secant_updates():
     """Two ordinary learned-variance fits (n = 100, p = 10, homoscedastic noise) where Fisher
     scoring reduced the gradient by 0.6% per step and stopped at max_iter = 1000 with a
