@@ -958,12 +958,10 @@ def _feature_sign(
         lam = np.zeros(p)
         lam[:n_weights] = signs * l1
         rhs = -(g + lam)[free] - H[np.ix_(free, ~free)] @ step[~free]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
-                step[free] = scipy.linalg.solve(H[np.ix_(free, free)], rhs, assume_a="pos")
-        except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
+        solved = _restricted_solve(H[np.ix_(free, free)], rhs)
+        if solved is None:
             return None
+        step[free] = solved
         new = theta + step
         if not np.all(np.isfinite(new)):
             return None
@@ -990,6 +988,31 @@ def _feature_sign(
                     best, best_value = point, value
         z = best
         signs = np.sign(z[:n_weights])
+    return None
+
+
+def _restricted_solve(H: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+    r"""Solve :math:`H s = r` for the feature-sign search's step on its free set.
+
+    A singular :math:`H` (more free coordinates than the data's rank: more features than
+    rows) gets the solution of :math:`(H + \epsilon I) s = r`, :math:`\epsilon = 10^{-10}
+    \max_j H_{jj}`: its component in :math:`H`'s null space is large where the model
+    decreases without bound along it (the penalty's linear term there), so the step crosses
+    zero in some coordinate, which the search then drops (each of its steps lowers the
+    model); where the model is bounded it is the minimiser up to that ridge's effect. (It
+    had given up, and proximal Newton's steps fell back on coordinate descent's iterate:
+    lasso fits with 100 features on 60 rows in units 100 times apart stopped 0.1-0.3%
+    above the optimum.) None if that fails too.
+    """
+    for ridge in (0.0, 1e-10 * float(np.max(np.abs(np.diag(H)), initial=0.0))):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+                return scipy.linalg.solve(
+                    H + ridge * np.eye(H.shape[0]), rhs, assume_a="pos", check_finite=False
+                )
+        except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgWarning):
+            continue
     return None
 
 
