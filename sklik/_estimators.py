@@ -1535,6 +1535,12 @@ class LinearRegressor(_BaseRegressor):
             variance for ``"gaussian_nll"``) the intercept and then the coefficients. For a
             2-D y, one matrix per target (the cross-target covariances are not computed).
         """
+        return self._covariance(X, y, sample_weight, offset, robust, stacklevel=4)
+
+    def _covariance(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, robust: Any, stacklevel: int
+    ) -> np.ndarray:
+        """:meth:`covariance_matrix`, its warning ``stacklevel`` frames above its raise."""
         if (
             robust not in _inference.ROBUST_OPTIONS
             or isinstance(robust, (int, float))
@@ -1572,12 +1578,12 @@ class LinearRegressor(_BaseRegressor):
             ]
         )
         for cov, r in zip(covs, res, strict=True):
-            self._mark_unidentified(cov, r, x_mean, x_scale)
+            self._mark_unidentified(cov, r, x_mean, x_scale, stacklevel)
         self._last_df_resid = np.array([r.df_resid for r in res])
         return covs[0] if self._y_is_1d else covs
 
     def _mark_unidentified(
-        self, cov: np.ndarray, res: Any, x_mean: np.ndarray, x_scale: np.ndarray
+        self, cov: np.ndarray, res: Any, x_mean: np.ndarray, x_scale: np.ndarray, stacklevel: int
     ) -> None:
         """Set NaN, with a warning, where the data do not identify the covariance."""
         n_params = self.loss_.n_params
@@ -1619,7 +1625,7 @@ class LinearRegressor(_BaseRegressor):
         warnings.warn(
             f"{type(self).__name__}: {why}; their standard errors are NaN: {shown}. {advice}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
     def std_errors(
@@ -1635,7 +1641,12 @@ class LinearRegressor(_BaseRegressor):
 
         The square roots of its diagonal; same arguments.
         """
-        cov = self.covariance_matrix(X, y, sample_weight, offset=offset, robust=robust)
+        return self._std_errors(X, y, sample_weight, offset, robust, stacklevel=5)
+
+    def _std_errors(
+        self, X: Any, y: Any, sample_weight: Any, offset: Any, robust: Any, stacklevel: int
+    ) -> np.ndarray:
+        cov = self._covariance(X, y, sample_weight, offset, robust, stacklevel)
         return np.sqrt(np.maximum(np.diagonal(cov, axis1=-2, axis2=-1), 0.0))
 
     def _term_names(self) -> list[str]:
@@ -1683,7 +1694,7 @@ class LinearRegressor(_BaseRegressor):
             raise ValueError(
                 f"alpha must be in (0, 1), e.g. 0.05 for 95% intervals; got {alpha!r}."
             )
-        se = np.atleast_2d(self.std_errors(X, y, sample_weight, offset=offset, robust=robust))
+        se = np.atleast_2d(self._std_errors(X, y, sample_weight, offset, robust, stacklevel=5))
         df = self._last_df_resid
         params = self._fitted_params()
         n_params, K = self.loss_.n_params, self.n_outputs_

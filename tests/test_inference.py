@@ -485,6 +485,12 @@ def test_rank_deficient_design_has_nan_standard_errors_where_not_identified(loss
     # the predictive spread at the training rows stays finite and positive
     _, std = est.predict(X[:20], return_std=True)
     assert np.all(np.isfinite(std) & (std > 0))
+    # the warning names the caller's line, whichever method asked (it named sklik's own
+    # from std_errors and coef_table)
+    for method in (est.covariance_matrix, est.std_errors, est.coef_table):
+        with pytest.warns(UserWarning, match="rank deficient") as record:
+            method(X, y)
+        assert record[0].filename == __file__, method.__name__
 
 
 @pytest.mark.parametrize("loss", ["mse", "poisson_nll", "huber", "l1"])
