@@ -1556,6 +1556,16 @@ class LinearRegressor(_BaseRegressor):
                 f"got loss={self.loss!r}. Use robust='HC0' or 'HC1'."
             )
         robust = "HC0" if robust is True else robust
+        if self.alpha > 0 and self.l1_ratio > 0:
+            warnings.warn(
+                f"{type(self).__name__}: an L1 penalty (alpha={self.alpha}, "
+                f"l1_ratio={self.l1_ratio}) selected the columns, which this covariance does "
+                f"not account for: the standard errors, tests and intervals of an "
+                f"L1-penalised fit are not valid (post-selection inference). Refit the "
+                f"selected columns without the L1 penalty, or bootstrap the whole fit.",
+                UserWarning,
+                stacklevel=stacklevel - 1,
+            )
         if _is_dask(X):
             from sklik import _dask
 

@@ -174,3 +174,20 @@ def test_lasso_with_more_features_than_rows_in_units_apart_reaches_the_optimum(s
     )
     assert_allclose(est.coef_, ref.coef_, atol=1e-8)
     assert np.array_equal(est.coef_ == 0, ref.coef_ == 0)
+
+
+def test_standard_errors_of_an_l1_penalised_fit_warn_of_the_selection():
+    """Wald intervals and p-values of a lasso fit ignore the selection (a coefficient at
+    exactly 0 got a p-value of 1.0 and a full interval, with no caveat; glum warns too): a
+    warning at the caller's line, from each method. A ridge's do not warn."""
+    X, y = _data("mse", seed=2)
+    est = LinearRegressor("mse", alpha=0.2, l1_ratio=0.5).fit(X, y)
+    assert np.any(est.coef_ == 0)
+    for method in (est.covariance_matrix, est.std_errors, est.coef_table):
+        with pytest.warns(UserWarning, match="post-selection inference") as record:
+            method(X, y)
+        assert record[0].filename == __file__, method.__name__
+    ridge = LinearRegressor("mse", alpha=0.2).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ridge.coef_table(X, y)
