@@ -247,11 +247,21 @@ def rank(A: np.ndarray) -> int:
     Eigenvalues of the correlation form above ``_RANK_RTOL`` of the largest; a zero row and
     column counts nothing. ``A.shape[0] - rank(A)`` is ``null_space(A).shape[1]``.
     """
+    return rank_and_condition(A)[0]
+
+
+def rank_and_condition(A: np.ndarray) -> tuple[int, float]:
+    """:func:`rank`, and the condition number of the correlation form on its live rows.
+
+    The ratio of its largest to its smallest eigenvalue (``inf`` if not positive); 1 for
+    an empty or all-zero ``A``.
+    """
     C, live, _ = _correlation_form(A)
     if not live.any():
-        return 0
+        return 0, 1.0
     values = np.linalg.eigvalsh(C)
-    return int(np.count_nonzero(values > _RANK_RTOL * values[-1]))
+    condition = float(values[-1] / values[0]) if values[0] > 0 else math.inf
+    return int(np.count_nonzero(values > _RANK_RTOL * values[-1])), condition
 
 
 def null_space(A: np.ndarray) -> np.ndarray:

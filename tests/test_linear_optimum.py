@@ -894,3 +894,20 @@ def test_fisher_scoring_that_stalls_switches_to_secant_updates():
             ref.fit(X, y)
         assert est.n_iter_ < 60
         assert est.objective_ <= ref.objective_ + 1e-9 * abs(ref.objective_)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_an_ill_conditioned_design_warns_that_tol_does_not_bound_the_error(solver):
+    """Two columns equal to 1e-5 (Gram condition number 5e10): L-BFGS-B met its relative
+    gradient tol 1.8e-3 above the least-squares optimum, silently. An iterative fit now
+    warns; the exact least-squares solver, and a ridge penalty, do not."""
+    rng = np.random.default_rng(2)
+    x0 = rng.normal(size=60)
+    X = np.c_[x0, x0 + 1e-5 * rng.normal(size=60), rng.normal(size=60)]
+    y = X[:, 2] + rng.standard_t(3, size=60)
+    with pytest.warns(ConvergenceWarning, match="ill-conditioned.*condition number is 4.6e"):
+        LinearRegressor("mse", solver=solver).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LinearRegressor("mse").fit(X, y)
+        LinearRegressor("mse", solver=solver, alpha=1e-6).fit(X, y)
