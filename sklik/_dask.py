@@ -1830,7 +1830,7 @@ class DaskData:
         return [_inference.mse_covariance_sums(gram.copy(), float(sw), float(sq)) for sq in squares]
 
     def rank_gram(self, design: da.Array, fit_intercept: bool, sample: bool) -> np.ndarray:
-        r"""As :meth:`sklik._data.ArrayData.rank_gram`: :math:`[1, Z]^\top W [1, Z]`.
+        r"""As :meth:`sklik._data.ArrayData.rank_gram`: :math:`[1, Z]^\top W [1, Z] / \sum w`.
 
         ``sample``: over the first rows (at least ``RANK_SAMPLE_ROWS``, whichever chunks
         hold them); else the least-squares pass's sums where the fit has them, or one pass.
@@ -1839,7 +1839,8 @@ class DaskData:
             k = min(self.n_samples, max(RANK_SAMPLE_ROWS, 8 * (self.n_features + 1)))
             Z, w = dask.compute(design[:k], None if self.w is None else self.w[:k])
             w = np.ones(k) if w is None else np.asarray(w, dtype=np.float64)
-            return _inference._gram(_chunk_design(np.asarray(Z), self._moments), w, fit_intercept)
+            c = w / w.sum() if w.sum() > 0 else w
+            return _inference._gram(_chunk_design(np.asarray(Z), self._moments), c, fit_intercept)
         if self._gram_sums is not None:
             sw, sz, G = self._gram_sums
         else:
@@ -1847,7 +1848,21 @@ class DaskData:
             sw, sz, _, G, _ = _sum_blocks(
                 _chunk_gram, [design, self.Y, self.w], fit_intercept, self._moments
             )
-        return _augmented_gram(sw, sz, G, fit_intercept)
+        return _augmented_gram(sw, sz, G, fit_intercept) / sw
+
+    def null_residuals(self, design: da.Array, fit_intercept: bool, N: np.ndarray) -> np.ndarray:
+        """As :meth:`sklik._data.ArrayData.null_residuals`, in one pass."""
+        coef, bias = (N[1:], N[0]) if fit_intercept else (N, None)
+        self.n_passes += 1
+        W, squares = _sum_blocks(_chunk_null_squares, [design, self.w], coef.T, bias, self._moments)
+        return np.sqrt(squares / W)
+
+
+def _chunk_null_squares(Z, w, coef, bias, moments=None):
+    """One chunk's sum w and sum w (Z coef^T + bias)^2 per column of ``coef``."""
+    w = np.ones(Z.shape[0]) if w is None else w
+    A = _chunk_design(np.asarray(Z), moments).matmat(coef, bias)
+    return w.sum(), w @ (A * A)
 
 
 def _augmented_gram(sw: float, sz: np.ndarray, G: np.ndarray, fit_intercept: bool) -> np.ndarray:

@@ -381,6 +381,17 @@ class ArrayData:
                 design, c = design.rows_every(step), c[::step]
         return _inference._gram(design, c, fit_intercept)
 
+    def null_residuals(self, design: Any, fit_intercept: bool, N: np.ndarray) -> np.ndarray:
+        r"""Per column :math:`v` of ``N``, the root weighted mean square of :math:`[1, Z] v`.
+
+        Computed from the rows, not from the Gram matrix, whose rounding (its eigenvalues
+        are :math:`\|[1, Z] v\|^2`) hides a cancellation below about 1e-8 of the columns'
+        size. ``N`` has a row per column of :math:`[1, Z]` (the intercept's first, if any).
+        """
+        coef, bias = (N[1:], N[0]) if fit_intercept else (N, None)
+        A = np.asarray(design.matmat(coef.T, bias))
+        return np.sqrt(self._c @ (A * A))
+
     def n_separated(self, design: Any, fit_intercept: bool) -> int:
         """The most rows of ``y = 0`` that the features separate, over the targets (0: none).
 

@@ -68,6 +68,11 @@ _NEWTON_MAX_COEF = 500
 # An unpenalised fit by an iterative solver warns beyond this condition number of the
 # standardised design's Gram matrix (correlation form; statsmodels notes 1e3 of the raw X)
 _ILL_CONDITIONED = 1e10
+# ... and a design the rank reads as deficient warns where its aliased directions cancel its
+# columns to more than this fraction of their size (their spread plus their distance from 0),
+# computed from the rows: an exact aliasing leaves the rounding (below 1e-15 up to 3e5 rows,
+# one-hot encodings, columns 1e9 from 0 and linear combinations computed in float64)
+_NEARLY_ALIASED = 1e-9
 # ... beyond which a fit with more coefficients per head than this fraction of its rows warns
 # that its predictive intervals are too narrow
 _PLUGIN_WARN_RATIO = 0.1
@@ -264,7 +269,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                     f"({scale}); rescale y."
                 )
             self.scale_ = float(scale[0]) if one_target else scale
-        self._fit_rank(data, design, model, theta, solver)
+        self._fit_rank(data, design, model, theta, solver, x_mean / x_scale)
         self._fit_inference(data, design, model, x_mean, x_scale, theta, raw)
         n_floored = objective.n_floored(theta)
         if n_floored:
@@ -309,7 +314,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
     def _check_weight_total(self, data: Any) -> None:
         """Warn when frequency weights leave no residual degree of freedom (LinearRegressor)."""
 
-    def _fit_rank(self, data: Any, design: Any, model: Any, theta: np.ndarray, solver: str) -> None:
+    def _fit_rank(
+        self,
+        data: Any,
+        design: Any,
+        model: Any,
+        theta: np.ndarray,
+        solver: str,
+        x_offset: np.ndarray,
+    ) -> None:
         """Set what :meth:`n_parameters` counts beyond the parameters (LinearRegressor)."""
         self._n_free = None
 
@@ -1153,7 +1166,15 @@ class LinearRegressor(_BaseRegressor):
         factors[k * p :] += self._alpha_var_
         return 1.0, factors, l1_weights
 
-    def _fit_rank(self, data: Any, design: Any, model: Any, theta: np.ndarray, solver: str) -> None:
+    def _fit_rank(
+        self,
+        data: Any,
+        design: Any,
+        model: Any,
+        theta: np.ndarray,
+        solver: str,
+        x_offset: np.ndarray,
+    ) -> None:
         """Set ``rank_`` and the free coefficients :meth:`n_parameters` counts.
 
         ``rank_``: the numerical rank of :math:`[1, X]` (without the 1 if not
@@ -1187,23 +1208,40 @@ class LinearRegressor(_BaseRegressor):
             self._n_free = sum(len(u) for u in used)
         else:
             self._n_free = sum(_inference.rank(gram[np.ix_(u, u)]) for u in used)
-        if (
-            self.rank_ == q
-            and condition > _ILL_CONDITIONED
-            and self.alpha == 0
-            and solver not in ("lstsq", "highs")
-        ):
-            far = "" if self.fit_intercept else ", or columns far from 0 without an intercept"
-            warnings.warn(
-                f"{type(self).__name__}: the standardised design is ill-conditioned (its "
-                f"Gram matrix's condition number is {condition:.1e}: nearly collinear "
-                f"columns{far}), so the {solver} solver's relative gradient tolerance does "
-                f"not bound the distance to the optimum (such fits stopped 1e-3 to 50% above "
-                f"it). Drop or combine the nearly collinear columns, centre X, or use "
-                f"alpha > 0.",
-                ConvergenceWarning,
-                stacklevel=4,
+        if self.alpha != 0 or solver in ("lstsq", "highs"):
+            return
+        if condition > _ILL_CONDITIONED:
+            found = f"its Gram matrix's condition number is {condition:.1e}"
+        elif self.rank_ < q:
+            # directions the rank reads as aliased: exactly (their columns cancel to the
+            # rounding of the rows) or nearly, where the optimum lies far along them
+            N = _inference.null_space(gram)
+            size = np.abs(N).T @ np.concatenate(
+                [np.ones(q0), np.sqrt(np.diag(gram)[q0:]) + np.abs(x_offset)]
             )
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                residual = data.null_residuals(design, self.fit_intercept, N)
+            # (a column that is 0 on every row has size 0: an exact aliasing)
+            cancel = np.divide(residual, size, out=np.zeros_like(size), where=size > 0)
+            if not np.max(cancel, initial=0.0) > _NEARLY_ALIASED:
+                return
+            found = (
+                f"its columns cancel along {q - self.rank_} direction(s) to "
+                f"{np.max(cancel):.1e} of their size, not exactly: rank_ and the standard "
+                f"errors count those directions as aliased"
+            )
+        else:
+            return
+        far = "" if self.fit_intercept else ", or columns far from 0 without an intercept"
+        warnings.warn(
+            f"{type(self).__name__}: the standardised design is ill-conditioned ({found}: "
+            f"nearly collinear columns{far}), so the {solver} solver's relative gradient "
+            f"tolerance does not bound the distance to the optimum (such fits stopped 1e-3 "
+            f"to 50% above it). Drop or combine the nearly collinear columns, centre X, or "
+            f"use alpha > 0.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
     def _check_weight_total(self, data: Any) -> None:
         """Warn when sample weights summing to less than ``p + 1`` make the fit saturated.

@@ -251,17 +251,17 @@ def rank(A: np.ndarray) -> int:
 
 
 def rank_and_condition(A: np.ndarray) -> tuple[int, float]:
-    """:func:`rank`, and the condition number of the correlation form on its live rows.
+    """:func:`rank`, and the condition number of the correlation form on the rank's directions.
 
-    The ratio of its largest to its smallest eigenvalue (``inf`` if not positive); 1 for
-    an empty or all-zero ``A``.
+    The ratio of its largest eigenvalue to its smallest above the rank's threshold (the
+    directions :func:`null_space` leaves out do not count); 1 for an empty or all-zero ``A``.
     """
     C, live, _ = _correlation_form(A)
     if not live.any():
         return 0, 1.0
     values = np.linalg.eigvalsh(C)
-    condition = float(values[-1] / values[0]) if values[0] > 0 else math.inf
-    return int(np.count_nonzero(values > _RANK_RTOL * values[-1])), condition
+    kept = values[values > _RANK_RTOL * values[-1]]
+    return kept.size, float(values[-1] / kept[0])
 
 
 def null_space(A: np.ndarray) -> np.ndarray:

@@ -910,3 +910,18 @@ def test_a_local_scheduler_selected_under_a_client_persists_nothing(client):
         est = LinearRegressor("poisson_nll", tol=1e-10).fit(da.from_array(X, chunks=CHUNK), y)
     ref = LinearRegressor("poisson_nll", tol=1e-10).fit(X, y)
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-8)
+
+
+def test_a_nearly_aliased_design_warns_as_in_memory(client):
+    """The cancellation of the aliased directions is measured in the same units on dask: the
+    Gram matrix it reads is normalised by the weights' sum there too."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=60)
+    X = np.c_[2e6 + 0.3 * noise, 9e5 + 0.1 * noise, 200 + 0.7 * rng.normal(size=60)]
+    y = 1000 + 0.002 * rng.normal(size=60)
+    messages = []
+    for Xi, yi in [(X, y), (da.from_array(X, chunks=20), da.from_array(y, chunks=20))]:
+        with pytest.warns(ConvergenceWarning, match="cancel along") as record:
+            LinearRegressor("huber", fit_intercept=False, solver="lbfgs").fit(Xi, yi)
+        messages.append([str(w.message) for w in record if "cancel" in str(w.message)])
+    assert messages[0] == messages[1]
