@@ -70,9 +70,13 @@ _NEWTON_MAX_COEF = 500
 _ILL_CONDITIONED = 1e10
 # ... and a design the rank reads as deficient warns where its aliased directions cancel its
 # columns to more than this fraction of their size (their spread plus their distance from 0),
-# computed from the rows: an exact aliasing leaves the rounding (below 1e-15 up to 3e5 rows,
-# one-hot encodings, columns 1e9 from 0 and linear combinations computed in float64)
-_NEARLY_ALIASED = 1e-9
+# computed from the rows, or 64 eps sqrt(condition of the rest) if more: an exact aliasing
+# leaves the rounding (2e-16 to 5e-15 over one-hot encodings and their interactions, columns
+# 1e12 from 0 and linear combinations computed in float64, 10 to 1e6 rows), plus the null
+# direction's error where the other directions are ill-conditioned (about eps sqrt(condition):
+# 6e-13 at a condition of 5e6); a column 1e12 from 0 whose spread interacts with a one-hot
+# encoding cancels to 2e-13
+_NEARLY_ALIASED = 1e-13
 # ... beyond which a fit with more coefficients per head than this fraction of its rows warns
 # that its predictive intervals are too narrow
 _PLUGIN_WARN_RATIO = 0.1
@@ -1223,7 +1227,8 @@ class LinearRegressor(_BaseRegressor):
                 residual = data.null_residuals(design, self.fit_intercept, N)
             # (a column that is 0 on every row has size 0: an exact aliasing)
             cancel = np.divide(residual, size, out=np.zeros_like(size), where=size > 0)
-            if not np.max(cancel, initial=0.0) > _NEARLY_ALIASED:
+            rounding = max(_NEARLY_ALIASED, 64 * np.finfo(np.float64).eps * math.sqrt(condition))
+            if not np.max(cancel, initial=0.0) > rounding:
                 return
             found = (
                 f"its columns cancel along {q - self.rank_} direction(s) to "
