@@ -1976,7 +1976,7 @@ class DaskDistribution:
     est : fitted sklik estimator
     X : dask array of shape (n_samples, n_features)
     offset : dask array of shape (n_samples, n_targets) or None
-    uncertainty : {"predictive", "noise"}, default="predictive"
+    uncertainty : {"predictive", "noise", "mean"}, default="predictive"
         As in the in-memory ``predict_dist``.
     """
 

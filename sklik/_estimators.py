@@ -736,9 +736,15 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Added to the mean head's raw output, as in :meth:`fit` (e.g. ``np.log(exposure)``
             for counts over an exposure).
-        uncertainty : {"predictive", "noise"}, default="predictive"
+        uncertainty : {"predictive", "noise", "mean"}, default="predictive"
             ``"predictive"``: noise plus parameter uncertainty; ``"noise"``: the plug-in
-            distribution at the fitted parameters (what :meth:`log_likelihood` uses).
+            distribution at the fitted parameters (what :meth:`log_likelihood` uses);
+            ``"mean"``: not of y but of the fitted mean, its sampling distribution
+            (:class:`LinearRegressor` only), whose ``interval(0.95)`` is the 95% confidence
+            interval of the mean as statsmodels' ``get_prediction(...).conf_int()`` gives it:
+            the Wald interval of the linear predictor mapped through the inverse link
+            (Student t for ``"mse"``, Normal for the other identity-link losses, log-normal
+            with median the prediction for the log link).
 
         Returns
         -------
@@ -756,15 +762,24 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         return self._dist_from_raw(X, self._raw(X, offset), uncertainty)
 
     def _dist_from_raw(self, X: Any, raw: np.ndarray, uncertainty: str) -> Any:
-        if uncertainty not in ("predictive", "noise"):
+        if uncertainty not in ("predictive", "noise", "mean"):
             raise ValueError(
-                f"uncertainty must be 'predictive' (noise and parameter uncertainty) or 'noise' "
-                f"(the plug-in distribution); got {uncertainty!r}."
+                f"uncertainty must be 'predictive' (noise and parameter uncertainty), 'noise' "
+                f"(the plug-in distribution) or 'mean' (the fitted mean's sampling "
+                f"distribution); got {uncertainty!r}."
             )
         state = self._predictive_state() if hasattr(self, "_predictive_") else None
+        if uncertainty == "mean":
+            return self._mean_distribution(X, raw, state)
         if uncertainty == "noise" or state is None:
             return self.loss_.predictive_distribution(raw, self.scale_)
         return self._predictive_distribution(X, raw, state)
+
+    def _mean_distribution(self, X: Any, raw: np.ndarray, state: dict | None) -> Any:
+        raise ValueError(
+            f"{type(self).__name__} has no covariance of its parameters, so no sampling "
+            f"distribution of its fitted mean: uncertainty='mean' needs a LinearRegressor."
+        )
 
     def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
         return self.loss_.predictive_distribution(raw, self.scale_)
@@ -814,6 +829,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             support (e.g. non-integer targets for a count likelihood: fit the counts with
             ``offset=np.log(exposure)`` instead of rates).
         """
+        if uncertainty == "mean":
+            raise ValueError(
+                "uncertainty='mean' is the distribution of the fitted mean, not of y: the "
+                "log-likelihood of y takes uncertainty='noise' or 'predictive'."
+            )
         if _is_dask(X):
             from sklik import _dask
 
@@ -895,7 +915,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         offset: Any = None,
         uncertainty: str = "predictive",
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Predict the mean (the median for ``"l1"``) and, optionally, its spread.
+        r"""Predict the mean (the median for ``"l1"``) and, optionally, its spread.
 
         Parameters
         ----------
@@ -913,8 +933,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         offset : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Added to the mean head's raw output, as in :meth:`fit`: with
             ``offset=np.log(exposure)`` a Poisson model predicts the expected count.
-        uncertainty : {"predictive", "noise"}, default="predictive"
-            As in :meth:`predict_dist`; used only with ``return_std=True``.
+        uncertainty : {"predictive", "noise", "mean"}, default="predictive"
+            As in :meth:`predict_dist`; used only with ``return_std=True``. With ``"mean"``
+            the standard deviation of the fitted mean's sampling distribution (for
+            ``"mse"`` the Student t's: the standard error times
+            :math:`\sqrt{\nu / (\nu - 2)}`; for a log link the log-normal's).
 
         Returns
         -------
@@ -1477,11 +1500,44 @@ class LinearRegressor(_BaseRegressor):
         self._predictive_ = done
         return done
 
+    def _mean_distribution(self, X: Any, raw: np.ndarray, state: dict | None) -> Any:
+        if state is None or state.get("cov") is None:
+            raise ValueError(
+                f"{type(self).__name__}: this fit has no covariance of its coefficients (see "
+                f"covariance_matrix), so no sampling distribution of its fitted mean: "
+                f"uncertainty='mean' is not available."
+            )
+        forms = self._quadratic_forms(X, state, ("cov",))
+        df = float(state["df"][0]) if self._y_is_1d else state["df"]
+        return _inference.mean_distribution(self.loss_, raw, forms["cov"], df)
+
     def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
+        forms = self._quadratic_forms(X, state, ("cov", "cov_var"))
+        df = float(state["df"][0]) if self._y_is_1d else state["df"]
+        kfac = state.get("k", np.ones(1))
+        kfac = float(kfac[0]) if self._y_is_1d else kfac
+        shape = raw.shape[1:]
+        return _inference.predictive_distribution(
+            self.loss_,
+            raw,
+            self.scale_,
+            forms.get("cov", np.zeros(shape)),
+            df,
+            state["n"],
+            qf_var=forms.get("cov_var"),
+            k=kfac,
+        )
+
+    def _quadratic_forms(self, X: Any, state: dict, keys: tuple) -> dict:
+        r""":math:`\tilde x^\top \Sigma \tilde x` per row of X and target, per covariance.
+
+        ``keys``: ``"cov"``, the mean head's; ``"cov_var"``, the log-variance head's (where the fit
+        has them).
+        """
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
         n_targets = self.n_outputs_
         forms = {}
-        for key in ("cov", "cov_var"):
+        for key in keys:
             if state.get(key) is None:
                 continue
             qf = np.zeros((X.shape[0], n_targets))
@@ -1502,20 +1558,7 @@ class LinearRegressor(_BaseRegressor):
                     f"plug-in distribution). Check those rows' units."
                 )
             forms[key] = qf[:, 0] if self._y_is_1d else qf
-        df = float(state["df"][0]) if self._y_is_1d else state["df"]
-        kfac = state.get("k", np.ones(1))
-        kfac = float(kfac[0]) if self._y_is_1d else kfac
-        shape = raw.shape[1:]
-        return _inference.predictive_distribution(
-            self.loss_,
-            raw,
-            self.scale_,
-            forms.get("cov", np.zeros(shape)),
-            df,
-            state["n"],
-            qf_var=forms.get("cov_var"),
-            k=kfac,
-        )
+        return forms
 
     def _inference_data(self, X: Any, y: Any, sample_weight: Any, offset: Any):
         check_is_fitted(self)

@@ -1020,6 +1020,66 @@ def predictive_distribution(
     return loss.predictive_distribution(raw, scale)
 
 
+def mean_distribution(loss: BaseLoss, raw: np.ndarray, qf: np.ndarray, df_resid: Any) -> Any:
+    r"""The sampling distribution of the fitted mean (the confidence distribution of the mean).
+
+    Parameters
+    ----------
+    loss : BaseLoss
+        The fitted loss.
+    raw : ndarray of shape (n_params, *shape)
+        Raw outputs at the fitted coefficients (offset included).
+    qf : ndarray of shape ``shape``
+        :math:`\tilde x^\top \Sigma \tilde x`, the variance of the fitted mean head (raw scale).
+    df_resid : float or ndarray
+        Residual degrees of freedom :math:`\nu` (floored at ``MIN_DF``).
+
+    Returns
+    -------
+    scipy.stats frozen distribution
+
+    Notes
+    -----
+    The Wald distribution of the linear predictor :math:`\hat\eta = \tilde x^\top
+    \hat\theta`, mapped through the inverse link, as statsmodels' ``get_prediction``
+    forms its confidence intervals of the mean:
+
+    - identity link: Student t with :math:`\nu` degrees of freedom for ``mse`` (the exact
+      distribution of least squares with Gaussian noise), else Normal, with location
+      :math:`\hat\eta` and scale :math:`\sqrt{\tilde x^\top\Sigma\tilde x}`;
+    - log link (``poisson_nll``, ``negative_binomial_nll``): log-normal with median
+      :math:`e^{\hat\eta}` (the prediction) and log-scale
+      :math:`\sqrt{\tilde x^\top\Sigma\tilde x}`, so that ``interval(c)`` is
+      :math:`e^{\hat\eta \pm z\, \mathrm{se}}`; its mean lies above the prediction by
+      :math:`e^{\mathrm{se}^2/2}`.
+
+    A variance of 0 (a mean known exactly) is a point mass, held at the smallest positive
+    scale. Where the log-normal's variance,
+    :math:`e^{2\hat\eta + q}(e^{q} - 1)`, overflows float64 (rows far from the training data)
+    it is not representable: ``ValueError``.
+    """
+    se = np.maximum(np.sqrt(np.asarray(qf, dtype=np.float64)), np.finfo(np.float64).tiny)
+    eta = raw[0]
+    if loss.link_name == "log":
+        with np.errstate(over="ignore", divide="ignore"):
+            log_var = 2.0 * eta + se * se + np.log(np.expm1(se * se))
+        bad = np.reshape(~(log_var < _LOG_VAR_MAX), (log_var.shape[0], -1)).any(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"The sampling distribution of the fitted mean is not representable at "
+                f"{int(bad.sum())} row(s) of X (e.g. row {int(np.flatnonzero(bad)[0])}): its "
+                f"log-normal variance overflows float64 (fitted log mean up to "
+                f"{float(np.max(eta)):.3g}, its standard error up to {float(np.max(se)):.3g}). "
+                f"Those rows lie far from the training data; check their units (predict(X) "
+                f"still gives the mean)."
+            )
+        return stats.lognorm(s=se, scale=np.exp(eta))
+    if isinstance(loss, MSELoss):
+        df = np.maximum(np.asarray(df_resid, dtype=np.float64), MIN_DF)
+        return stats.t(df=df, loc=eta, scale=se)
+    return stats.norm(loc=eta, scale=se)
+
+
 def _count_predictive(
     loss: BaseLoss, raw: np.ndarray, qf: np.ndarray, correction: np.ndarray
 ) -> Any:

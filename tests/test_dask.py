@@ -251,6 +251,11 @@ def test_prediction_side_equals_in_memory(client):
     np.testing.assert_allclose(dist.ppf(0.9).compute(), dist0.ppf(0.9))
     lo, hi = dist.interval(0.8)
     np.testing.assert_allclose(hi.compute(), dist0.interval(0.8)[1])
+    # the fitted mean's confidence distribution, chunk by chunk
+    ci = est.predict_dist(Xd, offset=od, uncertainty="mean").interval(0.9)
+    ci0 = est.predict_dist(X, offset=offset, uncertainty="mean").interval(0.9)
+    np.testing.assert_allclose(ci[0].compute(), ci0[0], rtol=1e-12)
+    np.testing.assert_allclose(ci[1].compute(), ci0[1], rtol=1e-12)
     for method in ("log_likelihood", "aic", "bic", "score"):
         got = getattr(est, method)(Xd, yd, wd, offset=od)
         assert isinstance(got, float)

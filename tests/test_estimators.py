@@ -303,6 +303,11 @@ def test_exp_overflow_is_guarded():
     for uncertainty in ("predictive", "noise"):
         mean, std = est.predict(X * 1e4, return_std=True, uncertainty=uncertainty)
         assert np.all(np.isfinite(mean)) and np.all(np.isfinite(std))
+    # the fitted mean's log-normal: finite where its variance is, else a clear error
+    mean, std = est.predict(X * 10, return_std=True, uncertainty="mean")
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(std))
+    with pytest.raises(ValueError, match="fitted mean is not representable at 300 row"):
+        est.predict_dist(X * 1e4, uncertainty="mean")
 
 
 # --- bad input ----------------------------------------------------------------------------------

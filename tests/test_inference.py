@@ -107,6 +107,100 @@ def test_glm_poisson_with_exposure():
     assert_allclose(est.std_errors(X, y, offset=offset), ref.bse.to_numpy(), rtol=1e-6)
 
 
+def test_confidence_interval_of_the_mean_matches_get_prediction(longley):
+    """uncertainty="mean": statsmodels' get_prediction(...).conf_int() for OLS (Student t on
+    the residual degrees of freedom; frequency weights as repeated rows) and for the Poisson
+    GLM with an exposure (the link-scale Wald interval mapped by exp)."""
+    X, y = longley
+    w = np.arange(1, len(y) + 1) % 3 + 1
+    est = LinearRegressor("mse").fit(X, y, sample_weight=w.astype(float))
+    ref = sm.OLS(np.repeat(y, w), sm.add_constant(np.repeat(X.to_numpy(), w, axis=0))).fit()
+    new = X.iloc[::3] * 1.05
+    prediction = ref.get_prediction(sm.add_constant(new, has_constant="add"))
+    dist = est.predict_dist(new, uncertainty="mean")
+    assert_allclose(np.column_stack(dist.interval(0.9)), prediction.conf_int(alpha=0.1), rtol=1e-6)
+    assert_allclose(dist.median(), est.predict(new), rtol=1e-12)
+    df = ref.df_resid
+    _, std = est.predict(new, return_std=True, uncertainty="mean")
+    assert_allclose(std, prediction.se_mean * np.sqrt(df / (df - 2)), rtol=1e-6)
+
+    data = sm.datasets.cpunish.load_pandas()
+    X = data.exog.drop(columns="INCOME")
+    exposure = data.exog["INCOME"].to_numpy() / 1000.0
+    y = data.endog
+    est = LinearRegressor("poisson_nll", tol=1e-10).fit(X, y, offset=np.log(exposure))
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson(), exposure=exposure).fit(
+        tol=1e-12
+    )
+    new, new_exposure = X.iloc[::2], exposure[::2] * 2.0
+    prediction = ref.get_prediction(sm.add_constant(new), exposure=new_exposure)
+    dist = est.predict_dist(new, offset=np.log(new_exposure), uncertainty="mean")
+    assert_allclose(np.column_stack(dist.interval(0.95)), prediction.conf_int(), rtol=1e-6)
+    assert_allclose(dist.median(), prediction.predicted_mean, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "loss", ["mse", "huber", "smooth_l1", "gaussian_nll", "poisson_nll", "negative_binomial_nll"]
+)
+def test_confidence_interval_of_the_mean_covers_the_true_mean(loss):
+    """Calibration over 200 simulated fits at n = 100, p = 3 (t3 noise for the robust losses,
+    a variance growing with x0 for gaussian_nll, gamma-mixed counts for the negative
+    binomial): the 90% interval of the mean at 20 new rows covers the true mean 0.87-0.91 of
+    the time (measured over 300 fits per loss)."""
+    rng = np.random.default_rng(1)
+    beta = np.array([0.4, -0.3, 0.2])
+    new = rng.normal(size=(20, 3))
+    covered = []
+    for _ in range(200):
+        X = rng.normal(size=(100, 3))
+        eta = X @ beta + 1.0
+        if loss in ("poisson_nll", "negative_binomial_nll"):
+            mean = np.exp(eta) * (rng.gamma(2, 0.5, 100) if loss != "poisson_nll" else 1.0)
+            y, truth = rng.poisson(mean).astype(float), np.exp(new @ beta + 1.0)
+        else:
+            noise = (
+                rng.standard_t(3, 100) if loss in ("huber", "smooth_l1") else rng.normal(size=100)
+            )
+            y = eta + noise * (np.exp(0.3 * X[:, 0]) if loss == "gaussian_nll" else 1.0)
+            truth = new @ beta + 1.0
+        lower, upper = (
+            LinearRegressor(loss).fit(X, y).predict_dist(new, uncertainty="mean").interval(0.9)
+        )
+        covered.append(np.mean((lower <= truth) & (truth <= upper)))
+    assert 0.85 <= np.mean(covered) <= 0.93
+
+
+def test_confidence_interval_of_a_count_mean_from_a_row_sample_is_close():
+    """From 4096 rows a count loss's covariance comes from a row sample (the predictive
+    distribution's): its intervals of the mean are within 5% of statsmodels' in width."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 10))
+    y = rng.poisson(np.exp(0.2 * X[:, 0] + 0.5)).astype(float)
+    est = LinearRegressor("poisson_nll").fit(X, y)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit()
+    new = 2 * rng.normal(size=(200, 10))
+    exact = ref.get_prediction(sm.add_constant(new)).conf_int(alpha=0.1)
+    lower, upper = est.predict_dist(new, uncertainty="mean").interval(0.9)
+    error = np.abs(np.log(upper / lower) / np.log(exact[:, 1] / exact[:, 0]) - 1)
+    assert error.max() < 0.05 and np.median(error) < 0.02
+    assert_allclose(np.sqrt(lower * upper), est.predict(new), rtol=1e-12)
+
+
+def test_the_mean_distribution_is_only_for_a_linear_fit_and_not_a_likelihood(longley):
+    from sklik import MLPRegressor
+
+    X, y = longley
+    est = LinearRegressor("mse").fit(X, y)
+    with pytest.raises(ValueError, match="distribution of the fitted mean, not of y"):
+        est.log_likelihood(X, y, uncertainty="mean")
+    mlp = MLPRegressor(hidden_layer_sizes=(3,), max_iter=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp.fit(X.to_numpy() / X.to_numpy().std(axis=0), y / y.std())
+    with pytest.raises(ValueError, match="needs a LinearRegressor"):
+        mlp.predict_dist(X.to_numpy(), uncertainty="mean")
+
+
 @pytest.fixture(scope="module")
 def engel():
     data = sm.datasets.engel.load_pandas().data
