@@ -96,6 +96,9 @@ _VANISHING_MEAN = 10 * np.finfo(np.float64).eps
 # ... and a fitted mean at y = 0 below this fraction of y's largest value is checked for
 # separation by the data's certificate (a linear program's worth of work, only then)
 _SEPARATION_SUSPECT = 1e-4
+# A count model's Newton step in its log dispersion at the solution beyond this (toward -inf)
+# marks a dispersion whose likelihood rises to the Poisson limit (see _check_dispersion_limit)
+_BOUNDARY_STEP = 0.5
 # the scale of a perfect fit, relative to y's magnitude (as the losses' fit_scale)
 _PERFECT_FIT = 1e-12
 # MLPRegressor warns when its targets' spreads (losses in y's units) differ by more
@@ -288,7 +291,9 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        self._check_separation(data, objective, loss, theta, l1_weights)
+        if not self._check_separation(data, objective, loss, theta, l1_weights):
+            # (with separated rows the dispersion is moot: no estimate exists at all)
+            self._check_dispersion_limit(objective, loss, theta)
         if data.n_passes is not None:  # passes over the design (dask input)
             self.n_passes_ = objective.n_passes + data.n_passes
         else:
@@ -350,7 +355,53 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 f"multiply it by a power of 10, or use a StandardScaler)."
             )
 
-    def _check_separation(self, data, objective, loss, theta, l1_weights) -> None:
+    def _check_dispersion_limit(self, objective: Any, loss: BaseLoss, theta: np.ndarray) -> None:
+        r"""Warn where a count model's dispersion has no maximum likelihood estimate above 0.
+
+        With no overdispersion in the data the negative binomial's likelihood rises as its
+        (constant) dispersion :math:`\alpha` goes to 0, the Poisson model, which the log
+        dispersion :math:`\eta` reaches only at :math:`-\infty`, and the fit stops on its
+        tolerance at an arbitrary :math:`\eta` (Newton at -9.7, L-BFGS-B at -21.7 on the
+        same equidispersed data). Near :math:`\alpha = 0` the objective is
+        :math:`f_0 + A\alpha + B\alpha^2` (:math:`A` is minus half the weighted mean of
+        :math:`(y - \mu)^2 - y`, the score test of overdispersion), so
+        :math:`f' = A\alpha + 2B\alpha^2` and :math:`f'' = A\alpha + 4B\alpha^2` in
+        :math:`\eta`: :math:`A > 0`, the likelihood rising to the Poisson limit, is
+        :math:`2f' > f''`, a Newton step in :math:`\eta` above ``_BOUNDARY_STEP`` = 1/2 (1
+        far out; 0 at an optimum above 0). One Hessian-vector product per target.
+        """
+        if not (
+            isinstance(objective.model, LinearModel)
+            and loss.link_name == "log"
+            and "log_dispersion" in loss.param_names
+            and "log_dispersion" in [loss.param_names[j] for j in loss.constant_params]
+        ):
+            return
+        model, K = objective.model, objective.model.n_outputs // loss.n_params
+        j = loss.param_names.index("log_dispersion")
+        _, grad = objective(theta)
+        for k in range(K):
+            index = model.n_weights + j * K + k
+            unit = np.zeros_like(theta)
+            unit[index] = 1.0
+            with np.errstate(over="ignore", invalid="ignore"):
+                curvature = float(objective.hessp(theta, unit)[index])
+            step = grad[index] / curvature if curvature > 0 else 0.0
+            if not step > _BOUNDARY_STEP:
+                continue
+            target = f" (target {k})" if K > 1 else ""
+            warnings.warn(
+                f"{type(self).__name__}: the data show no overdispersion{target}: the "
+                f"{loss.name} likelihood keeps rising as the dispersion goes to 0 (the "
+                f"Poisson model), so its maximum likelihood estimate is 0, which the log "
+                f"dispersion reaches only at -inf; the fit stopped at log dispersion "
+                f"{theta[index]:.3g}, where the tolerance did. Fit loss='poisson_nll' (the "
+                f"same means), or keep this fit knowing its dispersion is the Poisson limit.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    def _check_separation(self, data, objective, loss, theta, l1_weights) -> bool:
         """Warn where an unpenalised log-link fit has no maximum likelihood estimate.
 
         Rows of ``y = 0`` whose fitted mean fell below ``_SEPARATION_SUSPECT`` of y's largest
@@ -358,10 +409,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         category with only zero counts ended at means of 1e-6) are the suspects; the data's
         separation certificate (in memory: :meth:`sklik._data.ArrayData.n_separated`, exact)
         decides. On dask input, which has no certificate, means numerically 0
-        (``_VANISHING_MEAN``) warn (one pass).
+        (``_VANISHING_MEAN``) warn (one pass). Returns whether it warned.
         """
         if loss.link_name != "log":
-            return
+            return False
         if data.y_zero:  # (whatever alpha: the intercept is not penalised)
             warnings.warn(
                 f"{type(self).__name__}: y is 0 on every training row, so the maximum "
@@ -371,11 +422,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
-            return
+            return True
         if self.alpha != 0 or l1_weights is not None:
-            return
+            return False
         if not isinstance(objective.model, LinearModel):
-            return  # (an MLP's outputs are not a separating hyperplane's)
+            return False  # (an MLP's outputs are not a separating hyperplane's)
         top = float(np.max(data.y_top))
         certify = getattr(data, "n_separated", None)
         if certify is None:  # (dask input: means numerically 0 are taken for separation)
@@ -399,6 +450,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,
             )
+        return bool(n_rows)
 
     def _residual_scale(self, data, loss, raw, owner, model, theta, monitor) -> np.ndarray:
         """Per target, the ML scale of the residual density: on the training rows."""

@@ -499,13 +499,17 @@ def _convergence(caught: list) -> tuple[bool, str]:
 
     ``"separation"`` (the features separate rows with y = 0 from the others) or ``"zeros"``
     (y is 0 on every training row): no maximum likelihood estimate exists, which is not a
-    matter of ``max_iter``; else ``""``.
+    matter of ``max_iter``; ``"poisson-limit"``: the negative binomial's dispersion is at its
+    Poisson limit (no overdispersion), a converged fit of the Poisson model; else ``""``.
     """
     warned = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     if any("y is 0 on every training row" in message for message in warned):
         return False, "zeros"
     if any("quasi-complete separation" in message for message in warned):
         return False, "separation"
+    limit = [message for message in warned if "no overdispersion" in message]
+    if limit:
+        return len(limit) == len(warned), "poisson-limit"
     return not warned, ""
 
 
@@ -1273,7 +1277,15 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> d
     notes = []
     n_separated = sum(fit["separated"] == "separation" for _, fit in fits)
     n_zeros = sum(fit["separated"] == "zeros" for _, fit in fits)
-    n_unconverged = sum(not fit["converged"] and not fit["separated"] for _, fit in fits)
+    n_limit = sum(fit["separated"] == "poisson-limit" for _, fit in fits)
+    n_unconverged = sum(
+        not fit["converged"] and fit["separated"] in ("", "poisson-limit") for _, fit in fits
+    )
+    if n_limit:
+        notes.append(
+            f"no overdispersion in {n_limit} of {n_folds} folds: the dispersion is at its "
+            f"Poisson limit there (the fit is poisson_nll's)"
+        )
     if n_zeros:
         notes.append(
             f"y is 0 on every training row in {n_zeros} of {n_folds} folds: no finite fit "

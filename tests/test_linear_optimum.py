@@ -733,7 +733,11 @@ def test_ten_rows_and_3000_features_converge(loss):
         warnings.simplefilter("always")
         est = LinearRegressor(loss, alpha=1.0).fit(X, y)
     messages = [str(w.message) for w in caught]
-    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)], messages
+    # (the negative binomial interpolates 10 rows: no overdispersion left, and it says so)
+    limit = [m for m in messages if "no overdispersion" in m]
+    assert len(limit) == (loss == "negative_binomial_nll"), messages
+    converged = [w for w in caught if "no overdispersion" not in str(w.message)]
+    assert not [w for w in converged if issubclass(w.category, ConvergenceWarning)], messages
     # the interpolating variance sits at its floor on every row, which the fit reports
     floor = [m for m in messages if "floor holds on 10 of 10 training rows" in m]
     assert len(floor) == (loss == "gaussian_nll"), messages
@@ -802,6 +806,9 @@ def test_separation_warns(loss, solver):
         LinearRegressor(loss, solver=solver).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        # (Poisson counts: the negative binomial's dispersion is at its Poisson limit, which
+        # warns of its own, see test_equidispersed_counts_warn_the_dispersion_is_at_its_limit)
+        warnings.filterwarnings("ignore", message=".*no overdispersion")
         LinearRegressor(loss, solver=solver, alpha=1e-3).fit(X, y)
         sparse_counts = rng.poisson(np.exp(-2.0 + 0.5 * x)).astype(float)  # 85% zeros
         LinearRegressor(loss, solver=solver).fit(X, sparse_counts)
@@ -844,6 +851,7 @@ def test_separation_by_rare_categories_warns(loss, solver):
     counts = rng.poisson(np.exp(1.0 + 3.0 * strong)).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*no overdispersion")  # (Poisson counts)
         est = LinearRegressor(loss, solver=solver).fit(strong[:, np.newaxis], counts)
     assert np.min(est.predict(strong[counts == 0, np.newaxis])) < 1e-4 * counts.max()
 
@@ -1023,3 +1031,26 @@ def test_newton_reaches_the_optimum_along_a_nearly_collinear_pair(eps):
     ref = LinearRegressor("huber", solver="lbfgs", tol=1e-12, max_iter=100_000).fit(B, y)
     assert est.n_iter_ <= 20
     assert est.objective_ <= ref.objective_ * (1 + 1e-10)
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_equidispersed_counts_warn_the_dispersion_is_at_its_limit(solver):
+    """Poisson counts (no overdispersion): the negative binomial's likelihood rises as its
+    dispersion goes to 0, so the fit stopped on its tolerance at an arbitrary log dispersion
+    (-9.7 by Newton, -21.7 by L-BFGS-B, objectives 2e-7 apart) with no word. It now warns,
+    as R's glm.nb does ("iteration limit reached" as theta grows). Overdispersed counts,
+    whose estimate lies above 0 (0.05 to 1 here), and even small ones do not."""
+    rng = np.random.default_rng(0)
+    g, x = rng.integers(0, 8, 20_000), rng.normal(size=20_000)
+    X = np.c_[np.eye(8)[g][:, 1:], x]
+    y = rng.poisson(np.exp(0.2 * g / 8 + 0.3 * x)).astype(float)
+    with pytest.warns(ConvergenceWarning, match="no overdispersion.*poisson_nll"):
+        LinearRegressor("negative_binomial_nll", solver=solver).fit(X, y)
+    for dispersion in (0.05, 0.3, 1.0):
+        mean = np.exp(0.5 + 0.3 * x[:5000]) * rng.gamma(1 / dispersion, dispersion, 5000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = LinearRegressor("negative_binomial_nll", solver=solver).fit(
+                X[:5000], rng.poisson(mean).astype(float)
+            )
+        assert np.exp(est.log_dispersion_intercept_) == pytest.approx(dispersion, rel=0.3)
