@@ -549,8 +549,9 @@ def predictive_sample_step(loss: BaseLoss, n_samples: int) -> int:
     predictive distribution takes from it, the variance of the fitted log mean, widens the
     count's variance by a relative :math:`\mu\, \tilde x^\top\Sigma\tilde x`, of order
     :math:`p / n`: a sample of 2048 to 4096 rows (weights times the step) estimates it to
-    about :math:`\sqrt{p / 2048}` of that (10% at p = 20). :meth:`covariance_matrix` and
-    the standard errors sum every row.
+    about :math:`\sqrt{p / 2048}` of that (10% at p = 20), where the sample represents every
+    column (``sklik._data._sample_represents``; else the fit sums every row).
+    :meth:`covariance_matrix` and the standard errors sum every row.
     """
     if not _is_count(loss):
         return 1
