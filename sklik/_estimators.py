@@ -99,6 +99,9 @@ _SEPARATION_SUSPECT = 1e-4
 # A count model's Newton step in its log dispersion at the solution beyond this (toward -inf)
 # marks a dispersion whose likelihood rises to the Poisson limit (see _check_dispersion_limit)
 _BOUNDARY_STEP = 0.5
+# A row of X whose design coordinates reach along the null space of a rank-deficient fit's
+# information by more than this fraction of their size has no estimable mean
+_NOT_ESTIMABLE = 1e-8
 # the scale of a perfect fit, relative to y's magnitude (as the losses' fit_scale)
 _PERFECT_FIT = 1e-12
 # MLPRegressor warns when its targets' spreads (losses in y's units) differ by more
@@ -1549,8 +1552,48 @@ class LinearRegressor(_BaseRegressor):
                 done["cov_var"] = np.stack([r.cov[q:, q:] for r in res])
             done["df"] = np.array([r.df_resid for r in res])
             done["k"] = np.array([r.k for r in res])
+            # the mean head's part of the information's null space (design coordinates):
+            # rows with a component along it have no estimable mean
+            null = [r.null[:q] for r in res if r.null.size and np.any(r.null[:q])]
+            if null:
+                null = np.hstack(null)
+                norms = np.linalg.norm(null, axis=0)
+                null = null[:, norms > 0] / norms[norms > 0]  # (unit directions)
+                done["null"] = null
         self._predictive_ = done
         return done
+
+    def _check_estimable(self, X: Any, state: dict) -> None:
+        """Warn at rows of X whose mean a rank-deficient fit does not identify (R's warning).
+
+        Such a row (e.g. one with no category of a full one-hot encoding next to the
+        intercept) lies off the training design's row space: its mean depends on which of the
+        aliased columns carries the effect, and the generalised inverse gives the minimum-norm
+        choice's.
+        """
+        null = state.get("null")
+        if null is None:
+            return
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+        q0 = int(self.fit_intercept)
+        scale, mean = state["x_scale"], state["x_mean"]
+        coef = null[q0:] / scale[:, np.newaxis]
+        constant = (null[0] if q0 else 0.0) - mean @ coef
+        with np.errstate(over="ignore", invalid="ignore"):
+            along = np.abs(np.asarray(X @ coef) + constant)
+            # (a bound on the size of the row's design coordinates |x - m| / s, summed)
+            size = 1.0 + np.asarray(abs(X) @ (1.0 / scale)) + float(np.sum(np.abs(mean) / scale))
+        off = np.flatnonzero(np.any(along > _NOT_ESTIMABLE * size[:, np.newaxis], axis=1))
+        if off.size:
+            warnings.warn(
+                f"{type(self).__name__}: the fit is rank deficient, and {off.size} row(s) of "
+                f"X (e.g. row {int(off[0])}) lie off the training design's row space (e.g. no "
+                f"category of a full one-hot encoding): their mean is not estimable (it depends "
+                f"on which aliased column carries the effect); their distribution is the "
+                f"minimum-norm solution's.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     def _mean_distribution(self, X: Any, raw: np.ndarray, state: dict | None) -> Any:
         if state is None or state.get("cov") is None:
@@ -1559,6 +1602,7 @@ class LinearRegressor(_BaseRegressor):
                 f"covariance_matrix), so no sampling distribution of its fitted mean: "
                 f"uncertainty='mean' is not available."
             )
+        self._check_estimable(X, state)
         forms = self._quadratic_forms(X, state, ("cov",))
         df = float(state["df"][0]) if self._y_is_1d else state["df"]
         return _inference.mean_distribution(self.loss_, raw, forms["cov"], df)

@@ -1056,27 +1056,38 @@ def mean_distribution(loss: BaseLoss, raw: np.ndarray, qf: np.ndarray, df_resid:
 
     A variance of 0 (a mean known exactly) is a point mass, held at the smallest positive
     scale. Where the log-normal's variance,
-    :math:`e^{2\hat\eta + q}(e^{q} - 1)`, overflows float64 (rows far from the training data)
-    it is not representable: ``ValueError``.
+    :math:`e^{2\hat\eta + q}(e^{q} - 1)`, or its fourth moment overflows float64 (rows far
+    from the training data) it is not representable: ``ValueError``; so is a saturated fit
+    (no residual degree of freedom) of a loss with a residual scale.
     """
     se = np.maximum(np.sqrt(np.asarray(qf, dtype=np.float64)), np.finfo(np.float64).tiny)
     eta = raw[0]
+    df = np.asarray(df_resid, dtype=np.float64)
+    if (loss.needs_scale or isinstance(loss, MSELoss)) and np.any(df < 0.5):
+        raise ValueError(
+            "The fit has no residual degree of freedom (as many free coefficients as "
+            "frequency-weighted rows: a saturated fit), so the residuals' scale, hence the "
+            "fitted mean's spread, is not estimable (statsmodels gives NaN): fit on more rows "
+            "or with fewer features."
+        )
     if loss.link_name == "log":
         with np.errstate(over="ignore", divide="ignore"):
             log_var = 2.0 * eta + se * se + np.log(np.expm1(se * se))
-        bad = np.reshape(~(log_var < _LOG_VAR_MAX), (log_var.shape[0], -1)).any(axis=1)
+        # (scipy's moments of the log-normal take exp(se^2) to the 4th power)
+        bad = ~((log_var < _LOG_VAR_MAX) & (se * se < _LOG_NORMAL_MAX_S2))
+        bad = np.reshape(bad, (log_var.shape[0], -1)).any(axis=1)
         if bad.any():
             raise ValueError(
                 f"The sampling distribution of the fitted mean is not representable at "
                 f"{int(bad.sum())} row(s) of X (e.g. row {int(np.flatnonzero(bad)[0])}): its "
-                f"log-normal variance overflows float64 (fitted log mean up to "
+                f"log-normal moments overflow float64 (fitted log mean up to "
                 f"{float(np.max(eta)):.3g}, its standard error up to {float(np.max(se)):.3g}). "
-                f"Those rows lie far from the training data; check their units (predict(X) "
-                f"still gives the mean)."
+                f"Those rows lie far from the training data, or the fit identifies the mean "
+                f"there poorly (few rows per coefficient); check their units (predict(X) still "
+                f"gives the mean)."
             )
         return stats.lognorm(s=se, scale=np.exp(eta))
-    if isinstance(loss, MSELoss):
-        df = np.maximum(np.asarray(df_resid, dtype=np.float64), MIN_DF)
+    if isinstance(loss, MSELoss):  # (the exact t: its degrees of freedom are not floored)
         return stats.t(df=df, loc=eta, scale=se)
     return stats.norm(loc=eta, scale=se)
 
@@ -1108,6 +1119,8 @@ def _count_predictive(
     return _COUNT_PREDICTIVE.predictive_distribution(np.stack([eta, log_alpha]))
 
 
+# the largest squared log-scale of the fitted mean's log-normal (see mean_distribution)
+_LOG_NORMAL_MAX_S2 = 170.0
 # the largest log variance and log odds of the count predictive (see _count_predictive)
 _LOG_VAR_MAX = 707.0
 _LOG_ODDS_MAX = 700.0

@@ -209,6 +209,35 @@ def test_a_row_sample_that_misses_a_column_is_not_used(column):
     assert_allclose(np.log(upper / lower), exact, rtol=1e-6)
 
 
+def test_the_mean_distribution_at_few_residual_degrees_of_freedom():
+    """One and two residual degrees of freedom: the exact t (its df had been floored at 3,
+    as the predictive distribution's: 0.37 and 0.81 of statsmodels' width). None (n = p + 1):
+    a clear error, where a zero-width interval came back. A log-normal whose fourth moment
+    overflows (se of the log mean above 13): an error, not a RuntimeWarning and a std of
+    1e57."""
+    rng = np.random.default_rng(5)
+    new = rng.normal(size=(2, 3))
+    for n in (5, 6):
+        X = rng.normal(size=(n, 3))
+        y = X.sum(axis=1) + rng.normal(size=n)
+        lower, upper = (
+            LinearRegressor("mse").fit(X, y).predict_dist(new, uncertainty="mean").interval(0.9)
+        )
+        ref = sm.OLS(y, sm.add_constant(X)).fit()
+        ci = ref.get_prediction(sm.add_constant(new, has_constant="add")).conf_int(alpha=0.1)
+        assert_allclose(np.column_stack([lower, upper]), ci, rtol=1e-8)
+    X = rng.normal(size=(4, 3))
+    saturated = LinearRegressor("mse").fit(X, X.sum(axis=1) + rng.normal(size=4))
+    with pytest.raises(ValueError, match="no residual degree of freedom"):
+        saturated.predict_dist(new, uncertainty="mean")
+    X = rng.normal(size=(200, 3))
+    counts = LinearRegressor("poisson_nll").fit(X, rng.poisson(np.exp(0.3 * X[:, 0])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="log-normal moments overflow"):
+            counts.predict(np.array([[-1.0, 1.0, 1.0]]) * 300, return_std=True, uncertainty="mean")
+
+
 def test_the_mean_distribution_is_only_for_a_linear_fit_and_not_a_likelihood(longley):
     from sklik import MLPRegressor
 
@@ -726,3 +755,23 @@ def test_count_predictive_of_a_two_row_negative_binomial_is_finite():
         est = LinearRegressor("negative_binomial_nll").fit(X, y)
     dist = est.predict_dist(X)
     assert np.all(np.isfinite(dist.std())) and np.all(np.isfinite(dist.logpmf(y)))
+
+
+def test_rows_whose_mean_a_rank_deficient_fit_does_not_identify_warn():
+    """An intercept with a full one-hot encoding: a row with no category, or two, lies off
+    the training design's row space, and its mean is not estimable (0.10 or 1.27 by which
+    category is dropped); its confidence interval came back narrow, silently. It warns, as
+    R's predict.lm does; rows of the row space (one category, or a mixture) do not."""
+    rng = np.random.default_rng(1)
+    g, z = rng.integers(0, 3, 150), rng.normal(size=150)
+    X = np.column_stack([np.eye(3)[g], z])
+    est = LinearRegressor("mse").fit(X, 0.5 * g + z + rng.normal(size=150))
+    inside = np.array([[1, 0, 0, 0.3], [0.5, 0.5, 0, 0]])
+    outside = np.array([[0, 0, 0, 0.3], [1, 1, 0, 0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.predict_dist(inside, uncertainty="mean")
+    with pytest.warns(UserWarning, match="2 row.*not estimable"):
+        est.predict_dist(np.vstack([inside, outside]), uncertainty="mean")
+    with pytest.warns(UserWarning, match="1 row.*not estimable"):
+        est.predict_dist(sp.csr_matrix(outside[:1]), uncertainty="mean")
