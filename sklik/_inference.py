@@ -98,6 +98,7 @@ __all__ = [
     "predictive_uses_covariance",
     "additive_covariance",
     "covariance_from_sums",
+    "model_based_sums",
     "covariance_sums",
     "predictive_distribution",
     "predictive_sample_step",
@@ -665,6 +666,8 @@ def covariance_sums(
                 keep = sw > 0
             fhat, _ = _median_sparsity(resid[keep], target[keep], sw[keep])
             kern = np.zeros_like(resid)
+            # (and over every row, for the covariance of the fitted mean: model_based_sums)
+            out["fhat"], out["fhat_all"] = fhat, _median_sparsity(resid, target, sw)[0]
         else:
             fhat, kern = _median_sparsity(resid, target, sw)
         out["H"] = 2.0 * fhat * _gram(design, sw, fit_intercept)
@@ -788,6 +791,21 @@ def _check_nid_rank(B: np.ndarray, M: np.ndarray) -> None:
             "Koenker covariance is undefined; use robust='HC0' (Powell's kernel estimate) or "
             "robust=False."
         )
+
+
+def model_based_sums(sums: dict) -> dict:
+    """The sums of :func:`covariance_sums` without its ``predictive`` adjustments.
+
+    What ``covariance_matrix`` sums (the covariance of the fitted coefficients, hence of the
+    fitted mean), from the predictive distribution's: l1's sparsity over every row rather than
+    without the interpolated ones, and the M-estimators' raw share of residuals in the
+    quadratic zone rather than its smoothed value.
+    """
+    out = {key: value for key, value in sums.items() if key not in ("s_smooth", "fhat", "fhat_all")}
+    if "fhat_all" in sums:
+        out["H"] = sums["H"] * (sums["fhat_all"] / sums["fhat"])
+        out["phi"] = 1.0 / (2.0 * sums["fhat_all"])
+    return out
 
 
 def covariance_from_sums(
