@@ -1610,9 +1610,12 @@ class LinearRegressor(_BaseRegressor):
     def _mean_distribution(self, X: Any, raw: np.ndarray, state: dict | None) -> Any:
         if state is None or state.get("cov") is None:
             raise ValueError(
-                f"{type(self).__name__}: this fit has no covariance of its coefficients (see "
-                f"covariance_matrix), so no sampling distribution of its fitted mean: "
-                f"uncertainty='mean' is not available."
+                f"{type(self).__name__}: this fit stored no covariance of its coefficients "
+                f"(beyond {_NEWTON_MAX_COEF} coefficients; on dask input for l1, huber and "
+                f"smooth_l1, whose covariance needs residual quantiles; or a covariance that "
+                f"is not finite), so no sampling distribution of its fitted mean: "
+                f"uncertainty='mean' is not available. covariance_matrix(X, y) computes the "
+                f"coefficients' covariance from the training data."
             )
         self._check_estimable(X, state)
         exact = state.get("cov_mean")

@@ -930,3 +930,15 @@ def test_a_nearly_aliased_design_warns_as_in_memory(client):
             LinearRegressor("huber", fit_intercept=False, solver="lbfgs").fit(Xi, yi)
         messages.append([str(w.message) for w in record if "cancel" in str(w.message)])
     assert messages[0] == messages[1]
+
+
+def test_the_mean_distribution_of_a_dask_huber_fit_says_where_its_covariance_is(client):
+    """huber's predictive covariance needs residual quantiles, which a dask fit does not
+    store: uncertainty="mean" is an error that names covariance_matrix (which works on dask),
+    not one that sends the user to it as if it were missing too."""
+    X, y, _, _ = _data("huber", seed=3)
+    est = LinearRegressor("huber").fit(
+        da.from_array(X, chunks=(CHUNK, P)), da.from_array(y, chunks=CHUNK)
+    )
+    with pytest.raises(ValueError, match="on dask input for l1, huber.*covariance_matrix"):
+        est.predict_dist(X, uncertainty="mean")
