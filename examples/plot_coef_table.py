@@ -75,3 +75,33 @@ print(
     ).round(5)
 )
 print(f"variance / mean of the visits: {y.var() / y.mean():.1f}")
+
+# %%
+# Confidence intervals of the mean
+# --------------------------------
+# statsmodels' ``get_prediction(...).conf_int()`` gives the confidence interval of the fitted
+# mean at new rows: the Wald interval of the linear predictor, mapped through the inverse
+# link. ``predict_dist(X, uncertainty="mean")`` is that sampling distribution (a log-normal
+# whose median is the prediction, for the log link), and its ``interval`` is the same
+# interval. It is not an interval for a new count: ``predict_dist(X)`` (the default,
+# ``uncertainty="predictive"``) is, and it is far wider.
+
+rows = X.iloc[::4000]  # six people with different covariates
+mean_dist = sklik_fit.predict_dist(rows, uncertainty="mean")
+low, high = mean_dist.interval(0.95)
+reference = glm.get_prediction(sm.add_constant(rows, has_constant="add")).conf_int()
+count_low, count_high = sklik_fit.predict_dist(rows).interval(0.95)
+print(
+    pd.DataFrame(
+        {
+            "mean": sklik_fit.predict(rows),
+            "mean 95% (sklik)": [f"[{a:.3f}, {b:.3f}]" for a, b in zip(low, high, strict=True)],
+            "mean 95% (statsmodels)": [f"[{a:.3f}, {b:.3f}]" for a, b in reference],
+            "new count 95%": [
+                f"[{a:.0f}, {b:.0f}]" for a, b in zip(count_low, count_high, strict=True)
+            ],
+        }
+    )
+)
+largest = np.max(np.abs(np.column_stack([low, high]) / reference - 1))
+print(f"largest relative difference of the interval ends: {largest:.1e}")
