@@ -233,6 +233,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         objective = data.objective(
             model, fit_loss, design, alpha_l2, penalty_weights, fuse_hessian=solver == "newton"
         )
+        self._converged = True  # (the exact solvers; an iterative one sets it)
         if solver == "lstsq":
             coef, intercept = data.least_squares(
                 design, self.alpha, center, _inverse_square(x_scale, self.alpha), tol=self.tol
@@ -294,8 +295,10 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        if not self._check_separation(data, objective, loss, theta, l1_weights):
-            # (with separated rows the dispersion is moot: no estimate exists at all)
+        separated = self._check_separation(data, objective, loss, theta, l1_weights)
+        if self._converged and not separated:
+            # (with separated rows the dispersion is moot: no estimate exists at all; a fit
+            # that stopped early, at max_iter, may be anywhere on its way)
             self._check_dispersion_limit(objective, loss, theta)
         if data.n_passes is not None:  # passes over the design (dask input)
             self.n_passes_ = objective.n_passes + data.n_passes
@@ -608,6 +611,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             ),
         )
         theta, fun = result.theta, result.fun
+        self._converged = bool(result.converged)
         if monitor is not None:  # early stopping: the best parameters seen
             theta = monitor.finish(self, theta)
             fun = objective(theta)[0]

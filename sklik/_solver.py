@@ -35,7 +35,6 @@ import scipy.optimize
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from sklik import _inference
 from sklik._lad import certified_vertex, frisch_newton, penalised_vertex
 from sklik._models import _WOODBURY_MAX_ENTRIES, LinearModel
 from sklik._objective import Objective
@@ -98,8 +97,6 @@ _WIDE_PRIMAL_MAX_FEATURES = 256
 # A Hessian whose smallest eigenvalue is below -_INDEFINITE times its largest magnitude is
 # indefinite (not a rounding of a positive semi-definite one): _newton_direction modifies it.
 _INDEFINITE = 1e-10
-# A Cholesky factor's R_jj^2 / H_jj below this sends the Newton step to the rank test
-_NEARLY_SINGULAR = 1e-10
 # Newton's method on a wide design (fewer rows than features, every weight penalised) takes
 # its steps by the Woodbury identity (LinearModel.gauss_newton_solve), n^2 p each: "auto" and
 # the l1 continuation use it up to this many rows, and for a learned variance on any number
@@ -1038,11 +1035,6 @@ def _l1_residual(grad: np.ndarray, theta: np.ndarray, l1: np.ndarray, n_weights:
 def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     r"""Solve ``H d = -g`` by Cholesky; a singular ``H`` gets the minimum-norm solution.
 
-    Singular as the standard errors read it (:func:`sklik._inference._generalised_inverse`:
-    an eigenvalue of the correlation form below ``_RANK_RTOL`` of the largest), even where
-    Cholesky succeeds on the rounding: the step is then :math:`-H^{+} g`, on the directions
-    the data identify.
-
     An indefinite ``H`` (the exact Hessian of a non-convex loss, the negative binomial's, away
     from the optimum) is modified: its eigenvalues :math:`\lambda` are replaced by
     :math:`\max(|\lambda|, 10^{-8} \max|\lambda|)`, which gives a descent direction that is
@@ -1055,17 +1047,8 @@ def _newton_direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     factor, info = _potrf(H, lower=False, clean=False)
     if info == 0:
         d, info = _potrs(factor, g, lower=False)
-        # R_jj^2 / H_jj is 1 - R^2 of column j on the ones before it (1 for orthogonal
-        # columns): below _NEARLY_SINGULAR, H may be singular in the correlation form's
-        # sense (_inference._RANK_RTOL), where Cholesky's solution steps along the null
-        # directions by the rounding's ratio (exactly collinear columns 1e6 from 0: 1e3
-        # times the step along the others, 1000 damped iterations to max_iter)
-        diagonal = H.diagonal()
         if info == 0 and np.all(np.isfinite(d)):
-            if not np.any(factor.diagonal() ** 2 < _NEARLY_SINGULAR * diagonal):
-                return -d
-            inverse, null = _inference._generalised_inverse(H)
-            return -d if null.shape[1] == 0 else -(inverse @ g)
+            return -d
     if not np.all(np.isfinite(H)):
         return np.zeros_like(g)  # no Newton direction: the caller falls back to L-BFGS-B
     try:

@@ -996,9 +996,11 @@ def test_a_nearly_aliased_design_warns_where_the_fit_stops_above_its_optimum(cas
 def test_an_exactly_aliased_design_far_from_0_fits_in_a_few_newton_steps(loss):
     """x3 = 0.3 x1 + 7.1 x2 with x1, x2 near 1e6 and 3e5: Cholesky factorised the singular
     Hessian on its rounding and Newton stepped 1e3 times further along the aliased
-    direction than along the others, damped to max_iter=1000 with a ConvergenceWarning
-    (huber). The step now ignores the directions the standard errors count as aliased: a
-    handful of iterations to the optimum, no warning."""
+    direction than along the others; held at a step of 10, huber was damped to max_iter=1000
+    with a ConvergenceWarning. The bound now grows while the quadratic model holds: a handful
+    of iterations, no warning, the optimum up to the rounding-level aliasing (a polished
+    L-BFGS-B fit lowers gaussian_nll's objective by 1.5e-8 relative with coefficients along
+    it)."""
     rng = np.random.default_rng(0)
     x1, x2 = 1e6 + rng.normal(size=100), 3e5 + 2 * rng.normal(size=100)
     X = np.c_[x1, x2, x1 * 0.3 + x2 * 7.1]
@@ -1011,7 +1013,7 @@ def test_an_exactly_aliased_design_far_from_0_fits_in_a_few_newton_steps(loss):
     ref = LinearRegressor(loss, solver="lbfgs", tol=1e-10, max_iter=10_000).fit(X, y)
     assert est.n_iter_ <= 20
     assert est.rank_ == 3
-    assert est.objective_ <= ref.objective_ + 1e-10 * abs(ref.objective_)
+    assert est.objective_ <= ref.objective_ + 1e-7 * abs(ref.objective_)
 
 
 @pytest.mark.parametrize("eps", [5e-5, 3e-5])
@@ -1054,3 +1056,20 @@ def test_equidispersed_counts_warn_the_dispersion_is_at_its_limit(solver):
                 X[:5000], rng.poisson(mean).astype(float)
             )
         assert np.exp(est.log_dispersion_intercept_) == pytest.approx(dispersion, rel=0.3)
+
+
+def test_an_unconverged_negative_binomial_fit_does_not_claim_no_overdispersion():
+    """Counts of mean 1.4e5 with dispersion 0.0026 (statsmodels: 0.00265, likelihood ratio
+    1.3e6 against the Poisson), stopped at max_iter=2: the dispersion is still on its way,
+    and the fit had also warned that the data show no overdispersion. Only the
+    non-convergence is reported now."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 2))
+    mean = 1.4e5 * np.exp(0.5 * X[:, 0])
+    y = rng.poisson(rng.gamma(1 / 0.0026, 0.0026 * mean)).astype(float)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LinearRegressor("negative_binomial_nll", max_iter=2).fit(X, y)
+    messages = [str(w.message) for w in caught]
+    assert any("did not converge" in m for m in messages), messages
+    assert not any("no overdispersion" in m for m in messages), messages
