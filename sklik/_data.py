@@ -175,8 +175,9 @@ def _sample_represents(sample: Any, weights: np.ndarray, loss: BaseLoss, raw: np
         return False
     v = weights[:, np.newaxis] * (np.exp(raw[0]) if loss.link_name == "log" else 1.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        information = np.sum(v[:, :, np.newaxis] * Z2[:, np.newaxis, :], axis=0)
-        spread = np.sum(np.square(v)[:, :, np.newaxis] * np.square(Z2)[:, np.newaxis, :], axis=0)
+        # (matrix products: the sums over a broadcast (m, K, p) array took 20 times as long)
+        information = v.T @ Z2
+        spread = np.square(v).T @ np.square(Z2)
         effective = information**2 / spread
     return bool(np.all(effective >= _SAMPLE_MIN_ROWS))
 
