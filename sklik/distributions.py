@@ -926,9 +926,9 @@ def _nb_gamma_terms(y: np.ndarray, r: np.ndarray, order: int) -> tuple:
     return G, B, C
 
 
-# scipy's nbinom parameterisation p = 1 / (1 + alpha mu) carries the mean only to within
-# 1e-16 n = 1e-16 / alpha: the negative binomial loss's distributions keep
-# alpha >= _NBINOM_MIN_ALPHA_MU / max(mu, 1) (see NegativeBinomialNLLLoss.predictive_distribution).
+# scipy's nbinom parameterisation p = 1 / (1 + alpha mu) carries 1 - p only to within 1e-16:
+# the negative binomial loss's distributions keep alpha mu >= _NBINOM_MIN_ALPHA_MU (see
+# NegativeBinomialNLLLoss.predictive_distribution).
 _NBINOM_MIN_ALPHA_MU = 1e-8
 
 

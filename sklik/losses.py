@@ -2042,18 +2042,22 @@ class NegativeBinomialNLLLoss(BaseLoss):
     def predictive_distribution(self, raw, scale=None):
         r"""``sklik.distributions.nbinom(n=1/alpha, p=1/(1 + alpha*mu))`` per row.
 
-        The parameterisation by ``p`` holds the mean :math:`\mu = n(1-p)/p` only to within
-        :math:`10^{-16} n` (absolute), so the dispersion is kept at least
-        :math:`\epsilon / \max(\mu, 1)` with :math:`\epsilon` = ``_NBINOM_MIN_ALPHA_MU``
-        (1e-8): a fit whose dispersion tends to 0 (counts no more spread than Poisson's)
-        gets the Poisson limit to that precision (the variance
-        :math:`\mu + \alpha\mu^2` changes by at most 1e-8 relative), where a smaller
-        dispersion would round ``p`` to 1 (a ``-inf`` log-probability for every positive
-        count).
+        The parameterisation by ``p`` holds :math:`1 - p = \alpha\mu / (1 + \alpha\mu)`
+        only to within :math:`10^{-16}` (absolute), so :math:`\alpha\mu` is kept at least
+        :math:`\epsilon` = ``_NBINOM_MIN_ALPHA_MU`` (1e-8): a fit whose dispersion tends to 0
+        (counts no more spread than Poisson's) gets the Poisson limit to that precision (the
+        variance :math:`\mu(1 + \alpha\mu)` changes by at most 1e-8 relative, the
+        probabilities of 0 and 1 as much), where a smaller :math:`\alpha\mu` would round
+        ``p`` to 1 (a ``-inf`` log-probability for every positive count; a mean of 3e-8 had
+        a log-probability of 1 off by 0.25). At means below about 1e-6 the floor raises the
+        probability of 2 or more counts, events of probability below :math:`\mu^2 / 2`,
+        by a factor up to :math:`1 + \epsilon / \mu` per count beyond the first.
         """
         eta = np.minimum(raw[0], _MAX_EXP_ARG)
         kappa = np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
-        kappa = np.maximum(kappa, math.log(_NBINOM_MIN_ALPHA_MU) - np.maximum(eta, 0.0))
+        # (n = 1 / alpha >= e^-700 stays a normal float64: the floor holds down to a mean of
+        # e^-718, below float64's smallest normal number)
+        kappa = np.maximum(kappa, np.minimum(math.log(_NBINOM_MIN_ALPHA_MU) - eta, 700.0))
         return nbinom(n=np.exp(-kappa), p=special.expit(-(eta + kappa)))
 
     def init_raw(self, y, sample_weight=None):  # noqa: D102

@@ -188,6 +188,36 @@ def test_predictive_distribution_and_link():
         loss.link(mu)
 
 
+def test_small_means_keep_their_probabilities_at_the_poisson_limit():
+    """At a dispersion near 0 and a mean below 1e-8, p = 1 / (1 + alpha mu) had rounded to 1:
+    the log-probability of one count was -inf (mean 4e-9) or 0.25 off (mean 3e-8), in the
+    negative binomial's log_likelihood at the no-overdispersion limit and in the Poisson's
+    predictive distribution (log_score raised "probability 0" for y = 1)."""
+    loss = NegativeBinomialNLLLoss()
+    eta = np.array([-5.0, -15.0, -18.0, -20.0, -40.0, -300.0])
+    for kappa in (-30.0, -18.4, 0.0):
+        dist = loss.predictive_distribution(np.stack([eta, np.full(eta.size, kappa)]))
+        mu = np.exp(eta)
+        alpha = np.maximum(np.exp(kappa), 1e-8 / mu)  # (alpha mu >= 1e-8: the floor)
+        log1p = np.log1p(alpha * mu)  # P(0) = (1 + alpha mu)^(-1/alpha), P(1) = mu P(0) p
+        assert_allclose(dist.mean(), mu, rtol=1e-7)
+        assert_allclose(dist.logpmf(np.zeros(eta.size)), -log1p / alpha, rtol=1e-7)
+        assert_allclose(dist.logpmf(np.ones(eta.size)), eta - (1 / alpha + 1) * log1p, rtol=1e-7)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(np.exp(0.5 + X @ [0.3, -0.2, 0.1])).astype(float)
+    one, row = np.array([1.0]), X[:1]
+    pois = LinearRegressor("poisson_nll").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (no overdispersion: the dispersion's limit)
+        nb = LinearRegressor("negative_binomial_nll").fit(X, y)
+    for offset in (-18.0, -20.0, -40.0):
+        log_mu = float(np.log(pois.predict(row, offset=[offset])[0]))
+        assert abs(log_score(one, pois.predict_dist(row, offset=[offset])) + log_mu) < 1e-6
+        log_mu = float(np.log(nb.predict(row, offset=[offset])[0]))
+        assert abs(nb.log_likelihood(row, one, offset=[offset]) - log_mu) < 1e-6
+
+
 def test_crps_nbinom():
     cases = [(0, 2.0, 0.5), (3, 2.0, 0.5), (7, 0.3, 0.1), (2, 50.0, 0.9), (100, 1.5, 0.02)]
     y, n, p = (np.array(c, dtype=float) for c in zip(*cases, strict=True))
