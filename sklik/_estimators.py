@@ -1015,7 +1015,18 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         with np.errstate(over="ignore"):
             mean = self.loss_.inverse_link(raw)
         if return_std:
-            std = self._dist_from_raw(X, raw, uncertainty).std()
+            dist = self._dist_from_raw(X, raw, uncertainty)
+            with np.errstate(invalid="ignore", over="ignore"):
+                std = dist.std()
+            if uncertainty == "mean" and not np.all(np.isfinite(std)):
+                # (the predictive distributions' degrees of freedom are floored at 3)
+                df = float(np.min(dist.kwds.get("df", np.nan)))
+                raise ValueError(
+                    f"The fitted mean's Student t has {df:.3g} residual degree(s) of freedom: "
+                    f"its standard deviation is infinite (at most 2 degrees of freedom). Use "
+                    f"predict_dist(X, uncertainty='mean').interval(confidence) instead, or "
+                    f"fit on more rows."
+                )
             return mean, np.broadcast_to(std, mean.shape).copy()
         return mean
 

@@ -866,6 +866,10 @@ def covariance_from_sums(
     B_inv[np.ix_(free, free)], null_free = _generalised_inverse((H + P)[np.ix_(free, free)])
     # effective number of parameters of the mean head: the trace of the hat matrix
     p_eff = float(np.sum(B_inv[:q, :q] * H[:q, :q]))
+    # unpenalised, the trace is the rank, an integer but for rounding (4.000000000000001 had
+    # read one residual degree of freedom as none: a saturated fit, NaN standard errors)
+    if abs(p_eff - round(p_eff)) <= 1e-9 * max(q, 1):
+        p_eff = float(round(p_eff))
     if "G" in sums:  # statsmodels RLM "H1" (OLS for mse)
         # (n below p_eff, a saturated fit whose dispersion is not estimable: p_eff / n is
         # held at 1, which keeps kfac finite when frequency weights sum to almost nothing)

@@ -243,6 +243,18 @@ def test_the_mean_distribution_at_few_residual_degrees_of_freedom():
         ref = sm.OLS(y, sm.add_constant(X)).fit()
         ci = ref.get_prediction(sm.add_constant(new, has_constant="add")).conf_int(alpha=0.1)
         assert_allclose(np.column_stack([lower, upper]), ci, rtol=1e-8)
+    with pytest.raises(ValueError, match="standard deviation is infinite"):
+        LinearRegressor("mse").fit(X, y).predict(new, return_std=True, uncertainty="mean")
+    # one residual degree of freedom whose hat matrix's trace is 4.000000000000001: it had
+    # read as none (a saturated fit) and given NaN standard errors
+    rng1 = np.random.default_rng(1)
+    X = rng1.normal(size=(5, 3))
+    y = X @ [1.0, -0.5, 0.3] + rng1.normal(size=5)
+    ref = sm.OLS(y, sm.add_constant(X)).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_allclose(LinearRegressor("mse").fit(X, y).std_errors(X, y), ref.bse, rtol=1e-10)
+        assert np.all(np.isfinite(LinearRegressor("huber").fit(X, y).std_errors(X, y)))
     X = rng.normal(size=(4, 3))
     saturated = LinearRegressor("mse").fit(X, X.sum(axis=1) + rng.normal(size=4))
     with pytest.raises(ValueError, match="no residual degree of freedom"):
