@@ -1095,18 +1095,20 @@ def mean_distribution(loss: BaseLoss, raw: np.ndarray, qf: np.ndarray, df_resid:
     if loss.link_name == "log":
         with np.errstate(over="ignore", divide="ignore"):
             log_var = 2.0 * eta + se * se + np.log(np.expm1(se * se))
-        # (scipy's moments of the log-normal take exp(se^2) to the 4th power)
-        bad = ~((log_var < _LOG_VAR_MAX) & (se * se < _LOG_NORMAL_MAX_S2))
+        # (scipy's moments of the log-normal take exp(se^2) to the 4th power; a median that
+        # underflows to 0 is no log-normal: NaN moments)
+        bad = ~((log_var < _LOG_VAR_MAX) & (se * se < _LOG_NORMAL_MAX_S2) & (eta > _LOG_TINY))
         bad = np.reshape(bad, (log_var.shape[0], -1)).any(axis=1)
         if bad.any():
             raise ValueError(
                 f"The sampling distribution of the fitted mean is not representable at "
                 f"{int(bad.sum())} row(s) of X (e.g. row {int(np.flatnonzero(bad)[0])}): its "
-                f"log-normal moments overflow float64 (fitted log mean up to "
-                f"{float(np.max(eta)):.3g}, its standard error up to {float(np.max(se)):.3g}). "
-                f"Those rows lie far from the training data, or the fit identifies the mean "
-                f"there poorly (few rows per coefficient); check their units (predict(X) still "
-                f"gives the mean)."
+                f"log-normal moments overflow or its median underflows float64 (fitted log "
+                f"mean from {float(np.min(eta)):.3g} to {float(np.max(eta)):.3g}, its standard "
+                f"error up to {float(np.max(se)):.3g}). Those rows lie far from the training "
+                f"data or have an extreme offset, or the fit identifies the mean there poorly "
+                f"(few rows per coefficient); check their units (predict(X) still gives the "
+                f"mean)."
             )
         return stats.lognorm(s=se, scale=np.exp(eta))
     if isinstance(loss, MSELoss):  # (the exact t: its degrees of freedom are not floored)
@@ -1145,6 +1147,8 @@ def _count_predictive(
 _LOG_NORMAL_MAX_S2 = 170.0
 # the largest log variance and log odds of the count predictive (see _count_predictive)
 _LOG_VAR_MAX = 707.0
+# below this log mean the fitted mean's log-normal has a subnormal or zero median
+_LOG_TINY = math.log(np.finfo(np.float64).tiny)
 _LOG_ODDS_MAX = 700.0
 
 

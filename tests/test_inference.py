@@ -265,6 +265,9 @@ def test_the_mean_distribution_at_few_residual_degrees_of_freedom():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="log-normal moments overflow"):
             counts.predict(np.array([[-1.0, 1.0, 1.0]]) * 300, return_std=True, uncertainty="mean")
+        # a mean that underflows to 0 (log mean -760): NaN moments and a RuntimeWarning before
+        with pytest.raises(ValueError, match="its median underflows"):
+            counts.predict_dist(X[:2], offset=[-760.0, 0.0], uncertainty="mean")
 
 
 def test_the_mean_distribution_is_only_for_a_linear_fit_and_not_a_likelihood(longley):
