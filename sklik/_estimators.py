@@ -141,6 +141,42 @@ def _is_absolute_error(loss: BaseLoss) -> bool:
     return isinstance(loss, L1Loss) or (isinstance(loss, SmoothL1Loss) and loss.beta == 0)
 
 
+def _finite_total(total: float, name: str, terms: np.ndarray | None = None) -> float:
+    """``total``, or a ValueError where it overflows float64 (its ``terms`` finite, if given)."""
+    if math.isfinite(total) or (terms is not None and not np.all(np.isfinite(terms))):
+        return total
+    detail = "" if terms is None else f" (its rows' terms reach {float(np.min(terms)):.3g})"
+    raise ValueError(
+        f"The {name} lies beyond float64's range{detail}: the model gives the targets a "
+        f"probability of essentially 0, at rows far from the training data or with an extreme "
+        f"offset (a count model's predicted mean near 1.8e308, say); check those rows' units."
+    )
+
+
+def _r2_score(y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None) -> float:
+    r"""scikit-learn's ``r2_score``, each target in units of its largest :math:`|y|, |\hat y|`.
+
+    :math:`R^2` does not change with the units, and in these the squares neither overflow (a
+    target of 1e300 had given NaN and RuntimeWarnings) nor, where :math:`R^2` is
+    representable, underflow; beyond float64's range (residuals more than 1e150 times the
+    targets' spread) a ValueError.
+    """
+    y2, p2 = y.reshape(y.shape[0], -1), pred.reshape(pred.shape[0], -1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        top = np.maximum(np.max(np.abs(y2), axis=0), np.max(np.abs(p2), axis=0))
+        top = np.where((top > 0) & np.isfinite(top), top, 1.0)
+        y2, p2 = y2 / top, p2 / top
+        residual = np.max(np.abs(y2 - p2), axis=0)
+        spread = np.max(np.abs(y2 - np.mean(y2, axis=0)), axis=0)
+    if np.any((spread > 0) & ~(residual <= 1e150 * spread)):
+        raise ValueError(
+            "R^2 lies beyond float64's range: the predictions miss the targets by more than "
+            "1e150 times the targets' spread (rows far from the training data, or an extreme "
+            "offset); check those rows' units."
+        )
+    return float(r2_score(y2, p2, sample_weight=sample_weight))
+
+
 class _BaseRegressor(RegressorMixin, BaseEstimator):
     """Validation, fitting and prediction shared by the linear model and the MLP."""
 
@@ -900,12 +936,13 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         dist = self.predict_dist(X, offset=offset, uncertainty=uncertainty)
         y = self._check_likelihood_target(y, dist)
         logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
-        logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
         sw = check_sample_weight(sample_weight, logp.shape[0])
-        keep = positive_rows(sw)  # rows of weight 0 are no rows (their density may be 0)
-        if keep is not None:
-            sw, logp = sw[keep], logp[keep]
-        return float(sw @ logp)
+        with np.errstate(over="ignore", invalid="ignore"):
+            logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
+            keep = positive_rows(sw)  # rows of weight 0 are no rows (their density may be 0)
+            if keep is not None:
+                sw, logp = sw[keep], logp[keep]
+            return _finite_total(float(sw @ logp), "log-likelihood", logp)
 
     def _check_likelihood_target(self, y: Any, dist: Any) -> np.ndarray:
         n = dist.mean().shape[0]
@@ -947,9 +984,8 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         ``k`` is :meth:`n_parameters` (the estimated scale counts), ``log L`` is
         :meth:`log_likelihood` (with frequency weights ``sample_weight``). Lower is better.
         """
-        return 2.0 * self.n_parameters() - 2.0 * self.log_likelihood(
-            X, y, sample_weight, offset=offset
-        )
+        loglik = self.log_likelihood(X, y, sample_weight, offset=offset)
+        return _finite_total(2.0 * self.n_parameters() - 2.0 * loglik, "AIC")
 
     def bic(self, X: Any, y: Any, sample_weight: Any = None, *, offset: Any = None) -> float:
         r"""Bayesian information criterion :math:`k \log n - 2\log L` on (X, y).
@@ -964,7 +1000,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             return math.log(total) * self.n_parameters() - 2.0 * loglik
         loglik = self.log_likelihood(X, y, sample_weight, offset=offset)
         sw = check_sample_weight(sample_weight, np.shape(X)[0])
-        return math.log(float(sw.sum())) * self.n_parameters() - 2.0 * loglik
+        return _finite_total(math.log(float(sw.sum())) * self.n_parameters() - 2.0 * loglik, "BIC")
 
     def predict(
         self,
@@ -1046,7 +1082,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             keep = positive_rows(sample_weight)
             if keep is not None:
                 y, pred, sample_weight = y[keep], pred[keep], sample_weight[keep]
-        return float(r2_score(y, pred, sample_weight=sample_weight))
+        return _r2_score(y, pred, sample_weight)
 
 
 class LinearRegressor(_BaseRegressor):
@@ -1810,9 +1846,22 @@ class LinearRegressor(_BaseRegressor):
             X, Y, sw, off, raw = self._inference_data(X, y, sample_weight, offset)
             data = ArrayData(X, Y, sw, off)
         design, x_mean, x_scale = data.design(True, self.fit_intercept)
+        self._check_x_scale(x_scale)  # (as fit: inf or NaN standard errors otherwise)
         model = self._fitted_model()
         theta = model.pack(self._from_user_units(self._fitted_params(), x_mean, x_scale))
-        sums, ridge = self._covariance_sums(data, design, model, x_scale, theta, raw, robust, False)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            sums, ridge = self._covariance_sums(
+                data, design, model, x_scale, theta, raw, robust, False
+            )
+        for part in sums:
+            numbers = [v for v in part.values() if isinstance(v, (float, np.ndarray))]
+            if not all(np.all(np.isfinite(v)) for v in numbers):
+                raise ValueError(
+                    f"{type(self).__name__}: the information of the coefficients overflows "
+                    f"float64 on these data (the fitted model's outputs or their curvature are "
+                    f"beyond float64 on some rows): pass the training data, or rows in its "
+                    f"units."
+                )
         res = self._covariances(sums, ridge, robust)
         covs = np.stack(
             [

@@ -1134,22 +1134,18 @@ def _count_predictive(
         # q, no overflow (nor 0 * inf for Poisson's alpha_c = 0) at large q
         q = np.asarray(qf, dtype=np.float64)
         log_alpha = q + np.log(alpha - np.expm1(-q))
-        # far from the data the widened variance mu + alpha mu^2 (and alpha mu, the odds of
-        # p = 1 / (1 + alpha mu)) would overflow float64, and every probability be nan: the
-        # dispersion is held where they stay representable (a variance of about 1e307: the
-        # interval spans every count float64 holds, the log pmf of a moderate count is
-        # about log(1 / alpha) as it would be)
-        log_alpha = np.minimum(log_alpha, np.minimum(_LOG_VAR_MAX - 2.0 * eta, _LOG_ODDS_MAX - eta))
+    # (far from the data, where the widened variance would overflow float64, the negative
+    # binomial holds the dispersion where it stays representable: the interval spans every
+    # count float64 holds, the log pmf of a moderate count is about log(1 / alpha))
     return _COUNT_PREDICTIVE.predictive_distribution(np.stack([eta, log_alpha]))
 
 
 # the largest squared log-scale of the fitted mean's log-normal (see mean_distribution)
 _LOG_NORMAL_MAX_S2 = 170.0
-# the largest log variance and log odds of the count predictive (see _count_predictive)
+# the largest log variance of the fitted mean's log-normal (see mean_distribution)
 _LOG_VAR_MAX = 707.0
 # below this log mean the fitted mean's log-normal has a subnormal or zero median
 _LOG_TINY = math.log(np.finfo(np.float64).tiny)
-_LOG_ODDS_MAX = 700.0
 
 
 # the predictive distribution of the count likelihoods (see _count_predictive)

@@ -1760,6 +1760,10 @@ class GaussianNLLLoss(BaseLoss):
 # every term below is finite (r**2 * polygamma(1, r) <= 1 + r**2 * pi**2 / 6), and beyond it the
 # loss equals its limit (Poisson below, a point mass at 0 above) to double precision.
 _MAX_LOG_DISPERSION = 300.0
+# the largest log variance and log odds alpha mu of the negative binomial's distributions
+# (see NegativeBinomialNLLLoss.predictive_distribution)
+_NB_LOG_VAR_MAX = 707.0
+_NB_LOG_ODDS_MAX = 700.0
 
 
 class NegativeBinomialNLLLoss(BaseLoss):
@@ -2054,7 +2058,12 @@ class NegativeBinomialNLLLoss(BaseLoss):
         by a factor up to :math:`1 + \epsilon / \mu` per count beyond the first.
         """
         eta = np.minimum(raw[0], _MAX_EXP_ARG)
-        kappa = np.clip(raw[1], -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
+        # far from the data the variance mu + alpha mu^2 (and alpha mu, the odds of p) would
+        # overflow float64 and the interval reach inf: the dispersion is held where they
+        # stay representable (a variance of about 1e307; an MLP's negative binomial had
+        # inf means and intervals at rows 1e6 times the training scale)
+        kappa = np.minimum(raw[1], np.minimum(_NB_LOG_VAR_MAX - 2.0 * eta, _NB_LOG_ODDS_MAX - eta))
+        kappa = np.clip(kappa, -_MAX_LOG_DISPERSION, _MAX_LOG_DISPERSION)
         # (n = 1 / alpha >= e^-700 stays a normal float64: the floor holds down to a mean of
         # e^-718, below float64's smallest normal number)
         kappa = np.maximum(kappa, np.minimum(math.log(_NBINOM_MIN_ALPHA_MU) - eta, 700.0))

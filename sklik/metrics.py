@@ -94,12 +94,19 @@ def _weighted_mean(values: np.ndarray, sample_weight: Any) -> float:
             f"of shape (n_samples,) or (n_samples, n_targets) with n_samples >= 1; got "
             f"{'a scalar' if values.ndim == 0 else 'no samples'}."
         )
-    per_sample = values.reshape(values.shape[0], -1).mean(axis=1)
-    sw = check_sample_weight(sample_weight, per_sample.shape[0])
+    values = values.reshape(values.shape[0], -1)
+    sw = check_sample_weight(sample_weight, values.shape[0])
     keep = positive_rows(sw)  # rows of weight 0 are no rows (their value may not be finite)
     if keep is not None:
-        sw, per_sample = sw[keep], per_sample[keep]
-    return float(sw @ per_sample / sw.sum())
+        sw, values = sw[keep], values[keep]
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(sw @ values.mean(axis=1) / sw.sum())
+        if np.isfinite(mean) or not np.all(np.isfinite(values)):
+            return mean
+        # finite values near float64's largest (a count model's CRPS far from the data) have
+        # a finite mean where their sum overflows: in units of the largest |value|
+        top = float(np.max(np.abs(values)))
+        return float((sw / sw.sum()) @ (values / top).mean(axis=1)) * top
 
 
 def _targets(y_true: Any, shape: tuple) -> np.ndarray:

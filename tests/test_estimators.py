@@ -615,3 +615,61 @@ def test_a_y_whose_spread_squares_to_underflow_is_a_clear_error(loss):
             _, std = small.predict(X[:3], return_std=True)
         _, ref = LinearRegressor(loss).fit(X, y).predict(X[:3], return_std=True)
         np.testing.assert_allclose(std, ref * 1e-150, rtol=1e-6)
+
+
+def test_totals_beyond_float64_raise_and_means_stay_finite():
+    """Rows whose Poisson mean saturates at float64's largest (an offset of 800, X 1e4 times
+    the training scale): each log-probability is finite (-1.8e308) but their sum is not; the
+    log-likelihood and AIC had come back -inf and inf, the CRPS inf, with RuntimeWarnings."""
+    from sklik.metrics import crps, get_scorer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = rng.poisson(np.exp(0.5 + X @ [0.3, -0.2, 0.1])).astype(float)
+    est = LinearRegressor("poisson_nll").fit(X, y)
+    far, offset = X[:2], np.full(2, 800.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in (est.log_likelihood, est.aic, est.bic):
+            with pytest.raises(ValueError, match="beyond float64's range"):
+                method(far, y[:2], offset=offset)
+        rows = np.flatnonzero(est.predict(X * 1e4) > 1e307)[:2]
+        per_row = [crps(y[[i]], est.predict_dist(X[[i]] * 1e4)) for i in rows]
+        assert np.all(np.isfinite(per_row)) and min(per_row) > 1e300
+        assert np.isfinite(crps(y[rows], est.predict_dist(X[rows] * 1e4)))
+        assert np.isfinite(get_scorer("neg_crps")(est, X[rows] * 1e4, y[rows]))
+
+
+def test_score_is_r2_in_any_units_or_a_clear_error():
+    """A target of 1e300: R^2 had been NaN (its squares overflow) with RuntimeWarnings; it is
+    scikit-learn's R^2 computed in units where they do not. Predictions 1e160 away: an error."""
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, -0.5, 0.3] + rng.normal(size=200)
+    est = LinearRegressor("mse").fit(X, y)
+    target = np.r_[1e300, y[1:4]]
+    exact = r2_score(target / 1e300, est.predict(X[:4]) / 1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_allclose(est.score(X[:4], target), exact, rtol=1e-12)
+        assert_allclose(est.score(X, y), r2_score(y, est.predict(X)), rtol=1e-14)
+        with pytest.raises(ValueError, match="R\\^2 lies beyond"):
+            est.score(X[:4] * 1e160, y[:4])
+
+
+def test_covariance_refuses_data_in_other_units():
+    """std_errors on X whose spread squares outside float64 (X * 1e-160) or whose information
+    overflows (a Poisson model on X * 1e80): the fit's clear error, where inf/NaN standard
+    errors or scipy's "array must not contain infs or NaNs" came back with RuntimeWarnings."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = X @ [1.0, -0.5, 0.3] + rng.normal(size=200)
+    counts = rng.poisson(np.exp(0.5 + X @ [0.3, -0.2, 0.1])).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="feature 0 of X has a spread of 1.01e-160"):
+            LinearRegressor("mse").fit(X, y).std_errors(X * 1e-160, y)
+        with pytest.raises(ValueError, match="information of the coefficients overflows"):
+            LinearRegressor("poisson_nll").fit(X, counts).std_errors(X * 1e80, counts)

@@ -433,3 +433,19 @@ def test_newton_and_lbfgs_reach_the_poisson_limit_at_large_counts(size):
         eta = X @ fit.coef_ + fit.intercept_
         limit = -np.mean(stats.poisson.logpmf(y, np.exp(eta)))
         assert fit.objective_ <= limit + 1e-9 * limit
+
+
+def test_distributions_stay_finite_at_any_mean_and_dispersion():
+    """Far from the data (a log mean up to float64's largest) the variance mu + alpha mu^2
+    overflowed at the MLP's fitted dispersions: inf means and intervals (X 1e6 times the
+    training scale). The dispersion is held where every moment stays representable."""
+    loss = NegativeBinomialNLLLoss()
+    eta = np.array([-700.0, -20.0, 0.0, 20.0, 300.0, 600.0, 700.0, 709.0, 709.78, 800.0])
+    k = np.full(eta.size, 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for kappa in (-700.0, -20.0, -2.0, 0.0, 5.0, 300.0, 1000.0):
+            dist = loss.predictive_distribution(np.stack([eta, np.full(eta.size, kappa)]))
+            values = (dist.mean(), dist.std(), *dist.interval(0.9), dist.logpmf(k), dist.cdf(k))
+            assert all(np.all(np.isfinite(v)) for v in values)
+            assert_allclose(dist.mean()[:-1], np.exp(eta[:-1]), rtol=1e-6)
