@@ -684,7 +684,25 @@ def _transformed_target_distribution(
 # -- scorers -------------------------------------------------------------------------------------
 
 
-class _DistributionScorer(_BaseScorer):
+class _KeptRequests:
+    """``set_score_request`` that updates the scorer's requests instead of replacing them.
+
+    scikit-learn's replaces them all: ``set_score_request(offset=True)`` dropped the unset
+    ``sample_weight`` request, so that a routed ``sample_weight`` was silently left out of
+    the score (weighted cross-validation scored unweighted, no error), and a second call
+    for ``sample_weight`` dropped the offset. Parameters not named keep their request.
+    """
+
+    def set_score_request(self, **kwargs: Any) -> Any:  # noqa: D102 (scikit-learn's)
+        previous = self.get_metadata_routing().score.requests
+        super().set_score_request(**kwargs)
+        for param, alias in previous.items():
+            if param not in kwargs:
+                self._metadata_request.score.add_request(param=param, alias=alias)
+        return self
+
+
+class _DistributionScorer(_KeptRequests, _BaseScorer):
     """Scorer applying ``score_func(y_true, dist, **kwargs)`` to the predictive distribution.
 
     Its metadata requests (routing): ``sample_weight`` from the score function, and
@@ -731,7 +749,7 @@ def _prediction(estimator: Any, X: Any, offset: Any) -> np.ndarray:
     )
 
 
-class _PredictionScorer(_BaseScorer):
+class _PredictionScorer(_KeptRequests, _BaseScorer):
     """``make_scorer(score_func)`` on ``predict``, with ``offset`` routed to the model.
 
     As scikit-learn's scorer of a prediction, plus the metadata request ``offset`` (unset by

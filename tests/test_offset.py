@@ -188,6 +188,37 @@ def test_an_unset_offset_request_on_a_scorer_is_an_error(routing):
     assert np.all(np.isfinite(result["test_score"]))
 
 
+@pytest.mark.parametrize("name", ["neg_log_score", "neg_mean_poisson_nll"])
+def test_a_score_request_keeps_the_others(routing, name):
+    """set_score_request(offset=True) had replaced the whole request: the unset sample_weight
+    request was dropped, so a routed sample_weight was silently left out of the scores
+    (weighted cross-validation scored unweighted), and a second call dropped the offset."""
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.model_selection import KFold
+
+    from sklik.metrics import get_scorer
+
+    X, y, exposure = _counts()
+    w = np.where(np.arange(y.size) % 2, 10.0, 0.1)
+    params = {"offset": np.log(exposure), "sample_weight": w}
+    est = LinearRegressor("poisson_nll").set_fit_request(offset=True, sample_weight=True)
+    scorer = get_scorer(name).set_score_request(offset=True)
+    assert scorer.get_metadata_routing().score.requests["sample_weight"] is None
+    with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+        cross_validate(est, X, y, params=params, cv=KFold(3), scoring=scorer)
+    scorer = scorer.set_score_request(sample_weight=True)
+    scores = cross_validate(est, X, y, params=params, cv=KFold(3), scoring=scorer)["test_score"]
+    by_hand = []
+    for train, test in KFold(3).split(X):
+        fitted = LinearRegressor("poisson_nll").fit(
+            X[train], y[train], offset=params["offset"][train], sample_weight=w[train]
+        )
+        by_hand.append(
+            scorer(fitted, X[test], y[test], offset=params["offset"][test], sample_weight=w[test])
+        )
+    assert_allclose(scores, by_hand, rtol=1e-12)
+
+
 @pytest.mark.parametrize("wrap", ["plain", "pipeline", "search", "transformed"])
 def test_offset_is_routed_to_the_loss_scorers(routing, wrap):
     """The loss scorers (predict-based) take a routed offset to the model's predict: it was
