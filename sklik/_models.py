@@ -793,19 +793,22 @@ class LinearModel(_ConstantOutputs):
             H_uu -= C.T @ sol[:, 1:]
             rhs -= C.T @ sol[:, 0]
         # intercepts without curvature (a variance at its floor) get no step
+        # (l1's smoothed curvature can vanish on every row: no intercept moves; it had failed
+        # on an empty eigenvalue array, an l1 elastic net on 15 rows by 30 columns)
         live = np.flatnonzero(np.diag(blocks.sum(axis=0)) > 0)
-        S = 0.5 * (H_uu[np.ix_(live, live)] + H_uu[np.ix_(live, live)].T)
-        scale = np.sqrt(np.abs(np.diag(blocks.sum(axis=0))[live]))
-        eig, vec = np.linalg.eigh(S / np.outer(scale, scale))
-        top = float(np.max(np.abs(eig)))
-        if eig[0] < -_WOODBURY_MIN_SCHUR * top:
-            # indefinite (a non-convex loss away from its optimum): the eigenvalues by their
-            # magnitudes, as _solver._newton_direction does with a formed Hessian
-            eig = np.maximum(np.abs(eig), 1e-8 * top)
-        elif eig[0] <= _WOODBURY_MIN_SCHUR * top:  # numerically singular
-            return None
         x_u = np.zeros(self.n_outputs)
-        x_u[live] = vec @ ((vec.T @ (rhs[live] / scale)) / eig) / scale
+        if live.size:
+            S = 0.5 * (H_uu[np.ix_(live, live)] + H_uu[np.ix_(live, live)].T)
+            scale = np.sqrt(np.abs(np.diag(blocks.sum(axis=0))[live]))
+            eig, vec = np.linalg.eigh(S / np.outer(scale, scale))
+            top = float(np.max(np.abs(eig)))
+            if eig[0] < -_WOODBURY_MIN_SCHUR * top:
+                # indefinite (a non-convex loss away from its optimum): the eigenvalues by
+                # their magnitudes, as _solver._newton_direction does with a formed Hessian
+                eig = np.maximum(np.abs(eig), 1e-8 * top)
+            elif eig[0] <= _WOODBURY_MIN_SCHUR * top:  # numerically singular
+                return None
+            x_u[live] = vec @ ((vec.T @ (rhs[live] / scale)) / eig) / scale
         x[w:] = x_u
         for k in weighted:
             rows = slice(k * p, (k + 1) * p)
