@@ -856,13 +856,17 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             return _dask.predict_dist(self, X, offset, uncertainty)
         return self._dist_from_raw(X, self._raw(X, offset), uncertainty)
 
-    def _dist_from_raw(self, X: Any, raw: np.ndarray, uncertainty: str) -> Any:
-        if uncertainty not in ("predictive", "noise", "mean"):
+    @staticmethod
+    def _check_uncertainty(uncertainty: Any) -> None:
+        if not (isinstance(uncertainty, str) and uncertainty in ("predictive", "noise", "mean")):
             raise ValueError(
                 f"uncertainty must be 'predictive' (noise and parameter uncertainty), 'noise' "
                 f"(the plug-in distribution) or 'mean' (the fitted mean's sampling "
                 f"distribution); got {uncertainty!r}."
             )
+
+    def _dist_from_raw(self, X: Any, raw: np.ndarray, uncertainty: str) -> Any:
+        self._check_uncertainty(uncertainty)
         state = self._predictive_state() if hasattr(self, "_predictive_") else None
         if uncertainty == "mean":
             return self._mean_distribution(X, raw, state)
@@ -1043,6 +1047,11 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
 
             For a dask ``X`` both are dask arrays with ``X``'s row chunks.
         """
+        # (checked even where unused: a misspelt uncertainty or a return_std of "no" would
+        # otherwise pass silently, or return the tuple)
+        self._check_uncertainty(uncertainty)
+        if not isinstance(return_std, (bool, np.bool_)):
+            raise ValueError(f"return_std must be True or False; got {return_std!r}.")
         if _is_dask(X):
             from sklik import _dask
 
@@ -2104,8 +2113,8 @@ class MLPRegressor(_BaseRegressor):
     loss : str or BaseLoss, default="mse"
         The loss: one of ``"mse"``, ``"l1"``, ``"huber"``, ``"smooth_l1"``,
         ``"gaussian_nll"``, ``"poisson_nll"``, or an instance from :mod:`sklik.losses`.
-    hidden_layer_sizes : tuple of int, default=(100,)
-        Width of each hidden layer.
+    hidden_layer_sizes : array-like of int or int, default=(100,)
+        Width of each hidden layer (an int: one hidden layer), as scikit-learn's.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
         Hidden-layer activation.
     alpha : float or "auto", default="auto"
@@ -2193,7 +2202,7 @@ class MLPRegressor(_BaseRegressor):
 
     _parameter_constraints: dict = {
         **_BaseRegressor._parameter_constraints,
-        "hidden_layer_sizes": [tuple, list],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions({"auto", "lbfgs"})],
@@ -2235,7 +2244,8 @@ class MLPRegressor(_BaseRegressor):
         self.verbose = verbose
 
     def _make_model(self, n_features: int, n_outputs: int) -> MLPModel:
-        sizes = tuple(self.hidden_layer_sizes)
+        sizes = self.hidden_layer_sizes
+        sizes = tuple(np.ravel(sizes)) if hasattr(sizes, "__iter__") else (sizes,)
         if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must be a tuple of positive integers; got "

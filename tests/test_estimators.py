@@ -673,3 +673,22 @@ def test_covariance_refuses_data_in_other_units():
             LinearRegressor("mse").fit(X, y).std_errors(X * 1e-160, y)
         with pytest.raises(ValueError, match="information of the coefficients overflows"):
             LinearRegressor("poisson_nll").fit(X, counts).std_errors(X * 1e80, counts)
+
+
+def test_hidden_layer_sizes_and_predict_arguments_as_scikit_learn():
+    """hidden_layer_sizes takes an int or an array as scikit-learn's MLPRegressor does (a grid
+    of [50, 100] had been refused); predict checks uncertainty and return_std even where they
+    go unused (a misspelt uncertainty passed silently, return_std="no" returned the tuple)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=60)
+    fits = [
+        MLPRegressor(hidden_layer_sizes=h, max_iter=20, random_state=0).fit(X, y)
+        for h in (5, [5], np.array([5]), (5,))
+    ]
+    for est in fits[:-1]:
+        assert_allclose(est.predict(X), fits[-1].predict(X), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive"):
+        MLPRegressor(hidden_layer_sizes=[5.5]).fit(X, y)
+    for kwargs in ({"uncertainty": "predictve"}, {"return_std": "no"}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            fits[0].predict(X, **kwargs)
