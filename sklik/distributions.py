@@ -1518,8 +1518,12 @@ def crps_poisson(y: ArrayLike, mu: ArrayLike) -> np.ndarray:
     cdf = np.where(inside, special.gammaincc(np.maximum(fy, 0.0) + 1.0, m), 0.0)
     cdf = np.where(y == np.inf, 1.0, cdf)
     pmf = np.where(inside, np.exp(_poisson_logpmf(np.maximum(fy, 0.0), m)), 0.0)
-    half_mean_abs_diff = m * _ive01_sum(2.0 * m)
-    val = (y - m) * (2.0 * cdf - 1.0) + 2.0 * m * pmf - half_mean_abs_diff
+    # beyond a mean of 1e300, e^-x (I0(x) + I1(x)) = sqrt(2 / (pi x)) to 1e-301 (x = 2 mu
+    # overflows above 9e307, where the score had been nan)
+    half_mean_abs_diff = np.where(
+        m > 1e300, np.sqrt(m / np.pi), m * _ive01_sum(2.0 * np.minimum(m, 1e300))
+    )
+    val = (y - m) * (2.0 * cdf - 1.0) + 2.0 * (m * pmf) - half_mean_abs_diff
     return np.asarray(np.where(valid, val, np.nan))
 
 

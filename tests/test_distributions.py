@@ -382,6 +382,18 @@ def test_crps_poisson_special_values():
         assert abs(hi - lo) < 1e-8
 
 
+def test_crps_poisson_up_to_the_largest_mean():
+    """Means above 9e307 (2 mu overflows) had a nan score with RuntimeWarnings: every
+    saturated Poisson row. At y = mu the score is sqrt(mu) (2 phi(0) - 1 / sqrt(pi)), the
+    normal limit, on both sides of the asymptotic form's switch at 1e300."""
+    mu = np.array([1e299, 1e300, 1.0000001e300, 1e307, 1e308, np.finfo(float).max])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_allclose(crps_poisson(1.0, mu), mu, rtol=1e-12)
+        normal = np.sqrt(mu[:4]) * (2 / math.sqrt(2 * math.pi) - 1 / math.sqrt(math.pi))
+        assert_allclose(crps_poisson(mu[:4], mu[:4]), normal, rtol=1e-9)
+
+
 def test_crps_normal_known_value():
     phi0 = 1 / math.sqrt(2 * math.pi)
     for s in [0.5, 1.0, 7.0]:
