@@ -696,6 +696,15 @@ def covariance_sums(
             # variance 1 at the true median
             out["B"] = 2.0 * _gram(design, sw * kern, fit_intercept)
             out["M"] = _gram(design, sw, fit_intercept)
+            if not np.all(np.isfinite(out["B"])):
+                raise ValueError(
+                    f"l1 robust={robust!r} (Powell's kernel sandwich) needs the residuals' "
+                    f"density at the median, which these rows do not give: "
+                    f"{int(np.count_nonzero(np.abs(resid) <= 1e-9 * np.max(np.abs(resid))))} "
+                    f"of {resid.size} residuals are 0 (the exact fit interpolates as many "
+                    f"rows as coefficients) and the kernel's bandwidth collapses. Use "
+                    f"robust=False (the model-based covariance) or more rows."
+                )
         return out
     if isinstance(loss, (MSELoss, HuberLoss, SmoothL1Loss)):
         with np.errstate(over="ignore", invalid="ignore"):

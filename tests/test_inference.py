@@ -807,3 +807,19 @@ def test_rows_whose_mean_a_rank_deficient_fit_does_not_identify_warn():
         est.predict_dist(np.vstack([inside, outside]), uncertainty="mean")
     with pytest.warns(UserWarning, match="1 row.*not estimable"):
         est.predict_dist(sp.csr_matrix(outside[:1]), uncertainty="mean")
+
+
+def test_l1_kernel_sandwich_on_interpolated_rows_is_a_clear_error():
+    """On 5 rows and 4 coefficients the exact l1 fit interpolates 4 rows (residuals 0), the
+    kernel's bandwidth collapses and the sandwich had been NaN: scipy's "array must not
+    contain infs or NaNs". The model-based covariance still works."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 3))
+    y = X @ [1.0, -0.5, 0.3] + rng.normal(size=5)
+    est = LinearRegressor("l1").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(np.isfinite(est.std_errors(X, y)))
+        for robust in ("HC0", "HC1"):
+            with pytest.raises(ValueError, match="4 of 5 residuals are 0"):
+                est.std_errors(X, y, robust=robust)
