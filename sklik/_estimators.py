@@ -148,8 +148,9 @@ def _finite_total(total: float, name: str, terms: np.ndarray | None = None) -> f
     detail = "" if terms is None else f" (its rows' terms reach {float(np.min(terms)):.3g})"
     raise ValueError(
         f"The {name} lies beyond float64's range{detail}: the model gives the targets a "
-        f"probability of essentially 0, at rows far from the training data or with an extreme "
-        f"offset (a count model's predicted mean near 1.8e308, say); check those rows' units."
+        f"probability of essentially 0, at rows far from the training data, with targets "
+        f"orders of magnitude beyond the training targets or with an extreme offset (a count "
+        f"model's predicted mean near 1.8e308, say); check those rows' units."
     )
 
 
@@ -939,13 +940,22 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
             return _dask.log_likelihood(self, X, y, sample_weight, offset, uncertainty)[0]
         dist = self.predict_dist(X, offset=offset, uncertainty=uncertainty)
         y = self._check_likelihood_target(y, dist)
-        logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
-        sw = check_sample_weight(sample_weight, logp.shape[0])
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            logp = dist.logpmf(y) if hasattr(dist, "logpmf") else dist.logpdf(y)
+            sw = check_sample_weight(sample_weight, logp.shape[0])
             logp = logp.reshape(logp.shape[0], -1).sum(axis=1)
             keep = positive_rows(sw)  # rows of weight 0 are no rows (their density may be 0)
             if keep is not None:
                 sw, logp = sw[keep], logp[keep]
+            if not np.all(np.isfinite(logp)):
+                bad = np.flatnonzero(~np.isfinite(logp))
+                raise ValueError(
+                    f"{bad.size} row(s) of y have probability (density) 0 under the model, "
+                    f"e.g. row {int(bad[0])}: the target lies outside the distribution's "
+                    f"support or so far from the prediction (a target orders of magnitude "
+                    f"beyond the training targets) that its density underflows float64; the "
+                    f"log-likelihood is -inf. Check those targets' units."
+                )
             return _finite_total(float(sw @ logp), "log-likelihood", logp)
 
     def _check_likelihood_target(self, y: Any, dist: Any) -> np.ndarray:

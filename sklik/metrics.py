@@ -181,6 +181,7 @@ def mean_loss(
                 var = np.asarray(var)[keep]
     if not np.all(np.isfinite(y_pred)):
         raise ValueError("y_pred contains NaN or infinite values.")
+    loss.check_y(y)  # (a target outside the loss's domain is named as such)
     if loss.n_params == 2:
         if var is None:
             raise ValueError(f"{type(loss).__name__} needs the predicted variance var.")
@@ -196,11 +197,14 @@ def mean_loss(
         raw = loss.link(y_pred, var) if loss.n_params == 2 else loss.link(y_pred)
         values = loss.raw_loss(y, raw)
     if not np.all(np.isfinite(values)):
-        example = float(np.broadcast_to(y_pred, np.shape(values))[~np.isfinite(values)][0])
+        bad = ~np.isfinite(values)
+        example = float(np.broadcast_to(y_pred, np.shape(values))[bad][0])
+        target = float(np.broadcast_to(y, np.shape(values))[bad][0])
         raise ValueError(
-            f"{type(loss).__name__} is not finite at some predictions (e.g. y_pred = "
-            f"{example!r}): a Poisson rate must be > 0, a variance > 0, and every value "
-            f"within float64 range."
+            f"{type(loss).__name__} is not finite at some rows (e.g. y_true = {target!r}, "
+            f"y_pred = {example!r}): a Poisson rate must be > 0, a variance > 0, and the "
+            f"loss of every row within float64's range (the squared error of a target of "
+            f"1e300 is not: rescale y)."
         )
     return _weighted_mean(values, sample_weight)
 
@@ -351,8 +355,10 @@ def _check_log_probability(y: np.ndarray, logp: np.ndarray, discrete: bool) -> N
     raise ValueError(
         f"{n_bad} target(s) have density 0 (or an undefined density) under the predictive "
         f"distribution (e.g. y_true = {example!r}): the target lies outside the "
-        f"distribution's support (for a log-transformed target: y <= 0), or the predictive "
-        f"scale has collapsed to 0. The log score is infinite there."
+        f"distribution's support (for a log-transformed target: y <= 0), so far from the "
+        f"prediction that its density underflows float64 (a target orders of magnitude beyond "
+        f"the training targets), or the predictive scale has collapsed to 0. The log score "
+        f"is infinite there."
     )
 
 

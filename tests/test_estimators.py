@@ -692,3 +692,17 @@ def test_hidden_layer_sizes_and_predict_arguments_as_scikit_learn():
     for kwargs in ({"uncertainty": "predictve"}, {"return_std": "no"}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             fits[0].predict(X, **kwargs)
+
+
+def test_a_target_of_density_zero_is_a_clear_error():
+    """A held-out target of 1e160 under an mse model: its density underflows, and the
+    log-likelihood and AIC had been -inf and inf with scipy's RuntimeWarnings."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    y = X @ [1.0, -0.5, 0.3] + rng.normal(size=100)
+    est = LinearRegressor("mse").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in (est.log_likelihood, est.aic):
+            with pytest.raises(ValueError, match="1 row\\(s\\) of y have probability"):
+                method(X[:3], np.r_[1e160, y[1:3]])

@@ -581,3 +581,12 @@ def test_scorers_ignore_rows_of_weight_zero(loss):
         assert est.score(X0, y0, w0) == pytest.approx(est.score(X, y, w), rel=1e-12)
         ll = est.log_likelihood(X0, y0, w0)
         assert ll == pytest.approx(est.log_likelihood(X, y, w), rel=1e-12)
+
+
+def test_a_bad_target_is_named_as_the_target():
+    """A negative count and a target of 1e300: mean_loss (and the loss scorers) had blamed the
+    prediction ("not finite at some predictions (e.g. y_pred = 1.87)")."""
+    with pytest.raises(ValueError, match="requires targets in"):
+        M.mean_loss([-1.0, 3.0], [0.5, 0.5], "negative_binomial_nll", var=[1.0, 1.0])
+    with pytest.raises(ValueError, match="y_true = 1e\\+300"):
+        M.mean_loss([1e300, 1.0], [0.5, 0.5], "mse")
