@@ -1696,6 +1696,10 @@ class LinearRegressor(_BaseRegressor):
         return _inference.mean_distribution(self.loss_, raw, forms[key], df)
 
     def _predictive_distribution(self, X: Any, raw: np.ndarray, state: dict) -> Any:
+        if self.loss_.link_name == "identity":
+            # (the information's null space is the design's; under a log link it also holds
+            # the directions of rows whose means vanish, whose distribution is a point mass)
+            self._check_estimable(X, state)
         forms = self._quadratic_forms(X, state, ("cov", "cov_var"))
         df = float(state["df"][0]) if self._y_is_1d else state["df"]
         kfac = state.get("k", np.ones(1))

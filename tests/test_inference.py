@@ -807,6 +807,15 @@ def test_rows_whose_mean_a_rank_deficient_fit_does_not_identify_warn():
         est.predict_dist(np.vstack([inside, outside]), uncertainty="mean")
     with pytest.warns(UserWarning, match="1 row.*not estimable"):
         est.predict_dist(sp.csr_matrix(outside[:1]), uncertainty="mean")
+    # the predictive distribution (predict(return_std=True), the scorers) warns too, for an
+    # identity link: it had given a confident spread silently
+    for loss in ("mse", "huber"):
+        fitted = LinearRegressor(loss).fit(X, 0.5 * g + z + rng.normal(size=150))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fitted.predict(inside, return_std=True)
+        with pytest.warns(UserWarning, match="2 row.*not estimable"):
+            fitted.predict(np.vstack([inside, outside]), return_std=True)
 
 
 def test_l1_kernel_sandwich_on_interpolated_rows_is_a_clear_error():
