@@ -2115,8 +2115,15 @@ class NegativeBinomialNLLLoss(BaseLoss):
                     hi = min(hi + 2.0, _MAX_LOG_DISPERSION)
                 if not math.isfinite(score(hi)):
                     kappa = floor
+                elif score(hi) < 0:
+                    kappa = hi
                 else:
-                    kappa = hi if score(hi) < 0 else brentq(score, floor, hi, xtol=1e-13)
+                    try:
+                        kappa = brentq(score, floor, hi, xtol=1e-13)
+                    except ValueError:
+                        # a score that is NaN inside the bracket: targets that are no counts
+                        # (y less a log exposure, for an offset's start) keep the moments' value
+                        kappa = hi
             out[1, j] = kappa
         return out.reshape((2, *y.shape[1:]))
 
