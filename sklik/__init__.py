@@ -9,7 +9,7 @@
 """
 
 from sklik import distributions, losses, metrics
-from sklik._estimators import LinearRegressor, MLPRegressor
+from sklik._estimators import LinearRegressor, MLPRegressor, OverdispersionWarning
 from sklik.losses import get_loss
 
 __version__ = "0.1.0.dev0"
@@ -17,6 +17,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "LinearRegressor",
     "MLPRegressor",
+    "OverdispersionWarning",
     "distributions",
     "get_loss",
     "losses",

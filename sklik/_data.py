@@ -497,6 +497,26 @@ class ArrayData:
             out[:, : self.n_targets] += off[rows]
         return out.reshape(out.shape[0], loss.n_params, -1).transpose(1, 0, 2)
 
+    def pearson_sums(
+        self, loss: BaseLoss, design: Any, model: Any, theta: np.ndarray, step: int
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        r"""Per target, :math:`\sum_i s_i (y_i - \mu_i)^2 / \mu_i` over every ``step``-th row.
+
+        A count model's Pearson statistic (rows whose mean is not positive or overflows add
+        nothing); its variance under the Poisson, :math:`\sum_i s_i (2 + 1/\mu_i)` (the
+        terms' fourth moment: heavy-tailed at small means); and those rows' total weight.
+        """
+        rows = slice(None, None, step)
+        sample = design if step == 1 else design.rows_every(step)
+        raw = self._raw_of(loss, model, theta, sample, self.off, rows)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            mu = loss.inverse_link(raw)
+            terms = np.square(self.Y[rows] - mu) / mu
+            spread = 2.0 + 1.0 / mu
+        ok = (mu > 0) & np.isfinite(terms) & np.isfinite(spread)
+        sw = self.sw[rows]
+        return sw @ np.where(ok, terms, 0.0), sw @ np.where(ok, spread, 0.0), float(sw.sum())
+
     def covariance_sums(
         self,
         loss: BaseLoss,

@@ -56,7 +56,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from sklik._estimators import LinearRegressor, MLPRegressor
+from sklik._estimators import LinearRegressor, MLPRegressor, OverdispersionWarning
 from sklik.losses import LOSSES, GaussianNLLLoss, get_loss
 from sklik.metrics import _crps_values, pit
 
@@ -547,7 +547,12 @@ def _fit_fold(
             pit_values = low_cdf + rng.uniform(size=y_test.shape) * (high_cdf - low_cdf)
         else:
             pit_values = pit(y_test, dist, random_state=rng)
-    others = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
+    others = [
+        w for w in caught if not issubclass(w.category, (ConvergenceWarning, OverdispersionWarning))
+    ]
+    dispersions = [
+        w.message.dispersion for w in caught if issubclass(w.category, OverdispersionWarning)
+    ]
     return {
         "scores": {**_fold_metrics(sums), "fit_time": fit_time},
         "sums": sums,
@@ -565,6 +570,7 @@ def _fit_fold(
         "separated": separated,
         "n_passes": None,
         "warnings": [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in others],
+        "overdispersion": max(dispersions, default=None),
     }
 
 
@@ -1285,6 +1291,13 @@ def _flags(fits: list, scores: pd.DataFrame, n_folds: int, coverage: float) -> d
         notes.append(
             f"no overdispersion in {n_limit} of {n_folds} folds: the dispersion is at its "
             f"Poisson limit there (the fit is poisson_nll's)"
+        )
+    dispersions = [fit["overdispersion"] for _, fit in fits if fit.get("overdispersion")]
+    if dispersions:
+        notes.append(
+            f"overdispersed counts in {len(dispersions)} of {n_folds} folds (Pearson "
+            f"dispersion up to {max(dispersions):.3g}, 1 for Poisson counts): its intervals are "
+            f"too narrow; negative_binomial_nll models the extra variance"
         )
     if n_zeros:
         notes.append(

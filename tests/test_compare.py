@@ -694,6 +694,27 @@ def test_no_overdispersion_is_named_not_taken_for_non_convergence():
     assert res.loc["negative_binomial_nll", "converged"]
 
 
+def test_overdispersed_counts_are_noted_not_taken_for_numerical_trouble():
+    """The Poisson fit's OverdispersionWarning becomes its own note (with the largest Pearson
+    dispersion), not "numerical warnings ... its scores may be inaccurate"; the Poisson
+    counts get neither."""
+    from scipy import stats
+
+    from sklik.compare import compare_losses
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3))
+    mu = np.exp(1.0 + 0.3 * X[:, 0])
+    counts = stats.nbinom(2.0, 1 / (1 + 0.5 * mu)).rvs(random_state=rng).astype(float)
+    note = compare_losses(X, counts, losses=["poisson_nll"]).loc["poisson_nll", "note"]
+    assert re.search("overdispersed counts in 5 of 5 folds \\(Pearson dispersion up to 2", note)
+    assert "numerical warnings" not in note
+    note = compare_losses(X, rng.poisson(mu).astype(float), losses=["poisson_nll"]).loc[
+        "poisson_nll", "note"
+    ]
+    assert "overdispersed" not in note and "numerical warnings" not in note
+
+
 def test_separation_is_named_with_its_remedy():
     """Counts with 6 ones in 60 rows: a fold whose training part holds one positive count is
     separated (no maximum likelihood estimate). The note said "did not converge ... raise
