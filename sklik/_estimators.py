@@ -184,6 +184,8 @@ def _r2_score(y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None)
     with np.errstate(over="ignore", invalid="ignore"):
         top = np.maximum(np.max(np.abs(y2), axis=0), np.max(np.abs(p2), axis=0))
         top = np.where((top > 0) & np.isfinite(top), top, 1.0)
+        # (a power of two: an exact division, which a large mean's rounding would magnify)
+        top = np.ldexp(1.0, np.frexp(top)[1])
         y2, p2 = y2 / top, p2 / top
         residual = np.max(np.abs(y2 - p2), axis=0)
         spread = np.max(np.abs(y2 - np.mean(y2, axis=0)), axis=0)
@@ -1078,7 +1080,7 @@ class _BaseRegressor(RegressorMixin, BaseEstimator):
         # (checked even where unused: a misspelt uncertainty or a return_std of "no" would
         # otherwise pass silently, or return the tuple)
         self._check_uncertainty(uncertainty)
-        if not isinstance(return_std, (bool, np.bool_)):
+        if not (isinstance(return_std, (bool, np.bool_, Integral)) and return_std in (0, 1)):
             raise ValueError(f"return_std must be True or False; got {return_std!r}.")
         if _is_dask(X):
             from sklik import _dask
@@ -1725,7 +1727,7 @@ class LinearRegressor(_BaseRegressor):
                 f"on which aliased column carries the effect); their distribution is the "
                 f"minimum-norm solution's.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _mean_distribution(self, X: Any, raw: np.ndarray, state: dict | None) -> Any:
@@ -2341,6 +2343,10 @@ class MLPRegressor(_BaseRegressor):
 
     def _make_model(self, n_features: int, n_outputs: int) -> MLPModel:
         sizes = self.hidden_layer_sizes
+        if hasattr(sizes, "__iter__") and np.ndim(sizes) != 1:
+            raise ValueError(
+                f"hidden_layer_sizes must be a tuple of positive integers; got {sizes!r}."
+            )
         sizes = tuple(np.ravel(sizes)) if hasattr(sizes, "__iter__") else (sizes,)
         if not all(isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
             raise ValueError(

@@ -655,6 +655,11 @@ def test_score_is_r2_in_any_units_or_a_clear_error():
         warnings.simplefilter("error")
         assert_allclose(est.score(X[:4], target), exact, rtol=1e-12)
         assert_allclose(est.score(X, y), r2_score(y, est.predict(X)), rtol=1e-14)
+        # (the units are a power of two: a large mean's rounding is not magnified; scaled by
+        # max |y| the score had been 5e-9 off at a mean of 1e9)
+        far = 1e9 + y
+        shifted = LinearRegressor("mse").fit(X, far)
+        assert_allclose(shifted.score(X, far), r2_score(far, shifted.predict(X)), rtol=1e-14)
         with pytest.raises(ValueError, match="R\\^2 lies beyond"):
             est.score(X[:4] * 1e160, y[:4])
 
@@ -689,9 +694,12 @@ def test_hidden_layer_sizes_and_predict_arguments_as_scikit_learn():
         assert_allclose(est.predict(X), fits[-1].predict(X), rtol=0, atol=0)
     with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive"):
         MLPRegressor(hidden_layer_sizes=[5.5]).fit(X, y)
-    for kwargs in ({"uncertainty": "predictve"}, {"return_std": "no"}):
+    for kwargs in ({"uncertainty": "predictve"}, {"return_std": "no"}, {"return_std": 2}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             fits[0].predict(X, **kwargs)
+    assert len(fits[0].predict(X, return_std=1)) == 2  # (0 and 1 as booleans, as before)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple"):
+        MLPRegressor(hidden_layer_sizes=[[2, 3]]).fit(X, y)
 
 
 def test_a_target_of_density_zero_is_a_clear_error():
