@@ -1628,7 +1628,7 @@ class LinearRegressor(_BaseRegressor):
         (y_i - \mu_i)^2/\mu_i` on :math:`\nu = n - \mathrm{rank}` residual degrees of
         freedom (over the predictive covariance's row sample), is 1 under the model; the
         warning needs :math:`\hat\phi > 1.5` and :math:`X^2` four standard deviations above
-        :math:`\nu` (its variance under the Poisson, :math:`\sum_i s_i (2 + 1/\mu_i)`,
+        :math:`\nu` (its variance under the Poisson, :math:`\sum_i s_i^2 (2 + 1/\mu_i)`,
         counts the heavy tail of small means).
         """
         step = _inference.predictive_sample_step(self.loss_, data.n_samples)

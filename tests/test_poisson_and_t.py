@@ -321,6 +321,9 @@ def test_overdispersed_counts_warn():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             LinearRegressor("poisson_nll").fit(X, rng.poisson(mu))
+            # (weights scale each row's single draw: their variance, 8 alarms in 300 before)
+            weights = rng.lognormal(0.0, 2.5, size=n)
+            LinearRegressor("poisson_nll").fit(X, rng.poisson(mu), sample_weight=weights)
         counts = stats.nbinom(2.0, 1 / (1 + 0.5 * mu)).rvs(random_state=rng)
         with pytest.warns(OverdispersionWarning, match="overdispersed") as record:
             LinearRegressor("poisson_nll").fit(X, counts)
