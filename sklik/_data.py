@@ -229,6 +229,9 @@ class ArrayData:
         self._check_finite = check_finite
         # (objective, theta, raw outputs or None) of the fit's solution, see solution()
         self._solution: tuple | None = None
+        # (theta, step, raw outputs) of the last row sample covariance_sums evaluated, which
+        # pearson_sums reads again (one forward pass fewer)
+        self._sample_raw: tuple | None = None
         self.n_samples, self.n_features = X.shape
         self.n_targets = Y.shape[1]
         self.weight_total = float(sample_weight.sum())
@@ -511,8 +514,14 @@ class ArrayData:
         weight 1000); and those rows' total weight.
         """
         rows = slice(None, None, step)
-        sample = design if step == 1 else design.rows_every(step)
-        raw = self._raw_of(loss, model, theta, sample, self.off, rows)
+        cached = self._sample_raw
+        if step == 1 and self._solution is not None and self._solution[1] is theta:
+            raw = self._solution_raw()
+        elif cached is not None and cached[0] is theta and cached[1] == step:
+            raw = cached[2]
+        else:
+            sample = design if step == 1 else design.rows_every(step)
+            raw = self._raw_of(loss, model, theta, sample, self.off, rows)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             mu = loss.inverse_link(raw)
             terms = np.square(self.Y[rows] - mu) / mu
@@ -545,6 +554,7 @@ class ArrayData:
             rows = slice(None, None, sample_step)
             sample = design.rows_every(sample_step)
             raw_sample = self._raw_of(loss, model, theta, sample, off, rows)
+            self._sample_raw = (theta, sample_step, raw_sample)
             if _sample_represents(sample, self._c[rows] * sample_step, loss, raw_sample):
                 design, Y, sw, raw = sample, Y[rows], sw[rows] * sample_step, raw_sample
                 off = None if off is None else off[rows]
